@@ -1,0 +1,96 @@
+//! Key files: loading, and `wsc keygen`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use wsc_core::{KeyAlgorithm, PublicKey, SecretKey};
+
+use crate::Outcome;
+use crate::files::{self, Mode};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Algorithm {
+    Ed25519,
+    P256,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    /// wasmsign2 raw bytes (Ed25519 only; the default for Ed25519).
+    Raw,
+    /// PKCS#8 / SubjectPublicKeyInfo PEM (the default for P-256).
+    Pem,
+    /// PKCS#8 / SubjectPublicKeyInfo DER.
+    Der,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KeygenArgs {
+    /// Secret key file to create.
+    #[arg(short = 'k', long = "secret-key", value_name = "FILE")]
+    secret_key: PathBuf,
+    /// Public key file to create.
+    #[arg(short = 'K', long = "public-key", value_name = "FILE")]
+    public_key: PathBuf,
+    /// Key algorithm.
+    #[arg(long, value_enum, default_value = "ed25519")]
+    algorithm: Algorithm,
+    /// File format (default: raw for Ed25519, pem for P-256).
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+}
+
+pub(crate) fn keygen(a: &KeygenArgs) -> Result<Outcome> {
+    let alg = match a.algorithm {
+        Algorithm::Ed25519 => KeyAlgorithm::Ed25519,
+        Algorithm::P256 => KeyAlgorithm::P256,
+    };
+    let format = a.format.unwrap_or(match a.algorithm {
+        Algorithm::Ed25519 => Format::Raw,
+        Algorithm::P256 => Format::Pem,
+    });
+    let sk = SecretKey::generate(alg, &mut rand_core::OsRng);
+    write_key_pair(&sk, format, &a.secret_key, &a.public_key)?;
+    eprintln!(
+        "{} key pair written: secret '{}', public '{}' (key id {})",
+        alg.as_str(),
+        a.secret_key.display(),
+        a.public_key.display(),
+        wsc_core::keys::hex(&sk.public_key().key_id())
+    );
+    Ok(Outcome::Done)
+}
+
+pub(crate) fn write_key_pair(sk: &SecretKey, format: Format, secret: &Path, public: &Path) -> Result<()> {
+    let pk = sk.public_key();
+    let (s, p): (zeroize::Zeroizing<Vec<u8>>, Vec<u8>) = match format {
+        Format::Raw => (sk.to_raw()?, pk.to_raw()?),
+        Format::Pem => (zeroize::Zeroizing::new(sk.to_pem()?.as_bytes().to_vec()), pk.to_pem()?.into_bytes()),
+        Format::Der => (sk.to_der()?, pk.to_der()?),
+    };
+    files::write_bytes(secret, Mode::Secret, &s)?;
+    files::write_bytes(public, Mode::Public, &p)?;
+    Ok(())
+}
+
+/// Loads a secret key; `ssh` insists on the OpenSSH format.
+pub(crate) fn load_secret(path: &Path, ssh: bool) -> Result<SecretKey> {
+    let bytes = files::read_secret(path)?;
+    if ssh && !bytes.starts_with(b"-----BEGIN OPENSSH PRIVATE KEY-----") {
+        bail!("secret key '{}' is not an OpenSSH private key (--ssh was given)", path.display());
+    }
+    SecretKey::from_any(&bytes).with_context(|| format!("cannot use secret key '{}'", path.display()))
+}
+
+/// Loads public keys. A plain key file gives one key; with `ssh`, every
+/// supported line of an OpenSSH file gives one key each.
+pub(crate) fn load_public(path: &Path, ssh: bool) -> Result<Vec<PublicKey>> {
+    let bytes = files::read_small(path, 1024 * 1024, "public key")?;
+    let ctx = || format!("cannot use public key '{}'", path.display());
+    if ssh {
+        let text = std::str::from_utf8(&bytes).map_err(|_| anyhow::anyhow!("'{}' is not an OpenSSH public key file", path.display()))?;
+        return PublicKey::from_openssh(text).with_context(ctx);
+    }
+    Ok(vec![PublicKey::from_any(&bytes).with_context(ctx)?])
+}

@@ -1,0 +1,89 @@
+//! The `wsc` command: argument parsing, files, terminal output and exit
+//! codes. Every format and crypto decision lives in wsc-core.
+//!
+//! Exit codes: 0 done or verified; 1 verification ran and failed; 2 usage
+//! error or unreadable input (files, keys, malformed modules).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod demo;
+mod files;
+mod keys;
+mod ops;
+mod show;
+mod sign;
+mod verify;
+
+/// Sign and verify WebAssembly modules and components.
+#[derive(Debug, Parser)]
+#[command(name = "wsc", version, about, long_about = None, disable_help_subcommand = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate a key pair.
+    Keygen(keys::KeygenArgs),
+    /// Sign a module (embedded, or detached with -S).
+    Sign(sign::SignArgs),
+    /// Verify a module with one public key.
+    Verify(verify::VerifyArgs),
+    /// Verify a module with several public keys at once.
+    #[command(name = "verify_matrix", visible_alias = "verify-matrix")]
+    VerifyMatrix(verify::MatrixArgs),
+    /// Remove the signature section into a detached signature file.
+    Detach(ops::DetachArgs),
+    /// Embed a detached signature file as the signature section.
+    Attach(ops::AttachArgs),
+    /// Add delimiters so that parts can be verified separately or sections appended.
+    Split(ops::SplitArgs),
+    /// List the sections and the signature section, verifying nothing.
+    Show(show::ShowArgs),
+    /// Make keys, sign a bundled module, verify it, and show a tampered copy rejected.
+    Demo(demo::DemoArgs),
+}
+
+/// What a command reports besides errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Done,
+    VerificationFailed,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Keygen(a) => keys::keygen(&a),
+        Command::Sign(a) => sign::run(&a),
+        Command::Verify(a) => verify::run(&a),
+        Command::VerifyMatrix(a) => verify::run_matrix(&a),
+        Command::Detach(a) => ops::detach(&a),
+        Command::Attach(a) => ops::attach(&a),
+        Command::Split(a) => ops::split(&a),
+        Command::Show(a) => show::run(&a),
+        Command::Demo(a) => demo::run(&a),
+    };
+    match result {
+        Ok(Outcome::Done) => ExitCode::SUCCESS,
+        Ok(Outcome::VerificationFailed) => ExitCode::from(1),
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {e:#}");
+            let verification = e
+                .chain()
+                .any(|c| c.downcast_ref::<wsc_core::Error>().is_some_and(wsc_core::Error::is_verification_failure));
+            ExitCode::from(if verification { 1 } else { 2 })
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain()
+        .any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+}

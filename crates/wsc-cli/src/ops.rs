@@ -1,0 +1,95 @@
+//! `wsc detach`, `wsc attach`, `wsc split`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use regex::Regex;
+use wsc_core::SectionHeader;
+
+use crate::Outcome;
+use crate::files::{self, Mode};
+
+#[derive(Debug, Args)]
+pub(crate) struct DetachArgs {
+    /// Signed module.
+    #[arg(short = 'i', long = "input-file", value_name = "FILE")]
+    input: PathBuf,
+    /// The module without its signature section.
+    #[arg(short = 'o', long = "output-file", value_name = "FILE")]
+    output: PathBuf,
+    /// Where to write the signature data.
+    #[arg(short = 'S', long = "signature-file", value_name = "FILE")]
+    signature: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AttachArgs {
+    /// Unsigned module.
+    #[arg(short = 'i', long = "input-file", value_name = "FILE")]
+    input: PathBuf,
+    /// The module with the signature embedded.
+    #[arg(short = 'o', long = "output-file", value_name = "FILE")]
+    output: PathBuf,
+    /// Detached signature file.
+    #[arg(short = 'S', long = "signature-file", value_name = "FILE")]
+    signature: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SplitArgs {
+    /// Module to split.
+    #[arg(short = 'i', long = "input-file", value_name = "FILE")]
+    input: PathBuf,
+    /// Output with delimiters.
+    #[arg(short = 'o', long = "output-file", value_name = "FILE")]
+    output: PathBuf,
+    /// Custom sections whose name matches REGEX go with the standard
+    /// sections; a delimiter goes wherever that changes, and at the end.
+    #[arg(short = 's', long = "split", value_name = "REGEX")]
+    split: Option<String>,
+}
+
+pub(crate) fn detach(a: &DetachArgs) -> Result<Outcome> {
+    let (f, _) = files::open_module(&a.input)?;
+    let sig = files::write_atomic(&a.output, Mode::Public, |o| {
+        wsc_core::detach(f, o).with_context(|| format!("cannot detach the signature of '{}'", a.input.display()))
+    })?;
+    files::write_bytes(&a.signature, Mode::Public, &sig)?;
+    eprintln!("signature ({} bytes) written to '{}', module to '{}'", sig.len(), a.signature.display(), a.output.display());
+    Ok(Outcome::Done)
+}
+
+pub(crate) fn attach(a: &AttachArgs) -> Result<Outcome> {
+    let sig = files::read_small(&a.signature, wsc_core::sigdata::MAX_SIGNATURE_DATA as u64, "signature file")?;
+    let (f, _) = files::open_module(&a.input)?;
+    files::write_atomic(&a.output, Mode::Public, |o| {
+        wsc_core::attach(f, o, &sig).with_context(|| {
+            format!("cannot attach '{}' to '{}'", a.signature.display(), a.input.display())
+        })
+    })?;
+    eprintln!("signed module written to '{}'", a.output.display());
+    Ok(Outcome::Done)
+}
+
+pub(crate) fn split(a: &SplitArgs) -> Result<Outcome> {
+    let regex = match &a.split {
+        Some(r) => Some(Regex::new(r).with_context(|| format!("invalid --split regex '{r}'"))?),
+        None => None,
+    };
+    let select = |h: &SectionHeader| match (h.custom_name(), &regex) {
+        (Some(name), Some(re)) => re.is_match(name),
+        _ => true,
+    };
+    let mut random = || {
+        let mut b = [0u8; 16];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut b);
+        b
+    };
+    let (f, _) = files::open_module(&a.input)?;
+    let report = files::write_atomic(&a.output, Mode::Public, |o| {
+        wsc_core::split(f, o, Some(&select), &mut random).with_context(|| format!("cannot split '{}'", a.input.display()))
+    })?;
+    eprintln!("{} delimiter(s) added, {} in all; written to '{}'", report.added, report.total, a.output.display());
+    Ok(Outcome::Done)
+}

@@ -1,0 +1,83 @@
+//! `wsc sign`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use wsc_core::{SignReport, Signer, WithKeyId};
+
+use crate::Outcome;
+use crate::files::{self, Mode};
+use crate::keys;
+
+#[derive(Debug, Args)]
+pub(crate) struct SignArgs {
+    /// Module or component to sign.
+    #[arg(short = 'i', long = "input-file", value_name = "FILE")]
+    input: PathBuf,
+    /// Signed output (embedded mode); with -S, an optional copy of the input.
+    #[arg(short = 'o', long = "output-file", value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Secret key (wasmsign2 raw, PKCS#8, SEC1 or OpenSSH).
+    #[arg(short = 'k', long = "secret-key", value_name = "FILE")]
+    secret_key: PathBuf,
+    /// Public key of the same pair: writes its key id into the record.
+    #[arg(short = 'K', long = "public-key", value_name = "FILE")]
+    public_key: Option<PathBuf>,
+    /// Write a detached signature to this file instead of embedding it.
+    #[arg(short = 'S', long = "signature-file", value_name = "FILE")]
+    signature: Option<PathBuf>,
+    /// Keys are OpenSSH files.
+    #[arg(short = 'Z', long = "ssh")]
+    ssh: bool,
+}
+
+pub(crate) fn run(a: &SignArgs) -> Result<Outcome> {
+    if a.signature.is_none() && a.output.is_none() {
+        bail!("nothing to write: give -o OUTPUT (embedded signature) or -S SIGNATURE (detached)");
+    }
+    let sk = keys::load_secret(&a.secret_key, a.ssh)?;
+    let with_id;
+    let signer: &dyn Signer = match &a.public_key {
+        Some(p) => {
+            let pks = keys::load_public(p, a.ssh)?;
+            let pk = pks.first().context("no public key")?;
+            with_id = WithKeyId::checked(&sk, pk)
+                .with_context(|| format!("public key '{}' does not belong to secret key '{}'", p.display(), a.secret_key.display()))?;
+            &with_id
+        }
+        None => &sk,
+    };
+    let ctx = || format!("cannot sign '{}'", a.input.display());
+    let report = match &a.signature {
+        Some(sig_path) => {
+            let (f, _) = files::open_module(&a.input)?;
+            let (sig, report) = wsc_core::sign_detached(f, None, signer).with_context(ctx)?;
+            files::write_bytes(sig_path, Mode::Public, &sig)?;
+            if let Some(out) = &a.output {
+                let (f, _) = files::open_module(&a.input)?;
+                files::write_atomic(out, Mode::Public, |o| {
+                    std::io::copy(&mut std::io::BufReader::new(f), o).map_err(anyhow::Error::from)
+                })?;
+            }
+            eprintln!("detached signature written to '{}'", sig_path.display());
+            report
+        }
+        None => {
+            let out = a.output.as_ref().context("no output")?;
+            let (f, _) = files::open_module(&a.input)?;
+            let report: SignReport = files::write_atomic(out, Mode::Public, |o| wsc_core::sign_embedded(f, o, signer).with_context(ctx))?;
+            if report.reencoded {
+                eprintln!(
+                    "note: '{}' uses non-minimal size encodings; the signed output re-encodes them (as wasmsign2 does). \
+                     Use -S for a detached signature that leaves the file unchanged.",
+                    a.input.display()
+                );
+            }
+            eprintln!("signed module written to '{}'", out.display());
+            report
+        }
+    };
+    eprintln!("{} hash(es) signed; the signature data now holds {} set(s)", report.hashes.len(), report.sets);
+    Ok(Outcome::Done)
+}

@@ -1,0 +1,206 @@
+//! `wsc verify` and `wsc verify_matrix`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::Args;
+use regex::Regex;
+use serde_json::{Value, json};
+use wsc_core::keys::hex;
+use wsc_core::{PublicKey, RecordVerifier, Report, Scope, SectionHeader, VerifyOptions};
+
+use crate::Outcome;
+use crate::files;
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// Module or component to verify.
+    #[arg(short = 'i', long = "input-file", value_name = "FILE")]
+    input: PathBuf,
+    /// Public key (wasmsign2 raw, SPKI DER/PEM, SEC1 or OpenSSH).
+    #[arg(short = 'K', long = "public-key", value_name = "FILE")]
+    public_key: PathBuf,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MatrixArgs {
+    /// Module or component to verify.
+    #[arg(short = 'i', long = "input-file", value_name = "FILE")]
+    input: PathBuf,
+    /// Public keys; each is reported on its own.
+    #[arg(short = 'K', long = "public-keys", value_name = "FILE", num_args = 1.., required = true)]
+    public_keys: Vec<PathBuf>,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Debug, Args)]
+struct Common {
+    /// Detached signature file (instead of the embedded section).
+    #[arg(short = 'S', long = "signature-file", value_name = "FILE")]
+    signature: Option<PathBuf>,
+    /// Partial verification: all standard sections plus the custom sections
+    /// whose name matches REGEX must be signed; other parts may be unsigned.
+    #[arg(short = 's', long = "split", value_name = "REGEX")]
+    split: Option<String>,
+    /// Keys are OpenSSH public-key files (every key line is used).
+    #[arg(short = 'Z', long = "ssh")]
+    ssh: bool,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+struct Key {
+    file: PathBuf,
+    key: PublicKey,
+}
+
+pub(crate) fn run(a: &VerifyArgs) -> Result<Outcome> {
+    let keys = load_keys(std::slice::from_ref(&a.public_key), a.common.ssh)?;
+    let report = verify(&a.input, &keys, &a.common)?;
+    let ok = report.any_verified();
+    if a.common.json {
+        println!("{}", serde_json::to_string_pretty(&to_json(&a.input, &keys, &report))?);
+    } else {
+        print_warnings(&a.input, &report);
+        match report.results.iter().find(|r| r.is_ok()).or(report.results.first()) {
+            Some(Ok(v)) => {
+                println!("Signature is valid.");
+                describe(&a.input, v);
+            }
+            Some(Err(e)) => eprintln!("error: '{}': verification failed: {e}", a.input.display()),
+            None => {}
+        }
+    }
+    Ok(if ok { Outcome::Done } else { Outcome::VerificationFailed })
+}
+
+pub(crate) fn run_matrix(a: &MatrixArgs) -> Result<Outcome> {
+    let keys = load_keys(&a.public_keys, a.common.ssh)?;
+    let report = verify(&a.input, &keys, &a.common)?;
+    let ok = report.any_verified();
+    if a.common.json {
+        println!("{}", serde_json::to_string_pretty(&to_json(&a.input, &keys, &report))?);
+    } else {
+        print_warnings(&a.input, &report);
+        if ok {
+            println!("Valid public keys:");
+        }
+        for (k, r) in keys.iter().zip(&report.results) {
+            match r {
+                Ok(v) => println!(
+                    "  - {} ({}, key id {}): {}",
+                    k.file.display(),
+                    k.key.algorithm().as_str(),
+                    hex(&k.key.key_id()),
+                    coverage(v)
+                ),
+                Err(e) => eprintln!("  not verified: {} ({}): {e}", k.file.display(), hex(&k.key.key_id())),
+            }
+        }
+        if !ok {
+            eprintln!("error: '{}': no public key verified the module", a.input.display());
+        }
+    }
+    Ok(if ok { Outcome::Done } else { Outcome::VerificationFailed })
+}
+
+fn load_keys(paths: &[PathBuf], ssh: bool) -> Result<Vec<Key>> {
+    let mut keys = Vec::new();
+    for p in paths {
+        let loaded = crate::keys::load_public(p, ssh)?;
+        let take = if ssh { loaded.len() } else { 1 };
+        keys.extend(loaded.into_iter().take(take).map(|key| Key { file: p.clone(), key }));
+    }
+    Ok(keys)
+}
+
+fn verify(input: &Path, keys: &[Key], c: &Common) -> Result<Report> {
+    let regex = match &c.split {
+        Some(r) => Some(Regex::new(r).with_context(|| format!("invalid --split regex '{r}'"))?),
+        None => None,
+    };
+    let select = |h: &SectionHeader| match (h.custom_name(), &regex) {
+        (Some(name), Some(re)) => re.is_match(name),
+        _ => true,
+    };
+    let scope = if regex.is_some() { Scope::Partial(&select) } else { Scope::Whole };
+    let verifiers: Vec<&dyn RecordVerifier> = keys.iter().map(|k| &k.key as &dyn RecordVerifier).collect();
+    let (f, len) = files::open_module(input)?;
+    let opts = VerifyOptions::default();
+    let ctx = || format!("cannot verify '{}'", input.display());
+    match &c.signature {
+        Some(sig) => {
+            let data = files::read_small(sig, wsc_core::sigdata::MAX_SIGNATURE_DATA as u64, "signature file")?;
+            wsc_core::verify_detached(f, Some(len), &data, &verifiers, scope, &opts)
+                .with_context(|| format!("signature file '{}'", sig.display()))
+                .with_context(ctx)
+        }
+        None => wsc_core::verify_embedded(f, Some(len), &verifiers, scope, &opts).with_context(ctx),
+    }
+}
+
+fn coverage(v: &wsc_core::Verified) -> String {
+    match v.unverified() {
+        None => format!("whole content verified (bytes {}..{})", v.start, v.end),
+        Some((a, b)) => format!("bytes {}..{} verified; bytes {a}..{b} NOT verified", v.start, v.verified_end),
+    }
+}
+
+fn describe(input: &Path, v: &wsc_core::Verified) {
+    eprintln!("'{}': {}; {} hash(es) checked", input.display(), coverage(v), v.hashes_checked);
+}
+
+fn print_warnings(input: &Path, r: &Report) {
+    for s in &r.skipped {
+        match s.record {
+            Some(i) => eprintln!("warning: '{}': skipped record {i} of set {} at signature-data offset {}: {}", input.display(), s.set, s.offset, s.reason),
+            None => eprintln!("warning: '{}': skipped set {} at signature-data offset {}: {}", input.display(), s.set, s.offset, s.reason),
+        }
+    }
+    if r.trailing_bytes > 0 {
+        eprintln!("warning: '{}': {} byte(s) after the last signature set are ignored", input.display(), r.trailing_bytes);
+    }
+}
+
+fn to_json(input: &Path, keys: &[Key], r: &Report) -> Value {
+    let results: Vec<Value> = keys
+        .iter()
+        .zip(&r.results)
+        .map(|(k, res)| {
+            let mut o = json!({
+                "key_file": k.file.display().to_string(),
+                "algorithm": k.key.algorithm().as_str(),
+                "key_id": hex(&k.key.key_id()),
+                "verified": res.is_ok(),
+            });
+            match res {
+                Ok(v) => {
+                    o["whole"] = json!(v.whole);
+                    o["verified_range"] = json!([v.start, v.verified_end]);
+                    o["unverified_range"] = json!(v.unverified().map(|(a, b)| [a, b]));
+                    o["hashes_checked"] = json!(v.hashes_checked);
+                    o["signatures"] = v
+                        .signatures
+                        .iter()
+                        .map(|s| json!({"set": s.set, "record": s.record, "algorithm": s.algorithm.name()}))
+                        .collect();
+                }
+                Err(e) => o["error"] = json!(e.to_string()),
+            }
+            o
+        })
+        .collect();
+    json!({
+        "file": input.display().to_string(),
+        "kind": r.kind.as_str(),
+        "verified": r.any_verified(),
+        "signature_offset": r.signature_offset,
+        "results": results,
+        "skipped": r.skipped.iter().map(|s| json!({"set": s.set, "record": s.record, "offset": s.offset, "reason": s.reason})).collect::<Vec<_>>(),
+        "trailing_bytes": r.trailing_bytes,
+    })
+}

@@ -1,0 +1,71 @@
+//! WebAssembly signatures, byte-compatible with wasmsign2 and stricter.
+//!
+//! wsc-core reads and writes the `signature` custom section of WebAssembly
+//! modules and components (the tool-conventions format that wasmsign2
+//! implements), signs with Ed25519 or ECDSA P-256 keys or any [`Signer`],
+//! and verifies whole modules, selected sections, or many keys at once.
+//!
+//! What it is:
+//! * a streaming section reader that checks every length before use and
+//!   allocates nothing from an untrusted length;
+//! * the signature data encoding, byte-identical with wasmsign2 0.2.8 for
+//!   Ed25519 records, keeping records it cannot read;
+//! * keys (wasmsign2 raw, PKCS#8, SPKI, SEC1, OpenSSH) and key ids;
+//! * verification that returns what was verified ([`Verified`]), never `()`.
+//!
+//! What it is not: it opens no files, makes no network calls, runs no async
+//! code and talks to no hardware. It works on byte slices and `Read`/`Write`
+//! streams. Keyless (Sigstore) and certificate signatures live in other
+//! crates and plug in through [`Signer`] and [`RecordVerifier`].
+//!
+//! ```
+//! use wsc_core::{KeyAlgorithm, SecretKey, sign, verify};
+//!
+//! let module = b"\0asm\x01\0\0\0\x01\x04\x01\x60\0\0".to_vec();
+//! let key = SecretKey::generate(KeyAlgorithm::Ed25519, &mut rand_core::OsRng);
+//! let signed = sign(&module, &key)?;
+//! let verified = verify(&signed, &key.public_key())?;
+//! assert!(verified.whole);
+//! # Ok::<(), wsc_core::Error>(())
+//! ```
+
+#![warn(missing_docs)]
+
+mod error;
+mod leb;
+mod ops;
+mod section;
+mod sign;
+mod signer;
+mod verify;
+mod walk;
+
+pub mod keys;
+pub mod sigdata;
+
+pub use error::{Error, Result, VerifyError};
+pub use keys::{KeyAlgorithm, KeyError, PublicKey, SecretKey};
+pub use ops::{Inspection, SectionSummary, SplitReport, attach, detach, inspect, split};
+pub use section::{
+    COMPONENT_PREAMBLE, DELIMITER_SECTION, MAX_NAME_LEN, MODULE_PREAMBLE, ModuleKind, SIGNATURE_SECTION, SectionHeader,
+    SectionReader, encode_custom_section,
+};
+pub use sign::{SignReport, sign_detached, sign_embedded};
+pub use signer::{Signer, SignerError, WithKeyId};
+pub use verify::{
+    DEFAULT_MAX_SIGNATURE_CHECKS, RecordVerifier, Report, Scope, SignatureRef, Skipped, Verified, VerifyOptions,
+    verify_detached, verify_embedded,
+};
+pub use walk::{Checkpoint, PartSelection, Selection};
+
+/// Signs a module held in memory; returns the signed module.
+pub fn sign(module: &[u8], signer: &dyn Signer) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(module.len() + 256);
+    sign_embedded(std::io::Cursor::new(module), &mut out, signer)?;
+    Ok(out)
+}
+
+/// Verifies a whole module held in memory with one key.
+pub fn verify(module: &[u8], key: &PublicKey) -> Result<Verified> {
+    verify_embedded(module, Some(module.len() as u64), &[key], Scope::Whole, &VerifyOptions::default())?.single()
+}

@@ -1,0 +1,320 @@
+//! A streaming reader of the sections of a module or component.
+//!
+//! It reads the preamble, then one section header at a time. The payload of
+//! a section is streamed in chunks or read into memory under a cap; nothing is
+//! allocated from a length field before the bytes have arrived.
+
+use std::io::{self, Read, Write};
+
+use crate::error::{Error, Result};
+use crate::leb::{self, LebDecoder};
+
+/// Preamble of a core WebAssembly module (version 1).
+pub const MODULE_PREAMBLE: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+/// Preamble of a component (layer 1, version 0x0d).
+pub const COMPONENT_PREAMBLE: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
+/// Name of the custom section that carries signatures.
+pub const SIGNATURE_SECTION: &str = "signature";
+/// Name of the custom section that marks a cut point.
+pub const DELIMITER_SECTION: &str = "signature_delimiter";
+/// Longest custom-section name wsc reads.
+pub const MAX_NAME_LEN: u32 = 64 * 1024;
+
+const CHUNK: usize = 256 * 1024;
+
+/// What the preamble says the input is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ModuleKind {
+    /// A core module (`00 61 73 6d 01 00 00 00`).
+    Module,
+    /// A component (`00 61 73 6d 0d 00 01 00`).
+    Component,
+}
+
+impl ModuleKind {
+    /// The 8-byte preamble of this kind.
+    pub fn preamble(self) -> [u8; 8] {
+        match self {
+            ModuleKind::Module => MODULE_PREAMBLE,
+            ModuleKind::Component => COMPONENT_PREAMBLE,
+        }
+    }
+
+    /// A lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModuleKind::Module => "module",
+            ModuleKind::Component => "component",
+        }
+    }
+}
+
+/// The header of one section, with offsets into the input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SectionHeader {
+    /// Section id (0 = custom).
+    pub id: u8,
+    /// Offset of the id byte.
+    pub offset: u64,
+    /// Payload size as written.
+    pub size: u32,
+    /// Offset of the payload's first byte.
+    pub payload_offset: u64,
+    /// The name, for custom sections.
+    pub name: Option<String>,
+    /// Offset of the data (after the name for custom sections).
+    pub data_offset: u64,
+    /// Whether the header used minimal LEB128 encodings.
+    pub canonical: bool,
+}
+
+impl SectionHeader {
+    /// Offset just past the section.
+    pub fn end(&self) -> u64 {
+        self.payload_offset + u64::from(self.size)
+    }
+
+    /// Length of the data (payload minus the name for custom sections).
+    pub fn data_len(&self) -> u64 {
+        self.end() - self.data_offset
+    }
+
+    /// The custom-section name, if any.
+    pub fn custom_name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// Whether this is the `signature` custom section.
+    pub fn is_signature(&self) -> bool {
+        self.custom_name() == Some(SIGNATURE_SECTION)
+    }
+
+    /// Whether this is a `signature_delimiter` custom section.
+    pub fn is_delimiter(&self) -> bool {
+        self.custom_name() == Some(DELIMITER_SECTION)
+    }
+
+    /// The header as wasmsign2 re-encodes it: id, minimal size and, for
+    /// custom sections, minimal name length and the name.
+    pub fn canonical_header(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16 + self.name.as_ref().map_or(0, String::len));
+        out.push(self.id);
+        match &self.name {
+            Some(name) => {
+                let name_len = name.len() as u32;
+                let size = leb::encoded_len(name_len) as u64 + u64::from(name_len) + self.data_len();
+                // The canonical size is never larger than the raw one, so it fits.
+                leb::write(&mut out, size as u32);
+                leb::write(&mut out, name_len);
+                out.extend_from_slice(name.as_bytes());
+            }
+            None => leb::write(&mut out, self.size),
+        }
+        out
+    }
+}
+
+/// Reads sections one at a time from a stream.
+#[derive(Debug)]
+pub struct SectionReader<R> {
+    inner: R,
+    kind: ModuleKind,
+    pos: u64,
+    /// Data bytes of the current section not yet consumed.
+    pending: u64,
+    /// Total input length, when known, to reject lengths early.
+    total: Option<u64>,
+    buf: Vec<u8>,
+}
+
+impl<R: Read> SectionReader<R> {
+    /// Reads and checks the preamble.
+    pub fn new(inner: R) -> Result<Self> {
+        Self::with_total_len(inner, None)
+    }
+
+    /// Like [`new`](Self::new), with the input's total length, so that a
+    /// length field beyond the end is rejected before any read.
+    pub fn with_total_len(mut inner: R, total: Option<u64>) -> Result<Self> {
+        let mut pre = [0u8; 8];
+        let n = read_full(&mut inner, &mut pre)?;
+        let kind = if n == 8 && pre == MODULE_PREAMBLE {
+            ModuleKind::Module
+        } else if n == 8 && pre == COMPONENT_PREAMBLE {
+            ModuleKind::Component
+        } else {
+            return Err(Error::BadPreamble { found: pre[..n].to_vec() });
+        };
+        Ok(SectionReader { inner, kind, pos: 8, pending: 0, total, buf: Vec::new() })
+    }
+
+    /// What the preamble said.
+    pub fn kind(&self) -> ModuleKind {
+        self.kind
+    }
+
+    /// Bytes consumed so far (the offset of the next unread byte, once the
+    /// current payload is consumed).
+    pub fn position(&self) -> u64 {
+        self.pos
+    }
+
+    /// Reads the next section header, skipping whatever is left of the
+    /// current payload. `None` at a clean end of input.
+    pub fn next_header(&mut self) -> Result<Option<SectionHeader>> {
+        self.skip_data()?;
+        let offset = self.pos;
+        let mut id = [0u8; 1];
+        if read_full(&mut self.inner, &mut id)? == 0 {
+            return Ok(None);
+        }
+        self.pos += 1;
+        let id = id[0];
+        if id & 0x80 != 0 {
+            return Err(Error::malformed(offset, "section header", "section id has its high bit set"));
+        }
+        let size = self.read_leb("section size")?;
+        let payload_offset = self.pos;
+        self.check_len(offset + 1, "section size", u64::from(size.value))?;
+        let mut canonical = size.minimal;
+        let mut name = None;
+        if id == 0 {
+            let name_len = self.read_leb("custom section name length")?;
+            canonical &= name_len.minimal;
+            let used = self.pos - payload_offset;
+            if u64::from(name_len.value) + used > u64::from(size.value) {
+                return Err(Error::malformed(payload_offset, "custom section", "name runs past the end of the section"));
+            }
+            if name_len.value > MAX_NAME_LEN {
+                return Err(Error::TooLarge {
+                    offset: payload_offset,
+                    what: "custom section name",
+                    len: u64::from(name_len.value),
+                    limit: u64::from(MAX_NAME_LEN),
+                });
+            }
+            let bytes = self.read_exact_vec(name_len.value as usize, "custom section name")?;
+            let s = String::from_utf8(bytes)
+                .map_err(|_| Error::malformed(payload_offset, "custom section", "name is not valid UTF-8"))?;
+            name = Some(s);
+        }
+        let data_offset = self.pos;
+        self.pending = u64::from(size.value) - (data_offset - payload_offset);
+        Ok(Some(SectionHeader { id, offset, size: size.value, payload_offset, name, data_offset, canonical }))
+    }
+
+    /// Streams the rest of the current section's data to `f`, in chunks.
+    pub fn data_chunks(&mut self, mut f: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
+        if self.buf.len() < CHUNK {
+            self.buf.resize(CHUNK, 0);
+        }
+        while self.pending > 0 {
+            let want = self.pending.min(CHUNK as u64) as usize;
+            let n = match self.inner.read(&mut self.buf[..want]) {
+                Ok(0) => return Err(Error::eof(self.pos, "section data")),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            };
+            self.pos += n as u64;
+            self.pending -= n as u64;
+            f(&self.buf[..n])?;
+        }
+        Ok(())
+    }
+
+    /// Copies the rest of the current section's data to `out`.
+    pub fn copy_data(&mut self, out: &mut impl Write) -> Result<()> {
+        self.data_chunks(|c| out.write_all(c).map_err(Error::from))
+    }
+
+    /// Reads the rest of the current section's data into memory, refusing
+    /// more than `cap` bytes.
+    pub fn read_data(&mut self, cap: usize, what: &'static str) -> Result<Vec<u8>> {
+        if self.pending > cap as u64 {
+            return Err(Error::TooLarge { offset: self.pos, what, len: self.pending, limit: cap as u64 });
+        }
+        let len = self.pending as usize;
+        let v = self.read_exact_vec(len, what)?;
+        self.pending = 0;
+        Ok(v)
+    }
+
+    /// Returns the underlying reader.
+    pub fn into_inner(self) -> R {
+        self.inner
+    }
+
+    fn skip_data(&mut self) -> Result<()> {
+        if self.pending > 0 {
+            self.data_chunks(|_| Ok(()))?;
+        }
+        Ok(())
+    }
+
+    fn check_len(&self, offset: u64, what: &'static str, len: u64) -> Result<()> {
+        if let Some(total) = self.total {
+            let left = total.saturating_sub(self.pos);
+            if len > left {
+                return Err(Error::TooLarge { offset, what, len, limit: left });
+            }
+        }
+        Ok(())
+    }
+
+    fn read_leb(&mut self, what: &'static str) -> Result<leb::Leb> {
+        let start = self.pos;
+        let mut dec = LebDecoder::default();
+        loop {
+            let mut b = [0u8; 1];
+            if read_full(&mut self.inner, &mut b)? == 0 {
+                return Err(Error::eof(self.pos, what));
+            }
+            self.pos += 1;
+            if let Some(l) = dec.push(b[0], start, what)? {
+                return Ok(l);
+            }
+        }
+    }
+
+    /// Reads exactly `len` bytes; the vector grows with the bytes that
+    /// really arrive, never with the announced length.
+    fn read_exact_vec(&mut self, len: usize, what: &'static str) -> Result<Vec<u8>> {
+        let mut v = Vec::with_capacity(len.min(CHUNK));
+        let n = (&mut self.inner).take(len as u64).read_to_end(&mut v)?;
+        self.pos += n as u64;
+        if n < len {
+            return Err(Error::eof(self.pos, what));
+        }
+        Ok(v)
+    }
+}
+
+/// Reads until `buf` is full or the input ends; returns the count.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(n)
+}
+
+/// Encodes a custom section with minimal LEB128 lengths.
+pub fn encode_custom_section(name: &str, data: &[u8]) -> Result<Vec<u8>> {
+    let mut payload = Vec::with_capacity(name.len() + data.len() + 5);
+    leb::write_len(&mut payload, name.len())?;
+    payload.extend_from_slice(name.as_bytes());
+    payload.extend_from_slice(data);
+    let mut out = Vec::with_capacity(payload.len() + 6);
+    out.push(0);
+    leb::write_len(&mut out, payload.len())?;
+    out.extend_from_slice(&payload);
+    Ok(out)
+}

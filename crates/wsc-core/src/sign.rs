@@ -1,0 +1,103 @@
+//! Signing, embedded and detached, in two streaming passes.
+//!
+//! Pass one hashes the content; pass two writes the new signature section and
+//! copies the content. Memory use does not depend on the module size.
+
+use std::io::{self, Read, Seek, SeekFrom, Write};
+
+use crate::error::{Error, Result};
+use crate::section::{SIGNATURE_SECTION, SectionReader, encode_custom_section};
+use crate::sigdata::{Hash, SignatureData, SignatureRecord, signed_message};
+use crate::signer::{Signer, SignerError};
+use crate::walk::{self, Walk};
+
+/// What a signing call did.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SignReport {
+    /// The hashes that were signed (one per part).
+    pub hashes: Vec<Hash>,
+    /// Sets in the resulting signature data.
+    pub sets: usize,
+    /// Whether the content had non-minimal size encodings and was re-encoded
+    /// in the output (embedded mode), as wasmsign2 does.
+    pub reencoded: bool,
+    /// Length of the new signature data.
+    pub signature_len: usize,
+}
+
+/// Signs `hashes` with `signer` and adds the record to `data`.
+fn add_record(data: &mut SignatureData, hashes: &[Hash], signer: &dyn Signer) -> Result<()> {
+    let msg = signed_message(hashes);
+    let sig = signer.try_sign(&msg).map_err(Error::Signer)?;
+    if let Some(pk) = signer.public_key() {
+        if pk.algorithm().algorithm_id() == signer.algorithm() && !pk.verify(&msg, &sig) {
+            return Err(Error::Signer(SignerError::new("the signature does not verify with the signer's own public key")));
+        }
+    }
+    let record = SignatureRecord::new(signer.key_id(), signer.algorithm(), sig);
+    data.add_signature(hashes, &record)
+}
+
+/// Signs a module and writes it with its signature section to `output`.
+///
+/// An existing signature section is kept and extended: the new signature
+/// joins the set with the same hashes, or starts a new set. Records wsc
+/// cannot read are kept. Content with non-minimal size encodings is
+/// re-encoded (as wasmsign2 does). On error, what was written to `output`
+/// is unspecified: write to a temporary file and rename on success.
+pub fn sign_embedded<R: Read + Seek, W: Write>(mut input: R, output: &mut W, signer: &dyn Signer) -> Result<SignReport> {
+    let (kind, prev, walked) = {
+        let mut rd = SectionReader::new(io::BufReader::with_capacity(256 * 1024, &mut input))?;
+        let (prev, first) = walk::read_head(&mut rd)?;
+        let walked = walk::walk(&mut rd, first, false, None)?;
+        (rd.kind(), prev.map(|(_, d)| d), walked)
+    };
+    let hashes = walked.hashes();
+    let mut data = prev.unwrap_or_default();
+    add_record(&mut data, &hashes, signer)?;
+    let sigdata = data.encode()?;
+    let section = encode_custom_section(SIGNATURE_SECTION, &sigdata)?;
+    output.write_all(&kind.preamble())?;
+    output.write_all(&section)?;
+    copy_content(&mut input, output, &walked)?;
+    Ok(SignReport { hashes, sets: data.sets.len(), reencoded: !walked.canonical, signature_len: sigdata.len() })
+}
+
+/// Signs a module and returns detached signature data. Every section of the
+/// input is content (an embedded signature section too), so the result
+/// verifies against this exact input, also when its size encodings are not
+/// minimal. `previous` is existing detached data to extend.
+pub fn sign_detached<R: Read>(input: R, previous: Option<&[u8]>, signer: &dyn Signer) -> Result<(Vec<u8>, SignReport)> {
+    let mut rd = SectionReader::new(io::BufReader::with_capacity(256 * 1024, input))?;
+    let first = rd.next_header()?;
+    let walked = walk::walk(&mut rd, first, true, None)?;
+    let hashes = walked.hashes();
+    let mut data = match previous {
+        Some(p) => SignatureData::decode(p, 0)?,
+        None => SignatureData::default(),
+    };
+    add_record(&mut data, &hashes, signer)?;
+    let sigdata = data.encode()?;
+    let report = SignReport { hashes, sets: data.sets.len(), reencoded: false, signature_len: sigdata.len() };
+    Ok((sigdata, report))
+}
+
+/// Second pass: copies the content after the old signature section.
+fn copy_content<R: Read + Seek, W: Write>(input: &mut R, output: &mut W, walked: &Walk) -> Result<()> {
+    input.seek(SeekFrom::Start(walked.start))?;
+    if walked.canonical {
+        let want = walked.end - walked.start;
+        let n = io::copy(&mut input.take(want), output)?;
+        if n != want {
+            return Err(Error::eof(walked.start + n, "module content (the input changed while signing)"));
+        }
+        return Ok(());
+    }
+    // Re-encode section by section. The reader needs a preamble, so read
+    // the content as if it followed one.
+    let pre = crate::section::MODULE_PREAMBLE;
+    let chained = io::Read::chain(&pre[..], io::BufReader::with_capacity(256 * 1024, input.take(walked.end - walked.start)));
+    let mut rd = SectionReader::new(chained)?;
+    walk::copy_canonical(&mut rd, None, output, |_| Ok(()))
+}

@@ -1,0 +1,123 @@
+//! The signer seam: anything that can sign a set message.
+//!
+//! File keys implement it here; hardware and keyless signers implement it in
+//! their own crates. The trait is object-safe and fallible, in the spirit of
+//! RustCrypto's `signature::Signer::try_sign`.
+
+use std::fmt;
+
+use crate::keys::{PublicKey, SecretKey};
+use crate::sigdata::AlgorithmId;
+
+/// A failure inside a signer (a device, a service). The cause is kept as a
+/// source error; it must never contain secret material.
+#[derive(Debug)]
+pub struct SignerError(Box<dyn std::error::Error + Send + Sync>);
+
+impl SignerError {
+    /// Wraps a cause.
+    pub fn new(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        SignerError(cause.into())
+    }
+}
+
+impl fmt::Display for SignerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for SignerError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.0.as_ref())
+    }
+}
+
+/// Anything that signs the message of a hash set.
+pub trait Signer {
+    /// The algorithm id written into the record.
+    fn algorithm(&self) -> AlgorithmId;
+
+    /// The public key, when the signer has one to report.
+    fn public_key(&self) -> Option<PublicKey>;
+
+    /// The key id to write into the record, if any.
+    fn key_id(&self) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// Signs `message` (the full set message, not a digest) and returns
+    /// the record's signature bytes.
+    fn try_sign(&self, message: &[u8]) -> Result<Vec<u8>, SignerError>;
+}
+
+impl Signer for SecretKey {
+    fn algorithm(&self) -> AlgorithmId {
+        self.public_key().algorithm().algorithm_id()
+    }
+
+    fn public_key(&self) -> Option<PublicKey> {
+        Some(SecretKey::public_key(self))
+    }
+
+    fn try_sign(&self, message: &[u8]) -> Result<Vec<u8>, SignerError> {
+        Ok(self.sign(message))
+    }
+}
+
+/// A signer that also writes its default key id into each record.
+#[derive(Debug)]
+pub struct WithKeyId<S> {
+    inner: S,
+    key_id: Vec<u8>,
+}
+
+impl<S: Signer> WithKeyId<S> {
+    /// Uses the signer's own public key for the key id.
+    /// Fails when the signer reports no public key.
+    pub fn new(inner: S) -> Option<Self> {
+        let key_id = inner.public_key()?.key_id();
+        Some(WithKeyId { inner, key_id })
+    }
+
+    /// Uses the key id of `public`, which must be the signer's own key.
+    pub fn checked(inner: S, public: &PublicKey) -> Result<Self, crate::Error> {
+        match inner.public_key() {
+            Some(pk) if pk == *public => Ok(WithKeyId { key_id: public.key_id(), inner }),
+            _ => Err(crate::Error::KeyMismatch),
+        }
+    }
+}
+
+impl<S: Signer> Signer for WithKeyId<S> {
+    fn algorithm(&self) -> AlgorithmId {
+        self.inner.algorithm()
+    }
+
+    fn public_key(&self) -> Option<PublicKey> {
+        self.inner.public_key()
+    }
+
+    fn key_id(&self) -> Option<Vec<u8>> {
+        Some(self.key_id.clone())
+    }
+
+    fn try_sign(&self, message: &[u8]) -> Result<Vec<u8>, SignerError> {
+        self.inner.try_sign(message)
+    }
+}
+
+impl<S: Signer + ?Sized> Signer for &S {
+    fn algorithm(&self) -> AlgorithmId {
+        (**self).algorithm()
+    }
+    fn public_key(&self) -> Option<PublicKey> {
+        (**self).public_key()
+    }
+    fn key_id(&self) -> Option<Vec<u8>> {
+        (**self).key_id()
+    }
+    fn try_sign(&self, message: &[u8]) -> Result<Vec<u8>, SignerError> {
+        (**self).try_sign(message)
+    }
+}

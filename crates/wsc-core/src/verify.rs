@@ -1,0 +1,333 @@
+//! Verification: whole module, partial (a selection of sections), many keys
+//! at once, embedded or detached.
+//!
+//! The policy is stricter than wasmsign2's (see `docs/format.md`):
+//! * whole-module verification needs one validly signed set whose hashes are
+//!   exactly the module's checkpoints, in order (every delimiter and the end);
+//! * partial verification needs every selected section to lie in a part
+//!   whose checkpoint hash is validly signed, the part after the last
+//!   delimiter included, and at least one hash to be checked;
+//! * a malformed or unknown record is skipped and reported, never fatal.
+
+use std::io::{self, Read};
+
+use crate::error::{Error, Result, VerifyError};
+use crate::keys::PublicKey;
+use crate::section::{ModuleKind, SectionReader};
+use crate::sigdata::{AlgorithmId, Hash, SetEntry, SignatureData, SignatureRecord};
+use crate::walk::{self, Checkpoint, PartSelection, Selection, Walk};
+
+/// Default cap on signature checks in one verification call.
+pub const DEFAULT_MAX_SIGNATURE_CHECKS: usize = 1024;
+
+/// Something that can check signature records: a public key here; a
+/// certificate or keyless verifier in other crates.
+pub trait RecordVerifier {
+    /// Whether the record is addressed to this verifier (algorithm, key id).
+    /// Records it does not want are not checked and cost nothing.
+    fn wants(&self, record: &SignatureRecord) -> bool;
+
+    /// Whether the record's signature is valid over `message`.
+    fn verify_record(&self, message: &[u8], record: &SignatureRecord) -> bool;
+}
+
+impl RecordVerifier for PublicKey {
+    fn wants(&self, record: &SignatureRecord) -> bool {
+        PublicKey::wants(self, record)
+    }
+
+    fn verify_record(&self, message: &[u8], record: &SignatureRecord) -> bool {
+        self.verify(message, &record.signature)
+    }
+}
+
+/// How much of the module a verification must cover.
+#[derive(Clone, Copy)]
+#[non_exhaustive]
+pub enum Scope<'a> {
+    /// Every section, up to the end of the module.
+    Whole,
+    /// The selected sections; the rest may be unsigned.
+    Partial(Selection<'a>),
+}
+
+impl std::fmt::Debug for Scope<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Scope::Whole => "Whole",
+            Scope::Partial(_) => "Partial(..)",
+        })
+    }
+}
+
+/// Limits for one verification call.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct VerifyOptions {
+    /// Most signature checks (records times keys) one call may do.
+    pub max_signature_checks: usize,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        VerifyOptions { max_signature_checks: DEFAULT_MAX_SIGNATURE_CHECKS }
+    }
+}
+
+/// A record that verification skipped, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Skipped {
+    /// Set index.
+    pub set: usize,
+    /// Record index in the set, or `None` when the whole set was skipped.
+    pub record: Option<usize>,
+    /// Offset in the signature data.
+    pub offset: u64,
+    /// Why.
+    pub reason: String,
+}
+
+/// A valid signature: which set and which record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SignatureRef {
+    /// Set index.
+    pub set: usize,
+    /// Record index in the set.
+    pub record: usize,
+    /// The record's algorithm.
+    pub algorithm: AlgorithmId,
+}
+
+/// What one verifier (key) verified. Only this crate creates it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Verified {
+    /// The signatures of this key that are valid and cover the checked hashes.
+    pub signatures: Vec<SignatureRef>,
+    /// Whether the whole module is covered.
+    pub whole: bool,
+    /// Offset of the first content byte (after the signature section).
+    pub start: u64,
+    /// Every byte from `start` to `verified_end` is covered by a signature.
+    pub verified_end: u64,
+    /// End of the input.
+    pub end: u64,
+    /// Number of hashes compared.
+    pub hashes_checked: usize,
+}
+
+impl Verified {
+    /// The range left unverified, if any.
+    pub fn unverified(&self) -> Option<(u64, u64)> {
+        (self.verified_end < self.end).then_some((self.verified_end, self.end))
+    }
+}
+
+/// The outcome of verifying with several keys.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Report {
+    /// Module or component.
+    pub kind: ModuleKind,
+    /// Offset of the signature section, when embedded.
+    pub signature_offset: Option<u64>,
+    /// One result per verifier, in the order given.
+    pub results: Vec<std::result::Result<Verified, VerifyError>>,
+    /// Records and sets that were skipped.
+    pub skipped: Vec<Skipped>,
+    /// Bytes after the last set in the signature data (ignored).
+    pub trailing_bytes: usize,
+    /// The content checkpoints (parts) of the module.
+    pub checkpoints: Vec<Checkpoint>,
+}
+
+impl Report {
+    /// The result for a single verifier; `Err` unless it verified.
+    pub fn single(self) -> Result<Verified> {
+        match self.results.into_iter().next() {
+            Some(Ok(v)) => Ok(v),
+            Some(Err(e)) => Err(Error::Verification(e)),
+            None => Err(Error::Verification(VerifyError::NoValidSignature)),
+        }
+    }
+
+    /// Whether at least one verifier verified.
+    pub fn any_verified(&self) -> bool {
+        self.results.iter().any(Result::is_ok)
+    }
+}
+
+/// Verifies a module that carries its signature section.
+/// `total_len`, when known, lets oversized length fields fail at once.
+pub fn verify_embedded<R: Read>(
+    input: R,
+    total_len: Option<u64>,
+    verifiers: &[&dyn RecordVerifier],
+    scope: Scope<'_>,
+    options: &VerifyOptions,
+) -> Result<Report> {
+    let mut rd = SectionReader::with_total_len(io::BufReader::with_capacity(256 * 1024, input), total_len)?;
+    let (head, first) = walk::read_head(&mut rd)?;
+    let Some((sig_offset, data)) = head else {
+        // Look for a misplaced signature section, to say so precisely.
+        walk::walk(&mut rd, first, false, None)?;
+        return Err(Error::NoSignature);
+    };
+    let plan = check_signatures(&data, verifiers, options)?;
+    let walked = walk::walk(&mut rd, first, false, selection(scope))?;
+    Ok(finish(rd.kind(), Some(sig_offset), data, plan, walked, scope))
+}
+
+/// Verifies a module against detached signature data.
+pub fn verify_detached<R: Read>(
+    input: R,
+    total_len: Option<u64>,
+    signature: &[u8],
+    verifiers: &[&dyn RecordVerifier],
+    scope: Scope<'_>,
+    options: &VerifyOptions,
+) -> Result<Report> {
+    let data = SignatureData::decode(signature, 0)?;
+    let plan = check_signatures(&data, verifiers, options)?;
+    let mut rd = SectionReader::with_total_len(io::BufReader::with_capacity(256 * 1024, input), total_len)?;
+    let first = rd.next_header()?;
+    let walked = walk::walk(&mut rd, first, true, selection(scope))?;
+    Ok(finish(rd.kind(), None, data, plan, walked, scope))
+}
+
+fn selection(scope: Scope<'_>) -> Option<Selection<'_>> {
+    match scope {
+        Scope::Whole => None,
+        Scope::Partial(f) => Some(f),
+    }
+}
+
+/// Per verifier: valid signatures; plus skipped records.
+struct Plan {
+    valid: Vec<Vec<SignatureRef>>,
+    skipped: Vec<Skipped>,
+}
+
+fn check_signatures(data: &SignatureData, verifiers: &[&dyn RecordVerifier], options: &VerifyOptions) -> Result<Plan> {
+    let mut skipped = Vec::new();
+    let mut needed = 0usize;
+    for (si, set) in data.sets.iter().enumerate() {
+        match set {
+            SetEntry::Malformed(m) => {
+                skipped.push(Skipped { set: si, record: None, offset: m.offset, reason: m.reason.clone() })
+            }
+            SetEntry::Valid(s) => {
+                for (ri, r) in s.records.iter().enumerate() {
+                    match &r.parsed {
+                        Err(e) => skipped.push(Skipped { set: si, record: Some(ri), offset: r.offset, reason: e.clone() }),
+                        Ok(rec) => {
+                            let n = verifiers.iter().filter(|v| v.wants(rec)).count();
+                            if n == 0 && rec.algorithm.name().is_none() {
+                                skipped.push(Skipped {
+                                    set: si,
+                                    record: Some(ri),
+                                    offset: r.offset,
+                                    reason: format!("algorithm {} is not known to wsc", rec.algorithm),
+                                });
+                            }
+                            needed += n;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if needed > options.max_signature_checks {
+        return Err(Error::TooManySignatureChecks { needed, limit: options.max_signature_checks });
+    }
+    let mut valid = vec![Vec::new(); verifiers.len()];
+    for (si, s) in data.valid_sets() {
+        let msg = s.message();
+        for (ri, r) in s.records.iter().enumerate() {
+            let Ok(rec) = &r.parsed else { continue };
+            for (vi, v) in verifiers.iter().enumerate() {
+                if v.wants(rec) && v.verify_record(&msg, rec) {
+                    valid[vi].push(SignatureRef { set: si, record: ri, algorithm: rec.algorithm });
+                }
+            }
+        }
+    }
+    Ok(Plan { valid, skipped })
+}
+
+fn finish(kind: ModuleKind, signature_offset: Option<u64>, data: SignatureData, plan: Plan, walked: Walk, scope: Scope<'_>) -> Report {
+    let results = plan
+        .valid
+        .into_iter()
+        .map(|sigs| decide(&data, sigs, &walked, scope))
+        .collect();
+    Report {
+        kind,
+        signature_offset,
+        results,
+        skipped: plan.skipped,
+        trailing_bytes: data.trailing_bytes,
+        checkpoints: walked.checkpoints,
+    }
+}
+
+fn set_hashes(data: &SignatureData, set: usize) -> &[Hash] {
+    match &data.sets[set] {
+        SetEntry::Valid(s) => &s.hashes,
+        SetEntry::Malformed(_) => &[],
+    }
+}
+
+fn decide(data: &SignatureData, sigs: Vec<SignatureRef>, walked: &Walk, scope: Scope<'_>) -> std::result::Result<Verified, VerifyError> {
+    if sigs.is_empty() {
+        return Err(VerifyError::NoValidSignature);
+    }
+    let cps = &walked.checkpoints;
+    let base = |signatures, whole, verified_end, hashes_checked| Verified {
+        signatures,
+        whole,
+        start: walked.start,
+        verified_end,
+        end: walked.end,
+        hashes_checked,
+    };
+    match scope {
+        Scope::Whole => {
+            let module: Vec<Hash> = walked.hashes();
+            let matching: Vec<SignatureRef> = sigs.into_iter().filter(|s| set_hashes(data, s.set) == module.as_slice()).collect();
+            if matching.is_empty() {
+                return Err(VerifyError::ContentMismatch);
+            }
+            Ok(base(matching, true, walked.end, module.len()))
+        }
+        Scope::Partial(_) => {
+            let accepted = |h: &Hash| sigs.iter().any(|s| set_hashes(data, s.set).contains(h));
+            let mut checked = 0;
+            let mut verified_end = walked.start;
+            for cp in cps {
+                match cp.selection {
+                    PartSelection::Mixed => return Err(VerifyError::PredicateNotAligned { end: cp.end }),
+                    PartSelection::Selected if !accepted(&cp.hash) => {
+                        return Err(VerifyError::SelectionNotCovered { offset: cp.first_selected.unwrap_or(cp.start) });
+                    }
+                    _ => {}
+                }
+                if accepted(&cp.hash) {
+                    checked += 1;
+                    verified_end = cp.end;
+                }
+            }
+            if checked == 0 {
+                return Err(VerifyError::NothingChecked);
+            }
+            let used: Vec<SignatureRef> = sigs
+                .into_iter()
+                .filter(|s| cps.iter().any(|cp| set_hashes(data, s.set).contains(&cp.hash)))
+                .collect();
+            let whole = verified_end == walked.end;
+            Ok(base(used, whole, verified_end, checked))
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! One pass over the content sections: the rolling hash with a snapshot at
+//! each delimiter, and what a section selection says about each part.
+
+use std::io::{Read, Write};
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::sigdata::{Hash, MAX_HASHES, MAX_SIGNATURE_DATA, SignatureData};
+use crate::section::{SectionHeader, SectionReader};
+
+/// Which sections a partial verification asks about.
+pub type Selection<'a> = &'a dyn Fn(&SectionHeader) -> bool;
+
+/// How the sections of one part answer the selection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PartSelection {
+    /// The part has no section (two delimiters in a row).
+    Empty,
+    /// Every section of the part is selected.
+    Selected,
+    /// No section of the part is selected.
+    Unselected,
+    /// Some are and some are not.
+    Mixed,
+}
+
+impl PartSelection {
+    fn add(self, selected: bool) -> Self {
+        match (self, selected) {
+            (PartSelection::Empty, true) | (PartSelection::Selected, true) => PartSelection::Selected,
+            (PartSelection::Empty, false) | (PartSelection::Unselected, false) => PartSelection::Unselected,
+            _ => PartSelection::Mixed,
+        }
+    }
+}
+
+/// A point where the rolling hash is compared: after each delimiter, and
+/// at the end of the content when it does not end with a delimiter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Checkpoint {
+    /// Offset of the part's first byte in the input.
+    pub start: u64,
+    /// Offset just past the part (and its delimiter).
+    pub end: u64,
+    /// The rolling hash over all content up to `end`.
+    pub hash: Hash,
+    /// Whether the part ends with a delimiter (else it ends the content).
+    pub delimiter: bool,
+    /// How the part answers the selection (`Selected` when there is none).
+    pub selection: PartSelection,
+    /// Offset of the first selected section of the part.
+    pub first_selected: Option<u64>,
+}
+
+/// The result of one pass over the content.
+#[derive(Debug)]
+pub(crate) struct Walk {
+    pub(crate) checkpoints: Vec<Checkpoint>,
+    pub(crate) canonical: bool,
+    pub(crate) start: u64,
+    pub(crate) end: u64,
+}
+
+impl Walk {
+    pub(crate) fn hashes(&self) -> Vec<Hash> {
+        self.checkpoints.iter().map(|c| c.hash).collect()
+    }
+}
+
+/// Reads the first section if it is the `signature` section and returns its
+/// decoded data; otherwise hands that header back to be walked as content.
+pub(crate) fn read_head<R: Read>(
+    rd: &mut SectionReader<R>,
+) -> Result<(Option<(u64, SignatureData)>, Option<SectionHeader>)> {
+    match rd.next_header()? {
+        Some(h) if h.is_signature() => {
+            let raw = rd.read_data(MAX_SIGNATURE_DATA, "signature section")?;
+            let data = SignatureData::decode(&raw, h.data_offset)?;
+            Ok((Some((h.offset, data)), None))
+        }
+        other => Ok((None, other)),
+    }
+}
+
+/// Hashes every content section from `first` (already read) onwards.
+/// A `signature` section among the content is an error, except as the very
+/// first section when `signature_is_content` (detached mode).
+pub(crate) fn walk<R: Read>(
+    rd: &mut SectionReader<R>,
+    first: Option<SectionHeader>,
+    signature_is_content: bool,
+    selection: Option<Selection<'_>>,
+) -> Result<Walk> {
+    let start = first.as_ref().map_or(rd.position(), |h| h.offset);
+    let mut hasher = Sha256::new();
+    let mut checkpoints = Vec::new();
+    let mut canonical = true;
+    let mut part_start = start;
+    let mut sel = PartSelection::Empty;
+    let mut first_selected = None;
+    let mut next = first;
+    let mut is_first = true;
+    loop {
+        let h = match next.take() {
+            Some(h) => h,
+            None => match rd.next_header()? {
+                Some(h) => h,
+                None => break,
+            },
+        };
+        if h.is_signature() && !(signature_is_content && is_first) {
+            return Err(Error::MisplacedSignatureSection { offset: h.offset });
+        }
+        is_first = false;
+        canonical &= h.canonical;
+        hasher.update(h.canonical_header());
+        rd.data_chunks(|c| {
+            hasher.update(c);
+            Ok(())
+        })?;
+        if h.is_delimiter() {
+            push_checkpoint(&mut checkpoints, h.offset)?;
+            checkpoints.push(Checkpoint {
+                start: part_start,
+                end: h.end(),
+                hash: hasher.clone().finalize().into(),
+                delimiter: true,
+                selection: sel,
+                first_selected: first_selected.take(),
+            });
+            part_start = h.end();
+            sel = PartSelection::Empty;
+        } else {
+            let s = selection.is_none_or(|f| f(&h));
+            if s && first_selected.is_none() {
+                first_selected = Some(h.offset);
+            }
+            sel = sel.add(s);
+        }
+    }
+    let end = rd.position();
+    if checkpoints.last().is_none_or(|c| c.end != end) {
+        push_checkpoint(&mut checkpoints, end)?;
+        checkpoints.push(Checkpoint {
+            start: part_start,
+            end,
+            hash: hasher.finalize().into(),
+            delimiter: false,
+            selection: sel,
+            first_selected,
+        });
+    }
+    Ok(Walk { checkpoints, canonical, start, end })
+}
+
+fn push_checkpoint(checkpoints: &[Checkpoint], offset: u64) -> Result<()> {
+    if checkpoints.len() >= MAX_HASHES as usize {
+        return Err(Error::TooMany {
+            offset,
+            what: "signature delimiters",
+            count: checkpoints.len() as u64 + 1,
+            limit: MAX_HASHES.into(),
+        });
+    }
+    Ok(())
+}
+
+/// Copies every remaining section to `out` with canonical (minimal) headers.
+/// `check` sees each header first and may refuse it.
+pub(crate) fn copy_canonical<R: Read, W: Write>(
+    rd: &mut SectionReader<R>,
+    first: Option<SectionHeader>,
+    out: &mut W,
+    mut check: impl FnMut(&SectionHeader) -> Result<()>,
+) -> Result<()> {
+    let mut next = first;
+    loop {
+        let h = match next.take() {
+            Some(h) => h,
+            None => match rd.next_header()? {
+                Some(h) => h,
+                None => return Ok(()),
+            },
+        };
+        check(&h)?;
+        out.write_all(&h.canonical_header())?;
+        rd.copy_data(out)?;
+    }
+}
