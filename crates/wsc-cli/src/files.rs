@@ -42,6 +42,8 @@ pub(crate) enum Mode {
 /// Writes `path` atomically: a temporary file in the same directory, then a
 /// rename. On error nothing is left behind and an existing file is intact.
 /// `-o` may name the input: the input stays readable until the rename.
+/// There is no fsync: a crash of the process never leaves a partial file,
+/// and durability across power loss is the file system's rename ordering.
 pub(crate) fn write_atomic<T>(path: &Path, mode: Mode, write: impl FnOnce(&mut File) -> Result<T>) -> Result<T> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -52,8 +54,7 @@ pub(crate) fn write_atomic<T>(path: &Path, mode: Mode, write: impl FnOnce(&mut F
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temporary file in '{}'", dir.display()))?;
     let value = write(tmp.as_file_mut())?;
-    tmp.as_file_mut().flush()?;
-    tmp.as_file().sync_all().with_context(|| format!("cannot write '{}'", path.display()))?;
+    tmp.as_file_mut().flush().with_context(|| format!("cannot write '{}'", path.display()))?;
     #[cfg(unix)]
     if mode == Mode::Public {
         use std::os::unix::fs::PermissionsExt;

@@ -206,3 +206,56 @@ fn sign_twice_with_same_key_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("duplicate signature"));
 }
+
+fn wasmsign2() -> PathBuf {
+    if let Some(p) = std::env::var_os("WASMSIGN2") {
+        return PathBuf::from(p);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+    if let Some(home) = std::env::var_os("HOME") {
+        dirs.push(PathBuf::from(home).join(".cargo/bin"));
+    }
+    dirs.into_iter().map(|d| d.join("wasmsign2")).find(|p| p.is_file()).unwrap_or_else(|| {
+        panic!("this test needs the wasmsign2 CLI: `cargo install --locked wasmsign2-cli@0.2.8` (cargo xtask ci does it), or set WASMSIGN2")
+    })
+}
+
+/// wasmsign2 verifies what wsc signs: plain, with key ids, co-signed with a
+/// P-256 record (which wasmsign2 skips), split, and detached.
+#[test]
+fn wsc_output_verifies_with_wasmsign2() {
+    let ws2 = wasmsign2();
+    let dir = vectors();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = |n: &str| tmp.path().join(n).display().to_string();
+    let ok = |args: &[&str]| {
+        let out = wsc(&dir, args);
+        assert_eq!(out.status.code(), Some(0), "wsc {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let ws2_verify = |args: &[&str], want: bool| {
+        let out = Command::new(&ws2).current_dir(&dir).args(args).output().expect("wasmsign2 runs");
+        assert_eq!(out.status.success(), want, "wasmsign2 {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    ok(&["keygen", "--algorithm", "p256", "-k", &t("ec.sk"), "-K", &t("ec.pk")]);
+    for m in ["min", "add", "big", "custom", "component", "add.padded"] {
+        let input = format!("modules/{m}.wasm");
+        ok(&["sign", "-i", &input, "-o", &t("a.wasm"), "-k", "keys/k2.sk", "-K", "keys/k2.pk"]);
+        ws2_verify(&["verify", "-i", &t("a.wasm"), "-K", "keys/k2.pk"], true);
+        ws2_verify(&["verify", "-i", &t("a.wasm"), "-K", "keys/k1.pk"], false);
+        ok(&["sign", "-i", &t("a.wasm"), "-o", &t("b.wasm"), "-k", &t("ec.sk"), "-K", &t("ec.pk")]);
+        ok(&["sign", "-i", &t("b.wasm"), "-o", &t("c.wasm"), "-k", "keys/k1.sk"]);
+        ws2_verify(&["verify", "-i", &t("c.wasm"), "-K", "keys/k2.pk"], true);
+        ws2_verify(&["verify", "-i", &t("c.wasm"), "-K", "keys/k1.pk"], true);
+        ws2_verify(&["verify_matrix", "-i", &t("c.wasm"), "-K", "keys/k1.pk", "keys/k2.pk"], true);
+        ok(&["split", "-i", &input, "-o", &t("s.wasm"), "-s", "^name$"]);
+        ok(&["sign", "-i", &t("s.wasm"), "-o", &t("ss.wasm"), "-k", "keys/k1.sk", "-K", "keys/k1.pk"]);
+        ws2_verify(&["verify", "-i", &t("ss.wasm"), "-K", "keys/k1.pk"], true);
+        ok(&["sign", "-i", &input, "-S", &t("d.sig"), "-o", &t("d.wasm"), "-k", "keys/k1.sk"]);
+        // wasmsign2 hashes raw bytes when verifying, so it needs the canonical copy (W4).
+        ok(&["sign", "-i", &t("a.wasm"), "-o", &t("canon.wasm"), "-k", "keys/k3.sk"]);
+        ok(&["detach", "-i", &t("canon.wasm"), "-o", &t("plain.wasm"), "-S", &t("x.sig")]);
+        ok(&["sign", "-i", &t("plain.wasm"), "-S", &t("p.sig"), "-k", "keys/k1.sk"]);
+        ws2_verify(&["verify", "-i", &t("plain.wasm"), "-S", &t("p.sig"), "-K", "keys/k1.pk"], true);
+    }
+}

@@ -11,7 +11,7 @@ use std::io;
 pub enum Error {
     /// Reading or writing a stream failed.
     #[error("I/O error: {0}")]
-    Io(#[from] io::Error),
+    Io(io::Error),
 
     /// The input ended before a field that was announced.
     #[error("unexpected end of input at offset {offset} while reading {what}")]
@@ -98,7 +98,7 @@ pub enum Error {
 
     /// A key could not be decoded.
     #[error("invalid key: {0}")]
-    Key(#[from] crate::keys::KeyError),
+    Key(crate::keys::KeyError),
 
     /// The secret key and the public key given for the key id do not match.
     #[error("the public key does not belong to the secret key")]
@@ -106,7 +106,7 @@ pub enum Error {
 
     /// A signer (software or hardware) failed.
     #[error("signer failed: {0}")]
-    Signer(#[source] crate::signer::SignerError),
+    Signer(crate::signer::SignerError),
 
     /// More signature checks than the configured limit would be needed.
     #[error("verification would need {needed} signature checks, over the limit of {limit}")]
@@ -119,7 +119,7 @@ pub enum Error {
 
     /// Verification ran and failed.
     #[error("verification failed: {0}")]
-    Verification(#[from] VerifyError),
+    Verification(VerifyError),
 
     /// Splitting found nothing to do or a predicate cut is impossible.
     #[error("{0}")]
@@ -151,6 +151,26 @@ pub enum VerifyError {
     /// The predicate selected nothing, so nothing would be checked.
     #[error("the section selection matches no signed part, so nothing would be verified")]
     NothingChecked,
+}
+
+// The causes are part of each message, so they are not also reported as
+// `source()`: a chain printer would show them twice.
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error::Io(e)
+    }
+}
+
+impl From<crate::keys::KeyError> for Error {
+    fn from(e: crate::keys::KeyError) -> Self {
+        Error::Key(e)
+    }
+}
+
+impl From<VerifyError> for Error {
+    fn from(e: VerifyError) -> Self {
+        Error::Verification(e)
+    }
 }
 
 /// Result alias for wsc-core.

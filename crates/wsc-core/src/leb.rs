@@ -105,7 +105,8 @@ mod tests {
 
     #[test]
     fn vectors() {
-        let cases: &[(&[u8], Option<(u32, bool)>)] = &[
+        type Case<'a> = (&'a [u8], Option<(u32, bool)>);
+        let cases: &[Case<'_>] = &[
             (&[0x00], Some((0, true))),
             (&[0x7f], Some((127, true))),
             (&[0x80, 0x01], Some((128, true))),

@@ -70,11 +70,14 @@ impl Walk {
     }
 }
 
+/// The embedded signature: the section's offset and its decoded data.
+pub(crate) type Embedded = Option<(u64, SignatureData)>;
+
 /// Reads the first section if it is the `signature` section and returns its
 /// decoded data; otherwise hands that header back to be walked as content.
 pub(crate) fn read_head<R: Read>(
     rd: &mut SectionReader<R>,
-) -> Result<(Option<(u64, SignatureData)>, Option<SectionHeader>)> {
+) -> Result<(Embedded, Option<SectionHeader>)> {
     match rd.next_header()? {
         Some(h) if h.is_signature() => {
             let raw = rd.read_data(MAX_SIGNATURE_DATA, "signature section")?;
@@ -122,7 +125,7 @@ pub(crate) fn walk<R: Read>(
             Ok(())
         })?;
         if h.is_delimiter() {
-            push_checkpoint(&mut checkpoints, h.offset)?;
+            push_checkpoint(&checkpoints, h.offset)?;
             checkpoints.push(Checkpoint {
                 start: part_start,
                 end: h.end(),
@@ -143,7 +146,7 @@ pub(crate) fn walk<R: Read>(
     }
     let end = rd.position();
     if checkpoints.last().is_none_or(|c| c.end != end) {
-        push_checkpoint(&mut checkpoints, end)?;
+        push_checkpoint(&checkpoints, end)?;
         checkpoints.push(Checkpoint {
             start: part_start,
             end,

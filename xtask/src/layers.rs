@@ -1,0 +1,68 @@
+//! `cargo xtask layers`: the dependency rules of docs/architecture.md.
+
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::util;
+
+/// (crate, forbidden dependency name prefixes, why).
+const RULES: &[(&str, &[&str], &str)] = &[
+    (
+        "wsc-core",
+        &["wsc-", "tokio", "reqwest", "hyper", "rustls", "ureq", "mio", "async-", "futures", "embedded-hal", "linux-embedded-hal", "cryptoki", "wasmi", "serde_json", "clap", "anyhow"],
+        "wsc-core has no network, async, hardware, CLI or anyhow dependency",
+    ),
+    ("wsc-pinning", &["wsc-"], "wsc-pinning depends on no wsc crate"),
+    ("wsc-pki", &["wsc-keyless", "wsc-pinning", "wsc-hsm", "wsc-cli", "tokio", "reqwest"], "wsc-pki is offline and sits on wsc-core only"),
+];
+
+/// Source patterns wsc-core must not contain: it does no file, network,
+/// process or environment I/O.
+const CORE_FORBIDDEN_SOURCE: &[&str] = &["std::fs", "std::net", "std::process", "std::env", "File::open"];
+
+pub(crate) fn check() -> Result<()> {
+    let root = util::root();
+    let mut failures = Vec::new();
+    for (krate, forbidden, why) in RULES {
+        if !root.join("crates").join(krate).is_dir() {
+            continue;
+        }
+        let out = Command::new(env!("CARGO"))
+            .current_dir(&root)
+            .args(["tree", "--locked", "-e", "normal", "--prefix", "none", "-p", krate])
+            .output()
+            .context("cannot run cargo tree")?;
+        if !out.status.success() {
+            bail!("cargo tree -p {krate} failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let tree = String::from_utf8_lossy(&out.stdout);
+        for line in tree.lines().skip(1) {
+            let name = line.split_whitespace().next().unwrap_or("");
+            if forbidden.iter().any(|f| name.starts_with(f)) {
+                failures.push(format!("{krate} depends on {name}: {why}"));
+            }
+        }
+    }
+    let core_src = root.join("crates/wsc-core/src");
+    for entry in std::fs::read_dir(&core_src)? {
+        let path = entry?.path();
+        let text = std::fs::read_to_string(&path)?;
+        for pat in CORE_FORBIDDEN_SOURCE {
+            if text.contains(pat) {
+                failures.push(format!("{} uses {pat}: wsc-core does no file, network, process or environment I/O", path.display()));
+            }
+        }
+    }
+    // Nothing may depend on the CLI.
+    let meta = Command::new(env!("CARGO")).current_dir(&root).args(["tree", "--locked", "-e", "normal", "-i", "wsc-cli", "--prefix", "none"]).output()?;
+    let inv = String::from_utf8_lossy(&meta.stdout);
+    if inv.lines().count() > 1 {
+        failures.push(format!("something depends on wsc-cli:\n{inv}"));
+    }
+    if !failures.is_empty() {
+        bail!("layering violations:\n{}", failures.join("\n"));
+    }
+    eprintln!("layers: ok");
+    Ok(())
+}

@@ -1,0 +1,138 @@
+//! Repository chores: `cargo xtask ci | bench | corpus | layers`.
+//!
+//! `cargo xtask ci` is the one command that runs every test: formatting,
+//! clippy, the test suites, the layering rules, the examples, the real-world
+//! corpus and the memory-limit checks. It installs the tools it needs
+//! (wasmsign2-cli) when they are missing.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+mod bench;
+mod corpus;
+mod layers;
+mod util;
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  ci [--no-corpus]            every check and test (the README's test command)
+  bench [--runs N] [--corpus DIR] [--files a,b] [--out FILE] [--check]
+                              wsc vs openssl and wasmsign2 on the large corpus files
+  corpus [--dir DIR] [--no-fetch]
+                              fetch the real-world modules and sign/verify each
+  layers                      check the crate dependency rules";
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(cmd) = args.first() else {
+        bail!("{USAGE}");
+    };
+    let rest = &args[1..];
+    match cmd.as_str() {
+        "ci" => ci(!rest.iter().any(|a| a == "--no-corpus")),
+        "bench" => bench::bench(&bench::BenchOpts {
+            corpus: opt(rest, "--corpus").map_or_else(default_corpus, PathBuf::from),
+            runs: opt(rest, "--runs").map(|r| r.parse()).transpose().context("--runs takes a number")?.unwrap_or(15),
+            files: opt(rest, "--files").map(|f| f.split(',').map(str::to_string).collect()).unwrap_or_default(),
+            out: opt(rest, "--out").map(PathBuf::from),
+            check: rest.iter().any(|a| a == "--check"),
+        }),
+        "corpus" => {
+            let dir = opt(rest, "--dir").map_or_else(default_corpus, PathBuf::from);
+            if !rest.iter().any(|a| a == "--no-fetch") {
+                corpus::fetch(&dir)?;
+            }
+            corpus::check(&dir)
+        }
+        "layers" => layers::check(),
+        _ => bail!("unknown command '{cmd}'\n{USAGE}"),
+    }
+}
+
+fn opt<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(String::as_str)
+}
+
+fn default_corpus() -> PathBuf {
+    std::env::var_os("WSC_CORPUS").map_or_else(|| util::root().join(".corpus"), PathBuf::from)
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(env!("CARGO"));
+    c.current_dir(util::root());
+    c
+}
+
+/// Builds the release `wsc` and returns its path.
+pub(crate) fn build_release_wsc() -> Result<PathBuf> {
+    util::run(cargo().args(["build", "--locked", "--release", "-p", "wsc-cli"]))?;
+    Ok(util::root().join("target/release/wsc"))
+}
+
+/// Finds wasmsign2: $WASMSIGN2, then PATH, then ~/.cargo/bin.
+pub(crate) fn find_wasmsign2() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("WASMSIGN2") {
+        return Ok(PathBuf::from(p));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+    if let Some(home) = std::env::var_os("HOME") {
+        dirs.push(PathBuf::from(home).join(".cargo/bin"));
+    }
+    dirs.into_iter()
+        .map(|d| d.join("wasmsign2"))
+        .find(|p| p.is_file())
+        .context("wasmsign2 not found: `cargo install --locked wasmsign2-cli@0.2.8` (cargo xtask ci does it)")
+}
+
+fn ensure_wasmsign2() -> Result<PathBuf> {
+    if let Ok(p) = find_wasmsign2() {
+        return Ok(p);
+    }
+    util::run(Command::new(env!("CARGO")).args(["install", "--locked", "wasmsign2-cli@0.2.8"]))?;
+    find_wasmsign2()
+}
+
+fn ci(with_corpus: bool) -> Result<()> {
+    let root = util::root();
+    util::run(cargo().args(["fmt", "--all", "--check"]))?;
+    util::run(Command::new("sha256sum").current_dir(root.join("testdata/wasmsign2")).args(["-c", "--quiet", "SHA256SUMS"]))?;
+    let wasmsign2 = ensure_wasmsign2()?;
+    util::run(cargo().args(["clippy", "--locked", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    util::run(cargo().args(["test", "--locked", "--workspace"]).env("WASMSIGN2", &wasmsign2))?;
+    layers::check()?;
+    for ex in ["example-sign-verify-in-memory", "example-wasmi-host"] {
+        util::run(cargo().args(["run", "--locked", "--quiet", "-p", ex]))?;
+    }
+    memory_limit()?;
+    if root.join("fuzz/Cargo.toml").is_file() {
+        util::run(Command::new(env!("CARGO")).current_dir(root.join("fuzz")).args(["check", "--locked", "--bins"]))?;
+    }
+    if with_corpus {
+        let dir = default_corpus();
+        corpus::fetch(&dir)?;
+        corpus::check(&dir)?;
+        // The benchmark must keep working; one round on one file (not a timing check).
+        bench::bench(&bench::BenchOpts { corpus: dir, runs: 1, files: vec!["large-flite".into()], out: None, check: false })?;
+    }
+    eprintln!("ci: all checks passed");
+    Ok(())
+}
+
+/// The crafted 4 GiB length fields are rejected under a 256 MiB address-space limit.
+fn memory_limit() -> Result<()> {
+    let wsc = build_release_wsc()?;
+    let v = util::root().join("testdata/wasmsign2");
+    for f in ["crafted/huge-section-len.wasm", "crafted/add.huge-sigdata-len.wasm"] {
+        let script = format!("ulimit -v 262144; exec '{}' verify -i '{}' -K '{}'", wsc.display(), v.join(f).display(), v.join("keys/k1.pk").display());
+        let (code, err) = util::code_stderr(Command::new("sh").arg("-c").arg(&script))?;
+        if code != 2 || !err.contains("offset") {
+            bail!("{f} under a 256 MiB limit: exit {code}, expected 2 with an offset in the message\n{err}");
+        }
+        eprintln!("memory limit: {f} rejected: {}", err.trim());
+    }
+    Ok(())
+}
