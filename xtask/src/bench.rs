@@ -55,22 +55,62 @@ pub(crate) fn bench(o: &BenchOpts) -> Result<()> {
     let sk = scratch.join("k.sk");
     let pk = scratch.join("k.pk");
     util::run(std::process::Command::new(&wsc).args(["keygen", "-k"]).arg(&sk).arg("-K").arg(&pk))?;
-    let files: Vec<String> = if o.files.is_empty() { LARGE.iter().map(|s| s.to_string()).collect() } else { o.files.clone() };
+    let files: Vec<String> =
+        if o.files.is_empty() { LARGE.iter().map(|s| s.to_string()).collect() } else { o.files.clone() };
     let mut results = Vec::new();
     for name in &files {
         let input = o.corpus.join(format!("{name}.wasm"));
-        let size = std::fs::metadata(&input).with_context(|| format!("missing corpus file {} (run `cargo xtask corpus`)", input.display()))?.len();
+        let size = std::fs::metadata(&input)
+            .with_context(|| format!("missing corpus file {} (run `cargo xtask corpus`)", input.display()))?
+            .len();
         let signed = scratch.join("signed.wasm");
         let o1 = scratch.join("o1.wasm");
         let o2 = scratch.join("o2.wasm");
-        util::code(std::process::Command::new(&wsc).arg("sign").arg("-i").arg(&input).arg("-o").arg(&signed).arg("-k").arg(&sk).arg("-K").arg(&pk))
-            .and_then(|c| if c == 0 { Ok(()) } else { bail!("wsc sign failed on {name}") })?;
+        util::code(
+            std::process::Command::new(&wsc)
+                .arg("sign")
+                .arg("-i")
+                .arg(&input)
+                .arg("-o")
+                .arg(&signed)
+                .arg("-k")
+                .arg(&sk)
+                .arg("-K")
+                .arg(&pk),
+        )
+        .and_then(|c| if c == 0 { Ok(()) } else { bail!("wsc sign failed on {name}") })?;
         let s = |p: &Path| p.as_os_str().to_owned();
         let cmds: Vec<(PathBuf, Vec<std::ffi::OsString>)> = vec![
             (openssl.clone(), vec!["dgst".into(), "-sha256".into(), s(&input)]),
-            (wsc.clone(), vec!["sign".into(), "-i".into(), s(&input), "-o".into(), s(&o1), "-k".into(), s(&sk), "-K".into(), s(&pk)]),
+            (
+                wsc.clone(),
+                vec![
+                    "sign".into(),
+                    "-i".into(),
+                    s(&input),
+                    "-o".into(),
+                    s(&o1),
+                    "-k".into(),
+                    s(&sk),
+                    "-K".into(),
+                    s(&pk),
+                ],
+            ),
             (wsc.clone(), vec!["verify".into(), "-i".into(), s(&signed), "-K".into(), s(&pk)]),
-            (wasmsign2.clone(), vec!["sign".into(), "-i".into(), s(&input), "-o".into(), s(&o2), "-k".into(), s(&sk), "-K".into(), s(&pk)]),
+            (
+                wasmsign2.clone(),
+                vec![
+                    "sign".into(),
+                    "-i".into(),
+                    s(&input),
+                    "-o".into(),
+                    s(&o2),
+                    "-k".into(),
+                    s(&sk),
+                    "-K".into(),
+                    s(&pk),
+                ],
+            ),
             (wasmsign2.clone(), vec!["verify".into(), "-i".into(), s(&signed), "-K".into(), s(&pk)]),
         ];
         let openssl_path = which("openssl")?;
@@ -86,7 +126,9 @@ pub(crate) fn bench(o: &BenchOpts) -> Result<()> {
                 }
             }
         }
-        let ratio = |a: usize, b: usize| median(samples[a].iter().zip(&samples[b]).map(|(x, y)| ms(x.wall) / ms(y.wall)).collect());
+        let ratio = |a: usize, b: usize| {
+            median(samples[a].iter().zip(&samples[b]).map(|(x, y)| ms(x.wall) / ms(y.wall)).collect())
+        };
         results.push(FileResult {
             name: name.clone(),
             size,
@@ -108,11 +150,21 @@ pub(crate) fn bench(o: &BenchOpts) -> Result<()> {
     if o.check {
         let mut missed = Vec::new();
         for r in &results {
-            if r.verify_vs_openssl > 1.3 { missed.push(format!("{}: verify {:.2}x openssl > 1.3", r.name, r.verify_vs_openssl)); }
-            if r.sign_vs_openssl > 2.0 { missed.push(format!("{}: sign {:.2}x openssl > 2.0", r.name, r.sign_vs_openssl)); }
-            if r.ws2_sign_vs_wsc < 2.0 { missed.push(format!("{}: wasmsign2 sign only {:.2}x wsc", r.name, r.ws2_sign_vs_wsc)); }
-            if r.ws2_verify_vs_wsc < 2.0 { missed.push(format!("{}: wasmsign2 verify only {:.2}x wsc", r.name, r.ws2_verify_vs_wsc)); }
-            if r.rss[1] >= 16 * 1024 || r.rss[2] >= 16 * 1024 { missed.push(format!("{}: peak memory {} / {} KiB", r.name, r.rss[1], r.rss[2])); }
+            if r.verify_vs_openssl > 1.3 {
+                missed.push(format!("{}: verify {:.2}x openssl > 1.3", r.name, r.verify_vs_openssl));
+            }
+            if r.sign_vs_openssl > 2.0 {
+                missed.push(format!("{}: sign {:.2}x openssl > 2.0", r.name, r.sign_vs_openssl));
+            }
+            if r.ws2_sign_vs_wsc < 2.0 {
+                missed.push(format!("{}: wasmsign2 sign only {:.2}x wsc", r.name, r.ws2_sign_vs_wsc));
+            }
+            if r.ws2_verify_vs_wsc < 2.0 {
+                missed.push(format!("{}: wasmsign2 verify only {:.2}x wsc", r.name, r.ws2_verify_vs_wsc));
+            }
+            if r.rss[1] >= 16 * 1024 || r.rss[2] >= 16 * 1024 {
+                missed.push(format!("{}: peak memory {} / {} KiB", r.name, r.rss[1], r.rss[2]));
+            }
         }
         if !missed.is_empty() {
             bail!("targets missed:\n{}", missed.join("\n"));
@@ -124,14 +176,25 @@ pub(crate) fn bench(o: &BenchOpts) -> Result<()> {
 
 fn render(results: &[FileResult], runs: usize) -> String {
     let mut t = String::new();
-    let _ = writeln!(t, "Paired runs: {runs} rounds after 2 warm-up rounds, order rotated each round; ratios are medians of per-round ratios.\n");
-    let _ = writeln!(t, "| file | MiB | wsc verify ÷ openssl (≤ 1.3) | wsc sign ÷ openssl (≤ 2.0) | wasmsign2 sign ÷ wsc sign (≥ 2) | wasmsign2 verify ÷ wsc verify (≥ 2) |");
+    let _ = writeln!(
+        t,
+        "Paired runs: {runs} rounds after 2 warm-up rounds, order rotated each round; ratios are medians of per-round ratios.\n"
+    );
+    let _ = writeln!(
+        t,
+        "| file | MiB | wsc verify ÷ openssl (≤ 1.3) | wsc sign ÷ openssl (≤ 2.0) | wasmsign2 sign ÷ wsc sign (≥ 2) | wasmsign2 verify ÷ wsc verify (≥ 2) |"
+    );
     let _ = writeln!(t, "|---|---|---|---|---|---|");
     for r in results {
         let _ = writeln!(
             t,
             "| {} | {:.1} | {:.2} | {:.2} | {:.2} | {:.2} |",
-            r.name, r.size as f64 / 1048576.0, r.verify_vs_openssl, r.sign_vs_openssl, r.ws2_sign_vs_wsc, r.ws2_verify_vs_wsc
+            r.name,
+            r.size as f64 / 1048576.0,
+            r.verify_vs_openssl,
+            r.sign_vs_openssl,
+            r.ws2_sign_vs_wsc,
+            r.ws2_verify_vs_wsc
         );
     }
     let _ = writeln!(t, "\nMedian wall time (ms) and peak RSS (MiB), whole process:\n");

@@ -47,27 +47,61 @@ pub(crate) fn check(dir: &Path) -> Result<()> {
     for name in ALL {
         let f: PathBuf = dir.join(format!("{name}.wasm"));
         let fs = f.as_os_str();
-        let (c, e) = code_stderr(wscc().arg("sign").arg("-i").arg(fs).arg("-o").arg(p("s.wasm")).arg("-k").arg(p("ed.sk")).arg("-K").arg(p("ed.pk")))?;
+        let (c, e) = code_stderr(
+            wscc()
+                .arg("sign")
+                .arg("-i")
+                .arg(fs)
+                .arg("-o")
+                .arg(p("s.wasm"))
+                .arg("-k")
+                .arg(p("ed.sk"))
+                .arg("-K")
+                .arg(p("ed.pk")),
+        )?;
         expect(&format!("{name}: wsc sign"), c, 0, &e)?;
         let padded = e.contains("non-minimal");
         let (c, e) = code_stderr(wscc().arg("verify").arg("-i").arg(p("s.wasm")).arg("-K").arg(p("ed.pk")))?;
         expect(&format!("{name}: wsc verify"), c, 0, &e)?;
-        let (c, e) = code_stderr(Command::new(&wasmsign2).arg("verify").arg("-i").arg(p("s.wasm")).arg("-K").arg(p("ed.pk")))?;
+        let (c, e) =
+            code_stderr(Command::new(&wasmsign2).arg("verify").arg("-i").arg(p("s.wasm")).arg("-K").arg(p("ed.pk")))?;
         expect(&format!("{name}: wasmsign2 verify of wsc's output"), c, 0, &e)?;
 
-        let (c, e) = code_stderr(wscc().arg("sign").arg("-i").arg(p("s.wasm")).arg("-o").arg(p("s2.wasm")).arg("-k").arg(p("ec.sk")).arg("-K").arg(p("ec.pk")))?;
+        let (c, e) = code_stderr(
+            wscc()
+                .arg("sign")
+                .arg("-i")
+                .arg(p("s.wasm"))
+                .arg("-o")
+                .arg(p("s2.wasm"))
+                .arg("-k")
+                .arg(p("ec.sk"))
+                .arg("-K")
+                .arg(p("ec.pk")),
+        )?;
         expect(&format!("{name}: wsc sign (P-256 co-signature)"), c, 0, &e)?;
-        let out = wscc().arg("verify_matrix").arg("--json").arg("-i").arg(p("s2.wasm")).arg("-K").arg(p("ed.pk")).arg(p("ec.pk")).output()?;
+        let out = wscc()
+            .arg("verify_matrix")
+            .arg("--json")
+            .arg("-i")
+            .arg(p("s2.wasm"))
+            .arg("-K")
+            .arg(p("ed.pk"))
+            .arg(p("ec.pk"))
+            .output()?;
         let json = String::from_utf8_lossy(&out.stdout);
         if out.status.code() != Some(0) || json.matches("\"verified\": true").count() != 3 {
             bail!("{name}: verify_matrix with both keys did not verify both:\n{json}");
         }
-        let (c, e) = code_stderr(Command::new(&wasmsign2).arg("verify").arg("-i").arg(p("s2.wasm")).arg("-K").arg(p("ed.pk")))?;
+        let (c, e) =
+            code_stderr(Command::new(&wasmsign2).arg("verify").arg("-i").arg(p("s2.wasm")).arg("-K").arg(p("ed.pk")))?;
         expect(&format!("{name}: wasmsign2 verify with a P-256 record present"), c, 0, &e)?;
 
-        let (c, e) = code_stderr(wscc().arg("sign").arg("-i").arg(fs).arg("-S").arg(p("d.sig")).arg("-k").arg(p("ed.sk")))?;
+        let (c, e) =
+            code_stderr(wscc().arg("sign").arg("-i").arg(fs).arg("-S").arg(p("d.sig")).arg("-k").arg(p("ed.sk")))?;
         expect(&format!("{name}: wsc sign -S"), c, 0, &e)?;
-        let (c, e) = code_stderr(wscc().arg("verify").arg("-i").arg(fs).arg("-S").arg(p("d.sig")).arg("-K").arg(p("ed.pk")))?;
+        let (c, e) =
+            code_stderr(wscc().arg("verify").arg("-i").arg(fs).arg("-S").arg(p("d.sig")).arg("-K").arg(p("ed.pk")))?;
         expect(&format!("{name}: detached signature against the original file"), c, 0, &e)?;
 
         let mut bytes = std::fs::read(p("s.wasm"))?;
@@ -77,17 +111,29 @@ pub(crate) fn check(dir: &Path) -> Result<()> {
         let c = code(wscc().arg("verify").arg("-i").arg(p("t.wasm")).arg("-K").arg(p("ed.pk")))?;
         expect(&format!("{name}: tampered copy"), c, 1, "a tampered module must fail verification with exit 1")?;
 
-        let (c, e) = code_stderr(wscc().arg("split").arg("-i").arg(fs).arg("-o").arg(p("p.wasm")).arg("-s").arg("^name$"))?;
+        let (c, e) =
+            code_stderr(wscc().arg("split").arg("-i").arg(fs).arg("-o").arg(p("p.wasm")).arg("-s").arg("^name$"))?;
         expect(&format!("{name}: wsc split"), c, 0, &e)?;
-        let (c, e) = code_stderr(wscc().arg("sign").arg("-i").arg(p("p.wasm")).arg("-o").arg(p("ps.wasm")).arg("-k").arg(p("ed.sk")))?;
+        let (c, e) = code_stderr(
+            wscc().arg("sign").arg("-i").arg(p("p.wasm")).arg("-o").arg(p("ps.wasm")).arg("-k").arg(p("ed.sk")),
+        )?;
         expect(&format!("{name}: wsc sign of the split module"), c, 0, &e)?;
         for args in [&["-s", "^name$"][..], &[][..]] {
-            let (c, e) = code_stderr(wscc().arg("verify").arg("-i").arg(p("ps.wasm")).arg("-K").arg(p("ed.pk")).args(args))?;
+            let (c, e) =
+                code_stderr(wscc().arg("verify").arg("-i").arg(p("ps.wasm")).arg("-K").arg(p("ed.pk")).args(args))?;
             expect(&format!("{name}: verify of the split module {args:?}"), c, 0, &e)?;
         }
-        let (c, e) = code_stderr(Command::new(&wasmsign2).arg("verify").arg("-i").arg(p("ps.wasm")).arg("-K").arg(p("ed.pk")))?;
+        let (c, e) =
+            code_stderr(Command::new(&wasmsign2).arg("verify").arg("-i").arg(p("ps.wasm")).arg("-K").arg(p("ed.pk")))?;
         expect(&format!("{name}: wasmsign2 verify of the split module"), c, 0, &e)?;
-        eprintln!("ok    {name}{}", if padded { " (non-minimal size encodings: embedded signing re-encodes; detached signature verifies against the original)" } else { "" });
+        eprintln!(
+            "ok    {name}{}",
+            if padded {
+                " (non-minimal size encodings: embedded signing re-encodes; detached signature verifies against the original)"
+            } else {
+                ""
+            }
+        );
     }
     let _ = std::fs::remove_dir_all(&tmp);
     Ok(())

@@ -10,11 +10,32 @@ use crate::util;
 const RULES: &[(&str, &[&str], &str)] = &[
     (
         "wsc-core",
-        &["wsc-", "tokio", "reqwest", "hyper", "rustls", "ureq", "mio", "async-", "futures", "embedded-hal", "linux-embedded-hal", "cryptoki", "wasmi", "serde_json", "clap", "anyhow"],
+        &[
+            "wsc-",
+            "tokio",
+            "reqwest",
+            "hyper",
+            "rustls",
+            "ureq",
+            "mio",
+            "async-",
+            "futures",
+            "embedded-hal",
+            "linux-embedded-hal",
+            "cryptoki",
+            "wasmi",
+            "serde_json",
+            "clap",
+            "anyhow",
+        ],
         "wsc-core has no network, async, hardware, CLI or anyhow dependency",
     ),
     ("wsc-pinning", &["wsc-"], "wsc-pinning depends on no wsc crate"),
-    ("wsc-pki", &["wsc-keyless", "wsc-pinning", "wsc-hsm", "wsc-cli", "tokio", "reqwest"], "wsc-pki is offline and sits on wsc-core only"),
+    (
+        "wsc-pki",
+        &["wsc-keyless", "wsc-pinning", "wsc-hsm", "wsc-cli", "tokio", "reqwest"],
+        "wsc-pki is offline and sits on wsc-core only",
+    ),
 ];
 
 /// Source patterns wsc-core must not contain: it does no file, network,
@@ -50,12 +71,18 @@ pub(crate) fn check() -> Result<()> {
         let text = std::fs::read_to_string(&path)?;
         for pat in CORE_FORBIDDEN_SOURCE {
             if text.contains(pat) {
-                failures.push(format!("{} uses {pat}: wsc-core does no file, network, process or environment I/O", path.display()));
+                failures.push(format!(
+                    "{} uses {pat}: wsc-core does no file, network, process or environment I/O",
+                    path.display()
+                ));
             }
         }
     }
     // Nothing may depend on the CLI.
-    let meta = Command::new(env!("CARGO")).current_dir(&root).args(["tree", "--locked", "-e", "normal", "-i", "wsc-cli", "--prefix", "none"]).output()?;
+    let meta = Command::new(env!("CARGO"))
+        .current_dir(&root)
+        .args(["tree", "--locked", "-e", "normal", "-i", "wsc-cli", "--prefix", "none"])
+        .output()?;
     let inv = String::from_utf8_lossy(&meta.stdout);
     if inv.lines().count() > 1 {
         failures.push(format!("something depends on wsc-cli:\n{inv}"));

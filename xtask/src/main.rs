@@ -99,7 +99,11 @@ fn ensure_wasmsign2() -> Result<PathBuf> {
 fn ci(with_corpus: bool) -> Result<()> {
     let root = util::root();
     util::run(cargo().args(["fmt", "--all", "--check"]))?;
-    util::run(Command::new("sha256sum").current_dir(root.join("testdata/wasmsign2")).args(["-c", "--quiet", "SHA256SUMS"]))?;
+    util::run(Command::new("sha256sum").current_dir(root.join("testdata/wasmsign2")).args([
+        "-c",
+        "--quiet",
+        "SHA256SUMS",
+    ]))?;
     let wasmsign2 = ensure_wasmsign2()?;
     util::run(cargo().args(["clippy", "--locked", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     util::run(cargo().args(["test", "--locked", "--workspace"]).env("WASMSIGN2", &wasmsign2))?;
@@ -116,7 +120,13 @@ fn ci(with_corpus: bool) -> Result<()> {
         corpus::fetch(&dir)?;
         corpus::check(&dir)?;
         // The benchmark must keep working; one round on one file (not a timing check).
-        bench::bench(&bench::BenchOpts { corpus: dir, runs: 1, files: vec!["large-flite".into()], out: None, check: false })?;
+        bench::bench(&bench::BenchOpts {
+            corpus: dir,
+            runs: 1,
+            files: vec!["large-flite".into()],
+            out: None,
+            check: false,
+        })?;
     }
     eprintln!("ci: all checks passed");
     Ok(())
@@ -127,7 +137,12 @@ fn memory_limit() -> Result<()> {
     let wsc = build_release_wsc()?;
     let v = util::root().join("testdata/wasmsign2");
     for f in ["crafted/huge-section-len.wasm", "crafted/add.huge-sigdata-len.wasm"] {
-        let script = format!("ulimit -v 262144; exec '{}' verify -i '{}' -K '{}'", wsc.display(), v.join(f).display(), v.join("keys/k1.pk").display());
+        let script = format!(
+            "ulimit -v 262144; exec '{}' verify -i '{}' -K '{}'",
+            wsc.display(),
+            v.join(f).display(),
+            v.join("keys/k1.pk").display()
+        );
         let (code, err) = util::code_stderr(Command::new("sh").arg("-c").arg(&script))?;
         if code != 2 || !err.contains("offset") {
             bail!("{f} under a 256 MiB limit: exit {code}, expected 2 with an offset in the message\n{err}");

@@ -24,7 +24,11 @@ pub(crate) fn run(cmd: &mut Command) -> Result<()> {
 
 /// Runs a command quietly and returns its exit code.
 pub(crate) fn code(cmd: &mut Command) -> Result<i32> {
-    let out = cmd.stdout(Stdio::null()).stderr(Stdio::null()).status().with_context(|| format!("cannot start {}", show(cmd)))?;
+    let out = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .with_context(|| format!("cannot start {}", show(cmd)))?;
     Ok(out.code().unwrap_or(-1))
 }
 
@@ -76,10 +80,7 @@ pub(crate) fn measure<S: AsRef<OsStr>>(program: &Path, args: &[S], want: i32, sc
         bail!("{} {} exited {code}, expected {want}", program.display(), shown.join(" "));
     }
     let text = std::fs::read_to_string(&rss_file).context("GNU time wrote no report")?;
-    let max_rss_kib = text
-        .lines()
-        .rev()
-        .find_map(|l| l.trim().parse().ok())
-        .context("GNU time report has no %M line")?;
+    let max_rss_kib =
+        text.lines().rev().find_map(|l| l.trim().parse().ok()).context("GNU time report has no %M line")?;
     Ok(Sample { wall, max_rss_kib })
 }

@@ -52,7 +52,13 @@ pub(crate) fn run(a: &DemoArgs) -> Result<Outcome> {
 
     let (edp, ecp) = (ed.public_key(), ec.public_key());
     let keys: [&dyn RecordVerifier; 2] = [&edp, &ecp];
-    let report = wsc_core::verify_embedded(&twice[..], Some(twice.len() as u64), &keys, Scope::Whole, &VerifyOptions::default())?;
+    let report = wsc_core::verify_embedded(
+        &twice[..],
+        Some(twice.len() as u64),
+        &keys,
+        Scope::Whole,
+        &VerifyOptions::default(),
+    )?;
     for (name, r) in ["ed25519.pk", "p256.pk.pem"].iter().zip(&report.results) {
         match r {
             Ok(v) if v.whole => println!("4. verified with {name}: whole module, bytes {}..{}", v.start, v.end),

@@ -18,9 +18,7 @@ pub(crate) fn open_module(path: &Path) -> Result<(File, u64)> {
 pub(crate) fn read_small(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>> {
     let f = File::open(path).with_context(|| format!("cannot open {what} '{}'", path.display()))?;
     let mut buf = Vec::new();
-    f.take(limit + 1)
-        .read_to_end(&mut buf)
-        .with_context(|| format!("cannot read {what} '{}'", path.display()))?;
+    f.take(limit + 1).read_to_end(&mut buf).with_context(|| format!("cannot read {what} '{}'", path.display()))?;
     if buf.len() as u64 > limit {
         bail!("{what} '{}' is larger than {limit} bytes", path.display());
     }
@@ -68,7 +66,5 @@ pub(crate) fn write_atomic<T>(path: &Path, mode: Mode, write: impl FnOnce(&mut F
 
 /// Writes bytes atomically.
 pub(crate) fn write_bytes(path: &Path, mode: Mode, bytes: &[u8]) -> Result<()> {
-    write_atomic(path, mode, |f| {
-        f.write_all(bytes).with_context(|| format!("cannot write '{}'", path.display()))
-    })
+    write_atomic(path, mode, |f| f.write_all(bytes).with_context(|| format!("cannot write '{}'", path.display())))
 }

@@ -89,7 +89,8 @@ pub(crate) fn load_public(path: &Path, ssh: bool) -> Result<Vec<PublicKey>> {
     let bytes = files::read_small(path, 1024 * 1024, "public key")?;
     let ctx = || format!("cannot use public key '{}'", path.display());
     if ssh {
-        let text = std::str::from_utf8(&bytes).map_err(|_| anyhow::anyhow!("'{}' is not an OpenSSH public key file", path.display()))?;
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| anyhow::anyhow!("'{}' is not an OpenSSH public key file", path.display()))?;
         return PublicKey::from_openssh(text).with_context(ctx);
     }
     Ok(vec![PublicKey::from_any(&bytes).with_context(ctx)?])

@@ -56,7 +56,12 @@ pub(crate) fn detach(a: &DetachArgs) -> Result<Outcome> {
         wsc_core::detach(f, o).with_context(|| format!("cannot detach the signature of '{}'", a.input.display()))
     })?;
     files::write_bytes(&a.signature, Mode::Public, &sig)?;
-    eprintln!("signature ({} bytes) written to '{}', module to '{}'", sig.len(), a.signature.display(), a.output.display());
+    eprintln!(
+        "signature ({} bytes) written to '{}', module to '{}'",
+        sig.len(),
+        a.signature.display(),
+        a.output.display()
+    );
     Ok(Outcome::Done)
 }
 
@@ -64,9 +69,8 @@ pub(crate) fn attach(a: &AttachArgs) -> Result<Outcome> {
     let sig = files::read_small(&a.signature, wsc_core::sigdata::MAX_SIGNATURE_DATA as u64, "signature file")?;
     let (f, _) = files::open_module(&a.input)?;
     files::write_atomic(&a.output, Mode::Public, |o| {
-        wsc_core::attach(f, o, &sig).with_context(|| {
-            format!("cannot attach '{}' to '{}'", a.signature.display(), a.input.display())
-        })
+        wsc_core::attach(f, o, &sig)
+            .with_context(|| format!("cannot attach '{}' to '{}'", a.signature.display(), a.input.display()))
     })?;
     eprintln!("signed module written to '{}'", a.output.display());
     Ok(Outcome::Done)
@@ -88,7 +92,8 @@ pub(crate) fn split(a: &SplitArgs) -> Result<Outcome> {
     };
     let (f, _) = files::open_module(&a.input)?;
     let report = files::write_atomic(&a.output, Mode::Public, |o| {
-        wsc_core::split(f, o, Some(&select), &mut random).with_context(|| format!("cannot split '{}'", a.input.display()))
+        wsc_core::split(f, o, Some(&select), &mut random)
+            .with_context(|| format!("cannot split '{}'", a.input.display()))
     })?;
     eprintln!("{} delimiter(s) added, {} in all; written to '{}'", report.added, report.total, a.output.display());
     Ok(Outcome::Done)

@@ -25,8 +25,8 @@ pub(crate) struct ShowArgs {
 }
 
 pub(crate) fn run(a: &ShowArgs) -> Result<Outcome> {
-    let (f, _) = files::open_module(&a.input)?;
-    let ins = wsc_core::inspect(f).with_context(|| format!("cannot read '{}'", a.input.display()))?;
+    let (f, len) = files::open_module(&a.input)?;
+    let ins = wsc_core::inspect(f, Some(len)).with_context(|| format!("cannot read '{}'", a.input.display()))?;
     if a.json {
         let sections: Vec<Value> = ins
             .sections

@@ -42,8 +42,9 @@ pub(crate) fn run(a: &SignArgs) -> Result<Outcome> {
         Some(p) => {
             let pks = keys::load_public(p, a.ssh)?;
             let pk = pks.first().context("no public key")?;
-            with_id = WithKeyId::checked(&sk, pk)
-                .with_context(|| format!("public key '{}' does not belong to secret key '{}'", p.display(), a.secret_key.display()))?;
+            with_id = WithKeyId::checked(&sk, pk).with_context(|| {
+                format!("public key '{}' does not belong to secret key '{}'", p.display(), a.secret_key.display())
+            })?;
             &with_id
         }
         None => &sk,
@@ -66,7 +67,8 @@ pub(crate) fn run(a: &SignArgs) -> Result<Outcome> {
         None => {
             let out = a.output.as_ref().context("no output")?;
             let (f, _) = files::open_module(&a.input)?;
-            let report: SignReport = files::write_atomic(out, Mode::Public, |o| wsc_core::sign_embedded(f, o, signer).with_context(ctx))?;
+            let report: SignReport =
+                files::write_atomic(out, Mode::Public, |o| wsc_core::sign_embedded(f, o, signer).with_context(ctx))?;
             if report.reencoded {
                 eprintln!(
                     "note: '{}' uses non-minimal size encodings; the signed output re-encodes them (as wasmsign2 does). \

@@ -157,12 +157,28 @@ fn describe(input: &Path, v: &wsc_core::Verified) {
 fn print_warnings(input: &Path, r: &Report) {
     for s in &r.skipped {
         match s.record {
-            Some(i) => eprintln!("warning: '{}': skipped record {i} of set {} at signature-data offset {}: {}", input.display(), s.set, s.offset, s.reason),
-            None => eprintln!("warning: '{}': skipped set {} at signature-data offset {}: {}", input.display(), s.set, s.offset, s.reason),
+            Some(i) => eprintln!(
+                "warning: '{}': skipped record {i} of set {} at signature-data offset {}: {}",
+                input.display(),
+                s.set,
+                s.offset,
+                s.reason
+            ),
+            None => eprintln!(
+                "warning: '{}': skipped set {} at signature-data offset {}: {}",
+                input.display(),
+                s.set,
+                s.offset,
+                s.reason
+            ),
         }
     }
     if r.trailing_bytes > 0 {
-        eprintln!("warning: '{}': {} byte(s) after the last signature set are ignored", input.display(), r.trailing_bytes);
+        eprintln!(
+            "warning: '{}': {} byte(s) after the last signature set are ignored",
+            input.display(),
+            r.trailing_bytes
+        );
     }
 }
 

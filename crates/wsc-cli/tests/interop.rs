@@ -18,15 +18,31 @@ fn wsc(dir: &Path, args: &[&str]) -> std::process::Output {
 
 /// Rows where wsc answers differently from wasmsign2, with the reason.
 const DIFFERENCES: &[(&str, &str, &str)] = &[
-    ("tamper-data-k1-split", "FAIL", "W1: no delimiter, so the end-of-module hash must match; the data byte was changed"),
+    (
+        "tamper-data-k1-split",
+        "FAIL",
+        "W1: no delimiter, so the end-of-module hash must match; the data byte was changed",
+    ),
     ("det-split-tampered", "FAIL", "W1: same, with a detached signature"),
     ("tamper-data-matrix", "FAIL", "W1: verify_matrix without -s verifies the whole module"),
     ("ext-all-k1", "FAIL", "W2: the appended section is selected by '.*' but covered by no signed hash"),
     ("addsplit-ext-all-k1", "FAIL", "W2: same"),
-    ("ext-matrix", "FAIL", "W2: verify_matrix without -s verifies the whole module, which has an unsigned appended section"),
-    ("crafted-truncated-d1", "FAIL", "W3: whole-module verification needs every checkpoint of one set; the module stops after the first"),
+    (
+        "ext-matrix",
+        "FAIL",
+        "W2: verify_matrix without -s verifies the whole module, which has an unsigned appended section",
+    ),
+    (
+        "crafted-truncated-d1",
+        "FAIL",
+        "W3: whole-module verification needs every checkpoint of one set; the module stops after the first",
+    ),
     ("crafted-badlen-sig", "PASS", "W9: the malformed 63-byte record is skipped and the valid k1 record still counts"),
-    ("padded-raw", "PASS", "W4: wsc hashes canonical section headers everywhere, so a detached signature verifies against the padded original"),
+    (
+        "padded-raw",
+        "PASS",
+        "W4: wsc hashes canonical section headers everywhere, so a detached signature verifies against the padded original",
+    ),
     ("padded-embedded", "PASS", "W4: same, embedded without re-encoding"),
     ("padded-split-full", "PASS", "W4: same, split module"),
     ("tamper-split-matrix", "FAIL", "W11: no key verified, so verify_matrix exits 1 (wasmsign2 exits 0)"),
@@ -115,8 +131,14 @@ struct Gen {
 }
 
 const GENERATION: &[Gen] = &[
-    Gen { args: &["sign", "-i", "modules/min.wasm", "-o", "@/a", "-k", "keys/k1.sk"], compare: &[("a", "signed/min.k1.wasm")] },
-    Gen { args: &["sign", "-i", "modules/add.wasm", "-o", "@/a", "-k", "keys/k1.sk"], compare: &[("a", "signed/add.k1.wasm")] },
+    Gen {
+        args: &["sign", "-i", "modules/min.wasm", "-o", "@/a", "-k", "keys/k1.sk"],
+        compare: &[("a", "signed/min.k1.wasm")],
+    },
+    Gen {
+        args: &["sign", "-i", "modules/add.wasm", "-o", "@/a", "-k", "keys/k1.sk"],
+        compare: &[("a", "signed/add.k1.wasm")],
+    },
     Gen {
         args: &["sign", "-i", "modules/add.wasm", "-o", "@/a", "-k", "keys/k1.sk", "-K", "keys/k1.pk"],
         compare: &[("a", "signed/add.k1kid.wasm")],
@@ -130,7 +152,18 @@ const GENERATION: &[Gen] = &[
         compare: &[("a", "signed/custom.k1.wasm")],
     },
     Gen {
-        args: &["sign", "--ssh", "-i", "modules/add.wasm", "-o", "@/a", "-k", "keys/ssh_ed25519", "-K", "keys/ssh_ed25519.pub"],
+        args: &[
+            "sign",
+            "--ssh",
+            "-i",
+            "modules/add.wasm",
+            "-o",
+            "@/a",
+            "-k",
+            "keys/ssh_ed25519",
+            "-K",
+            "keys/ssh_ed25519.pub",
+        ],
         compare: &[("a", "signed/add.ssh.wasm")],
     },
     Gen {
@@ -141,7 +174,10 @@ const GENERATION: &[Gen] = &[
         args: &["sign", "-i", "signed/add.k1kid.wasm", "-o", "@/a", "-k", "keys/k2.sk", "-K", "keys/k2.pk"],
         compare: &[("a", "signed/add.k1kid.k2kid.wasm")],
     },
-    Gen { args: &["sign", "-i", "signed/add.k1.wasm", "-o", "@/a", "-k", "keys/k2.sk"], compare: &[("a", "signed/add.k1.k2.wasm")] },
+    Gen {
+        args: &["sign", "-i", "signed/add.k1.wasm", "-o", "@/a", "-k", "keys/k2.sk"],
+        compare: &[("a", "signed/add.k1.k2.wasm")],
+    },
     Gen {
         args: &["sign", "-i", "modules/add.wasm", "-o", "@/a", "-k", "keys/k1.sk", "-K", "keys/k1.pk", "-S", "@/s"],
         compare: &[("a", "signed/add.detached-out.wasm"), ("s", "signed/add.k1kid.sig")],

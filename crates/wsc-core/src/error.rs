@@ -67,7 +67,9 @@ pub enum Error {
     },
 
     /// A `signature` section that is not the first section.
-    #[error("a `signature` section at offset {offset} is not the first section; only the first section may carry signatures")]
+    #[error(
+        "a `signature` section at offset {offset} is not the first section; only the first section may carry signatures"
+    )]
     MisplacedSignatureSection {
         /// Offset of the misplaced section.
         offset: u64,
@@ -134,10 +136,14 @@ pub enum VerifyError {
     #[error("no valid signature for the given key(s)")]
     NoValidSignature,
     /// Signatures verified, but for other content.
-    #[error("the module content does not match any validly signed hash set (content changed, truncated or extended after signing)")]
+    #[error(
+        "the module content does not match any validly signed hash set (content changed, truncated or extended after signing)"
+    )]
     ContentMismatch,
     /// A part between two delimiters mixes selected and unselected sections.
-    #[error("the selected sections do not follow the signature delimiters: the part ending at offset {end} mixes selected and unselected sections")]
+    #[error(
+        "the selected sections do not follow the signature delimiters: the part ending at offset {end} mixes selected and unselected sections"
+    )]
     PredicateNotAligned {
         /// Offset where the offending part ends.
         end: u64,

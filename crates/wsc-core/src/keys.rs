@@ -109,7 +109,8 @@ impl PublicKey {
                 return Self::from_pem(t);
             }
             if t.starts_with("ssh-") || t.starts_with("ecdsa-") {
-                return Self::from_openssh(t).and_then(|mut v| v.drain(..).next().ok_or(KeyError::UnknownFormat("public")));
+                return Self::from_openssh(t)
+                    .and_then(|mut v| v.drain(..).next().ok_or(KeyError::UnknownFormat("public")));
             }
         }
         Self::from_spki_der(bytes)
@@ -144,7 +145,8 @@ impl PublicKey {
     }
 
     fn from_ed25519_bytes(b: &[u8]) -> Result<Self, KeyError> {
-        let arr: [u8; 32] = b.try_into().map_err(|_| KeyError::Invalid { format: "Ed25519", reason: "length is not 32 bytes" })?;
+        let arr: [u8; 32] =
+            b.try_into().map_err(|_| KeyError::Invalid { format: "Ed25519", reason: "length is not 32 bytes" })?;
         ed25519_dalek::VerifyingKey::from_bytes(&arr)
             .map(PublicKey::Ed25519)
             .map_err(|_| KeyError::Invalid { format: "Ed25519", reason: "not a valid curve point" })
@@ -234,8 +236,9 @@ impl PublicKey {
     /// or R); P-256 takes a 64-byte `r ‖ s` and hashes with SHA-256.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
         match self {
-            PublicKey::Ed25519(k) => ed25519_dalek::Signature::from_slice(signature)
-                .is_ok_and(|s| k.verify_strict(message, &s).is_ok()),
+            PublicKey::Ed25519(k) => {
+                ed25519_dalek::Signature::from_slice(signature).is_ok_and(|s| k.verify_strict(message, &s).is_ok())
+            }
             PublicKey::P256(k) => {
                 use p256::ecdsa::signature::Verifier;
                 signature.len() == 64
@@ -301,9 +304,9 @@ impl SecretKey {
                 if let Ok(k) = ed25519_dalek::SigningKey::from_pkcs8_pem(t) {
                     return Ok(SecretKey::Ed25519(k));
                 }
-                return p256::ecdsa::SigningKey::from_pkcs8_pem(t)
-                    .map(SecretKey::P256)
-                    .map_err(|_| KeyError::Invalid { format: "PKCS#8 PEM", reason: "neither an Ed25519 nor a P-256 private key" });
+                return p256::ecdsa::SigningKey::from_pkcs8_pem(t).map(SecretKey::P256).map_err(|_| {
+                    KeyError::Invalid { format: "PKCS#8 PEM", reason: "neither an Ed25519 nor a P-256 private key" }
+                });
             }
             if t.starts_with("-----BEGIN") {
                 return Err(KeyError::UnknownFormat("PEM secret"));

@@ -30,8 +30,8 @@ impl LebDecoder {
         }
         self.value |= u64::from(byte & 0x7f) << shift;
         if byte & 0x80 == 0 {
-            let value = u32::try_from(self.value)
-                .map_err(|_| Error::malformed(offset, what, "varuint32 overflows 32 bits"))?;
+            let value =
+                u32::try_from(self.value).map_err(|_| Error::malformed(offset, what, "varuint32 overflows 32 bits"))?;
             let minimal = encoded_len(value) == self.len;
             return Ok(Some(Leb { value, len: self.len, minimal }));
         }

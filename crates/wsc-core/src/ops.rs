@@ -3,7 +3,9 @@
 use std::io::{self, Read, Write};
 
 use crate::error::{Error, Result};
-use crate::section::{DELIMITER_SECTION, ModuleKind, SIGNATURE_SECTION, SectionHeader, SectionReader, encode_custom_section};
+use crate::section::{
+    DELIMITER_SECTION, ModuleKind, SIGNATURE_SECTION, SectionHeader, SectionReader, encode_custom_section,
+};
 use crate::sigdata::{MAX_HASHES, MAX_SIGNATURE_DATA, SignatureData};
 use crate::walk::{self, Selection};
 
@@ -79,7 +81,12 @@ pub fn split<R: Read, W: Write>(
     let mut first = true;
     let mut emit = |out: &mut W, total: &mut usize| -> Result<()> {
         if *total >= MAX_HASHES as usize {
-            return Err(Error::TooMany { offset: 0, what: "signature delimiters", count: *total as u64 + 1, limit: MAX_HASHES.into() });
+            return Err(Error::TooMany {
+                offset: 0,
+                what: "signature delimiters",
+                count: *total as u64 + 1,
+                limit: MAX_HASHES.into(),
+            });
         }
         out.write_all(&encode_custom_section(DELIMITER_SECTION, &delimiter())?)?;
         *total += 1;
@@ -141,8 +148,9 @@ pub struct Inspection {
 }
 
 /// Lists the sections and decodes the signature section, verifying nothing.
-pub fn inspect<R: Read>(input: R) -> Result<Inspection> {
-    let mut rd = reader(input)?;
+/// `total_len`, when known, lets oversized length fields fail at once.
+pub fn inspect<R: Read>(input: R, total_len: Option<u64>) -> Result<Inspection> {
+    let mut rd = SectionReader::with_total_len(io::BufReader::with_capacity(256 * 1024, input), total_len)?;
     let mut sections = Vec::new();
     let mut signature = None;
     while let Some(h) = rd.next_header()? {
@@ -153,7 +161,13 @@ pub fn inspect<R: Read>(input: R) -> Result<Inspection> {
             let raw = rd.read_data(MAX_SIGNATURE_DATA, "signature section")?;
             signature = Some(SignatureData::decode(&raw, h.data_offset)?);
         }
-        sections.push(SectionSummary { id: h.id, name: h.name.clone(), offset: h.offset, len: h.end() - h.offset, canonical: h.canonical });
+        sections.push(SectionSummary {
+            id: h.id,
+            name: h.name.clone(),
+            offset: h.offset,
+            len: h.end() - h.offset,
+            canonical: h.canonical,
+        });
     }
     Ok(Inspection { kind: rd.kind(), signature, sections })
 }

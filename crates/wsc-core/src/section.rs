@@ -185,7 +185,11 @@ impl<R: Read> SectionReader<R> {
             canonical &= name_len.minimal;
             let used = self.pos - payload_offset;
             if u64::from(name_len.value) + used > u64::from(size.value) {
-                return Err(Error::malformed(payload_offset, "custom section", "name runs past the end of the section"));
+                return Err(Error::malformed(
+                    payload_offset,
+                    "custom section",
+                    "name runs past the end of the section",
+                ));
             }
             if name_len.value > MAX_NAME_LEN {
                 return Err(Error::TooLarge {

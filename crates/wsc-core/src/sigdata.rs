@@ -179,7 +179,12 @@ impl SignatureData {
         let count_at = base + pos as u64;
         let count = leb::read_slice(buf, &mut pos, base, "set count")?.value;
         if count > MAX_SETS {
-            return Err(Error::TooMany { offset: count_at, what: "hash sets", count: count.into(), limit: MAX_SETS.into() });
+            return Err(Error::TooMany {
+                offset: count_at,
+                what: "hash sets",
+                count: count.into(),
+                limit: MAX_SETS.into(),
+            });
         }
         let mut sets = Vec::with_capacity(count as usize);
         for _ in 0..count {
@@ -188,7 +193,9 @@ impl SignatureData {
             let raw = take(buf, &mut pos, len, base, "hash set")?;
             sets.push(match SignedHashes::decode(raw, set_at) {
                 Ok(s) => SetEntry::Valid(s),
-                Err(e) => SetEntry::Malformed(MalformedSet { offset: set_at, raw: raw.to_vec(), reason: e.to_string() }),
+                Err(e) => {
+                    SetEntry::Malformed(MalformedSet { offset: set_at, raw: raw.to_vec(), reason: e.to_string() })
+                }
             });
         }
         Ok(SignatureData { sets, trailing_bytes: buf.len() - pos })
@@ -229,7 +236,12 @@ impl SignatureData {
                         return Err(Error::DuplicateSignature);
                     }
                     if s.records.len() >= MAX_RECORDS as usize {
-                        return Err(Error::TooMany { offset: s.offset, what: "signatures in a set", count: s.records.len() as u64 + 1, limit: MAX_RECORDS.into() });
+                        return Err(Error::TooMany {
+                            offset: s.offset,
+                            what: "signatures in a set",
+                            count: s.records.len() as u64 + 1,
+                            limit: MAX_RECORDS.into(),
+                        });
                     }
                     s.records.push(RecordEntry { offset: 0, raw, parsed, trailing: 0 });
                     return Ok(());
@@ -237,10 +249,20 @@ impl SignatureData {
             }
         }
         if self.sets.len() >= MAX_SETS as usize {
-            return Err(Error::TooMany { offset: 0, what: "hash sets", count: self.sets.len() as u64 + 1, limit: MAX_SETS.into() });
+            return Err(Error::TooMany {
+                offset: 0,
+                what: "hash sets",
+                count: self.sets.len() as u64 + 1,
+                limit: MAX_SETS.into(),
+            });
         }
         if hashes.len() > MAX_HASHES as usize {
-            return Err(Error::TooMany { offset: 0, what: "hashes in a set (delimiters)", count: hashes.len() as u64, limit: MAX_HASHES.into() });
+            return Err(Error::TooMany {
+                offset: 0,
+                what: "hashes in a set (delimiters)",
+                count: hashes.len() as u64,
+                limit: MAX_HASHES.into(),
+            });
         }
         self.sets.push(SetEntry::Valid(SignedHashes {
             offset: 0,
@@ -257,7 +279,12 @@ impl SignedHashes {
         let count_at = base;
         let count = leb::read_slice(buf, &mut pos, base, "hash count")?.value;
         if count > MAX_HASHES {
-            return Err(Error::TooMany { offset: count_at, what: "hashes", count: count.into(), limit: MAX_HASHES.into() });
+            return Err(Error::TooMany {
+                offset: count_at,
+                what: "hashes",
+                count: count.into(),
+                limit: MAX_HASHES.into(),
+            });
         }
         let mut hashes = Vec::with_capacity(count as usize);
         for _ in 0..count {
@@ -269,7 +296,12 @@ impl SignedHashes {
         let rc_at = base + pos as u64;
         let rcount = leb::read_slice(buf, &mut pos, base, "signature count")?.value;
         if rcount > MAX_RECORDS {
-            return Err(Error::TooMany { offset: rc_at, what: "signatures", count: rcount.into(), limit: MAX_RECORDS.into() });
+            return Err(Error::TooMany {
+                offset: rc_at,
+                what: "signatures",
+                count: rcount.into(),
+                limit: MAX_RECORDS.into(),
+            });
         }
         let mut records = Vec::with_capacity(rcount as usize);
         for _ in 0..rcount {

@@ -32,7 +32,9 @@ fn add_record(data: &mut SignatureData, hashes: &[Hash], signer: &dyn Signer) ->
     let sig = signer.try_sign(&msg).map_err(Error::Signer)?;
     if let Some(pk) = signer.public_key() {
         if pk.algorithm().algorithm_id() == signer.algorithm() && !pk.verify(&msg, &sig) {
-            return Err(Error::Signer(SignerError::new("the signature does not verify with the signer's own public key")));
+            return Err(Error::Signer(SignerError::new(
+                "the signature does not verify with the signer's own public key",
+            )));
         }
     }
     let record = SignatureRecord::new(signer.key_id(), signer.algorithm(), sig);
@@ -46,7 +48,11 @@ fn add_record(data: &mut SignatureData, hashes: &[Hash], signer: &dyn Signer) ->
 /// cannot read are kept. Content with non-minimal size encodings is
 /// re-encoded (as wasmsign2 does). On error, what was written to `output`
 /// is unspecified: write to a temporary file and rename on success.
-pub fn sign_embedded<R: Read + Seek, W: Write>(mut input: R, output: &mut W, signer: &dyn Signer) -> Result<SignReport> {
+pub fn sign_embedded<R: Read + Seek, W: Write>(
+    mut input: R,
+    output: &mut W,
+    signer: &dyn Signer,
+) -> Result<SignReport> {
     let (kind, prev, walked) = {
         let mut rd = SectionReader::new(io::BufReader::with_capacity(256 * 1024, &mut input))?;
         let (prev, first) = walk::read_head(&mut rd)?;
@@ -97,7 +103,8 @@ fn copy_content<R: Read + Seek, W: Write>(input: &mut R, output: &mut W, walked:
     // Re-encode section by section. The reader needs a preamble, so read
     // the content as if it followed one.
     let pre = crate::section::MODULE_PREAMBLE;
-    let chained = io::Read::chain(&pre[..], io::BufReader::with_capacity(256 * 1024, input.take(walked.end - walked.start)));
+    let chained =
+        io::Read::chain(&pre[..], io::BufReader::with_capacity(256 * 1024, input.take(walked.end - walked.start)));
     let mut rd = SectionReader::new(chained)?;
     walk::copy_canonical(&mut rd, None, output, |_| Ok(()))
 }

@@ -221,7 +221,9 @@ fn check_signatures(data: &SignatureData, verifiers: &[&dyn RecordVerifier], opt
             SetEntry::Valid(s) => {
                 for (ri, r) in s.records.iter().enumerate() {
                     match &r.parsed {
-                        Err(e) => skipped.push(Skipped { set: si, record: Some(ri), offset: r.offset, reason: e.clone() }),
+                        Err(e) => {
+                            skipped.push(Skipped { set: si, record: Some(ri), offset: r.offset, reason: e.clone() })
+                        }
                         Ok(rec) => {
                             let n = verifiers.iter().filter(|v| v.wants(rec)).count();
                             if n == 0 && rec.algorithm.name().is_none() {
@@ -257,12 +259,15 @@ fn check_signatures(data: &SignatureData, verifiers: &[&dyn RecordVerifier], opt
     Ok(Plan { valid, skipped })
 }
 
-fn finish(kind: ModuleKind, signature_offset: Option<u64>, data: SignatureData, plan: Plan, walked: Walk, scope: Scope<'_>) -> Report {
-    let results = plan
-        .valid
-        .into_iter()
-        .map(|sigs| decide(&data, sigs, &walked, scope))
-        .collect();
+fn finish(
+    kind: ModuleKind,
+    signature_offset: Option<u64>,
+    data: SignatureData,
+    plan: Plan,
+    walked: Walk,
+    scope: Scope<'_>,
+) -> Report {
+    let results = plan.valid.into_iter().map(|sigs| decide(&data, sigs, &walked, scope)).collect();
     Report {
         kind,
         signature_offset,
@@ -280,7 +285,12 @@ fn set_hashes(data: &SignatureData, set: usize) -> &[Hash] {
     }
 }
 
-fn decide(data: &SignatureData, sigs: Vec<SignatureRef>, walked: &Walk, scope: Scope<'_>) -> std::result::Result<Verified, VerifyError> {
+fn decide(
+    data: &SignatureData,
+    sigs: Vec<SignatureRef>,
+    walked: &Walk,
+    scope: Scope<'_>,
+) -> std::result::Result<Verified, VerifyError> {
     if sigs.is_empty() {
         return Err(VerifyError::NoValidSignature);
     }
@@ -296,7 +306,8 @@ fn decide(data: &SignatureData, sigs: Vec<SignatureRef>, walked: &Walk, scope: S
     match scope {
         Scope::Whole => {
             let module: Vec<Hash> = walked.hashes();
-            let matching: Vec<SignatureRef> = sigs.into_iter().filter(|s| set_hashes(data, s.set) == module.as_slice()).collect();
+            let matching: Vec<SignatureRef> =
+                sigs.into_iter().filter(|s| set_hashes(data, s.set) == module.as_slice()).collect();
             if matching.is_empty() {
                 return Err(VerifyError::ContentMismatch);
             }
@@ -322,10 +333,8 @@ fn decide(data: &SignatureData, sigs: Vec<SignatureRef>, walked: &Walk, scope: S
             if checked == 0 {
                 return Err(VerifyError::NothingChecked);
             }
-            let used: Vec<SignatureRef> = sigs
-                .into_iter()
-                .filter(|s| cps.iter().any(|cp| set_hashes(data, s.set).contains(&cp.hash)))
-                .collect();
+            let used: Vec<SignatureRef> =
+                sigs.into_iter().filter(|s| cps.iter().any(|cp| set_hashes(data, s.set).contains(&cp.hash))).collect();
             let whole = verified_end == walked.end;
             Ok(base(used, whole, verified_end, checked))
         }

@@ -6,8 +6,8 @@ use std::io::{Read, Write};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::sigdata::{Hash, MAX_HASHES, MAX_SIGNATURE_DATA, SignatureData};
 use crate::section::{SectionHeader, SectionReader};
+use crate::sigdata::{Hash, MAX_HASHES, MAX_SIGNATURE_DATA, SignatureData};
 
 /// Which sections a partial verification asks about.
 pub type Selection<'a> = &'a dyn Fn(&SectionHeader) -> bool;
@@ -75,9 +75,7 @@ pub(crate) type Embedded = Option<(u64, SignatureData)>;
 
 /// Reads the first section if it is the `signature` section and returns its
 /// decoded data; otherwise hands that header back to be walked as content.
-pub(crate) fn read_head<R: Read>(
-    rd: &mut SectionReader<R>,
-) -> Result<(Embedded, Option<SectionHeader>)> {
+pub(crate) fn read_head<R: Read>(rd: &mut SectionReader<R>) -> Result<(Embedded, Option<SectionHeader>)> {
     match rd.next_header()? {
         Some(h) if h.is_signature() => {
             let raw = rd.read_data(MAX_SIGNATURE_DATA, "signature section")?;

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use wsc_core::sigdata::{AlgorithmId, SetEntry, SignatureData, SignatureRecord};
 use wsc_core::{
-    Error, KeyAlgorithm, PublicKey, RecordVerifier, Scope, SecretKey, SectionHeader, VerifyError, VerifyOptions, WithKeyId,
+    Error, KeyAlgorithm, PublicKey, RecordVerifier, Scope, SecretKey, SectionHeader, VerifyError, VerifyOptions,
+    WithKeyId,
 };
 
 fn v(rel: &str) -> Vec<u8> {
@@ -117,8 +118,8 @@ fn unknown_records_are_kept_and_skipped() {
     let crafted = v("crafted/add.k1.unknown-alg.wasm");
     let k2 = SecretKey::from_any(&v("keys/k2.sk")).expect("k2");
     let resigned = wsc_core::sign(&crafted, &k2).expect("signs");
-    let before = wsc_core::inspect(&crafted[..]).expect("inspect").signature.expect("signed");
-    let after = wsc_core::inspect(&resigned[..]).expect("inspect").signature.expect("signed");
+    let before = wsc_core::inspect(&crafted[..], None).expect("inspect").signature.expect("signed");
+    let after = wsc_core::inspect(&resigned[..], None).expect("inspect").signature.expect("signed");
     let raws = |d: &SignatureData| -> Vec<Vec<u8>> {
         d.sets
             .iter()
@@ -175,7 +176,10 @@ fn partial_verification_reports_coverage() {
     // Selecting everything includes the appended section: refused (W2).
     let all = |_: &SectionHeader| true;
     let e = verify_with(&extended, &[&pk], Scope::Partial(&all)).expect("runs").single().expect_err("uncovered");
-    assert!(matches!(e, Error::Verification(VerifyError::SelectionNotCovered { offset }) if offset == signed.len() as u64), "{e}");
+    assert!(
+        matches!(e, Error::Verification(VerifyError::SelectionNotCovered { offset }) if offset == signed.len() as u64),
+        "{e}"
+    );
 
     // A selection that cuts through a part is refused, as in wasmsign2.
     let names = |h: &SectionHeader| h.custom_name() == Some("name");
@@ -201,7 +205,8 @@ fn partial_verification_is_never_vacuous() {
     let tampered = v("signed/add.k1.tampered-data.wasm");
     let e = verify_with(&tampered, &[&pk], Scope::Partial(&all)).expect("runs").single().expect_err("tampered");
     assert!(matches!(e, Error::Verification(VerifyError::SelectionNotCovered { .. })), "{e}");
-    let ok = verify_with(&v("signed/add.k1.wasm"), &[&pk], Scope::Partial(&all)).expect("runs").single().expect("intact");
+    let ok =
+        verify_with(&v("signed/add.k1.wasm"), &[&pk], Scope::Partial(&all)).expect("runs").single().expect("intact");
     assert!(ok.whole);
     assert_eq!(ok.hashes_checked, 1);
 }
@@ -215,7 +220,8 @@ fn detached_multi_signature_extends_previous_data() {
     let (two, report) = wsc_core::sign_detached(&module[..], Some(&one), &k2).expect("k2 signs");
     assert_eq!(report.sets, 1, "same hashes: one set, two records");
     let (p1, p2) = (k1.public_key(), k2.public_key());
-    let r = wsc_core::verify_detached(&module[..], None, &two, &[&p1, &p2], Scope::Whole, &VerifyOptions::default()).expect("runs");
+    let r = wsc_core::verify_detached(&module[..], None, &two, &[&p1, &p2], Scope::Whole, &VerifyOptions::default())
+        .expect("runs");
     assert!(r.results.iter().all(Result::is_ok));
     assert!(matches!(wsc_core::sign_detached(&module[..], Some(&two), &k2), Err(Error::DuplicateSignature)));
 }
@@ -250,7 +256,8 @@ fn signature_checks_are_capped() {
     let opts = VerifyOptions::default();
     let e = wsc_core::verify_detached(&module[..], None, &data, &keys, Scope::Whole, &opts).expect_err("capped");
     assert!(matches!(e, Error::TooManySignatureChecks { needed: 1206, .. }), "{e}");
-    let r = wsc_core::verify_detached(&module[..], None, &data, &keys[..1], Scope::Whole, &opts).expect("under the cap");
+    let r =
+        wsc_core::verify_detached(&module[..], None, &data, &keys[..1], Scope::Whole, &opts).expect("under the cap");
     assert!(r.any_verified());
 }
 

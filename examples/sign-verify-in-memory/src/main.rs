@@ -12,9 +12,8 @@
 use anyhow::{Context, Result, bail};
 use rand_core::{OsRng, RngCore};
 use wsc_core::{
-    Error, KeyAlgorithm, PublicKey, Report, Scope, SecretKey, SectionHeader, Verified, VerifyError,
-    VerifyOptions, WithKeyId, encode_custom_section, inspect, keys::hex, sign, split, verify,
-    verify_embedded,
+    Error, KeyAlgorithm, PublicKey, Report, Scope, SecretKey, SectionHeader, Verified, VerifyError, VerifyOptions,
+    WithKeyId, encode_custom_section, inspect, keys::hex, sign, split, verify, verify_embedded,
 };
 
 /// The body of `add`: `local.get 0`, `local.get 1`, `i32.add`, `end`.
@@ -33,10 +32,7 @@ fn module() -> Result<Vec<u8>> {
     // Code section: one body with no locals.
     m.extend_from_slice(&[0x0a, 0x09, 0x01, 0x07, 0x00]);
     m.extend_from_slice(&ADD_BODY);
-    m.extend_from_slice(&encode_custom_section(
-        "note",
-        b"built in memory by the wsc example",
-    )?);
+    m.extend_from_slice(&encode_custom_section("note", b"built in memory by the wsc example")?);
     Ok(m)
 }
 
@@ -72,11 +68,8 @@ impl Expectations {
 
 /// One line about what a key verified.
 fn describe(v: &Verified) -> String {
-    let signatures: Vec<String> = v
-        .signatures
-        .iter()
-        .map(|s| format!("set {} record {} ({})", s.set, s.record, s.algorithm))
-        .collect();
+    let signatures: Vec<String> =
+        v.signatures.iter().map(|s| format!("set {} record {} ({})", s.set, s.record, s.algorithm)).collect();
     let unverified = match v.unverified() {
         Some((from, to)) => format!("bytes {from}..{to}"),
         None => "none".to_owned(),
@@ -96,13 +89,7 @@ fn describe(v: &Verified) -> String {
 /// Verifies with several keys at once and prints one line per key.
 fn verify_all(module: &[u8], keys: &[(&str, &PublicKey)], scope: Scope<'_>) -> Result<Report> {
     let verifiers: Vec<&dyn wsc_core::RecordVerifier> = keys.iter().map(|(_, k)| *k as _).collect();
-    let report = verify_embedded(
-        module,
-        Some(module.len() as u64),
-        &verifiers,
-        scope,
-        &VerifyOptions::default(),
-    )?;
+    let report = verify_embedded(module, Some(module.len() as u64), &verifiers, scope, &VerifyOptions::default())?;
     for ((name, _), result) in keys.iter().zip(&report.results) {
         match result {
             Ok(v) => println!("  {name}: verified; {}", describe(v)),
@@ -124,23 +111,16 @@ fn main() -> Result<()> {
 
     let module = module()?;
     println!("module: {} bytes", module.len());
-    for s in inspect(&module[..])?.sections {
+    for s in inspect(&module[..], None)?.sections {
         let name = s.name.map(|n| format!(" `{n}`")).unwrap_or_default();
-        println!(
-            "  section id {}{name} at {}, {} bytes",
-            s.id, s.offset, s.len
-        );
+        println!("  section id {}{name} at {}, {} bytes", s.id, s.offset, s.len);
     }
 
     let ed = SecretKey::generate(KeyAlgorithm::Ed25519, &mut OsRng);
     let p256 = SecretKey::generate(KeyAlgorithm::P256, &mut OsRng);
     let (ed_pub, p256_pub) = (ed.public_key(), p256.public_key());
     for pk in [&ed_pub, &p256_pub] {
-        println!(
-            "key: {} with key id {}",
-            pk.algorithm().as_str(),
-            hex(&pk.key_id())
-        );
+        println!("key: {} with key id {}", pk.algorithm().as_str(), hex(&pk.key_id()));
     }
     let keys = [("ed25519", &ed_pub), ("p256", &p256_pub)];
 
@@ -153,20 +133,13 @@ fn main() -> Result<()> {
     let report = verify_all(&signed, &keys, Scope::Whole)?;
     for ((name, _), result) in keys.iter().zip(&report.results) {
         expect.check(
-            result
-                .as_ref()
-                .is_ok_and(|v| v.whole && v.unverified().is_none()),
+            result.as_ref().is_ok_and(|v| v.whole && v.unverified().is_none()),
             &format!("{name} verifies the whole signed module"),
         );
     }
-    let both_in_one_set = report.results.iter().all(|r| {
-        r.as_ref()
-            .is_ok_and(|v| v.signatures.len() == 1 && v.signatures[0].set == 0)
-    });
-    expect.check(
-        both_in_one_set,
-        "both signatures are records of the first set",
-    );
+    let both_in_one_set =
+        report.results.iter().all(|r| r.as_ref().is_ok_and(|v| v.signatures.len() == 1 && v.signatures[0].set == 0));
+    expect.check(both_in_one_set, "both signatures are records of the first set");
 
     println!("\na key that did not sign:");
     let stranger = SecretKey::generate(KeyAlgorithm::Ed25519, &mut OsRng).public_key();
@@ -175,10 +148,7 @@ fn main() -> Result<()> {
         println!("  refused: {e}");
     }
     expect.check(
-        matches!(
-            result,
-            Err(Error::Verification(VerifyError::NoValidSignature))
-        ),
+        matches!(result, Err(Error::Verification(VerifyError::NoValidSignature))),
         "a key that did not sign is refused",
     );
 
@@ -186,10 +156,7 @@ fn main() -> Result<()> {
     let tampered = tamper(&signed)?;
     let report = verify_all(&tampered, &keys, Scope::Whole)?;
     expect.check(
-        report
-            .results
-            .iter()
-            .all(|r| matches!(r, Err(VerifyError::ContentMismatch))),
+        report.results.iter().all(|r| matches!(r, Err(VerifyError::ContentMismatch))),
         "the tampered copy is refused for both keys",
     );
 
@@ -198,10 +165,7 @@ fn main() -> Result<()> {
     if let Err(e) = &result {
         println!("  refused: {e}");
     }
-    expect.check(
-        matches!(result, Err(Error::NoSignature)),
-        "the unsigned module is refused",
-    );
+    expect.check(matches!(result, Err(Error::NoSignature)), "the unsigned module is refused");
 
     // Partial verification: the standard sections are selected, custom
     // sections are not. Split puts delimiters where the selection changes,
@@ -209,18 +173,8 @@ fn main() -> Result<()> {
     println!("\nsplit, sign, then append a custom section:");
     let standard = |h: &SectionHeader| h.id != 0;
     let mut split_module = Vec::new();
-    let added = split(
-        &module[..],
-        &mut split_module,
-        Some(&standard),
-        &mut random_delimiter,
-    )?;
-    println!(
-        "  split added {} delimiters ({} in all): {} bytes",
-        added.added,
-        added.total,
-        split_module.len()
-    );
+    let added = split(&module[..], &mut split_module, Some(&standard), &mut random_delimiter)?;
+    println!("  split added {} delimiters ({} in all): {} bytes", added.added, added.total, split_module.len());
     let signed_split = sign(&sign(&split_module, &ed_signer)?, &p256_signer)?;
     let appended_section = encode_custom_section("build-info", b"appended after signing")?;
     let mut appended = signed_split.clone();
@@ -238,9 +192,7 @@ fn main() -> Result<()> {
     let report = verify_all(&appended, &keys, Scope::Partial(&standard))?;
     for ((name, _), result) in keys.iter().zip(&report.results) {
         expect.check(
-            result
-                .as_ref()
-                .is_ok_and(|v| !v.whole && v.unverified() == Some(appended_range)),
+            result.as_ref().is_ok_and(|v| !v.whole && v.unverified() == Some(appended_range)),
             &format!("{name} verifies the selection; only the appended section is unverified"),
         );
     }
@@ -248,20 +200,14 @@ fn main() -> Result<()> {
     println!("whole verification of the extended module:");
     let report = verify_all(&appended, &keys, Scope::Whole)?;
     expect.check(
-        report
-            .results
-            .iter()
-            .all(|r| matches!(r, Err(VerifyError::ContentMismatch))),
+        report.results.iter().all(|r| matches!(r, Err(VerifyError::ContentMismatch))),
         "whole verification refuses the extended module",
     );
 
     println!("partial verification after tampering with a selected section:");
     let report = verify_all(&tamper(&appended)?, &keys, Scope::Partial(&standard))?;
     expect.check(
-        report
-            .results
-            .iter()
-            .all(|r| matches!(r, Err(VerifyError::SelectionNotCovered { .. }))),
+        report.results.iter().all(|r| matches!(r, Err(VerifyError::SelectionNotCovered { .. }))),
         "partial verification refuses a changed code section",
     );
 

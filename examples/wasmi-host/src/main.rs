@@ -32,21 +32,17 @@ impl<'a> VerifiedModule<'a> {
     /// Verifies `bytes`; the same bytes are later given to wasmi.
     fn new(bytes: &'a [u8], key: &PublicKey) -> Result<Self> {
         // Format the wsc error once: its chain repeats the cause.
-        let verified =
-            wsc_core::verify(bytes, key).map_err(|e| anyhow!("refusing to run the module: {e}"))?;
+        let verified = wsc_core::verify(bytes, key).map_err(|e| anyhow!("refusing to run the module: {e}"))?;
         Ok(VerifiedModule { bytes, verified })
     }
 
     /// Instantiates the module (it may import nothing) and calls `add(a, b)`.
     fn call_add(&self, a: i32, b: i32) -> Result<i32> {
         let engine = wasmi::Engine::default();
-        let module =
-            wasmi::Module::new(&engine, self.bytes).context("wasmi rejected the module")?;
+        let module = wasmi::Module::new(&engine, self.bytes).context("wasmi rejected the module")?;
         let mut store = wasmi::Store::new(&engine, ());
         let linker = wasmi::Linker::<()>::new(&engine);
-        let instance = linker
-            .instantiate_and_start(&mut store, &module)
-            .context("instantiating the module")?;
+        let instance = linker.instantiate_and_start(&mut store, &module).context("instantiating the module")?;
         let add = instance
             .get_typed_func::<(i32, i32), i32>(&store, "add")
             .context("the module exports no `add(i32, i32) -> i32`")?;
@@ -78,18 +74,14 @@ fn add_module() -> Vec<u8> {
         0x01, 0x07, 0x01, 0x60, 0x02, 0x7f, 0x7f, 0x01, 0x7f, // type: (i32, i32) -> i32
         0x03, 0x02, 0x01, 0x00, // function 0 has type 0
         0x07, 0x07, 0x01, 0x03, b'a', b'd', b'd', 0x00, 0x00, // export "add"
-        0x0a, 0x09, 0x01, 0x07, 0x00, 0x20, 0x00, 0x20, 0x01, 0x6a,
-        0x0b, // local.get 0, local.get 1, i32.add
+        0x0a, 0x09, 0x01, 0x07, 0x00, 0x20, 0x00, 0x20, 0x01, 0x6a, 0x0b, // local.get 0, local.get 1, i32.add
     ]
 }
 
 /// Turns the last `i32.add` (0x6a) into `i32.sub` (0x6b): still a valid
 /// module, but not the one that was signed.
 fn tamper(signed: &[u8]) -> Result<Vec<u8>> {
-    let at = signed
-        .iter()
-        .rposition(|&b| b == 0x6a)
-        .context("no i32.add in the module")?;
+    let at = signed.iter().rposition(|&b| b == 0x6a).context("no i32.add in the module")?;
     let mut copy = signed.to_vec();
     copy[at] = 0x6b;
     Ok(copy)
@@ -117,26 +109,12 @@ fn demo() -> Result<()> {
         if !as_expected {
             failures.push(name.to_owned());
         }
-        println!(
-            "{}",
-            if as_expected {
-                "as expected"
-            } else {
-                "NOT as expected"
-            }
-        );
+        println!("{}", if as_expected { "as expected" } else { "NOT as expected" });
     };
-    println!(
-        "demo with a fresh Ed25519 key, id {}",
-        hex(&public.key_id())
-    );
+    println!("demo with a fresh Ed25519 key, id {}", hex(&public.key_id()));
     case("signed module", &signed, true);
     case("unsigned module", &unsigned, false);
-    case(
-        "tampered module (i32.add changed to i32.sub)",
-        &tampered,
-        false,
-    );
+    case("tampered module (i32.add changed to i32.sub)", &tampered, false);
 
     if !failures.is_empty() {
         bail!("unexpected outcome for: {}", failures.join(", "));
@@ -147,23 +125,16 @@ fn demo() -> Result<()> {
 
 /// Reads a module file into memory, refusing very large files.
 fn read_module(path: &Path) -> Result<Vec<u8>> {
-    let len = std::fs::metadata(path)
-        .with_context(|| format!("reading {}", path.display()))?
-        .len();
+    let len = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?.len();
     if len > MAX_MODULE_LEN {
-        bail!(
-            "{} is {len} bytes, more than this host reads ({MAX_MODULE_LEN})",
-            path.display()
-        );
+        bail!("{} is {len} bytes, more than this host reads ({MAX_MODULE_LEN})", path.display());
     }
     std::fs::read(path).with_context(|| format!("reading {}", path.display()))
 }
 
 /// Parses a number to add.
 fn parse_i32(arg: &std::ffi::OsStr) -> Result<i32> {
-    arg.to_str()
-        .and_then(|s| s.parse().ok())
-        .with_context(|| format!("not an i32: {}\n{USAGE}", arg.to_string_lossy()))
+    arg.to_str().and_then(|s| s.parse().ok()).with_context(|| format!("not an i32: {}\n{USAGE}", arg.to_string_lossy()))
 }
 
 /// Runs the demo, or verifies and runs the module given on the command line.
@@ -176,10 +147,9 @@ fn main_inner() -> Result<()> {
         _ => bail!("{USAGE}"),
     };
     let key_path = Path::new(key_path);
-    let key_bytes =
-        std::fs::read(key_path).with_context(|| format!("reading {}", key_path.display()))?;
-    let key = PublicKey::from_any(&key_bytes)
-        .with_context(|| format!("reading the public key {}", key_path.display()))?;
+    let key_bytes = std::fs::read(key_path).with_context(|| format!("reading {}", key_path.display()))?;
+    let key =
+        PublicKey::from_any(&key_bytes).with_context(|| format!("reading the public key {}", key_path.display()))?;
     let bytes = read_module(Path::new(module_path))?;
     run(&bytes, &key, a, b)?;
     Ok(())

@@ -1,0 +1,150 @@
+//! The `wsc` command as a user meets it: exit codes, atomic outputs, JSON,
+//! key formats, and the demo.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn vectors() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/wasmsign2")
+}
+
+fn wsc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wsc")).current_dir(vectors()).args(args).output().expect("wsc runs")
+}
+
+fn s(p: &Path) -> String {
+    p.display().to_string()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// (arguments, expected exit code, text expected on stderr)
+const EXIT_CODES: &[(&[&str], i32, &str)] = &[
+    (&["verify", "-i", "signed/add.k1.wasm", "-K", "keys/k1.pk"], 0, ""),
+    (&["verify", "-i", "signed/add.k1.wasm", "-K", "keys/k2.pk"], 1, "no valid signature"),
+    (&["verify", "-i", "modules/add.wasm", "-K", "keys/k1.pk"], 1, "no signature found"),
+    (&["verify", "-i", "signed/add.k1.tampered-data.wasm", "-K", "keys/k1.pk"], 1, "does not match"),
+    (&["verify", "-i", "no-such-file.wasm", "-K", "keys/k1.pk"], 2, "no-such-file.wasm"),
+    (&["verify", "-i", "signed/add.k1.wasm", "-K", "modules/add.wasm"], 2, "modules/add.wasm"),
+    (&["verify", "-i", "keys/k1.pk", "-K", "keys/k1.pk"], 2, "preamble"),
+    (&["verify", "-i", "signed/add.k1.wasm", "-K", "keys/k1.pk", "-s", "("], 2, "regex"),
+    (&["verify", "-i", "signed/add.k1.wasm"], 2, "--public-key"),
+    (&["frobnicate"], 2, "unrecognized subcommand"),
+    (&["verify_matrix", "-i", "signed/add.k1.wasm", "-K", "keys/k2.pk", "keys/k3.pk"], 1, "no public key verified"),
+    (&["verify-matrix", "-i", "signed/add.k1.k2.wasm", "-K", "keys/k2.pk", "keys/k3.pk"], 0, ""),
+    (&["show", "-i", "crafted/huge-section-len.wasm"], 2, "offset 9"),
+];
+
+#[test]
+fn exit_codes() {
+    for (args, code, needle) in EXIT_CODES {
+        let o = wsc(args);
+        assert_eq!(o.status.code(), Some(*code), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(needle), "{args:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn output_may_be_the_input_and_failures_leave_files_intact() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let m = tmp.path().join("m.wasm");
+    std::fs::copy(vectors().join("modules/add.wasm"), &m).expect("copy");
+    let o = wsc(&["sign", "-i", &s(&m), "-o", &s(&m), "-k", "keys/k1.sk"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&m).expect("read"), std::fs::read(vectors().join("signed/add.k1.wasm")).expect("vector"));
+
+    // Signing again with the same key fails: the file is untouched and no temporary file is left.
+    let before = std::fs::read(&m).expect("read");
+    let o = wsc(&["sign", "-i", &s(&m), "-o", &s(&m), "-k", "keys/k1.sk"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(std::fs::read(&m).expect("read"), before);
+    let names: Vec<String> = std::fs::read_dir(tmp.path())
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["m.wasm".to_string()], "leftover files: {names:?}");
+
+    // A malformed input makes no output file at all.
+    let out = tmp.path().join("out.wasm");
+    let o = wsc(&["sign", "-i", "crafted/huge-section-len.wasm", "-o", &s(&out), "-k", "keys/k1.sk"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!out.exists());
+}
+
+#[test]
+fn verify_json_reports_ranges() {
+    let o = wsc(&["verify", "--json", "-i", "signed/custom.split.k1.ext.wasm", "-K", "keys/k1.pk", "-s", r"^\.debug_"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let r = &v["results"][0];
+    assert_eq!(v["verified"], true);
+    assert_eq!(r["whole"], false);
+    assert_eq!(r["verified_range"], serde_json::json!([205, 774]));
+    assert_eq!(r["unverified_range"], serde_json::json!([774, 804]));
+    assert_eq!(r["key_id"], "3229a5f688dc440331d6fd89");
+
+    let o = wsc(&["verify", "--json", "-i", "crafted/add.k1.unknown-alg.wasm", "-K", "keys/k1.pk"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["skipped"][0]["reason"], "algorithm unknown (0x02) is not known to wsc");
+}
+
+#[test]
+fn show_lists_sections_and_records() {
+    let o = wsc(&["show", "--json", "-i", "signed/add.k1kid.k2kid.wasm"]);
+    assert_eq!(o.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["kind"], "module");
+    assert_eq!(v["sections"].as_array().map(Vec::len), Some(12));
+    let sigs = &v["signature"]["sets"][0]["signatures"];
+    assert_eq!(sigs[0]["key_id"], "3229a5f688dc440331d6fd89");
+    assert_eq!(sigs[1]["key_id"], "11049d4eebe48b2febab2b1d");
+    let o = wsc(&["show", "-i", "modules/add.padded.wasm"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("non-minimal"));
+}
+
+#[test]
+fn keygen_formats_round_trip_through_sign_and_verify() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let p = |n: &str| s(&tmp.path().join(n));
+    for (alg, fmt) in [("ed25519", "raw"), ("ed25519", "pem"), ("ed25519", "der"), ("p256", "pem"), ("p256", "der")] {
+        let o = wsc(&["keygen", "--algorithm", alg, "--format", fmt, "-k", &p("k"), "-K", &p("p")]);
+        assert_eq!(o.status.code(), Some(0), "{alg} {fmt}: {}", stderr(&o));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(tmp.path().join("k")).expect("k").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "secret key file mode");
+        }
+        let o = wsc(&["sign", "-i", "modules/custom.wasm", "-o", &p("s.wasm"), "-k", &p("k"), "-K", &p("p")]);
+        assert_eq!(o.status.code(), Some(0), "{alg} {fmt}: {}", stderr(&o));
+        let o = wsc(&["verify", "-i", &p("s.wasm"), "-K", &p("p")]);
+        assert_eq!(o.status.code(), Some(0), "{alg} {fmt}: {}", stderr(&o));
+    }
+    let o = wsc(&["keygen", "--algorithm", "p256", "--format", "raw", "-k", &p("k2"), "-K", &p("p2")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("raw"));
+}
+
+#[test]
+fn demo_runs_offline_and_checks_itself() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let o = wsc(&["demo", "--dir", &s(tmp.path())]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("is rejected"), "{out}");
+    for f in [
+        "demo.wasm",
+        "demo.signed.wasm",
+        "demo.tampered.wasm",
+        "ed25519.sk",
+        "ed25519.pk",
+        "p256.sk.pem",
+        "p256.pk.pem",
+    ] {
+        assert!(tmp.path().join(f).is_file(), "{f}");
+    }
+    let o = wsc(&["verify", "-i", &s(&tmp.path().join("demo.signed.wasm")), "-K", &s(&tmp.path().join("p256.pk.pem"))]);
+    assert_eq!(o.status.code(), Some(0));
+}
