@@ -12,6 +12,7 @@ mod demo;
 mod files;
 mod keys;
 mod ops;
+mod pins;
 mod show;
 mod sign;
 mod verify;
@@ -45,6 +46,9 @@ enum Command {
     Show(show::ShowArgs),
     /// Make keys, sign a bundled module, verify it, and show a tampered copy rejected.
     Demo(demo::DemoArgs),
+    /// TLS certificate pins for the HTTPS services wsc talks to.
+    #[command(subcommand)]
+    Pins(pins::PinsCommand),
 }
 
 /// What a command reports besides errors.
@@ -66,6 +70,7 @@ fn main() -> ExitCode {
         Command::Split(a) => ops::split(&a),
         Command::Show(a) => show::run(&a),
         Command::Demo(a) => demo::run(&a),
+        Command::Pins(c) => pins::run(&c),
     };
     match result {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
