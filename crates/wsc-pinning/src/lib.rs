@@ -39,7 +39,9 @@ use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 #[non_exhaustive]
 pub enum PinningError {
     /// A pin is not 64 hex digits.
-    #[error("invalid pin {pin:?} in {source_name}: a pin is the SHA-256 of a certificate or of its public key, as 64 hex digits")]
+    #[error(
+        "invalid pin {pin:?} in {source_name}: a pin is the SHA-256 of a certificate or of its public key, as 64 hex digits"
+    )]
     InvalidPin {
         /// The text that was given.
         pin: String,
@@ -57,7 +59,9 @@ pub enum PinningError {
         expected: &'static str,
     },
     /// Strict mode, and no pins for the service.
-    #[error("certificate pinning is required (WSC_REQUIRE_CERT_PINNING) but no pins are configured for {service} ({variable})")]
+    #[error(
+        "certificate pinning is required (WSC_REQUIRE_CERT_PINNING) but no pins are configured for {service} ({variable})"
+    )]
     NoPins {
         /// The service.
         service: Service,
@@ -197,10 +201,7 @@ impl ClientBuilder {
             "https" => {}
             "http" if self.allow_http && !strict => {}
             "http" if strict => {
-                return Err(PinningError::InsecureUrl {
-                    url: url.into(),
-                    why: " (certificate pinning is required)",
-                });
+                return Err(PinningError::InsecureUrl { url: url.into(), why: " (certificate pinning is required)" });
             }
             _ => return Err(PinningError::InsecureUrl { url: url.into(), why: "" }),
         }
@@ -222,7 +223,7 @@ impl ClientBuilder {
             .with_no_client_auth();
         let client = reqwest::blocking::Client::builder()
             .use_preconfigured_tls(tls)
-            .https_only(!(self.allow_http && !strict))
+            .https_only(!self.allow_http || strict)
             .timeout(self.timeout)
             .connect_timeout(self.connect_timeout)
             .redirect(reqwest::redirect::Policy::none())
@@ -296,17 +297,31 @@ pub fn presented_chain(url: &str, roots: RootCertStore) -> Result<Presented, Pin
 /// Records the presented chain; runs WebPKI and remembers its verdict.
 #[derive(Debug)]
 struct Recorder {
-    webpki: Arc<rustls::client::WebPkiServerVerifier>,
+    /// `None` when the root store is empty: then nothing can verify.
+    webpki: Option<Arc<rustls::client::WebPkiServerVerifier>>,
+    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
     chain: Mutex<Vec<CertificateDer<'static>>>,
     error: Mutex<Option<String>>,
 }
 
 impl Recorder {
     fn new(roots: RootCertStore) -> Result<Self, PinningError> {
-        let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), crypto_provider())
-            .build()
-            .map_err(|e| PinningError::Tls(e.to_string()))?;
-        Ok(Recorder { webpki, chain: Mutex::new(Vec::new()), error: Mutex::new(None) })
+        let provider = crypto_provider();
+        let webpki = if roots.is_empty() {
+            None
+        } else {
+            Some(
+                rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                    .build()
+                    .map_err(|e| PinningError::Tls(e.to_string()))?,
+            )
+        };
+        Ok(Recorder {
+            webpki,
+            algorithms: provider.signature_verification_algorithms,
+            chain: Mutex::new(Vec::new()),
+            error: Mutex::new(None),
+        })
     }
 }
 
@@ -324,10 +339,15 @@ impl ServerCertVerifier for Recorder {
         if let Ok(mut c) = self.chain.lock() {
             *c = chain;
         }
-        if let Err(e) = self.webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
-            if let Ok(mut slot) = self.error.lock() {
-                *slot = Some(e.to_string());
-            }
+        let verdict = match &self.webpki {
+            Some(w) => w
+                .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+                .err()
+                .map(|e| e.to_string()),
+            None => Some("the root store is empty".to_string()),
+        };
+        if let Ok(mut slot) = self.error.lock() {
+            *slot = verdict;
         }
         // Only inspecting: nothing is sent over this connection.
         Ok(ServerCertVerified::assertion())
@@ -339,7 +359,7 @@ impl ServerCertVerifier for Recorder {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls12_signature(message, cert, dss)
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
     }
 
     fn verify_tls13_signature(
@@ -348,10 +368,10 @@ impl ServerCertVerifier for Recorder {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls13_signature(message, cert, dss)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.webpki.supported_verify_schemes()
+        self.algorithms.supported_schemes()
     }
 }

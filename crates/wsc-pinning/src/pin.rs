@@ -52,6 +52,11 @@ impl Pin {
         Pin(Sha256::digest(der).into())
     }
 
+    /// The pin of a SubjectPublicKeyInfo DER.
+    pub fn of_spki_der(spki: &[u8]) -> Pin {
+        Pin(Sha256::digest(spki).into())
+    }
+
     /// The pin of a certificate's SubjectPublicKeyInfo, if it parses.
     pub fn of_spki(cert_der: &[u8]) -> Option<Pin> {
         let cert = x509_cert::Certificate::from_der(cert_der).ok()?;
@@ -99,7 +104,8 @@ mod tests {
         let h = "0123456789abcdef0123456789ABCDEF0123456789abcdef0123456789abcdef";
         let p: Pin = h.parse().expect("plain");
         assert_eq!(p.to_string(), h.to_ascii_lowercase());
-        let colons: String = h.as_bytes().chunks(2).map(|c| std::str::from_utf8(c).unwrap_or("")).collect::<Vec<_>>().join(":");
+        let colons: String =
+            h.as_bytes().chunks(2).map(|c| std::str::from_utf8(c).unwrap_or("")).collect::<Vec<_>>().join(":");
         assert_eq!(colons.parse::<Pin>(), Ok(p));
         assert_eq!(format!("sha256:{h}").parse::<Pin>(), Ok(p));
         for bad in ["", "00", &h[1..], &format!("{h}00"), &h.replace('0', "g"), "é"] {

@@ -16,7 +16,9 @@ use crate::{PinningError, crypto_provider};
 #[non_exhaustive]
 pub enum PinFailure {
     /// Pins are configured for the host and none matches.
-    #[error("certificate pin mismatch for {host}: the server presented leaf sha256 {leaf} and SPKI sha256 [{spki}]; configured pins: [{configured}]")]
+    #[error(
+        "certificate pin mismatch for {host}: the server presented leaf sha256 {leaf} and SPKI sha256 [{spki}]; configured pins: [{configured}]"
+    )]
     Mismatch {
         /// Host name.
         host: String,
@@ -28,7 +30,9 @@ pub enum PinFailure {
         configured: String,
     },
     /// Strict mode and no pins for the host.
-    #[error("certificate pinning is required but no pins are configured for {host}; it presented leaf sha256 {leaf} and SPKI sha256 [{spki}]")]
+    #[error(
+        "certificate pinning is required but no pins are configured for {host}; it presented leaf sha256 {leaf} and SPKI sha256 [{spki}]"
+    )]
     Unpinned {
         /// Host name.
         host: String,
@@ -43,6 +47,7 @@ pub enum PinFailure {
 #[derive(Debug)]
 pub struct PinningVerifier {
     webpki: Arc<WebPkiServerVerifier>,
+    roots: Arc<RootCertStore>,
     pins: BTreeMap<String, Vec<Pin>>,
     require: bool,
 }
@@ -55,32 +60,54 @@ impl PinningVerifier {
         pins: BTreeMap<String, Vec<Pin>>,
         require: bool,
     ) -> Result<Self, PinningError> {
-        let webpki = WebPkiServerVerifier::builder_with_provider(roots, crypto_provider())
+        let webpki = WebPkiServerVerifier::builder_with_provider(roots.clone(), crypto_provider())
             .build()
             .map_err(|e| PinningError::Tls(e.to_string()))?;
-        Ok(PinningVerifier { webpki, pins, require })
+        Ok(PinningVerifier { webpki, roots, pins, require })
     }
 
-    /// Checks a presented chain against the pins of `host` (WebPKI aside).
-    pub fn check_pins(
+    /// The SPKI pins of the path WebPKI verified: the leaf, the
+    /// intermediates it used and the trust anchor. Certificates the server
+    /// sent that are not on the path (an appended pinned CA) do not count.
+    fn verified_path_pins(
         &self,
-        host: &str,
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
-    ) -> Result<(), PinFailure> {
+        now: UnixTime,
+    ) -> Result<Vec<Pin>, rustls::Error> {
+        let provider = crypto_provider();
+        let ee = webpki::EndEntityCert::try_from(end_entity)
+            .map_err(|_| rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding))?;
+        let path = ee
+            .verify_for_usage(
+                provider.signature_verification_algorithms.all,
+                &self.roots.roots,
+                intermediates,
+                now,
+                webpki::KeyUsage::server_auth(),
+                None,
+                None,
+            )
+            .map_err(|e| rustls::Error::General(format!("certificate path: {e}")))?;
+        let mut pins = vec![Pin::of_spki_der(ee.subject_public_key_info().as_ref())];
+        pins.extend(path.intermediate_certificates().map(|c| Pin::of_spki_der(c.subject_public_key_info().as_ref())));
+        pins.push(Pin::of_spki_der(&der_sequence(path.anchor().subject_public_key_info.as_ref())));
+        Ok(pins)
+    }
+
+    /// Checks pins against a leaf and the SPKI pins of its verified path.
+    fn check_pins(&self, host: &str, end_entity: &CertificateDer<'_>, spki: &[Pin]) -> Result<(), PinFailure> {
         let leaf = Pin::of_certificate(end_entity.as_ref());
-        let spki: Vec<Pin> =
-            std::iter::once(end_entity).chain(intermediates).filter_map(|c| Pin::of_spki(c.as_ref())).collect();
         let join = |p: &[Pin]| p.iter().map(Pin::to_string).collect::<Vec<_>>().join(",");
         match self.pins.get(&host.to_ascii_lowercase()).filter(|p| !p.is_empty()) {
             Some(pins) => {
                 if pins.iter().any(|p| *p == leaf || spki.contains(p)) {
                     Ok(())
                 } else {
-                    Err(PinFailure::Mismatch { host: host.into(), leaf, spki: join(&spki), configured: join(pins) })
+                    Err(PinFailure::Mismatch { host: host.into(), leaf, spki: join(spki), configured: join(pins) })
                 }
             }
-            None if self.require => Err(PinFailure::Unpinned { host: host.into(), leaf, spki: join(&spki) }),
+            None if self.require => Err(PinFailure::Unpinned { host: host.into(), leaf, spki: join(spki) }),
             None => Ok(()),
         }
     }
@@ -96,9 +123,11 @@ impl ServerCertVerifier for PinningVerifier {
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         let verified = self.webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)?;
-        self.check_pins(&server_name.to_str(), end_entity, intermediates).map_err(|e| {
-            rustls::Error::InvalidCertificate(rustls::CertificateError::Other(rustls::OtherError(Arc::new(e))))
-        })?;
+        let spki = self.verified_path_pins(end_entity, intermediates, now)?;
+        // rustls prints `Other` errors with their Display text; the message
+        // names the host and what it presented.
+        self.check_pins(&server_name.to_str(), end_entity, &spki)
+            .map_err(|e| rustls::Error::Other(rustls::OtherError(Arc::new(e))))?;
         Ok(verified)
     }
 
@@ -123,4 +152,20 @@ impl ServerCertVerifier for PinningVerifier {
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.webpki.supported_verify_schemes()
     }
+}
+
+/// Wraps DER contents in a SEQUENCE (a trust anchor keeps only the contents
+/// of its SubjectPublicKeyInfo).
+fn der_sequence(contents: &[u8]) -> Vec<u8> {
+    let len = contents.len();
+    let mut out = vec![0x30];
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes: Vec<u8> = len.to_be_bytes().into_iter().skip_while(|b| *b == 0).collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(contents);
+    out
 }
