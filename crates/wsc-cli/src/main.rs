@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 mod demo;
 mod files;
+mod keyless;
 mod keys;
 mod ops;
 mod pins;
@@ -46,6 +47,12 @@ enum Command {
     Show(show::ShowArgs),
     /// Make keys, sign a bundled module, verify it, and show a tampered copy rejected.
     Demo(demo::DemoArgs),
+    /// Sigstore bundle interop: the message to sign, attach, export.
+    #[command(subcommand)]
+    Bundle(keyless::BundleCommand),
+    /// The Sigstore conformance protocol (plain bundles).
+    #[command(subcommand)]
+    Sigstore(keyless::SigstoreCommand),
     /// TLS certificate pins for the HTTPS services wsc talks to.
     #[command(subcommand)]
     Pins(pins::PinsCommand),
@@ -71,6 +78,8 @@ fn main() -> ExitCode {
         Command::Show(a) => show::run(&a),
         Command::Demo(a) => demo::run(&a),
         Command::Pins(c) => pins::run(&c),
+        Command::Bundle(c) => keyless::bundle(&c),
+        Command::Sigstore(c) => keyless::sigstore(&c),
     };
     match result {
         Ok(Outcome::Done) => ExitCode::SUCCESS,

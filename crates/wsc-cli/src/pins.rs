@@ -48,7 +48,8 @@ pub(crate) fn run(cmd: &PinsCommand) -> Result<Outcome> {
         None => println!("WebPKI check: passed"),
         Some(e) => println!("WebPKI check: FAILED ({e}); pins alone never make such a server trusted"),
     }
-    let spki: Vec<String> = presented.chain.iter().skip(1).filter_map(|c| c.spki_sha256.map(|p| p.to_string())).collect();
+    let spki: Vec<String> =
+        presented.chain.iter().skip(1).filter_map(|c| c.spki_sha256.map(|p| p.to_string())).collect();
     if !spki.is_empty() {
         println!("CA key pins (recommended; they survive leaf renewals):");
         println!("  {}", spki.join(","));

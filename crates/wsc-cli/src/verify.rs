@@ -11,6 +11,8 @@ use wsc_core::{PublicKey, RecordVerifier, Report, Scope, SectionHeader, VerifyOp
 
 use crate::Outcome;
 use crate::files;
+use crate::keyless::KeylessArgs;
+use wsc_keyless::BundleVerifier;
 
 #[derive(Debug, Args)]
 pub(crate) struct VerifyArgs {
@@ -18,8 +20,19 @@ pub(crate) struct VerifyArgs {
     #[arg(short = 'i', long = "input-file", value_name = "FILE")]
     input: PathBuf,
     /// Public key (wasmsign2 raw, SPKI DER/PEM, SEC1 or OpenSSH).
-    #[arg(short = 'K', long = "public-key", value_name = "FILE")]
-    public_key: PathBuf,
+    #[arg(
+        short = 'K',
+        long = "public-key",
+        value_name = "FILE",
+        required_unless_present = "keyless",
+        conflicts_with = "keyless"
+    )]
+    public_key: Option<PathBuf>,
+    /// Verify keyless (Sigstore) records against an identity policy, offline.
+    #[arg(long)]
+    keyless: bool,
+    #[command(flatten)]
+    keyless_args: KeylessArgs,
     #[command(flatten)]
     common: Common,
 }
@@ -53,13 +66,45 @@ struct Common {
     json: bool,
 }
 
-struct Key {
-    file: PathBuf,
-    key: PublicKey,
+enum Who {
+    Key { file: PathBuf, key: PublicKey },
+    Keyless(Box<BundleVerifier>),
+}
+
+impl Who {
+    fn verifier(&self) -> &dyn RecordVerifier {
+        match self {
+            Who::Key { key, .. } => key,
+            Who::Keyless(v) => v.as_ref(),
+        }
+    }
+
+    fn label(&self) -> String {
+        match self {
+            Who::Key { file, key } => {
+                format!("{} ({}, key id {})", file.display(), key.algorithm().as_str(), hex(&key.key_id()))
+            }
+            Who::Keyless(_) => "keyless policy".to_string(),
+        }
+    }
+
+    fn json(&self) -> Value {
+        match self {
+            Who::Key { file, key } => json!({
+                "key_file": file.display().to_string(),
+                "algorithm": key.algorithm().as_str(),
+                "key_id": hex(&key.key_id()),
+            }),
+            Who::Keyless(_) => json!({"keyless": true}),
+        }
+    }
 }
 
 pub(crate) fn run(a: &VerifyArgs) -> Result<Outcome> {
-    let keys = load_keys(std::slice::from_ref(&a.public_key), a.common.ssh)?;
+    let keys = match &a.public_key {
+        Some(p) if !a.keyless => load_keys(std::slice::from_ref(p), a.common.ssh)?,
+        _ => vec![Who::Keyless(Box::new(a.keyless_args.verifier()?))],
+    };
     let report = verify(&a.input, &keys, &a.common)?;
     let ok = report.any_verified();
     if a.common.json {
@@ -71,7 +116,10 @@ pub(crate) fn run(a: &VerifyArgs) -> Result<Outcome> {
                 println!("Signature is valid.");
                 describe(&a.input, v);
             }
-            Some(Err(e)) => eprintln!("error: '{}': verification failed: {e}", a.input.display()),
+            Some(Err(e)) => {
+                print_rejections(&a.input, &report, 0);
+                eprintln!("error: '{}': verification failed: {e}", a.input.display());
+            }
             None => {}
         }
     }
@@ -91,14 +139,8 @@ pub(crate) fn run_matrix(a: &MatrixArgs) -> Result<Outcome> {
         }
         for (k, r) in keys.iter().zip(&report.results) {
             match r {
-                Ok(v) => println!(
-                    "  - {} ({}, key id {}): {}",
-                    k.file.display(),
-                    k.key.algorithm().as_str(),
-                    hex(&k.key.key_id()),
-                    coverage(v)
-                ),
-                Err(e) => eprintln!("  not verified: {} ({}): {e}", k.file.display(), hex(&k.key.key_id())),
+                Ok(v) => println!("  - {}: {}", k.label(), coverage(v)),
+                Err(e) => eprintln!("  not verified: {}: {e}", k.label()),
             }
         }
         if !ok {
@@ -108,17 +150,17 @@ pub(crate) fn run_matrix(a: &MatrixArgs) -> Result<Outcome> {
     Ok(if ok { Outcome::Done } else { Outcome::VerificationFailed })
 }
 
-fn load_keys(paths: &[PathBuf], ssh: bool) -> Result<Vec<Key>> {
+fn load_keys(paths: &[PathBuf], ssh: bool) -> Result<Vec<Who>> {
     let mut keys = Vec::new();
     for p in paths {
         let loaded = crate::keys::load_public(p, ssh)?;
         let take = if ssh { loaded.len() } else { 1 };
-        keys.extend(loaded.into_iter().take(take).map(|key| Key { file: p.clone(), key }));
+        keys.extend(loaded.into_iter().take(take).map(|key| Who::Key { file: p.clone(), key }));
     }
     Ok(keys)
 }
 
-fn verify(input: &Path, keys: &[Key], c: &Common) -> Result<Report> {
+fn verify(input: &Path, keys: &[Who], c: &Common) -> Result<Report> {
     let regex = match &c.split {
         Some(r) => Some(Regex::new(r).with_context(|| format!("invalid --split regex '{r}'"))?),
         None => None,
@@ -128,7 +170,7 @@ fn verify(input: &Path, keys: &[Key], c: &Common) -> Result<Report> {
         _ => true,
     };
     let scope = if regex.is_some() { Scope::Partial(&select) } else { Scope::Whole };
-    let verifiers: Vec<&dyn RecordVerifier> = keys.iter().map(|k| &k.key as &dyn RecordVerifier).collect();
+    let verifiers: Vec<&dyn RecordVerifier> = keys.iter().map(Who::verifier).collect();
     let (f, len) = files::open_module(input)?;
     let opts = VerifyOptions::default();
     let ctx = || format!("cannot verify '{}'", input.display());
@@ -152,6 +194,17 @@ fn coverage(v: &wsc_core::Verified) -> String {
 
 fn describe(input: &Path, v: &wsc_core::Verified) {
     eprintln!("'{}': {}; {} hash(es) checked", input.display(), coverage(v), v.hashes_checked);
+    for s in &v.signatures {
+        if let Some(who) = &s.signer {
+            eprintln!("  set {} record {}: signed by {who}", s.set, s.record);
+        }
+    }
+}
+
+fn print_rejections(input: &Path, r: &Report, verifier: usize) {
+    for x in r.rejected.iter().filter(|x| x.verifier == verifier) {
+        eprintln!("'{}': set {} record {} rejected: {}", input.display(), x.set, x.record, x.reason);
+    }
 }
 
 fn print_warnings(input: &Path, r: &Report) {
@@ -182,17 +235,20 @@ fn print_warnings(input: &Path, r: &Report) {
     }
 }
 
-fn to_json(input: &Path, keys: &[Key], r: &Report) -> Value {
+fn to_json(input: &Path, keys: &[Who], r: &Report) -> Value {
     let results: Vec<Value> = keys
         .iter()
         .zip(&r.results)
-        .map(|(k, res)| {
-            let mut o = json!({
-                "key_file": k.file.display().to_string(),
-                "algorithm": k.key.algorithm().as_str(),
-                "key_id": hex(&k.key.key_id()),
-                "verified": res.is_ok(),
-            });
+        .enumerate()
+        .map(|(i, (k, res))| {
+            let mut o = k.json();
+            o["verified"] = json!(res.is_ok());
+            o["rejected"] = r
+                .rejected
+                .iter()
+                .filter(|x| x.verifier == i)
+                .map(|x| json!({"set": x.set, "record": x.record, "reason": x.reason}))
+                .collect();
             match res {
                 Ok(v) => {
                     o["whole"] = json!(v.whole);
@@ -202,7 +258,7 @@ fn to_json(input: &Path, keys: &[Key], r: &Report) -> Value {
                     o["signatures"] = v
                         .signatures
                         .iter()
-                        .map(|s| json!({"set": s.set, "record": s.record, "algorithm": s.algorithm.name()}))
+                        .map(|s| json!({"set": s.set, "record": s.record, "algorithm": s.algorithm.name(), "signer": s.signer}))
                         .collect();
                 }
                 Err(e) => o["error"] = json!(e.to_string()),

@@ -31,10 +31,65 @@ fn pins_show_matches_openssl() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let d = tmp.path();
     // A root CA and a leaf for localhost signed by it.
-    openssl(d, &["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=wsc test root"]);
-    openssl(d, &["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=localhost"]);
-    std::fs::write(d.join("ext.cnf"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n").expect("ext");
-    openssl(d, &["x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "leaf.pem", "-days", "1", "-extfile", "ext.cnf"]);
+    openssl(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=wsc test root",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "leaf.key",
+            "-out",
+            "leaf.csr",
+            "-subj",
+            "/CN=localhost",
+        ],
+    );
+    std::fs::write(d.join("ext.cnf"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+        .expect("ext");
+    openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "leaf.pem",
+            "-days",
+            "1",
+            "-extfile",
+            "ext.cnf",
+        ],
+    );
     // The pins as docs/pinning.md computes them with openssl.
     openssl(d, &["x509", "-in", "leaf.pem", "-outform", "der", "-out", "leaf.der"]);
     openssl(d, &["x509", "-in", "leaf.pem", "-pubkey", "-noout", "-out", "leaf.pub.pem"]);
@@ -50,7 +105,20 @@ fn pins_show_matches_openssl() {
     let server = Server(
         Command::new("openssl")
             .current_dir(d)
-            .args(["s_server", "-accept", &format!("127.0.0.1:{port}"), "-cert", "leaf.pem", "-key", "leaf.key", "-cert_chain", "ca.pem", "-www", "-naccept", "8"])
+            .args([
+                "s_server",
+                "-accept",
+                &format!("127.0.0.1:{port}"),
+                "-cert",
+                "leaf.pem",
+                "-key",
+                "leaf.key",
+                "-cert_chain",
+                "ca.pem",
+                "-www",
+                "-naccept",
+                "8",
+            ])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -61,7 +129,10 @@ fn pins_show_matches_openssl() {
     let ca = d.join("ca.pem").display().to_string();
     let started = Instant::now();
     let out = loop {
-        let out = Command::new(env!("CARGO_BIN_EXE_wsc")).args(["pins", "show", "--url", &url, "--ca-file", &ca]).output().expect("wsc runs");
+        let out = Command::new(env!("CARGO_BIN_EXE_wsc"))
+            .args(["pins", "show", "--url", &url, "--ca-file", &ca])
+            .output()
+            .expect("wsc runs");
         if out.status.success() || started.elapsed() > Duration::from_secs(10) {
             break out;
         }
@@ -84,7 +155,10 @@ fn pins_show_matches_openssl() {
 
 #[test]
 fn pins_show_refuses_plain_http() {
-    let out = Command::new(env!("CARGO_BIN_EXE_wsc")).args(["pins", "show", "--url", "http://127.0.0.1:9/"]).output().expect("wsc runs");
+    let out = Command::new(env!("CARGO_BIN_EXE_wsc"))
+        .args(["pins", "show", "--url", "http://127.0.0.1:9/"])
+        .output()
+        .expect("wsc runs");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("https://"));
 }

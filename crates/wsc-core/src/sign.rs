@@ -89,6 +89,14 @@ pub fn sign_detached<R: Read>(input: R, previous: Option<&[u8]>, signer: &dyn Si
     Ok((sigdata, report))
 }
 
+/// The hashes a signer of this module would sign (embedded mode: the
+/// content after an existing signature section), without signing.
+pub fn content_hashes<R: Read>(input: R) -> Result<Vec<Hash>> {
+    let mut rd = SectionReader::new(io::BufReader::with_capacity(256 * 1024, input))?;
+    let (_, first) = walk::read_head(&mut rd)?;
+    Ok(walk::walk(&mut rd, first, false, None)?.hashes())
+}
+
 /// Second pass: copies the content after the old signature section.
 fn copy_content<R: Read + Seek, W: Write>(input: &mut R, output: &mut W, walked: &Walk) -> Result<()> {
     input.seek(SeekFrom::Start(walked.start))?;

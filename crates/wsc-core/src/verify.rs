@@ -27,8 +27,25 @@ pub trait RecordVerifier {
     /// Records it does not want are not checked and cost nothing.
     fn wants(&self, record: &SignatureRecord) -> bool;
 
-    /// Whether the record's signature is valid over `message`.
-    fn verify_record(&self, message: &[u8], record: &SignatureRecord) -> bool;
+    /// Checks the record's signature over `message`.
+    fn verify_record(&self, message: &[u8], record: &SignatureRecord) -> RecordOutcome;
+}
+
+/// What a verifier said about one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RecordOutcome {
+    /// The signature is valid; `signer` describes who signed, when the
+    /// verifier knows more than the key (a keyless identity, a certificate).
+    Valid {
+        /// Who signed.
+        signer: Option<String>,
+    },
+    /// The signature is not valid, and why.
+    Invalid {
+        /// Why.
+        reason: String,
+    },
 }
 
 impl RecordVerifier for PublicKey {
@@ -36,8 +53,12 @@ impl RecordVerifier for PublicKey {
         PublicKey::wants(self, record)
     }
 
-    fn verify_record(&self, message: &[u8], record: &SignatureRecord) -> bool {
-        self.verify(message, &record.signature)
+    fn verify_record(&self, message: &[u8], record: &SignatureRecord) -> RecordOutcome {
+        if self.verify(message, &record.signature) {
+            RecordOutcome::Valid { signer: None }
+        } else {
+            RecordOutcome::Invalid { reason: "the signature does not verify with this key".into() }
+        }
     }
 }
 
@@ -89,7 +110,7 @@ pub struct Skipped {
 }
 
 /// A valid signature: which set and which record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SignatureRef {
     /// Set index.
@@ -98,6 +119,22 @@ pub struct SignatureRef {
     pub record: usize,
     /// The record's algorithm.
     pub algorithm: AlgorithmId,
+    /// Who signed, when the verifier says more than the key.
+    pub signer: Option<String>,
+}
+
+/// A record addressed to a verifier that did not verify, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Rejected {
+    /// Index of the verifier.
+    pub verifier: usize,
+    /// Set index.
+    pub set: usize,
+    /// Record index in the set.
+    pub record: usize,
+    /// Why.
+    pub reason: String,
 }
 
 /// What one verifier (key) verified. Only this crate creates it.
@@ -137,6 +174,8 @@ pub struct Report {
     pub results: Vec<std::result::Result<Verified, VerifyError>>,
     /// Records and sets that were skipped.
     pub skipped: Vec<Skipped>,
+    /// Records addressed to a verifier that did not verify.
+    pub rejected: Vec<Rejected>,
     /// Bytes after the last set in the signature data (ignored).
     pub trailing_bytes: usize,
     /// The content checkpoints (parts) of the module.
@@ -208,6 +247,7 @@ fn selection(scope: Scope<'_>) -> Option<Selection<'_>> {
 struct Plan {
     valid: Vec<Vec<SignatureRef>>,
     skipped: Vec<Skipped>,
+    rejected: Vec<Rejected>,
 }
 
 fn check_signatures(data: &SignatureData, verifiers: &[&dyn RecordVerifier], options: &VerifyOptions) -> Result<Plan> {
@@ -245,18 +285,27 @@ fn check_signatures(data: &SignatureData, verifiers: &[&dyn RecordVerifier], opt
         return Err(Error::TooManySignatureChecks { needed, limit: options.max_signature_checks });
     }
     let mut valid = vec![Vec::new(); verifiers.len()];
+    let mut rejected = Vec::new();
     for (si, s) in data.valid_sets() {
         let msg = s.message();
         for (ri, r) in s.records.iter().enumerate() {
             let Ok(rec) = &r.parsed else { continue };
             for (vi, v) in verifiers.iter().enumerate() {
-                if v.wants(rec) && v.verify_record(&msg, rec) {
-                    valid[vi].push(SignatureRef { set: si, record: ri, algorithm: rec.algorithm });
+                if !v.wants(rec) {
+                    continue;
+                }
+                match v.verify_record(&msg, rec) {
+                    RecordOutcome::Valid { signer } => {
+                        valid[vi].push(SignatureRef { set: si, record: ri, algorithm: rec.algorithm, signer })
+                    }
+                    RecordOutcome::Invalid { reason } => {
+                        rejected.push(Rejected { verifier: vi, set: si, record: ri, reason })
+                    }
                 }
             }
         }
     }
-    Ok(Plan { valid, skipped })
+    Ok(Plan { valid, skipped, rejected })
 }
 
 fn finish(
@@ -273,6 +322,7 @@ fn finish(
         signature_offset,
         results,
         skipped: plan.skipped,
+        rejected: plan.rejected,
         trailing_bytes: data.trailing_bytes,
         checkpoints: walked.checkpoints,
     }

@@ -1,0 +1,252 @@
+//! Keyless (Sigstore) options and commands: `verify --keyless`,
+//! `wsc bundle message|attach|export`, `wsc sigstore verify-bundle`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use wsc_keyless::sigstore_verify::types::{Artifact, Sha256Hash};
+use wsc_keyless::{BundleRecord, BundleVerifier, Expectation, GithubClaims, IdentityPolicy, Matcher};
+
+use crate::Outcome;
+use crate::files::{self, Mode};
+
+/// Identity policy and trust root of keyless verification (cosign's flag names).
+#[derive(Debug, Args, Default)]
+pub(crate) struct KeylessArgs {
+    /// Expected certificate identity (SAN), exactly.
+    #[arg(long, value_name = "ID", conflicts_with = "certificate_identity_regexp")]
+    pub(crate) certificate_identity: Option<String>,
+    /// Expected certificate identity, as a regular expression over the whole value.
+    #[arg(long, value_name = "REGEX")]
+    pub(crate) certificate_identity_regexp: Option<String>,
+    /// Expected OIDC issuer (Fulcio issuer extension), exactly.
+    #[arg(long, value_name = "URL", conflicts_with = "certificate_oidc_issuer_regexp")]
+    pub(crate) certificate_oidc_issuer: Option<String>,
+    /// Expected OIDC issuer, as a regular expression over the whole value.
+    #[arg(long, value_name = "REGEX")]
+    pub(crate) certificate_oidc_issuer_regexp: Option<String>,
+    /// Expected GitHub workflow repository (owner/name).
+    #[arg(long, value_name = "REPO")]
+    pub(crate) certificate_github_workflow_repository: Option<String>,
+    /// Expected GitHub workflow ref (e.g. refs/heads/main).
+    #[arg(long, value_name = "REF")]
+    pub(crate) certificate_github_workflow_ref: Option<String>,
+    /// Expected GitHub workflow trigger (e.g. push).
+    #[arg(long, value_name = "EVENT")]
+    pub(crate) certificate_github_workflow_trigger: Option<String>,
+    /// Expected GitHub workflow commit SHA.
+    #[arg(long, value_name = "SHA")]
+    pub(crate) certificate_github_workflow_sha: Option<String>,
+    /// Expected GitHub workflow name.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) certificate_github_workflow_name: Option<String>,
+    #[command(flatten)]
+    pub(crate) root: RootArgs,
+}
+
+/// Which trust root.
+#[derive(Debug, Args, Default)]
+pub(crate) struct RootArgs {
+    /// Trust root JSON (default: the embedded Sigstore production root).
+    #[arg(long, value_name = "FILE", conflicts_with = "staging")]
+    pub(crate) trusted_root: Option<PathBuf>,
+    /// Use the embedded Sigstore staging root.
+    #[arg(long)]
+    pub(crate) staging: bool,
+}
+
+impl RootArgs {
+    pub(crate) fn load(&self) -> Result<wsc_keyless::sigstore_verify::trust_root::TrustedRoot> {
+        Ok(match (&self.trusted_root, self.staging) {
+            (Some(p), _) => {
+                let bytes = files::read_small(p, 16 * 1024 * 1024, "trust root")?;
+                let text =
+                    String::from_utf8(bytes).with_context(|| format!("trust root '{}' is not UTF-8", p.display()))?;
+                wsc_keyless::root_from_json(&text).with_context(|| format!("trust root '{}'", p.display()))?
+            }
+            (None, true) => wsc_keyless::staging_root()?,
+            (None, false) => wsc_keyless::production_root()?,
+        })
+    }
+}
+
+impl KeylessArgs {
+    pub(crate) fn policy(&self) -> Result<IdentityPolicy> {
+        let identity = match (&self.certificate_identity, &self.certificate_identity_regexp) {
+            (Some(s), _) => Matcher::Exact(s.clone()),
+            (None, Some(r)) => Matcher::regex(r)?,
+            (None, None) => bail!("keyless verification needs --certificate-identity or --certificate-identity-regexp"),
+        };
+        let issuer = match (&self.certificate_oidc_issuer, &self.certificate_oidc_issuer_regexp) {
+            (Some(s), _) => Matcher::Exact(s.clone()),
+            (None, Some(r)) => Matcher::regex(r)?,
+            (None, None) => {
+                bail!("keyless verification needs --certificate-oidc-issuer or --certificate-oidc-issuer-regexp")
+            }
+        };
+        let mut gh = GithubClaims::default();
+        gh.repository = self.certificate_github_workflow_repository.clone();
+        gh.git_ref = self.certificate_github_workflow_ref.clone();
+        gh.trigger = self.certificate_github_workflow_trigger.clone();
+        gh.sha = self.certificate_github_workflow_sha.clone();
+        gh.name = self.certificate_github_workflow_name.clone();
+        Ok(IdentityPolicy::new(identity, issuer).with_github(gh))
+    }
+
+    pub(crate) fn verifier(&self) -> Result<BundleVerifier> {
+        let root = self.root.load()?;
+        Ok(BundleVerifier::new(&root, Expectation::Identity(self.policy()?))?)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum BundleCommand {
+    /// Write the message a keyless record of this module must sign.
+    Message(MessageArgs),
+    /// Embed a Sigstore bundle over the module's message as a keyless record.
+    Attach(AttachArgs),
+    /// Write each keyless record's bundle and message to a folder.
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MessageArgs {
+    /// Module or component.
+    #[arg(short = 'i', long = "input-file", value_name = "FILE")]
+    input: PathBuf,
+    /// Where to write the message.
+    #[arg(short = 'o', long = "output-file", value_name = "FILE")]
+    output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AttachArgs {
+    /// Module or component.
+    #[arg(short = 'i', long = "input-file", value_name = "FILE")]
+    input: PathBuf,
+    /// Sigstore bundle (JSON) whose artifact is the module's message.
+    #[arg(long, value_name = "FILE")]
+    bundle: PathBuf,
+    /// Output module.
+    #[arg(short = 'o', long = "output-file", value_name = "FILE")]
+    output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExportArgs {
+    /// Signed module.
+    #[arg(short = 'i', long = "input-file", value_name = "FILE")]
+    input: PathBuf,
+    /// Folder for `set<S>-record<R>.sigstore.json` and `set<S>-record<R>.msg`.
+    #[arg(long, value_name = "DIR")]
+    out_dir: PathBuf,
+}
+
+pub(crate) fn bundle(cmd: &BundleCommand) -> Result<Outcome> {
+    match cmd {
+        BundleCommand::Message(a) => {
+            let (f, _) = files::open_module(&a.input)?;
+            let msg = wsc_keyless::module_message(f).with_context(|| format!("cannot read '{}'", a.input.display()))?;
+            files::write_bytes(&a.output, Mode::Public, &msg)?;
+            eprintln!(
+                "message ({} bytes) written to '{}'; sign it as a blob with any Sigstore client",
+                msg.len(),
+                a.output.display()
+            );
+        }
+        BundleCommand::Attach(a) => {
+            let bytes = files::read_small(&a.bundle, wsc_keyless::MAX_BUNDLE_LEN as u64, "bundle")?;
+            let record = BundleRecord::new(&bytes).with_context(|| format!("bundle '{}'", a.bundle.display()))?;
+            let (f, _) = files::open_module(&a.input)?;
+            files::write_atomic(&a.output, Mode::Public, |o| {
+                wsc_core::sign_embedded(f, o, &record)
+                    .with_context(|| format!("cannot attach '{}' to '{}'", a.bundle.display(), a.input.display()))
+            })?;
+            eprintln!("keyless record embedded; written to '{}'", a.output.display());
+        }
+        BundleCommand::Export(a) => {
+            let (f, _) = files::open_module(&a.input)?;
+            let records =
+                wsc_keyless::export_records(f).with_context(|| format!("cannot read '{}'", a.input.display()))?;
+            if records.is_empty() {
+                bail!("'{}' has no keyless record", a.input.display());
+            }
+            std::fs::create_dir_all(&a.out_dir).with_context(|| format!("cannot create '{}'", a.out_dir.display()))?;
+            for r in &records {
+                let stem = format!("set{}-record{}", r.set, r.record);
+                files::write_bytes(&a.out_dir.join(format!("{stem}.sigstore.json")), Mode::Public, &r.bundle)?;
+                files::write_bytes(&a.out_dir.join(format!("{stem}.msg")), Mode::Public, &r.message)?;
+                println!("{}", a.out_dir.join(&stem).display());
+            }
+            eprintln!("{} keyless record(s) exported", records.len());
+        }
+    }
+    Ok(Outcome::Done)
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SigstoreCommand {
+    /// Verify a plain Sigstore bundle (the sigstore-conformance protocol).
+    VerifyBundle(VerifyBundleArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyBundleArgs {
+    /// The bundle.
+    #[arg(long, value_name = "FILE")]
+    bundle: PathBuf,
+    /// Expected certificate identity.
+    #[arg(long, value_name = "ID", requires = "certificate_oidc_issuer", conflicts_with = "key")]
+    certificate_identity: Option<String>,
+    /// Expected OIDC issuer.
+    #[arg(long, value_name = "URL", requires = "certificate_identity")]
+    certificate_oidc_issuer: Option<String>,
+    /// Managed key (PEM) instead of an identity.
+    #[arg(long, value_name = "PEM")]
+    key: Option<PathBuf>,
+    #[command(flatten)]
+    root: RootArgs,
+    /// The artifact, or `sha256:<64 hex>`.
+    #[arg(value_name = "FILE_OR_DIGEST")]
+    artifact: String,
+}
+
+pub(crate) fn sigstore(cmd: &SigstoreCommand) -> Result<Outcome> {
+    let SigstoreCommand::VerifyBundle(a) = cmd;
+    let expectation = match (&a.key, &a.certificate_identity, &a.certificate_oidc_issuer) {
+        (Some(k), _, _) => {
+            let pem = files::read_small(k, 64 * 1024, "public key")?;
+            let pem = String::from_utf8(pem).with_context(|| format!("key '{}' is not PEM text", k.display()))?;
+            Expectation::key_from_pem(&pem).with_context(|| format!("key '{}'", k.display()))?
+        }
+        (None, Some(id), Some(iss)) => {
+            Expectation::Identity(IdentityPolicy::new(Matcher::Exact(id.clone()), Matcher::Exact(iss.clone())))
+        }
+        _ => bail!("give --certificate-identity and --certificate-oidc-issuer, or --key"),
+    };
+    let root = a.root.load()?;
+    let verifier = BundleVerifier::new(&root, expectation)?;
+    let bundle = files::read_small(&a.bundle, wsc_keyless::MAX_BUNDLE_LEN as u64, "bundle")?;
+    let bundle = String::from_utf8(bundle).with_context(|| format!("bundle '{}' is not UTF-8", a.bundle.display()))?;
+    let path = Path::new(&a.artifact);
+    let result = if path.exists() {
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read '{}'", path.display()))?;
+        verifier.verify(Artifact::Blob(&bytes), &bundle)
+    } else if let Some(hex) = a.artifact.strip_prefix("sha256:") {
+        let digest = Sha256Hash::from_hex(hex).map_err(|e| anyhow::anyhow!("invalid digest {:?}: {e}", a.artifact))?;
+        verifier.verify(Artifact::from(digest), &bundle)
+    } else {
+        bail!("'{}' is neither a file nor sha256:<64 hex>", a.artifact);
+    };
+    match result {
+        Ok(id) => {
+            println!("OK: {id}");
+            Ok(Outcome::Done)
+        }
+        Err(e) => {
+            eprintln!("error: bundle '{}': verification failed: {e}", a.bundle.display());
+            Ok(Outcome::VerificationFailed)
+        }
+    }
+}

@@ -1,0 +1,433 @@
+//! Sigstore keyless signatures for WebAssembly, verified offline.
+//!
+//! A keyless record is a signature record (algorithm id `0x20`) inside the
+//! wasmsign2 `signature` section. Its payload is a standard Sigstore bundle
+//! (JSON) whose artifact is the signed message of its set
+//! (`"wasmsig" ‖ 01 01 01 ‖ hashes`), so keyless signatures get
+//! multi-signature, delimiters and partial verification exactly like Ed25519
+//! ones. Everything a verifier needs is inside the module and the trust root:
+//! verification opens no network connection.
+//!
+//! What it is: the bridge between wsc-core and the sigstore-rust verification
+//! crates (`sigstore-verify` 0.15.1, which checks the Fulcio chain, the SCT,
+//! the signature, the Rekor v1 SET, inclusion proof and checkpoint, Rekor v2
+//! entries and RFC 3161 timestamps, and log-entry consistency), plus the
+//! identity policy (exact or regular-expression identity and issuer, GitHub
+//! workflow claims) and the bundle interop helpers (the message to sign,
+//! attach, export).
+//!
+//! What it is not: it does not sign (no OIDC, Fulcio or Rekor client here),
+//! and writes no Sigstore cryptography of its own.
+
+use std::fmt;
+use std::io::Read;
+
+use regex::Regex;
+use sha2::{Digest, Sha256};
+use sigstore_verify::trust_root::TrustedRoot;
+use sigstore_verify::types::{Artifact, Bundle, DerPublicKey, HashAlgorithm, SignatureContent};
+use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy, VerificationResult, Verifier};
+use wsc_core::sigdata::{AlgorithmId, SetEntry, SignatureRecord};
+use wsc_core::{PublicKey, RecordOutcome, RecordVerifier, Signer, SignerError};
+
+pub use sigstore_verify;
+
+/// The algorithm id of a keyless record: its payload is a Sigstore bundle.
+pub const KEYLESS_ALGORITHM: AlgorithmId = AlgorithmId(0x20);
+
+/// Largest bundle wsc reads from a file.
+pub const MAX_BUNDLE_LEN: usize = 1024 * 1024;
+
+/// Errors of this crate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeylessError {
+    /// The bundle does not parse, or is of a shape wsc does not embed.
+    #[error("invalid bundle: {0}")]
+    Bundle(String),
+    /// The trust root does not parse or cannot be used.
+    #[error("invalid trust root: {0}")]
+    TrustRoot(String),
+    /// A policy setting is invalid (for example a bad regular expression).
+    #[error("invalid policy: {0}")]
+    Policy(String),
+    /// The signature, certificate, log or timestamp evidence was rejected.
+    #[error("{0}")]
+    Verify(#[from] sigstore_verify::Error),
+    /// The certificate verified, but its identity or claims do not satisfy the policy.
+    #[error("identity policy not met: {0}")]
+    Identity(String),
+    /// The bundle's artifact is not this module's message.
+    #[error("the bundle signs another artifact (digest {found}), not this module's message (digest {expected})")]
+    WrongArtifact {
+        /// The bundle's message digest.
+        found: String,
+        /// The module message's digest.
+        expected: String,
+    },
+    /// A module-level error.
+    #[error("{0}")]
+    Core(#[from] wsc_core::Error),
+}
+
+/// The Sigstore public-good production trust root embedded in the crate
+/// (as shipped by `sigstore-trust-root` 0.15.1).
+pub fn production_root() -> Result<TrustedRoot, KeylessError> {
+    root_from_json(sigstore_verify::trust_root::SIGSTORE_PRODUCTION_TRUSTED_ROOT)
+}
+
+/// The Sigstore staging trust root embedded in the crate.
+pub fn staging_root() -> Result<TrustedRoot, KeylessError> {
+    root_from_json(sigstore_verify::trust_root::SIGSTORE_STAGING_TRUSTED_ROOT)
+}
+
+/// A trust root from its JSON (`application/vnd.dev.sigstore.trustedroot+json`).
+pub fn root_from_json(json: &str) -> Result<TrustedRoot, KeylessError> {
+    TrustedRoot::from_json(json).map_err(|e| KeylessError::TrustRoot(e.to_string()))
+}
+
+/// How a string claim is matched.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Matcher {
+    /// Equal to this string.
+    Exact(String),
+    /// Matches this regular expression over the whole value (it is anchored:
+    /// `^(?:…)$`, unlike cosign's unanchored search).
+    Regex(Regex),
+}
+
+impl Matcher {
+    /// A regular expression, anchored at both ends.
+    pub fn regex(pattern: &str) -> Result<Self, KeylessError> {
+        Regex::new(&format!("^(?:{pattern})$"))
+            .map(Matcher::Regex)
+            .map_err(|e| KeylessError::Policy(format!("invalid regular expression {pattern:?}: {e}")))
+    }
+
+    fn matches(&self, value: &str) -> bool {
+        match self {
+            Matcher::Exact(s) => s == value,
+            Matcher::Regex(r) => r.is_match(value),
+        }
+    }
+}
+
+impl fmt::Display for Matcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Matcher::Exact(s) => write!(f, "{s:?}"),
+            Matcher::Regex(r) => write!(f, "/{}/", r.as_str()),
+        }
+    }
+}
+
+/// Optional checks on the GitHub Actions claims Fulcio copies into the
+/// certificate (cosign's `--certificate-github-workflow-*` flags).
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct GithubClaims {
+    /// `owner/repository`.
+    pub repository: Option<String>,
+    /// The git ref, e.g. `refs/heads/main`.
+    pub git_ref: Option<String>,
+    /// The triggering event, e.g. `push`.
+    pub trigger: Option<String>,
+    /// The commit SHA.
+    pub sha: Option<String>,
+    /// The workflow's name.
+    pub name: Option<String>,
+}
+
+/// Who must have signed.
+#[derive(Debug, Clone)]
+pub struct IdentityPolicy {
+    identity: Matcher,
+    issuer: Matcher,
+    github: GithubClaims,
+}
+
+impl IdentityPolicy {
+    /// The certificate's SAN must match `identity`, and its Fulcio OIDC
+    /// issuer extension must match `issuer`. There is no fallback to other
+    /// certificate fields.
+    pub fn new(identity: Matcher, issuer: Matcher) -> Self {
+        IdentityPolicy { identity, issuer, github: GithubClaims::default() }
+    }
+
+    /// Adds checks on GitHub workflow claims.
+    pub fn with_github(mut self, github: GithubClaims) -> Self {
+        self.github = github;
+        self
+    }
+
+    fn check(&self, result: &VerificationResult) -> Result<(), KeylessError> {
+        let san = result.identity().map(|s| s.as_str().to_string());
+        let iss = result.issuer().map(str::to_string);
+        match &san {
+            Some(s) if self.identity.matches(s) => {}
+            _ => {
+                return Err(KeylessError::Identity(format!(
+                    "certificate identity {} does not match {}",
+                    san.as_deref().map_or("(none)".to_string(), |s| format!("{s:?}")),
+                    self.identity
+                )));
+            }
+        }
+        match &iss {
+            Some(s) if self.issuer.matches(s) => {}
+            _ => {
+                return Err(KeylessError::Identity(format!(
+                    "certificate OIDC issuer {} does not match {}",
+                    iss.as_deref().map_or("(none)".to_string(), |s| format!("{s:?}")),
+                    self.issuer
+                )));
+            }
+        }
+        let claims = result.certificate().map(|c| &c.ci_claims);
+        let gh = claims.map(|c| &c.deprecated_github);
+        let checks: [(&str, &Option<String>, Option<&Option<String>>); 5] = [
+            ("workflow repository", &self.github.repository, gh.map(|g| &g.workflow_repository)),
+            ("workflow ref", &self.github.git_ref, gh.map(|g| &g.workflow_ref)),
+            ("workflow trigger", &self.github.trigger, gh.map(|g| &g.workflow_trigger)),
+            ("workflow sha", &self.github.sha, gh.map(|g| &g.workflow_sha)),
+            ("workflow name", &self.github.name, gh.map(|g| &g.workflow_name)),
+        ];
+        for (what, want, got) in checks {
+            if let Some(want) = want {
+                let got = got.and_then(Option::as_deref);
+                if got != Some(want.as_str()) {
+                    return Err(KeylessError::Identity(format!(
+                        "GitHub {what} is {}, expected {want:?}",
+                        got.map_or("absent".to_string(), |g| format!("{g:?}"))
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a keyless verifier must see.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Expectation {
+    /// A Fulcio certificate for this identity.
+    Identity(IdentityPolicy),
+    /// A managed key: the bundle carries a key hint, verified with this key.
+    Key(DerPublicKey),
+}
+
+impl Expectation {
+    /// A managed key from its PEM (SubjectPublicKeyInfo).
+    pub fn key_from_pem(pem: &str) -> Result<Self, KeylessError> {
+        DerPublicKey::from_pem(pem)
+            .map(Expectation::Key)
+            .map_err(|e| KeylessError::Policy(format!("invalid public key: {e}")))
+    }
+}
+
+/// What a verified bundle says about its signer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SignerIdentity {
+    /// The certificate SAN (identity), or `None` for a managed key.
+    pub identity: Option<String>,
+    /// The OIDC issuer.
+    pub issuer: Option<String>,
+    /// The Rekor v1 integrated time (RFC 3339), when the log entry has one.
+    pub integrated_time: Option<String>,
+    /// Verified RFC 3161 and log times (RFC 3339).
+    pub verified_times: Vec<String>,
+    /// Whether the transparency-log evidence was verified.
+    pub tlog_verified: bool,
+}
+
+impl fmt::Display for SignerIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.identity, &self.issuer) {
+            (Some(id), Some(iss)) => write!(f, "{id} (issuer {iss})")?,
+            (Some(id), None) => write!(f, "{id}")?,
+            _ => f.write_str("managed key")?,
+        }
+        if let Some(t) = self.verified_times.first() {
+            write!(f, ", signed at {t}")?;
+        }
+        if self.tlog_verified {
+            f.write_str(", logged in Rekor")?;
+        }
+        Ok(())
+    }
+}
+
+/// Verifies Sigstore bundles offline against one trust root and expectation.
+pub struct BundleVerifier {
+    verifier: Verifier,
+    expectation: Expectation,
+}
+
+impl fmt::Debug for BundleVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BundleVerifier").field("expectation", &self.expectation).finish_non_exhaustive()
+    }
+}
+
+impl BundleVerifier {
+    /// Prepares the trust root's keys and certificates.
+    pub fn new(root: &TrustedRoot, expectation: Expectation) -> Result<Self, KeylessError> {
+        let verifier = Verifier::new(root).map_err(|e| KeylessError::TrustRoot(e.to_string()))?;
+        Ok(BundleVerifier { verifier, expectation })
+    }
+
+    /// Verifies a bundle (JSON) over an artifact, given as bytes or as a
+    /// SHA-256 digest.
+    pub fn verify(&self, artifact: Artifact<'_>, bundle_json: &str) -> Result<SignerIdentity, KeylessError> {
+        let bundle = Bundle::from_json(bundle_json).map_err(|e| KeylessError::Bundle(e.to_string()))?;
+        let result = match &self.expectation {
+            Expectation::Identity(policy) => {
+                // Identity and issuer are matched below (exact or regex), with the
+                // certificate chain, SCT and log checks all left on.
+                let r = self.verifier.verify(artifact, &bundle, &VerificationPolicy::any_identity())?;
+                if !r.certificate_verified() {
+                    return Err(KeylessError::Identity("the bundle carries no Fulcio certificate".into()));
+                }
+                policy.check(&r)?;
+                r
+            }
+            Expectation::Key(key) => {
+                self.verifier.verify(artifact, &bundle, &PublicKeyVerificationPolicy::new(key.clone()))?
+            }
+        };
+        if !result.tlog_verified() && result.verified_timestamps().is_empty() {
+            return Err(KeylessError::Identity("no verified transparency-log entry or timestamp".into()));
+        }
+        Ok(SignerIdentity {
+            identity: result.identity().map(|s| s.as_str().to_string()),
+            issuer: result.issuer().map(str::to_string),
+            integrated_time: result.integrated_time().map(|t| t.to_string()),
+            verified_times: result.verified_timestamps().iter().map(ToString::to_string).collect(),
+            tlog_verified: result.tlog_verified(),
+        })
+    }
+}
+
+impl RecordVerifier for BundleVerifier {
+    fn wants(&self, record: &SignatureRecord) -> bool {
+        record.algorithm == KEYLESS_ALGORITHM
+    }
+
+    fn verify_record(&self, message: &[u8], record: &SignatureRecord) -> RecordOutcome {
+        let outcome = std::str::from_utf8(&record.signature)
+            .map_err(|_| KeylessError::Bundle("the keyless record is not UTF-8 JSON".into()))
+            .and_then(|json| self.verify(Artifact::Blob(message), json));
+        match outcome {
+            Ok(id) => RecordOutcome::Valid { signer: Some(id.to_string()) },
+            Err(e) => RecordOutcome::Invalid { reason: e.to_string() },
+        }
+    }
+}
+
+/// The message a keyless record of this module must sign: the set message
+/// of the module's content hashes (as `wsc sign` would sign them).
+pub fn module_message<R: Read>(module: R) -> Result<Vec<u8>, KeylessError> {
+    let hashes = wsc_core::content_hashes(module)?;
+    Ok(wsc_core::sigdata::signed_message(&hashes))
+}
+
+/// A "signer" that contributes an existing bundle as a keyless record. It
+/// refuses to sign any message but the one the bundle's digest names.
+#[derive(Debug, Clone)]
+pub struct BundleRecord {
+    bundle: Vec<u8>,
+    digest: [u8; 32],
+}
+
+impl BundleRecord {
+    /// Reads a message-signature bundle with a SHA-256 message digest.
+    pub fn new(bundle_json: &[u8]) -> Result<Self, KeylessError> {
+        let text = std::str::from_utf8(bundle_json).map_err(|_| KeylessError::Bundle("not UTF-8".into()))?;
+        let bundle = Bundle::from_json(text).map_err(|e| KeylessError::Bundle(e.to_string()))?;
+        let SignatureContent::MessageSignature(ms) = &bundle.content else {
+            return Err(KeylessError::Bundle("a keyless record carries a message-signature bundle, not DSSE".into()));
+        };
+        let md =
+            ms.message_digest.as_ref().ok_or_else(|| KeylessError::Bundle("the bundle has no messageDigest".into()))?;
+        if md.algorithm != HashAlgorithm::Sha2256 {
+            return Err(KeylessError::Bundle("the bundle's messageDigest is not SHA-256".into()));
+        }
+        let digest: [u8; 32] = md
+            .digest
+            .as_bytes()
+            .try_into()
+            .map_err(|_| KeylessError::Bundle("the messageDigest is not 32 bytes".into()))?;
+        // Stored compact, so the record does not carry the file's formatting.
+        let compact = serde_json::to_vec(
+            &serde_json::from_str::<serde_json::Value>(text).map_err(|e| KeylessError::Bundle(e.to_string()))?,
+        )
+        .map_err(|e| KeylessError::Bundle(e.to_string()))?;
+        Ok(BundleRecord { bundle: compact, digest })
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    wsc_core::keys::hex(b)
+}
+
+impl Signer for BundleRecord {
+    fn algorithm(&self) -> AlgorithmId {
+        KEYLESS_ALGORITHM
+    }
+
+    fn public_key(&self) -> Option<PublicKey> {
+        None
+    }
+
+    fn try_sign(&self, message: &[u8]) -> Result<Vec<u8>, SignerError> {
+        let expected: [u8; 32] = Sha256::digest(message).into();
+        if expected != self.digest {
+            return Err(SignerError::new(KeylessError::WrongArtifact {
+                found: hex(&self.digest),
+                expected: hex(&expected),
+            }));
+        }
+        Ok(self.bundle.clone())
+    }
+}
+
+/// A keyless record taken out of a module, with the message it signs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ExportedRecord {
+    /// Set index.
+    pub set: usize,
+    /// Record index in the set.
+    pub record: usize,
+    /// The bundle JSON.
+    pub bundle: Vec<u8>,
+    /// The set message: the bundle's artifact.
+    pub message: Vec<u8>,
+}
+
+/// Every keyless record of a module, with its set's message.
+pub fn export_records<R: Read>(module: R) -> Result<Vec<ExportedRecord>, KeylessError> {
+    let ins = wsc_core::inspect(module, None)?;
+    let mut out = Vec::new();
+    if let Some(data) = ins.signature {
+        for (si, set) in data.sets.iter().enumerate() {
+            let SetEntry::Valid(s) = set else { continue };
+            for (ri, r) in s.records.iter().enumerate() {
+                if let Ok(rec) = &r.parsed {
+                    if rec.algorithm == KEYLESS_ALGORITHM {
+                        out.push(ExportedRecord {
+                            set: si,
+                            record: ri,
+                            bundle: rec.signature.clone(),
+                            message: s.message(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
