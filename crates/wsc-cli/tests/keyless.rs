@@ -1,0 +1,215 @@
+//! Keyless commands as a user meets them: the conformance protocol, exit
+//! codes, verification with no network at all, and keyless records that must
+//! not verify (moved from another artifact, attached to the wrong module).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use wsc_core::sigdata::{SignatureData, SignatureRecord};
+
+const ID: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
+const ISS: &str = "https://token.actions.githubusercontent.com";
+
+fn cases() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/sigstore/bundle-verify-dev")
+}
+
+fn vectors() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/wasmsign2")
+}
+
+fn s(p: &Path) -> String {
+    p.display().to_string()
+}
+
+fn wsc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wsc")).args(args).output().expect("wsc runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn verify_bundle(case: &str, artifact: &str, extra: &[&str]) -> Output {
+    let b = s(&cases().join(case).join("bundle.sigstore.json"));
+    let mut args = vec!["sigstore", "verify-bundle", "--bundle", &b];
+    args.extend_from_slice(extra);
+    args.push(artifact);
+    wsc(&args)
+}
+
+#[test]
+fn conformance_protocol_exit_codes() {
+    let a = s(&cases().join("a.txt"));
+    let digest =
+        format!("sha256:{}", wsc_core::keys::hex(&sha256(&std::fs::read(cases().join("a.txt")).expect("a.txt"))));
+    let id = ["--certificate-identity", ID, "--certificate-oidc-issuer", ISS];
+    for art in [a.as_str(), digest.as_str()] {
+        let o = verify_bundle("happy-path-v0.3", art, &id);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let o = verify_bundle("signature-mismatch_fail", art, &id);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert!(stderr(&o).contains("invalid signature"), "{}", stderr(&o));
+    }
+    let o = verify_bundle(
+        "happy-path-v0.3",
+        &a,
+        &["--certificate-identity", "someone@example.com", "--certificate-oidc-issuer", ISS],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("identity"), "{}", stderr(&o));
+    // A malformed key is an input error, not a failed verification.
+    let k = s(&cases().join("managed-key-wrong-key_fail/key.pub"));
+    let o = verify_bundle("managed-key-wrong-key_fail", &a, &["--key", &k]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = verify_bundle("happy-path-v0.3", "sha256:zz", &id);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+fn sha256(b: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(b).into()
+}
+
+/// Verification needs no network: it passes in a network namespace with no
+/// interface up, and with every proxy variable pointing at a closed port.
+#[test]
+fn verification_is_offline() {
+    let a = s(&cases().join("a.txt"));
+    let b = s(&cases().join("happy-path-v0.3/bundle.sigstore.json"));
+    let args = [
+        "sigstore",
+        "verify-bundle",
+        "--bundle",
+        &b,
+        "--certificate-identity",
+        ID,
+        "--certificate-oidc-issuer",
+        ISS,
+        &a,
+    ];
+    let proxied = Command::new(env!("CARGO_BIN_EXE_wsc"))
+        .args(args)
+        .env("HTTPS_PROXY", "http://127.0.0.1:9")
+        .env("HTTP_PROXY", "http://127.0.0.1:9")
+        .env("ALL_PROXY", "http://127.0.0.1:9")
+        .output()
+        .expect("runs");
+    assert_eq!(proxied.status.code(), Some(0), "{}", stderr(&proxied));
+    // `unshare -n` needs privileges; CI runs as root. Without them the proxy check above stands alone.
+    let probe = Command::new("unshare").args(["-n", "true"]).output();
+    if probe.is_ok_and(|o| o.status.success()) {
+        let o = Command::new("unshare").arg("-n").arg(env!("CARGO_BIN_EXE_wsc")).args(args).output().expect("runs");
+        assert_eq!(o.status.code(), Some(0), "in an empty network namespace: {}", stderr(&o));
+    } else {
+        assert!(std::env::var_os("CI").is_none(), "CI must be able to run `unshare -n`");
+    }
+}
+
+/// A real bundle over another artifact cannot be attached to a module.
+#[test]
+fn attach_refuses_a_bundle_over_another_artifact() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = tmp.path().join("o.wasm");
+    let o = wsc(&[
+        "bundle",
+        "attach",
+        "-i",
+        &s(&vectors().join("modules/add.wasm")),
+        "--bundle",
+        &s(&cases().join("happy-path-v0.3/bundle.sigstore.json")),
+        "-o",
+        &s(&out),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("signs another artifact"), "{}", stderr(&o));
+    assert!(!out.exists());
+    // DSSE bundles are not keyless records.
+    let o = wsc(&[
+        "bundle",
+        "attach",
+        "-i",
+        &s(&vectors().join("modules/add.wasm")),
+        "--bundle",
+        &s(&cases().join("happy-path-intoto-in-dsse-v3/bundle.sigstore.json")),
+        "-o",
+        &s(&out),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("DSSE"), "{}", stderr(&o));
+}
+
+/// A keyless record moved into a module (a valid bundle of another
+/// artifact) is rejected for that reason, and does not hide the module's
+/// valid Ed25519 signature from key verification.
+#[test]
+fn moved_keyless_record_is_rejected() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let module = std::fs::read(vectors().join("signed/add.k1.wasm")).expect("module");
+    let mut plain = Vec::new();
+    let sig = wsc_core::detach(&module[..], &mut plain).expect("detach");
+    let mut data = SignatureData::decode(&sig, 0).expect("decode");
+    let hashes = wsc_core::content_hashes(&plain[..]).expect("hashes");
+    let bundle = std::fs::read(cases().join("happy-path-v0.3/bundle.sigstore.json")).expect("bundle");
+    data.add_signature(&hashes, &SignatureRecord::new(None, wsc_keyless::KEYLESS_ALGORITHM, bundle)).expect("add");
+    let mut crafted = Vec::new();
+    wsc_core::attach(&plain[..], &mut crafted, &data.encode().expect("encode")).expect("attach");
+    let f = tmp.path().join("crafted.wasm");
+    std::fs::write(&f, &crafted).expect("write");
+
+    let o = wsc(&["verify", "-i", &s(&f), "--keyless", "--certificate-identity", ID, "--certificate-oidc-issuer", ISS]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("record 1 rejected") && err.contains("signature"), "{err}");
+    let o = wsc(&["verify", "-i", &s(&f), "-K", &s(&vectors().join("keys/k1.pk"))]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // The message `wsc bundle message` writes is the set message of the module.
+    let m = tmp.path().join("m.bin");
+    let o = wsc(&["bundle", "message", "-i", &s(&f), "-o", &s(&m)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&m).expect("msg"), wsc_core::sigdata::signed_message(&hashes));
+    // Export finds the record, with that message.
+    let dir = tmp.path().join("out");
+    let o = wsc(&["bundle", "export", "-i", &s(&f), "--out-dir", &s(&dir)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(std::fs::read(dir.join("set0-record1.msg")).expect("msg"), wsc_core::sigdata::signed_message(&hashes));
+    // A module without keyless records: keyless verification fails, export says so.
+    let o = wsc(&[
+        "verify",
+        "-i",
+        &s(&vectors().join("signed/add.k1.wasm")),
+        "--keyless",
+        "--certificate-identity",
+        ID,
+        "--certificate-oidc-issuer",
+        ISS,
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let o = wsc(&["bundle", "export", "-i", &s(&vectors().join("signed/add.k1.wasm")), "--out-dir", &s(&dir)]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn keyless_policy_flags_are_checked() {
+    let f = s(&vectors().join("signed/add.k1.wasm"));
+    let o = wsc(&["verify", "-i", &f, "--keyless", "--certificate-oidc-issuer", ISS]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--certificate-identity"), "{}", stderr(&o));
+    let o =
+        wsc(&["verify", "-i", &f, "--keyless", "--certificate-identity-regexp", "(", "--certificate-oidc-issuer", ISS]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("regular expression"), "{}", stderr(&o));
+    let o = wsc(&[
+        "verify",
+        "-i",
+        &f,
+        "--keyless",
+        "-K",
+        "x",
+        "--certificate-identity",
+        ID,
+        "--certificate-oidc-issuer",
+        ISS,
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}
