@@ -32,6 +32,11 @@ const RULES: &[(&str, &[&str], &str)] = &[
     ),
     ("wsc-pinning", &["wsc-"], "wsc-pinning depends on no wsc crate"),
     (
+        "wsc-keyless",
+        &["wsc-cli", "wsc-hsm", "reqwest", "hyper", "tokio", "openidconnect", "tough", "ring"],
+        "keyless verification is offline: no HTTP client, async runtime or TUF client in its graph",
+    ),
+    (
         "wsc-pki",
         &["wsc-keyless", "wsc-pinning", "wsc-hsm", "wsc-cli", "tokio", "reqwest"],
         "wsc-pki is offline and sits on wsc-core only",

@@ -33,7 +33,7 @@ enum Command {
     /// Sign a module (embedded, or detached with -S).
     Sign(sign::SignArgs),
     /// Verify a module with one public key.
-    Verify(verify::VerifyArgs),
+    Verify(Box<verify::VerifyArgs>),
     /// Verify a module with several public keys at once.
     #[command(name = "verify_matrix", visible_alias = "verify-matrix")]
     VerifyMatrix(verify::MatrixArgs),

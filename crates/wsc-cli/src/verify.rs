@@ -68,14 +68,14 @@ struct Common {
 
 enum Who {
     Key { file: PathBuf, key: PublicKey },
-    Keyless(Box<BundleVerifier>),
+    Keyless(BundleVerifier),
 }
 
 impl Who {
     fn verifier(&self) -> &dyn RecordVerifier {
         match self {
             Who::Key { key, .. } => key,
-            Who::Keyless(v) => v.as_ref(),
+            Who::Keyless(v) => v,
         }
     }
 
@@ -103,7 +103,7 @@ impl Who {
 pub(crate) fn run(a: &VerifyArgs) -> Result<Outcome> {
     let keys = match &a.public_key {
         Some(p) if !a.keyless => load_keys(std::slice::from_ref(p), a.common.ssh)?,
-        _ => vec![Who::Keyless(Box::new(a.keyless_args.verifier()?))],
+        _ => vec![Who::Keyless(a.keyless_args.verifier()?)],
     };
     let report = verify(&a.input, &keys, &a.common)?;
     let ok = report.any_verified();

@@ -15,6 +15,15 @@
 //! flip in the payload of a content section stops whole-module verification
 //! of a module that verified before.
 //!
+//! Every input gets the full list of mutations, truncation at every
+//! position included. The signature data decoder is cheap and runs all of
+//! them. The module, key and verification targets cost about a millisecond
+//! per case in a debug build, mostly because each `SectionReader` zero-fills
+//! a 256 KiB buffer. So they run a fixed sample of each file's list, a few
+//! cases of every mutation kind, and the whole suite stays within seconds.
+//! Set `WSC_FUZZ_SMOKE=full` to run every case of every list instead (a few
+//! minutes in a debug build).
+//!
 //! When a case panics, the test prints the file, the mutation and the input
 //! as hex, then fails after all cases have run.
 
@@ -229,6 +238,46 @@ fn module_mutations(name: &str, module: &[u8]) -> Vec<Case> {
     mutations(name, module, &wsc_fuzz::module_length_fields(module), &ranges, MODULE_BUDGET)
 }
 
+/// Whether `WSC_FUZZ_SMOKE=full` asks for every case.
+fn full() -> bool {
+    std::env::var("WSC_FUZZ_SMOKE").is_ok_and(|v| v == "full")
+}
+
+/// A fixed sample of `cases`: at most `per_kind` of each kind of mutation
+/// (truncation, flip, insertion, deletion, length field, swap), picked by the
+/// file's PRNG; every case with `WSC_FUZZ_SMOKE=full`.
+fn sample(name: &str, cases: Vec<Case>, per_kind: usize) -> Vec<Case> {
+    if full() {
+        return cases;
+    }
+    let kind = |m: &Mutation| match m {
+        Mutation::Truncate(_) => 0,
+        Mutation::Flip { .. } => 1,
+        Mutation::Insert { .. } => 2,
+        Mutation::Delete(_) => 3,
+        Mutation::Field { .. } => 4,
+        Mutation::Swap(..) => 5,
+    };
+    let mut rng = XorShift::for_name(&format!("{name}#sample"));
+    let mut by_kind: [Vec<Case>; 6] = Default::default();
+    for c in cases {
+        by_kind[kind(&c.mutation)].push(c);
+    }
+    let mut out = Vec::new();
+    for mut group in by_kind {
+        for _ in 0..per_kind.min(group.len()) {
+            let i = rng.below(group.len());
+            out.push(group.swap_remove(i));
+        }
+    }
+    out
+}
+
+/// Cases per mutation kind and file for the targets that read modules and keys.
+const SECTIONS_PER_KIND: usize = 8;
+const VERIFY_PER_KIND: usize = 4;
+const KEYS_PER_KIND: usize = 12;
+
 // ---------------------------------------------------------------------------
 // Running cases
 // ---------------------------------------------------------------------------
@@ -432,7 +481,7 @@ fn sections_survive_mutations() {
             let out = wsc_fuzz::sections(&module);
             assert!(out.result.is_ok() || name.starts_with("crafted/"), "{name} does not read: {:?}", out.result);
         });
-        for case in module_mutations(&name, &module) {
+        for case in sample(&name, module_mutations(&name, &module), SECTIONS_PER_KIND) {
             runner.run(&name, Some(&case.mutation), &case.bytes, || wsc_fuzz::sections(&case.bytes));
         }
     }
@@ -472,7 +521,7 @@ fn keys_survive_mutations() {
             let out = wsc_fuzz::keys(&key);
             assert!(out.public.is_ok() || out.secret.is_ok(), "{name} reads as no key: {out:?}");
         });
-        for case in mutations(&name, &key, &[], &[], DATA_BUDGET) {
+        for case in sample(&name, mutations(&name, &key, &[], &[], DATA_BUDGET), KEYS_PER_KIND) {
             if let Some(out) = runner.run(&name, Some(&case.mutation), &case.bytes, || wsc_fuzz::keys(&case.bytes)) {
                 public += usize::from(out.public.is_ok());
                 secret += usize::from(out.secret.is_ok());
@@ -498,7 +547,7 @@ fn verify_embedded_survives_mutations() {
         verified_originals += usize::from(original_ok);
         let original_hashes = original.checkpoint_hashes();
         let payload = content_payload(&module);
-        for case in module_mutations(&name, &module) {
+        for case in sample(&name, module_mutations(&name, &module), VERIFY_PER_KIND) {
             let Some(out) = runner
                 .run(&name, Some(&case.mutation), &case.bytes, || wsc_fuzz::verify_embedded_all(&case.bytes, &key))
             else {
@@ -549,7 +598,7 @@ fn verify_detached_survives_mutations() {
         let original_hashes = original.checkpoint_hashes();
         // The signature data mutated, the module not.
         let fields = wsc_fuzz::sigdata_length_fields(&sig, 0);
-        for case in mutations(&sig_name, &sig, &fields, &[], DATA_BUDGET) {
+        for case in sample(&name, mutations(&sig_name, &sig, &fields, &[], DATA_BUDGET), 3 * VERIFY_PER_KIND) {
             if let Some(out) = runner.run(&name, Some(&case.mutation), &case.bytes, || {
                 wsc_fuzz::verify_detached_all(module, &case.bytes, &key)
             }) {
@@ -561,7 +610,7 @@ fn verify_detached_survives_mutations() {
         }
         // The module mutated, the signature data not.
         let payload = content_payload(module);
-        for case in module_mutations(&name, module) {
+        for case in sample(&name, module_mutations(&name, module), 3 * VERIFY_PER_KIND) {
             let Some(out) = runner.run(&name, Some(&case.mutation), &case.bytes, || {
                 wsc_fuzz::verify_detached_all(&case.bytes, &sig, &key)
             }) else {
@@ -583,13 +632,19 @@ fn verify_detached_survives_mutations() {
     runner.finish();
 }
 
-/// The fuzz entry point itself (split input, fixed key) on a few inputs, so
-/// that the path the fuzzer takes is compiled and run here too.
+/// The fuzz entry points themselves (the `verify` one splits its input and
+/// uses the uncached key) on a few vectors, so that the code the fuzzer runs
+/// is compiled and run here too.
 #[test]
-fn verify_entry_point_runs() {
-    let mut runner = Runner::new("verify (entry point)");
-    for (name, module) in modules().into_iter().filter(|(_, m)| m.len() < 4096) {
-        runner.run(&name, None, &module, || wsc_fuzz::verify(&module));
+fn entry_points_run() {
+    let mut runner = Runner::new("entry points");
+    for (name, module) in modules() {
+        if ["signed/add.k1.wasm", "signed/custom.split.k1.wasm", "crafted/add.k1.unknown-alg.wasm"].contains(&name.as_str()) {
+            runner.run(&name, None, &module, || wsc_fuzz::verify(&module));
+        }
+    }
+    for (name, key) in vectors("keys").into_iter().take(3) {
+        runner.run(&name, None, &key, || wsc_fuzz::keys(&key));
     }
     runner.finish();
 }

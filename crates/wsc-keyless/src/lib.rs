@@ -186,7 +186,8 @@ impl IdentityPolicy {
         }
         let claims = result.certificate().map(|c| &c.ci_claims);
         let gh = claims.map(|c| &c.deprecated_github);
-        let checks: [(&str, &Option<String>, Option<&Option<String>>); 5] = [
+        type Check<'a> = (&'a str, &'a Option<String>, Option<&'a Option<String>>);
+        let checks: [Check<'_>; 5] = [
             ("workflow repository", &self.github.repository, gh.map(|g| &g.workflow_repository)),
             ("workflow ref", &self.github.git_ref, gh.map(|g| &g.workflow_ref)),
             ("workflow trigger", &self.github.trigger, gh.map(|g| &g.workflow_trigger)),
