@@ -53,6 +53,9 @@ impl fmt::Display for Service {
 /// The strict-mode variable.
 pub const REQUIRE_VARIABLE: &str = "WSC_REQUIRE_CERT_PINNING";
 
+/// The variable naming a pin configuration file.
+pub const CONFIG_FILE_VARIABLE: &str = "WSC_PINNING_CONFIG";
+
 /// Which pins apply where, and whether pins are required.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PinningConfig {
@@ -96,6 +99,27 @@ impl PinningConfig {
     /// `WSC_TSA_PINS`, `WSC_OIDC_PINS`, `WSC_REQUIRE_CERT_PINNING`).
     pub fn from_env() -> Result<Self, PinningError> {
         Self::new().apply(|name| std::env::var(name).ok())
+    }
+
+    /// The configuration wsc uses: the file named by `WSC_PINNING_CONFIG`
+    /// (if set), then the environment variables over it, key by key.
+    /// A file that cannot be read is an error, not an empty configuration.
+    pub fn load() -> Result<Self, PinningError> {
+        Self::load_with(|name| std::env::var(name).ok())
+    }
+
+    /// [`load`](Self::load) with another source of variables.
+    pub fn load_with(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, PinningError> {
+        let mut config = Self::new();
+        if let Some(path) = lookup(CONFIG_FILE_VARIABLE) {
+            let text = std::fs::read_to_string(&path).map_err(|e| PinningError::InvalidSetting {
+                name: CONFIG_FILE_VARIABLE.into(),
+                value: format!("{path} ({e})"),
+                expected: "a readable file of NAME=VALUE lines",
+            })?;
+            config = config.apply_file(&text)?;
+        }
+        config.apply(lookup)
     }
 
     /// Applies settings from a lookup (the environment, a file), each one

@@ -20,7 +20,7 @@ mod config;
 mod pin;
 mod verifier;
 
-pub use config::{PinningConfig, REQUIRE_VARIABLE, Service};
+pub use config::{CONFIG_FILE_VARIABLE, PinningConfig, REQUIRE_VARIABLE, Service};
 pub use pin::{CertificateInfo, Pin, describe_chain};
 pub use verifier::{PinFailure, PinningVerifier};
 

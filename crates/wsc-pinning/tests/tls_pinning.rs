@@ -334,3 +334,30 @@ fn presented_chain_with_an_empty_root_store_still_returns_the_chain() {
     let pins: Vec<Pin> = presented.chain.iter().map(|c| c.certificate_sha256).collect();
     assert_eq!(pins, vec![p.good.leaf_pin(), Pin::of_certificate(p.good.intermediate())]);
 }
+
+/// `PinningConfig::load_with` reads the file named by WSC_PINNING_CONFIG,
+/// then the variables over it; the pins it yields are the ones enforced.
+#[test]
+fn config_file_named_by_a_variable_is_enforced() {
+    let p = pki();
+    let dir = std::env::temp_dir().join(format!("wsc-pinning-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("pins.conf");
+    std::fs::write(&file, format!("# test\nWSC_REKOR_PINS={}\n", p.good.leaf_pin())).expect("write");
+    let path = file.display().to_string();
+    let only_file = |n: &str| (n == "WSC_PINNING_CONFIG").then(|| path.clone());
+    let server = TlsServer::start(&p.good, 2);
+    let c = client(PinningConfig::load_with(only_file).expect("config"), &server);
+    assert_ok(&server, &c, "pins from the file");
+    let overridden = |n: &str| match n {
+        "WSC_PINNING_CONFIG" => Some(path.clone()),
+        "WSC_REKOR_PINS" => Some("00".repeat(32)),
+        _ => None,
+    };
+    let c = client(PinningConfig::load_with(overridden).expect("config"), &server);
+    assert!(get(&c, &server.url()).is_err(), "the variable's pin overrides the file's");
+    let missing = |n: &str| (n == "WSC_PINNING_CONFIG").then(|| dir.join("missing.conf").display().to_string());
+    let e = PinningConfig::load_with(missing).expect_err("missing file");
+    assert!(e.to_string().contains("WSC_PINNING_CONFIG"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
