@@ -1,9 +1,9 @@
-//! Repository chores: `cargo xtask ci | bench | corpus | layers`.
+//! Repository chores: `cargo xtask ci | bench | corpus | interop | layers`.
 //!
 //! `cargo xtask ci` is the one command that runs every test: formatting,
 //! clippy, the test suites, the layering rules, the examples, the real-world
-//! corpus and the memory-limit checks. It installs the tools it needs
-//! (wasmsign2-cli) when they are missing.
+//! corpus, the memory-limit checks and the Sigstore interop checks. It
+//! installs the tools it needs (wasmsign2-cli) when they are missing.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -12,6 +12,7 @@ use anyhow::{Context, Result, bail};
 
 mod bench;
 mod corpus;
+mod interop;
 mod layers;
 mod util;
 
@@ -21,8 +22,11 @@ commands:
   ci [--no-corpus]            every check and test (the README's test command)
   bench [--runs N] [--corpus DIR] [--files a,b] [--out FILE] [--check]
                               wsc vs openssl and wasmsign2 on the large corpus files
+  bench --keyless [--runs N] [--out FILE]
+                              keyless verification of a 1 MiB module vs sigstore-python
   corpus [--dir DIR] [--no-fetch]
                               fetch the real-world modules and sign/verify each
+  interop                     keyless records with sigstore-python and a local Sigstore mock
   layers                      check the crate dependency rules";
 
 fn main() -> Result<()> {
@@ -33,6 +37,15 @@ fn main() -> Result<()> {
     let rest = &args[1..];
     match cmd.as_str() {
         "ci" => ci(!rest.iter().any(|a| a == "--no-corpus")),
+        "bench" if rest.iter().any(|a| a == "--keyless") => {
+            let runs = opt(rest, "--runs").map(|r| r.parse()).transpose().context("--runs takes a number")?.unwrap_or(10);
+            let table = interop::keyless_bench(runs)?;
+            println!("{table}");
+            if let Some(out) = opt(rest, "--out") {
+                std::fs::write(out, &table).with_context(|| format!("cannot write {out}"))?;
+            }
+            Ok(())
+        }
         "bench" => bench::bench(&bench::BenchOpts {
             corpus: opt(rest, "--corpus").map_or_else(default_corpus, PathBuf::from),
             runs: opt(rest, "--runs").map(|r| r.parse()).transpose().context("--runs takes a number")?.unwrap_or(15),
@@ -47,6 +60,7 @@ fn main() -> Result<()> {
             }
             corpus::check(&dir)
         }
+        "interop" => interop::run(),
         "layers" => layers::check(),
         _ => bail!("unknown command '{cmd}'\n{USAGE}"),
     }
@@ -112,6 +126,7 @@ fn ci(with_corpus: bool) -> Result<()> {
         util::run(cargo().args(["run", "--locked", "--quiet", "-p", ex]))?;
     }
     memory_limit()?;
+    interop::run()?;
     if root.join("fuzz/Cargo.toml").is_file() {
         util::run(Command::new(env!("CARGO")).current_dir(root.join("fuzz")).args(["check", "--locked", "--bins"]))?;
     }

@@ -38,12 +38,18 @@ impl AlgorithmId {
     pub const ED25519: AlgorithmId = AlgorithmId(0x01);
     /// ECDSA over P-256 with SHA-256; the signature is `r ‖ s` (64 bytes).
     pub const ECDSA_P256_SHA256: AlgorithmId = AlgorithmId(0x10);
+    /// A signature with its X.509 certificate chain (verified by wsc-pki).
+    pub const CERTIFICATE_BOUND: AlgorithmId = AlgorithmId(0x11);
+    /// A Sigstore keyless bundle (verified by wsc-keyless).
+    pub const SIGSTORE_KEYLESS: AlgorithmId = AlgorithmId(0x20);
 
     /// A short name for known ids.
     pub fn name(self) -> Option<&'static str> {
         match self {
             AlgorithmId::ED25519 => Some("ed25519"),
             AlgorithmId::ECDSA_P256_SHA256 => Some("ecdsa-p256-sha256"),
+            AlgorithmId::CERTIFICATE_BOUND => Some("certificate-bound"),
+            AlgorithmId::SIGSTORE_KEYLESS => Some("sigstore-keyless"),
             _ => None,
         }
     }

@@ -33,7 +33,7 @@ use wsc_core::{PublicKey, RecordOutcome, RecordVerifier, Signer, SignerError};
 pub use sigstore_verify;
 
 /// The algorithm id of a keyless record: its payload is a Sigstore bundle.
-pub const KEYLESS_ALGORITHM: AlgorithmId = AlgorithmId(0x20);
+pub const KEYLESS_ALGORITHM: AlgorithmId = AlgorithmId::SIGSTORE_KEYLESS;
 
 /// Largest bundle wsc reads from a file.
 pub const MAX_BUNDLE_LEN: usize = 1024 * 1024;
