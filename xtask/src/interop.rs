@@ -437,7 +437,12 @@ fn keyless_bench_with(wsc: &Path, server: &Server, tmp: &Path, runs: usize) -> R
     std::fs::write(t("big.wasm"), &module)?;
     let wscc = || Command::new(wsc);
     step("message", 0, "", wscc().args(["bundle", "message", "-i"]).arg(t("big.wasm")).arg("-o").arg(t("big.msg")))?;
-    step("sign", 0, "", sigstore(&tc, &token).args(["sign", "--bundle"]).arg(t("big.sigstore.json")).arg(t("big.msg")))?;
+    step(
+        "sign",
+        0,
+        "",
+        sigstore(&tc, &token).args(["sign", "--bundle"]).arg(t("big.sigstore.json")).arg(t("big.msg")),
+    )?;
     step(
         "attach",
         0,
@@ -510,8 +515,5 @@ fn keyless_bench_with(wsc: &Path, server: &Server, tmp: &Path, runs: usize) -> R
 
 fn which_python() -> Result<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|d| d.join("python3"))
-        .find(|p| p.is_file())
-        .context("python3 not found on PATH")
+    std::env::split_paths(&path).map(|d| d.join("python3")).find(|p| p.is_file()).context("python3 not found on PATH")
 }

@@ -38,7 +38,8 @@ fn main() -> Result<()> {
     match cmd.as_str() {
         "ci" => ci(!rest.iter().any(|a| a == "--no-corpus")),
         "bench" if rest.iter().any(|a| a == "--keyless") => {
-            let runs = opt(rest, "--runs").map(|r| r.parse()).transpose().context("--runs takes a number")?.unwrap_or(10);
+            let runs =
+                opt(rest, "--runs").map(|r| r.parse()).transpose().context("--runs takes a number")?.unwrap_or(10);
             let table = interop::keyless_bench(runs)?;
             println!("{table}");
             if let Some(out) = opt(rest, "--out") {
