@@ -35,8 +35,16 @@ const ATTRIBUTE_WINDOW: usize = 6;
 /// Every requirement id, in the order of the table: the full list of the
 /// seed security model.
 pub(crate) fn ids() -> Vec<String> {
-    let groups: [(&str, usize, usize); 8] =
-        [("CV", 8, 1), ("CR", 11, 1), ("CD", 9, 1), ("SP", 8, 1), ("CG", 8, 1), ("TS", 18, 3), ("RR", 6, 1), ("FEAT", 5, 1)];
+    let groups: [(&str, usize, usize); 8] = [
+        ("CV", 8, 1),
+        ("CR", 11, 1),
+        ("CD", 9, 1),
+        ("SP", 8, 1),
+        ("CG", 8, 1),
+        ("TS", 18, 3),
+        ("RR", 6, 1),
+        ("FEAT", 5, 1),
+    ];
     let mut out = Vec::new();
     for (prefix, count, width) in groups {
         for n in 1..=count {
@@ -92,7 +100,8 @@ struct Requirement {
 /// Checks the requirements and writes (or, with `check_only`, compares) the table.
 pub(crate) fn run(check_only: bool) -> Result<()> {
     let root = util::root();
-    let text = std::fs::read_to_string(root.join(REQUIREMENTS)).with_context(|| format!("cannot read {REQUIREMENTS}"))?;
+    let text =
+        std::fs::read_to_string(root.join(REQUIREMENTS)).with_context(|| format!("cannot read {REQUIREMENTS}"))?;
     let tables = parse(&text).with_context(|| format!("{REQUIREMENTS} is not in the supported TOML subset"))?;
     let reqs = requirements(&tables).with_context(|| REQUIREMENTS.to_string())?;
     let problems = validate(&reqs, &root);
@@ -271,11 +280,14 @@ impl Parser {
                 let mut items = Vec::new();
                 loop {
                     self.skip_space_lines();
-                    if self.peek() == Some(']') {
-                        self.bump();
-                        break;
+                    match self.peek() {
+                        Some(']') => {
+                            self.bump();
+                            break;
+                        }
+                        None => bail!("unterminated array at the end of the file"),
+                        Some(_) => items.push(self.string()?),
                     }
-                    items.push(self.string()?);
                     self.skip_space_lines();
                     match self.bump() {
                         Some(',') => {}
@@ -286,7 +298,9 @@ impl Parser {
                 }
                 Ok(Value::List(items))
             }
-            Some(c) => bail!("line {}: only \"strings\" and [\"string\", ...] arrays are supported, found {c:?}", self.line),
+            Some(c) => {
+                bail!("line {}: only \"strings\" and [\"string\", ...] arrays are supported, found {c:?}", self.line)
+            }
             None => bail!("missing value at the end of the file"),
         }
     }
@@ -467,14 +481,12 @@ fn render(reqs: &[Requirement]) -> String {
         let prefix = r.id.split('-').next().unwrap_or_default().to_string();
         if prefix != group {
             let _ = writeln!(s, "\n## {}\n", group_title(&prefix));
-            let _ = writeln!(s, "| id | meaning | status | tests | code and checks | note |\n|---|---|---|---|---|---|");
+            let _ =
+                writeln!(s, "| id | meaning | status | tests | code and checks | note |\n|---|---|---|---|---|---|");
             group = prefix;
         }
-        let meaning = if r.origin == "inferred" {
-            format!("*(inferred)* {}", cell(&r.meaning))
-        } else {
-            cell(&r.meaning)
-        };
+        let meaning =
+            if r.origin == "inferred" { format!("*(inferred)* {}", cell(&r.meaning)) } else { cell(&r.meaning) };
         let mut code = code_list(&r.code);
         if !r.checks.is_empty() {
             if !code.is_empty() {

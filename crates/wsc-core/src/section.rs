@@ -211,11 +211,13 @@ impl<R: Read> SectionReader<R> {
 
     /// Streams the rest of the current section's data to `f`, in chunks.
     pub fn data_chunks(&mut self, mut f: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
-        if self.buf.len() < CHUNK {
-            self.buf.resize(CHUNK, 0);
+        // The buffer grows to what the payloads need, at most one chunk.
+        let need = self.pending.min(CHUNK as u64) as usize;
+        if self.buf.len() < need {
+            self.buf.resize(need, 0);
         }
         while self.pending > 0 {
-            let want = self.pending.min(CHUNK as u64) as usize;
+            let want = self.pending.min(self.buf.len() as u64) as usize;
             let n = match self.inner.read(&mut self.buf[..want]) {
                 Ok(0) => return Err(Error::eof(self.pos, "section data")),
                 Ok(n) => n,
