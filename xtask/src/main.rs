@@ -1,4 +1,4 @@
-//! Repository chores: `cargo xtask ci | bench | corpus | interop | layers`.
+//! Repository chores: `cargo xtask ci | bench | corpus | interop | fuzz | layers | trace | deny | sbom`.
 //!
 //! `cargo xtask ci` is the one command that runs every test: formatting,
 //! clippy, the test suites, the layering rules, the examples, the real-world
@@ -15,6 +15,8 @@ mod corpus;
 mod fuzz;
 mod interop;
 mod layers;
+mod supply;
+mod trace;
 mod util;
 
 const USAGE: &str = "usage: cargo xtask <command>
@@ -29,7 +31,10 @@ commands:
                               fetch the real-world modules and sign/verify each
   interop                     keyless records with sigstore-python and a local Sigstore mock
   fuzz [--seconds N]          run each cargo-fuzz target for N seconds (default 60)
-  layers                      check the crate dependency rules";
+  layers                      check the crate dependency rules
+  trace [--check]             requirements.toml against the tests; write (or compare) traceability.md
+  deny                        cargo deny check bans licenses sources (deny.toml)
+  sbom                        CycloneDX 1.5 SBOM of wsc-cli in target/sbom/wsc-cli.cdx.json";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -65,6 +70,9 @@ fn main() -> Result<()> {
         }
         "interop" => interop::run(),
         "layers" => layers::check(),
+        "trace" => trace::run(rest.iter().any(|a| a == "--check")),
+        "deny" => supply::deny(),
+        "sbom" => supply::sbom(),
         "fuzz" => fuzz::run(
             opt(rest, "--seconds").map(str::parse).transpose().context("--seconds takes a number")?.unwrap_or(60),
         ),
@@ -128,6 +136,9 @@ fn ci(with_corpus: bool) -> Result<()> {
     util::run(cargo().args(["clippy", "--locked", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     util::run(cargo().args(["test", "--locked", "--workspace"]).env("WASMSIGN2", &wasmsign2))?;
     layers::check()?;
+    trace::run(true)?;
+    supply::deny()?;
+    supply::sbom()?;
     for ex in ["example-sign-verify-in-memory", "example-wasmi-host"] {
         util::run(cargo().args(["run", "--locked", "--quiet", "-p", ex]))?;
     }

@@ -14,6 +14,7 @@ mod keyless;
 mod keys;
 mod ops;
 mod pins;
+mod pki;
 mod show;
 mod sign;
 mod verify;
@@ -53,6 +54,9 @@ enum Command {
     /// The Sigstore conformance protocol (plain bundles).
     #[command(subcommand)]
     Sigstore(keyless::SigstoreCommand),
+    /// Private CA for device fleets: CAs, CSRs, device certificates, CRLs.
+    #[command(subcommand)]
+    Pki(pki::PkiCommand),
     /// TLS certificate pins for the HTTPS services wsc talks to.
     #[command(subcommand)]
     Pins(pins::PinsCommand),
@@ -78,6 +82,7 @@ fn main() -> ExitCode {
         Command::Show(a) => show::run(&a),
         Command::Demo(a) => demo::run(&a),
         Command::Pins(c) => pins::run(&c),
+        Command::Pki(c) => pki::run(&c),
         Command::Bundle(c) => keyless::bundle(&c),
         Command::Sigstore(c) => keyless::sigstore(&c),
     };

@@ -24,6 +24,9 @@ pub(crate) struct SignArgs {
     /// Public key of the same pair: writes its key id into the record.
     #[arg(short = 'K', long = "public-key", value_name = "FILE")]
     public_key: Option<PathBuf>,
+    /// Certificate chain (PEM, leaf first) of the secret key: writes a certificate-bound record (0x11).
+    #[arg(long = "cert", value_name = "PEM", conflicts_with = "public_key")]
+    cert: Option<PathBuf>,
     /// Write a detached signature to this file instead of embedding it.
     #[arg(short = 'S', long = "signature-file", value_name = "FILE")]
     signature: Option<PathBuf>,
@@ -38,8 +41,13 @@ pub(crate) fn run(a: &SignArgs) -> Result<Outcome> {
     }
     let sk = keys::load_secret(&a.secret_key, a.ssh)?;
     let with_id;
-    let signer: &dyn Signer = match &a.public_key {
-        Some(p) => {
+    let with_cert;
+    let signer: &dyn Signer = match (&a.cert, &a.public_key) {
+        (Some(chain), _) => {
+            with_cert = crate::pki::cert_signer(sk, chain)?;
+            &with_cert
+        }
+        (None, Some(p)) => {
             let pks = keys::load_public(p, a.ssh)?;
             let pk = pks.first().context("no public key")?;
             with_id = WithKeyId::checked(&sk, pk).with_context(|| {
@@ -47,7 +55,7 @@ pub(crate) fn run(a: &SignArgs) -> Result<Outcome> {
             })?;
             &with_id
         }
-        None => &sk,
+        (None, None) => &sk,
     };
     let ctx = || format!("cannot sign '{}'", a.input.display());
     let report = match &a.signature {

@@ -24,8 +24,8 @@ pub(crate) struct VerifyArgs {
         short = 'K',
         long = "public-key",
         value_name = "FILE",
-        required_unless_present = "keyless",
-        conflicts_with = "keyless"
+        required_unless_present_any = ["keyless", "trust_anchor"],
+        conflicts_with_all = ["keyless", "trust_anchor"]
     )]
     public_key: Option<PathBuf>,
     /// Verify keyless (Sigstore) records against an identity policy, offline.
@@ -34,7 +34,26 @@ pub(crate) struct VerifyArgs {
     #[command(flatten)]
     keyless_args: KeylessArgs,
     #[command(flatten)]
+    cert_args: CertArgs,
+    #[command(flatten)]
     common: Common,
+}
+
+/// Certificate-bound records (wsc-pki): trust anchors and revocation.
+#[derive(Debug, Args)]
+struct CertArgs {
+    /// Trust anchor certificates (PEM); repeatable.
+    #[arg(long = "trust-anchor", value_name = "PEM", conflicts_with = "keyless")]
+    trust_anchor: Vec<PathBuf>,
+    /// Every --trust-anchor file must have its own valid signature (vendor and integrator).
+    #[arg(long, requires = "trust_anchor")]
+    require_all_anchors: bool,
+    /// CRL (PEM or DER) of a CA on the path; repeatable.
+    #[arg(long = "crl", value_name = "FILE", requires = "trust_anchor")]
+    crl: Vec<PathBuf>,
+    /// Check certificates at this time (RFC 3339) instead of now.
+    #[arg(long = "at-time", value_name = "TIME", requires = "trust_anchor")]
+    at_time: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -69,6 +88,7 @@ struct Common {
 enum Who {
     Key { file: PathBuf, key: PublicKey },
     Keyless(BundleVerifier),
+    Cert { anchors: String, verifier: wsc_pki::CertVerifier },
 }
 
 impl Who {
@@ -76,6 +96,7 @@ impl Who {
         match self {
             Who::Key { key, .. } => key,
             Who::Keyless(v) => v,
+            Who::Cert { verifier, .. } => verifier,
         }
     }
 
@@ -85,6 +106,7 @@ impl Who {
                 format!("{} ({}, key id {})", file.display(), key.algorithm().as_str(), hex(&key.key_id()))
             }
             Who::Keyless(_) => "keyless policy".to_string(),
+            Who::Cert { anchors, .. } => format!("trust anchor(s) {anchors}"),
         }
     }
 
@@ -96,28 +118,38 @@ impl Who {
                 "key_id": hex(&key.key_id()),
             }),
             Who::Keyless(_) => json!({"keyless": true}),
+            Who::Cert { anchors, .. } => json!({"trust_anchors": anchors}),
         }
     }
 }
 
 pub(crate) fn run(a: &VerifyArgs) -> Result<Outcome> {
     let keys = match &a.public_key {
-        Some(p) if !a.keyless => load_keys(std::slice::from_ref(p), a.common.ssh)?,
-        _ => vec![Who::Keyless(a.keyless_args.verifier()?)],
+        Some(p) => load_keys(std::slice::from_ref(p), a.common.ssh)?,
+        None if !a.cert_args.trust_anchor.is_empty() => cert_verifiers(&a.cert_args)?,
+        None => vec![Who::Keyless(a.keyless_args.verifier()?)],
     };
     let report = verify(&a.input, &keys, &a.common)?;
-    let ok = report.any_verified();
+    let ok =
+        if a.cert_args.require_all_anchors { wsc_pki::require_all(&report).is_ok() } else { report.any_verified() };
     if a.common.json {
         println!("{}", serde_json::to_string_pretty(&to_json(&a.input, &keys, &report))?);
     } else {
         print_warnings(&a.input, &report);
-        match report.results.iter().find(|r| r.is_ok()).or(report.results.first()) {
+        // With every anchor required, report the first failure; else the first success.
+        let shown = if a.cert_args.require_all_anchors {
+            report.results.iter().position(|r| r.is_err()).or(Some(0))
+        } else {
+            report.results.iter().position(|r| r.is_ok()).or(Some(0))
+        };
+        let shown_result = shown.and_then(|i| report.results.get(i).map(|r| (i, r)));
+        match shown_result.map(|(_, r)| r) {
             Some(Ok(v)) => {
                 println!("Signature is valid.");
                 describe(&a.input, v);
             }
             Some(Err(e)) => {
-                print_rejections(&a.input, &report, 0);
+                print_rejections(&a.input, &report, shown.unwrap_or(0));
                 eprintln!("error: '{}': verification failed: {e}", a.input.display());
             }
             None => {}
@@ -148,6 +180,18 @@ pub(crate) fn run_matrix(a: &MatrixArgs) -> Result<Outcome> {
         }
     }
     Ok(if ok { Outcome::Done } else { Outcome::VerificationFailed })
+}
+
+fn cert_verifiers(c: &CertArgs) -> Result<Vec<Who>> {
+    let one = |paths: &[PathBuf]| -> Result<Who> {
+        let anchors = paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+        Ok(Who::Cert { anchors, verifier: crate::pki::cert_verifier(paths, &c.crl, c.at_time.as_deref())? })
+    };
+    if c.require_all_anchors {
+        c.trust_anchor.iter().map(|p| one(std::slice::from_ref(p))).collect()
+    } else {
+        Ok(vec![one(&c.trust_anchor)?])
+    }
 }
 
 fn load_keys(paths: &[PathBuf], ssh: bool) -> Result<Vec<Who>> {

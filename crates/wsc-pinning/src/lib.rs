@@ -8,8 +8,9 @@
 //! blocking `reqwest` clients that use that verifier, with timeouts.
 //!
 //! A pin is a SHA-256 in hex. It matches the DER of the leaf certificate, or
-//! the SubjectPublicKeyInfo of any certificate the server presents. Pins on a
-//! CA's key (SPKI) survive leaf renewals and are the ones to prefer.
+//! the SubjectPublicKeyInfo of a certificate on the path WebPKI verified
+//! (leaf, intermediates, trust anchor). Pins on a CA's key (SPKI) survive
+//! leaf renewals and are the ones to prefer.
 //!
 //! What it is not: it signs and verifies nothing, and depends on no other wsc
 //! crate. There is no silent fallback: when pins are configured for a host, a

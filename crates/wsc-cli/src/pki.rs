@@ -1,0 +1,393 @@
+//! `wsc pki`: a private CA for device fleets (roots, intermediates, device
+//! certificates from CSRs, CRLs), and the helpers behind `wsc sign --cert`
+//! and `wsc verify --trust-anchor`.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use wsc_core::keys::hex;
+use wsc_core::{KeyAlgorithm, SecretKey};
+use wsc_pki::{Ca, CaProfile, CertInfo, CertSigner, CertVerifier, Csr, DAY, DeviceProfile};
+
+use crate::Outcome;
+use crate::files::{self, Mode};
+use crate::keys::Algorithm;
+
+/// Largest certificate, CSR or CRL file read.
+const MAX_PKI_FILE: u64 = 4 * 1024 * 1024;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PkiCommand {
+    /// Create or extend a CA.
+    #[command(subcommand)]
+    Ca(CaCommand),
+    /// Make a certificate signing request for a device key.
+    Csr(CsrArgs),
+    /// Issue a device certificate from a CSR (writes the chain, leaf first, without the root).
+    Issue(IssueArgs),
+    /// Write a CRL of a CA, listing revoked serial numbers.
+    Crl(CrlArgs),
+    /// Print the certificates (or the CSR) in a PEM file.
+    Show(ShowArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CaCommand {
+    /// Create a root CA: DIR/ca.pem and DIR/ca.key (mode 0600).
+    Init(CaInitArgs),
+    /// Create an intermediate CA below the CA in --ca-dir.
+    Intermediate(CaIntermediateArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CaInitArgs {
+    /// Directory to write ca.pem and ca.key into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    out_dir: PathBuf,
+    /// Key algorithm of the CA.
+    #[arg(long, value_enum, default_value = "ed25519")]
+    algorithm: Algorithm,
+    /// Common name of the CA.
+    #[arg(long, value_name = "CN", default_value = "wsc fleet root CA")]
+    name: String,
+    /// Most intermediate levels allowed below the root.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    path_len: u8,
+    /// Validity in days.
+    #[arg(long, value_name = "N", default_value_t = 3650)]
+    days: u32,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CaIntermediateArgs {
+    /// Directory of the issuing CA (ca.pem, ca.key).
+    #[arg(long, value_name = "DIR")]
+    ca_dir: PathBuf,
+    /// Directory to write the new CA's ca.pem (its chain) and ca.key into.
+    #[arg(long, value_name = "DIR")]
+    out_dir: PathBuf,
+    /// Key algorithm of the new CA.
+    #[arg(long, value_enum, default_value = "ed25519")]
+    algorithm: Algorithm,
+    /// Common name of the new CA.
+    #[arg(long, value_name = "CN", default_value = "wsc fleet issuing CA")]
+    name: String,
+    /// Most CA levels allowed below the new CA (0: it issues device certificates only).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    path_len: u8,
+    /// Validity in days (cut to the issuer's end of validity).
+    #[arg(long, value_name = "N", default_value_t = 1825)]
+    days: u32,
+    #[command(flatten)]
+    key_access: KeyAccess,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CsrArgs {
+    /// The device's secret key (any format `wsc keygen` writes).
+    #[arg(short = 'k', long = "secret-key", value_name = "FILE")]
+    secret_key: PathBuf,
+    /// Device id: letters, digits, . _ ~ - (becomes urn:wsc:device:ID), or an absolute URI.
+    #[arg(long, value_name = "ID")]
+    device_id: String,
+    /// CSR file to write (PEM).
+    #[arg(short = 'o', long = "output-file", value_name = "FILE")]
+    output: PathBuf,
+    #[command(flatten)]
+    key_access: KeyAccess,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct IssueArgs {
+    /// Directory of the issuing CA (ca.pem, ca.key).
+    #[arg(long, value_name = "DIR")]
+    ca_dir: PathBuf,
+    /// The CSR (PEM or DER); its signature is checked first.
+    #[arg(long, value_name = "FILE")]
+    csr: PathBuf,
+    /// Certificate chain to write: the device certificate, then the CA's, without the root.
+    #[arg(short = 'o', long = "output-file", value_name = "FILE")]
+    output: PathBuf,
+    /// Validity in days (cut to the CA's end of validity).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    days: u32,
+    /// The device id to certify; the CSR must ask for the same one, or for none.
+    #[arg(long, value_name = "ID")]
+    device_id: Option<String>,
+    #[command(flatten)]
+    key_access: KeyAccess,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CrlArgs {
+    /// Directory of the CA whose CRL this is.
+    #[arg(long, value_name = "DIR")]
+    ca_dir: PathBuf,
+    /// Serial number to revoke, in hex as `wsc pki show` prints it (repeatable).
+    #[arg(long = "revoke", value_name = "SERIAL")]
+    revoke: Vec<String>,
+    /// CRL file to write (PEM).
+    #[arg(short = 'o', long = "output-file", value_name = "FILE")]
+    output: PathBuf,
+    /// Days until the next CRL is due (verifiers refuse it after that).
+    #[arg(long, value_name = "N", default_value_t = 7)]
+    days: u32,
+    #[command(flatten)]
+    key_access: KeyAccess,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ShowArgs {
+    /// PEM file of certificates, or a CSR.
+    #[arg(short = 'i', long = "input-file", value_name = "FILE")]
+    input: PathBuf,
+}
+
+/// Whether a secret key file that group or others may read is used anyway.
+#[derive(Debug, Args)]
+pub(crate) struct KeyAccess {
+    /// Use a secret key file even when group or others may access it.
+    #[arg(long)]
+    allow_readable_key: bool,
+}
+
+pub(crate) fn run(cmd: &PkiCommand) -> Result<Outcome> {
+    match cmd {
+        PkiCommand::Ca(CaCommand::Init(a)) => ca_init(a),
+        PkiCommand::Ca(CaCommand::Intermediate(a)) => ca_intermediate(a),
+        PkiCommand::Csr(a) => csr(a),
+        PkiCommand::Issue(a) => issue(a),
+        PkiCommand::Crl(a) => crl(a),
+        PkiCommand::Show(a) => show(a),
+    }
+}
+
+fn key_algorithm(a: Algorithm) -> KeyAlgorithm {
+    match a {
+        Algorithm::Ed25519 => KeyAlgorithm::Ed25519,
+        Algorithm::P256 => KeyAlgorithm::P256,
+    }
+}
+
+fn days(n: u32) -> Duration {
+    DAY * n
+}
+
+fn ca_init(a: &CaInitArgs) -> Result<Outcome> {
+    let mut profile = CaProfile::root(&a.name, key_algorithm(a.algorithm));
+    profile.path_len = Some(a.path_len);
+    profile.validity = days(a.days);
+    let ca = Ca::new_root(&profile).context("cannot create the root CA")?;
+    write_ca(&ca, &a.out_dir)?;
+    eprintln!(
+        "root CA '{}' written to '{}' (ca.pem, ca.key); SHA-256 {}",
+        ca.certificate().subject,
+        a.out_dir.display(),
+        ca.certificate().fingerprint()
+    );
+    Ok(Outcome::Done)
+}
+
+fn ca_intermediate(a: &CaIntermediateArgs) -> Result<Outcome> {
+    let parent = load_ca(&a.ca_dir, a.key_access.allow_readable_key)?;
+    let mut profile = CaProfile::intermediate(&a.name, key_algorithm(a.algorithm));
+    profile.path_len = Some(a.path_len);
+    profile.validity = days(a.days);
+    let ca = parent.new_intermediate(&profile).context("cannot create the intermediate CA")?;
+    write_ca(&ca, &a.out_dir)?;
+    eprintln!(
+        "intermediate CA '{}' (issued by '{}') written to '{}'",
+        ca.certificate().subject,
+        parent.certificate().subject,
+        a.out_dir.display()
+    );
+    Ok(Outcome::Done)
+}
+
+fn csr(a: &CsrArgs) -> Result<Outcome> {
+    let sk = read_secret_key(&a.secret_key, a.key_access.allow_readable_key)?;
+    let csr = Csr::create(&sk, &a.device_id).context("cannot make the CSR")?;
+    files::write_bytes(&a.output, Mode::Public, csr.to_pem()?.as_bytes())?;
+    eprintln!(
+        "CSR for {} ({}, key id {}) written to '{}'",
+        csr.uris().join(", "),
+        csr.public_key().algorithm().as_str(),
+        hex(&csr.public_key().key_id()),
+        a.output.display()
+    );
+    Ok(Outcome::Done)
+}
+
+fn issue(a: &IssueArgs) -> Result<Outcome> {
+    let ca = load_ca(&a.ca_dir, a.key_access.allow_readable_key)?;
+    let bytes = files::read_small(&a.csr, MAX_PKI_FILE, "CSR")?;
+    let csr = Csr::from_pem_or_der(&bytes).with_context(|| format!("CSR '{}'", a.csr.display()))?;
+    let mut profile = DeviceProfile::default().valid_for(days(a.days));
+    profile.device_id = a.device_id.clone();
+    let chain = ca.issue(&csr, &profile).with_context(|| format!("cannot issue for CSR '{}'", a.csr.display()))?;
+    let pem = wsc_pki::chain_to_pem(chain.iter().map(Vec::as_slice))?;
+    files::write_bytes(&a.output, Mode::Public, pem.as_bytes())?;
+    let leaf = CertInfo::parse(&chain[0])?;
+    eprintln!(
+        "certificate for {} (serial {}, valid until {}) and {} CA certificate(s) written to '{}'",
+        leaf.uris.join(", "),
+        hex(&leaf.serial),
+        wsc_pki::format_rfc3339(leaf.not_after),
+        chain.len() - 1,
+        a.output.display()
+    );
+    Ok(Outcome::Done)
+}
+
+fn crl(a: &CrlArgs) -> Result<Outcome> {
+    let ca = load_ca(&a.ca_dir, a.key_access.allow_readable_key)?;
+    let serials = a
+        .revoke
+        .iter()
+        .map(|s| wsc_pki::parse_serial(s).with_context(|| format!("--revoke {s}")))
+        .collect::<Result<Vec<_>>>()?;
+    let now = SystemTime::now();
+    let der = ca.crl(&serials, now, now + days(a.days)).context("cannot make the CRL")?;
+    files::write_bytes(&a.output, Mode::Public, wsc_pki::crl_to_pem(&der)?.as_bytes())?;
+    eprintln!(
+        "CRL of '{}' revoking {} serial(s), next update due {}, written to '{}'",
+        ca.certificate().subject,
+        serials.len(),
+        wsc_pki::format_rfc3339(now + days(a.days)),
+        a.output.display()
+    );
+    Ok(Outcome::Done)
+}
+
+fn show(a: &ShowArgs) -> Result<Outcome> {
+    let bytes = files::read_small(&a.input, MAX_PKI_FILE, "certificate file")?;
+    let text = String::from_utf8_lossy(&bytes);
+    if text.contains("CERTIFICATE REQUEST-----") {
+        let csr = Csr::from_pem(&bytes).with_context(|| format!("CSR '{}'", a.input.display()))?;
+        println!("certificate signing request (signature verified)");
+        println!("  subject:  {}", csr.subject());
+        println!("  key:      {} (key id {})", csr.public_key().algorithm().as_str(), hex(&csr.public_key().key_id()));
+        println!("  URIs:     {}", csr.uris().join(", "));
+        return Ok(Outcome::Done);
+    }
+    let ders = wsc_pki::certificates_from_pem_or_der(&bytes).with_context(|| format!("'{}'", a.input.display()))?;
+    for (i, der) in ders.iter().enumerate() {
+        let c = CertInfo::parse(der).with_context(|| format!("certificate #{i} of '{}'", a.input.display()))?;
+        println!("[{i}] subject:  {}", c.subject);
+        println!("    issuer:   {}", c.issuer);
+        println!("    serial:   {}", hex(&c.serial));
+        println!("    valid:    {} to {}", wsc_pki::format_rfc3339(c.not_before), wsc_pki::format_rfc3339(c.not_after));
+        match &c.public_key {
+            Some(k) => println!("    key:      {} (key id {})", k.algorithm().as_str(), hex(&k.key_id())),
+            None => println!("    key:      not Ed25519 or P-256"),
+        }
+        if !c.uris.is_empty() || !c.dns_names.is_empty() {
+            let names: Vec<&str> = c.uris.iter().chain(&c.dns_names).map(String::as_str).collect();
+            println!("    names:    {}", names.join(", "));
+        }
+        match c.basic_constraints {
+            Some((true, Some(n))) => println!("    CA:       yes, path length {n}"),
+            Some((true, None)) => println!("    CA:       yes, no path length limit"),
+            _ => println!("    CA:       no"),
+        }
+        if let Some(ku) = c.key_usage {
+            let mut uses = Vec::new();
+            if ku.digital_signature {
+                uses.push("digitalSignature");
+            }
+            if ku.key_cert_sign {
+                uses.push("keyCertSign");
+            }
+            if ku.crl_sign {
+                uses.push("cRLSign");
+            }
+            println!("    usage:    {}", uses.join(", "));
+        }
+        if let Some(eku) = &c.extended_key_usage {
+            let code_signing = wsc_pki::OID_CODE_SIGNING.to_string();
+            let named: Vec<&str> =
+                eku.iter().map(|o| if *o == code_signing { "codeSigning" } else { o.as_str() }).collect();
+            println!("    extended: {}", named.join(", "));
+        }
+        println!("    SHA-256:  {}", c.fingerprint());
+    }
+    Ok(Outcome::Done)
+}
+
+/// A signer for `wsc sign --cert CHAIN.pem`: the secret key bound to its
+/// certificate chain (leaf first; the root may be left out).
+pub(crate) fn cert_signer(secret: SecretKey, chain_pem_path: &Path) -> Result<CertSigner<SecretKey>> {
+    let bytes = files::read_small(chain_pem_path, MAX_PKI_FILE, "certificate chain")?;
+    CertSigner::from_pem(secret, &bytes)
+        .with_context(|| format!("cannot use certificate chain '{}'", chain_pem_path.display()))
+}
+
+/// A verifier for `wsc verify --trust-anchor ROOT.pem [--crl CRL] [--at-time T]`.
+/// Every certificate in every anchor file is trusted; `at_time` is RFC 3339.
+pub(crate) fn cert_verifier(
+    anchor_pem_paths: &[PathBuf],
+    crl_paths: &[PathBuf],
+    at_time: Option<&str>,
+) -> Result<CertVerifier> {
+    if anchor_pem_paths.is_empty() {
+        bail!("no trust anchor file given");
+    }
+    let mut ders = Vec::new();
+    for p in anchor_pem_paths {
+        let bytes = files::read_small(p, MAX_PKI_FILE, "trust anchor file")?;
+        ders.extend(
+            wsc_pki::certificates_from_pem_or_der(&bytes).with_context(|| format!("trust anchor '{}'", p.display()))?,
+        );
+    }
+    let mut v = CertVerifier::new(&ders).context("cannot use the trust anchors")?;
+    for p in crl_paths {
+        let bytes = files::read_small(p, MAX_PKI_FILE, "CRL")?;
+        v.add_crl(&bytes).with_context(|| format!("CRL '{}'", p.display()))?;
+    }
+    if let Some(t) = at_time {
+        v = v.at_time(wsc_pki::parse_rfc3339(t)?);
+    }
+    Ok(v)
+}
+
+/// Reads a secret key, refusing files that group or others may access
+/// unless `allow_readable` is set.
+fn read_secret_key(path: &Path, allow_readable: bool) -> Result<SecretKey> {
+    let mode = file_mode(path)?;
+    let bytes = files::read_secret(path)?;
+    wsc_pki::load_secret_key(&bytes, mode, allow_readable)
+        .with_context(|| format!("cannot use secret key '{}'", path.display()))
+}
+
+#[cfg(unix)]
+fn file_mode(path: &Path) -> Result<Option<u32>> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).with_context(|| format!("cannot open secret key '{}'", path.display()))?;
+    Ok(Some(meta.permissions().mode()))
+}
+
+#[cfg(not(unix))]
+fn file_mode(_path: &Path) -> Result<Option<u32>> {
+    Ok(None)
+}
+
+fn load_ca(dir: &Path, allow_readable: bool) -> Result<Ca> {
+    let cert_path = dir.join("ca.pem");
+    let chain = files::read_small(&cert_path, MAX_PKI_FILE, "CA certificate")?;
+    let key = read_secret_key(&dir.join("ca.key"), allow_readable)?;
+    Ca::from_pem(&chain, key).with_context(|| format!("cannot use the CA in '{}'", dir.display()))
+}
+
+/// Writes DIR/ca.key (0600) and DIR/ca.pem; refuses to replace a CA key.
+fn write_ca(ca: &Ca, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create '{}'", dir.display()))?;
+    let key_path = dir.join("ca.key");
+    if key_path.exists() {
+        bail!("'{}' exists; a CA key is never overwritten", key_path.display());
+    }
+    files::write_bytes(&key_path, Mode::Secret, ca.key_pem()?.as_bytes())?;
+    files::write_bytes(&dir.join("ca.pem"), Mode::Public, ca.chain_pem()?.as_bytes())?;
+    Ok(())
+}

@@ -1,0 +1,101 @@
+//! The fleet flow through the `wsc` command: CA, intermediate, CSR, device
+//! certificate, certificate-bound signing, offline verification against
+//! anchors, revocation by CRL, validity time, and vendor plus integrator.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn wsc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wsc")).args(args).output().expect("wsc runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let o = wsc(args);
+    assert_eq!(o.status.code(), Some(0), "wsc {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn code(args: &[&str]) -> (i32, String) {
+    let o = wsc(args);
+    (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+fn module() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/wasmsign2/modules/custom.wasm").display().to_string()
+}
+
+/// A root, an intermediate and a device certificate for `device` in `dir`.
+fn fleet(dir: &Path, device: &str, alg: &str) -> (String, String, String) {
+    let p = |n: &str| dir.join(n).display().to_string();
+    ok(&["pki", "ca", "init", "--out-dir", &p("root"), "--algorithm", alg, "--name", "fleet root"]);
+    ok(&["pki", "ca", "intermediate", "--ca-dir", &p("root"), "--out-dir", &p("int"), "--algorithm", alg]);
+    ok(&["keygen", "--algorithm", alg, "--format", "pem", "-k", &p("dev.key"), "-K", &p("dev.pub")]);
+    ok(&["pki", "csr", "-k", &p("dev.key"), "--device-id", device, "-o", &p("dev.csr")]);
+    ok(&["pki", "issue", "--ca-dir", &p("int"), "--csr", &p("dev.csr"), "-o", &p("dev.chain.pem"), "--days", "2"]);
+    (p("root/ca.pem"), p("dev.key"), p("dev.chain.pem"))
+}
+
+#[test]
+fn fleet_flow_signs_and_verifies_offline() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let d = tmp.path();
+    let p = |n: &str| d.join(n).display().to_string();
+    let (root, key, chain) = fleet(d, "sensor-7", "p256");
+    let shown = ok(&["pki", "show", "-i", &chain]);
+    assert!(shown.contains("urn:wsc:device:sensor-7") && shown.contains("codeSigning"), "{shown}");
+    ok(&["sign", "-i", &module(), "-o", &p("s.wasm"), "-k", &key, "--cert", &chain]);
+    let out = ok(&["verify", "-i", &p("s.wasm"), "--trust-anchor", &root]);
+    assert!(out.contains("Signature is valid.") && out.contains("sensor-7"), "{out}");
+
+    // Tampered content, an unknown anchor, a later time, a revoked serial: each fails.
+    let mut bytes = std::fs::read(p("s.wasm")).expect("read");
+    let last = bytes.len() - 3;
+    bytes[last] ^= 1;
+    std::fs::write(p("t.wasm"), &bytes).expect("write");
+    assert_eq!(code(&["verify", "-i", &p("t.wasm"), "--trust-anchor", &root]).0, 1);
+    ok(&["pki", "ca", "init", "--out-dir", &p("other"), "--name", "fleet root"]);
+    let (c, e) = code(&["verify", "-i", &p("s.wasm"), "--trust-anchor", &p("other/ca.pem")]);
+    assert_eq!(c, 1, "{e}");
+    let (c, e) = code(&["verify", "-i", &p("s.wasm"), "--trust-anchor", &root, "--at-time", "2099-01-01T00:00:00Z"]);
+    assert_eq!(c, 1);
+    assert!(e.contains("expired"), "{e}");
+    let serial = ok(&["pki", "show", "-i", &chain])
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("serial:").map(|s| s.trim().to_string()))
+        .expect("serial");
+    ok(&["pki", "crl", "--ca-dir", &p("int"), "--revoke", &serial, "-o", &p("int.crl")]);
+    let (c, e) = code(&["verify", "-i", &p("s.wasm"), "--trust-anchor", &root, "--crl", &p("int.crl")]);
+    assert_eq!(c, 1);
+    assert!(e.contains("revoked"), "{e}");
+
+    // The chain must belong to the key.
+    ok(&["keygen", "--algorithm", "p256", "--format", "pem", "-k", &p("x.key"), "-K", &p("x.pub")]);
+    let (c, e) = code(&["sign", "-i", &module(), "-o", &p("x.wasm"), "-k", &p("x.key"), "--cert", &chain]);
+    assert_eq!(c, 2, "{e}");
+    assert!(!d.join("x.wasm").exists());
+}
+
+/// A vendor and an integrator each add their record; with
+/// --require-all-anchors both must verify.
+#[test]
+fn vendor_and_integrator_must_both_sign() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (v, i) = (tmp.path().join("vendor"), tmp.path().join("integrator"));
+    std::fs::create_dir_all(&v).expect("dir");
+    std::fs::create_dir_all(&i).expect("dir");
+    let (vroot, vkey, vchain) = fleet(&v, "vendor-build", "ed25519");
+    let (iroot, ikey, ichain) = fleet(&i, "integrator-line", "p256");
+    let one = tmp.path().join("one.wasm").display().to_string();
+    let both = tmp.path().join("both.wasm").display().to_string();
+    ok(&["sign", "-i", &module(), "-o", &one, "-k", &vkey, "--cert", &vchain]);
+    ok(&["sign", "-i", &one, "-o", &both, "-k", &ikey, "--cert", &ichain]);
+    let all = ["--trust-anchor", vroot.as_str(), "--trust-anchor", iroot.as_str(), "--require-all-anchors"];
+    let mut args = vec!["verify", "-i", &both];
+    args.extend(all);
+    ok(&args);
+    let mut args = vec!["verify", "-i", &one];
+    args.extend(all);
+    assert_eq!(code(&args).0, 1, "the integrator's signature is missing");
+    // Without --require-all-anchors, one trusted signer is enough.
+    ok(&["verify", "-i", &one, "--trust-anchor", &vroot, "--trust-anchor", &iroot]);
+}

@@ -1,0 +1,106 @@
+//! The crate's one error type.
+
+/// Everything that can go wrong in wsc-pki.
+///
+/// Variants up to [`PkiError::Issue`] say an input is unusable; the
+/// verification variants say a certificate-bound signature was checked and
+/// the answer is no ([`PkiError::is_verification_failure`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PkiError {
+    /// PEM text that does not decode, or holds the wrong kind of block.
+    #[error("PEM: {0}")]
+    Pem(String),
+    /// DER that does not parse as what was expected.
+    #[error("cannot parse the {what}: {reason}")]
+    Parse {
+        /// What was being parsed.
+        what: &'static str,
+        /// Why it failed.
+        reason: String,
+    },
+    /// A key that wsc-core cannot read.
+    #[error(transparent)]
+    Key(#[from] wsc_core::KeyError),
+    /// A secret key file that group or others may access.
+    #[error(
+        "the secret key file may be read by group or others (mode {mode:03o}); run `chmod 600` on it, or allow it explicitly"
+    )]
+    KeyFileExposed {
+        /// The permission bits.
+        mode: u32,
+    },
+    /// A key or signature algorithm wsc-pki does not handle.
+    #[error("unsupported algorithm: {0}")]
+    UnsupportedAlgorithm(String),
+    /// The signer failed.
+    #[error("the signer failed: {0}")]
+    Signer(#[from] wsc_core::SignerError),
+    /// A CSR whose own signature does not verify.
+    #[error("the CSR's signature does not verify with the key it carries")]
+    CsrSignature,
+    /// A CSR that cannot be used under the device profile.
+    #[error("unusable CSR: {0}")]
+    Csr(String),
+    /// A device id that cannot be written as a URI.
+    #[error("invalid device id {0:?}: use letters, digits and . _ ~ -, or an absolute URI")]
+    DeviceId(String),
+    /// The CSR asks for another device id than the issuer gave.
+    #[error("the CSR asks for device id {requested:?} but the profile says {expected:?}")]
+    DeviceIdMismatch {
+        /// In the CSR.
+        requested: String,
+        /// In the profile.
+        expected: String,
+    },
+    /// A certificate that is not for the signer's key.
+    #[error("the leaf certificate is for another key than the signer's")]
+    KeyMismatch,
+    /// A certificate that should be a CA and is not.
+    #[error("not a CA certificate: {0}")]
+    NotCa(String),
+    /// Issuing failed, or a CA cannot issue.
+    #[error("cannot issue: {0}")]
+    Issue(String),
+    /// A time that cannot be parsed or represented.
+    #[error("time: {0}")]
+    Time(String),
+    /// A certificate-bound record whose bytes do not decode.
+    #[error("malformed certificate-bound record: {0}")]
+    Record(String),
+
+    /// The chain does not lead to a trust anchor under the rules.
+    #[error("certificate chain rejected: {0}")]
+    Chain(String),
+    /// The leaf certificate does not allow signing.
+    #[error("the leaf certificate's key usage does not include digitalSignature")]
+    LeafKeyUsage,
+    /// The signature over the set message does not verify with the leaf key.
+    #[error("the signature does not verify with the leaf certificate's key")]
+    BadSignature,
+    /// A verifier that was required did not verify.
+    #[error("required verifier #{index} did not verify: {reason}")]
+    PolicyNotMet {
+        /// The verifier's index in the report.
+        index: usize,
+        /// What it said.
+        reason: String,
+    },
+}
+
+impl PkiError {
+    /// Whether verification ran and said no, as opposed to unusable input.
+    pub fn is_verification_failure(&self) -> bool {
+        matches!(
+            self,
+            PkiError::Chain(_) | PkiError::LeafKeyUsage | PkiError::BadSignature | PkiError::PolicyNotMet { .. }
+        )
+    }
+
+    pub(crate) fn parse(what: &'static str, reason: impl ToString) -> Self {
+        PkiError::Parse { what, reason: reason.to_string() }
+    }
+}
+
+/// Result with [`PkiError`].
+pub type Result<T, E = PkiError> = std::result::Result<T, E>;

@@ -1,0 +1,226 @@
+//! Certificate-bound signature records (algorithm id `0x11`) and the
+//! signer that writes them.
+//!
+//! The record's signature bytes are:
+//!
+//! ```text
+//! version      byte       0x01
+//! inner_alg    byte       0x01 Ed25519 | 0x10 ECDSA P-256 SHA-256
+//! sig_len      varuint32
+//! signature    sig_len bytes (Ed25519: 64; P-256: r ‖ s, 64) over the set message
+//! cert_count   varuint32  1..=8
+//! per cert:    varuint32 length, then the DER certificate (leaf first)
+//! ```
+//!
+//! varuint32 is minimal unsigned LEB128; nothing may follow the last
+//! certificate.
+
+use wsc_core::sigdata::AlgorithmId;
+use wsc_core::{PublicKey, Signer, SignerError};
+
+use crate::error::{PkiError, Result};
+use crate::x509::{self, CertInfo};
+
+/// The algorithm id of certificate-bound records.
+pub const CERT_BOUND: AlgorithmId = AlgorithmId(0x11);
+
+/// Version byte of the record encoding.
+pub const RECORD_VERSION: u8 = 0x01;
+
+/// Most certificates one record may carry.
+pub const MAX_CHAIN: usize = 8;
+
+/// Largest certificate one record may carry.
+pub const MAX_CERT_LEN: usize = 16 * 1024;
+
+/// The decoded signature bytes of a certificate-bound record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CertRecord {
+    /// The algorithm of the signature over the set message.
+    pub inner_algorithm: AlgorithmId,
+    /// The signature, in wsc-core's encoding for `inner_algorithm`.
+    pub signature: Vec<u8>,
+    /// DER certificates, leaf first.
+    pub chain: Vec<Vec<u8>>,
+}
+
+impl CertRecord {
+    /// A record from its parts.
+    pub fn new(inner_algorithm: AlgorithmId, signature: Vec<u8>, chain: Vec<Vec<u8>>) -> Self {
+        CertRecord { inner_algorithm, signature, chain }
+    }
+
+    /// Encodes the record's signature bytes.
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        if self.chain.is_empty() || self.chain.len() > MAX_CHAIN {
+            return Err(PkiError::Record(format!("a record carries 1 to {MAX_CHAIN} certificates")));
+        }
+        let mut out = vec![RECORD_VERSION, self.inner_algorithm.0];
+        put_bytes(&mut out, &self.signature)?;
+        put_len(&mut out, self.chain.len())?;
+        for c in &self.chain {
+            if c.len() > MAX_CERT_LEN {
+                return Err(PkiError::Record(format!("a certificate is larger than {MAX_CERT_LEN} bytes")));
+            }
+            put_bytes(&mut out, c)?;
+        }
+        Ok(out)
+    }
+
+    /// Decodes a record's signature bytes.
+    pub fn decode(bytes: &[u8]) -> Result<CertRecord> {
+        let mut pos = 0;
+        let version = take(bytes, &mut pos, 1, "version")?[0];
+        if version != RECORD_VERSION {
+            return Err(PkiError::Record(format!("unknown version {version:#04x}")));
+        }
+        let inner_algorithm = AlgorithmId(take(bytes, &mut pos, 1, "inner algorithm")?[0]);
+        let sig_len = get_len(bytes, &mut pos, "signature length")?;
+        let signature = take(bytes, &mut pos, sig_len, "signature")?.to_vec();
+        let count = get_len(bytes, &mut pos, "certificate count")?;
+        if count == 0 || count > MAX_CHAIN {
+            return Err(PkiError::Record(format!("{count} certificates; a record carries 1 to {MAX_CHAIN}")));
+        }
+        let mut chain = Vec::with_capacity(count);
+        for _ in 0..count {
+            let len = get_len(bytes, &mut pos, "certificate length")?;
+            if len > MAX_CERT_LEN {
+                return Err(PkiError::Record(format!("a certificate is larger than {MAX_CERT_LEN} bytes")));
+            }
+            chain.push(take(bytes, &mut pos, len, "certificate")?.to_vec());
+        }
+        if pos != bytes.len() {
+            return Err(PkiError::Record(format!("{} bytes after the last certificate", bytes.len() - pos)));
+        }
+        Ok(CertRecord { inner_algorithm, signature, chain })
+    }
+}
+
+fn put_len(out: &mut Vec<u8>, n: usize) -> Result<()> {
+    let mut v = u32::try_from(n).map_err(|_| PkiError::Record("length over 32 bits".into()))?;
+    loop {
+        let b = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(b);
+            return Ok(());
+        }
+        out.push(b | 0x80);
+    }
+}
+
+fn put_bytes(out: &mut Vec<u8>, b: &[u8]) -> Result<()> {
+    put_len(out, b.len())?;
+    out.extend_from_slice(b);
+    Ok(())
+}
+
+fn get_len(buf: &[u8], pos: &mut usize, what: &str) -> Result<usize> {
+    let mut v: u64 = 0;
+    for i in 0..5 {
+        let b = *buf.get(*pos).ok_or_else(|| PkiError::Record(format!("{what}: truncated")))?;
+        *pos += 1;
+        v |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            if i > 0 && b == 0 {
+                return Err(PkiError::Record(format!("{what}: not minimally encoded")));
+            }
+            return u32::try_from(v).map(|v| v as usize).map_err(|_| PkiError::Record(format!("{what}: over 32 bits")));
+        }
+    }
+    Err(PkiError::Record(format!("{what}: longer than 5 bytes")))
+}
+
+fn take<'a>(buf: &'a [u8], pos: &mut usize, n: usize, what: &str) -> Result<&'a [u8]> {
+    let end =
+        pos.checked_add(n).filter(|e| *e <= buf.len()).ok_or_else(|| PkiError::Record(format!("{what}: truncated")))?;
+    let s = &buf[*pos..end];
+    *pos = end;
+    Ok(s)
+}
+
+/// Signs through any inner [`Signer`] and writes certificate-bound
+/// records carrying the chain. Use it with `wsc_core::sign_embedded` or
+/// `wsc_core::sign_detached` like any other signer.
+#[derive(Debug)]
+pub struct CertSigner<S> {
+    inner: S,
+    chain: Vec<Vec<u8>>,
+    leaf: CertInfo,
+    key: PublicKey,
+}
+
+impl<S: Signer> CertSigner<S> {
+    /// Wraps `inner` with `chain` (DER, leaf first; the root may be left
+    /// out). Fails unless the leaf certificate is for the inner signer's
+    /// own Ed25519 or P-256 key.
+    pub fn new(inner: S, chain: Vec<Vec<u8>>) -> Result<Self> {
+        if chain.is_empty() || chain.len() > MAX_CHAIN {
+            return Err(PkiError::Record(format!("a chain has 1 to {MAX_CHAIN} certificates")));
+        }
+        for c in &chain[1..] {
+            CertInfo::parse(c)?;
+        }
+        let leaf = CertInfo::parse(&chain[0])?;
+        let key = leaf.key()?;
+        let signer_key = inner
+            .public_key()
+            .ok_or_else(|| PkiError::UnsupportedAlgorithm("the signer reports no public key".into()))?;
+        if signer_key != key {
+            return Err(PkiError::KeyMismatch);
+        }
+        if inner.algorithm() != key.algorithm().algorithm_id() {
+            return Err(PkiError::UnsupportedAlgorithm(format!(
+                "signer algorithm {} with a {} key",
+                inner.algorithm(),
+                key.algorithm().as_str()
+            )));
+        }
+        CertRecord::new(inner.algorithm(), Vec::new(), chain.clone()).encode()?;
+        Ok(CertSigner { inner, chain, leaf, key })
+    }
+
+    /// Reads the chain from PEM (leaf first).
+    pub fn from_pem(inner: S, chain_pem: &[u8]) -> Result<Self> {
+        CertSigner::new(inner, x509::certificates_from_pem_or_der(chain_pem)?)
+    }
+
+    /// The leaf certificate.
+    pub fn leaf(&self) -> &CertInfo {
+        &self.leaf
+    }
+
+    /// The chain, DER, leaf first.
+    pub fn chain(&self) -> &[Vec<u8>] {
+        &self.chain
+    }
+
+    /// The inner signer.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S: Signer> Signer for CertSigner<S> {
+    fn algorithm(&self) -> AlgorithmId {
+        CERT_BOUND
+    }
+
+    fn public_key(&self) -> Option<PublicKey> {
+        Some(self.key.clone())
+    }
+
+    /// The leaf key's wsc key id (not signed; a hint for readers).
+    fn key_id(&self) -> Option<Vec<u8>> {
+        Some(self.key.key_id())
+    }
+
+    fn try_sign(&self, message: &[u8]) -> std::result::Result<Vec<u8>, SignerError> {
+        let sig = self.inner.try_sign(message)?;
+        if !self.key.verify(message, &sig) {
+            return Err(SignerError::new("the signature does not verify with the leaf certificate's key"));
+        }
+        CertRecord::new(self.inner.algorithm(), sig, self.chain.clone()).encode().map_err(SignerError::new)
+    }
+}

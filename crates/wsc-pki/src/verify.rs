@@ -1,0 +1,377 @@
+//! Offline verification of certificate-bound records against trust anchors.
+//!
+//! Path building, signature algorithms, validity, basic constraints, path
+//! length of intermediates, the codeSigning EKU and CRLs are rustls-webpki's
+//! (aws-lc-rs algorithms: Ed25519 and ECDSA P-256). wsc adds what webpki
+//! leaves out: the trust anchor's own path length and validity, keyCertSign
+//! on intermediates, digitalSignature on the leaf, and the record's
+//! signature over the set message with the leaf key.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use rustls_pki_types::{CertificateDer, SignatureVerificationAlgorithm, TrustAnchor, UnixTime};
+use webpki::{
+    CertRevocationList, EndEntityCert, ExpirationPolicy, KeyUsage, OwnedCertRevocationList, RevocationCheckDepth,
+    RevocationOptionsBuilder, UnknownStatusPolicy, VerifiedPath,
+};
+use wsc_core::sigdata::SignatureRecord;
+use wsc_core::{PublicKey, RecordOutcome, RecordVerifier, Report};
+
+use crate::error::{PkiError, Result};
+use crate::record::{CERT_BOUND, CertRecord};
+use crate::x509::{self, CertInfo};
+
+/// DER value of the codeSigning OID, 1.3.6.1.5.5.7.3.3.
+const CODE_SIGNING_DER: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x03];
+
+const NO_CODE_SIGNING: &str = "the leaf certificate's extended key usage lacks codeSigning";
+
+/// The certificate signature algorithms accepted.
+static ALGORITHMS: &[&dyn SignatureVerificationAlgorithm] =
+    &[webpki::aws_lc_rs::ED25519, webpki::aws_lc_rs::ECDSA_P256_SHA256];
+
+/// A trusted root (or any CA certificate the caller trusts).
+struct Anchor {
+    info: CertInfo,
+    anchor: TrustAnchor<'static>,
+}
+
+/// Who signed a record that verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CertIdentity {
+    /// The leaf subject.
+    pub subject: String,
+    /// The leaf URI SANs (device ids).
+    pub uris: Vec<String>,
+    /// The leaf serial number.
+    pub serial: Vec<u8>,
+    /// The leaf key.
+    pub key: PublicKey,
+    /// The subject of the trust anchor the chain leads to.
+    pub anchor: String,
+    /// SHA-256 of the anchor certificate, hex.
+    pub anchor_fingerprint: String,
+}
+
+impl fmt::Display for CertIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.subject)?;
+        if !self.uris.is_empty() {
+            write!(f, " ({})", self.uris.join(", "))?;
+        }
+        write!(f, ", serial {}, anchor {}", wsc_core::keys::hex(&self.serial), self.anchor)
+    }
+}
+
+/// Checks certificate-bound records (algorithm `0x11`) against a set of
+/// trust anchors: any record whose chain leads to one of them counts.
+pub struct CertVerifier {
+    anchors: Vec<Anchor>,
+    crls: Vec<CertRevocationList<'static>>,
+    time: Option<SystemTime>,
+    require_crl: bool,
+    enforce_crl_expiry: bool,
+}
+
+impl fmt::Debug for CertVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CertVerifier")
+            .field("anchors", &self.anchors.iter().map(|a| &a.info.subject).collect::<Vec<_>>())
+            .field("crls", &self.crls.len())
+            .field("time", &self.time)
+            .field("require_crl", &self.require_crl)
+            .field("enforce_crl_expiry", &self.enforce_crl_expiry)
+            .finish()
+    }
+}
+
+impl CertVerifier {
+    /// A verifier trusting these DER CA certificates. Each must be a CA
+    /// (basicConstraints cA) whose key usage, if present, has keyCertSign.
+    pub fn new<I, D>(anchors: I) -> Result<Self>
+    where
+        I: IntoIterator<Item = D>,
+        D: AsRef<[u8]>,
+    {
+        let mut v = CertVerifier {
+            anchors: Vec::new(),
+            crls: Vec::new(),
+            time: None,
+            require_crl: false,
+            enforce_crl_expiry: true,
+        };
+        for der in anchors {
+            v.add_anchor(der.as_ref())?;
+        }
+        if v.anchors.is_empty() {
+            return Err(PkiError::Chain("no trust anchor given".into()));
+        }
+        Ok(v)
+    }
+
+    /// A verifier trusting every certificate in PEM text (or one DER certificate).
+    pub fn from_pem(anchors: &[u8]) -> Result<Self> {
+        CertVerifier::new(x509::certificates_from_pem_or_der(anchors)?)
+    }
+
+    /// Adds a trust anchor (DER).
+    pub fn add_anchor(&mut self, der: &[u8]) -> Result<()> {
+        let info = CertInfo::parse(der)?;
+        if !info.is_ca() {
+            return Err(PkiError::NotCa(format!("trust anchor {} has no basicConstraints cA=TRUE", info.subject)));
+        }
+        if info.key_usage.is_some_and(|ku| !ku.key_cert_sign) {
+            return Err(PkiError::NotCa(format!("the key usage of trust anchor {} lacks keyCertSign", info.subject)));
+        }
+        let cert = CertificateDer::from(der);
+        let anchor = webpki::anchor_from_trusted_cert(&cert)
+            .map_err(|e| PkiError::parse("trust anchor", format!("{e:?}")))?
+            .to_owned();
+        self.anchors.push(Anchor { info, anchor });
+        Ok(())
+    }
+
+    /// Adds a CRL (DER or PEM). Its signature is checked against the
+    /// issuing CA when a chain through that CA is verified; a CRL with a
+    /// bad signature fails every such chain.
+    pub fn add_crl(&mut self, bytes: &[u8]) -> Result<()> {
+        let ders = if bytes.first() == Some(&0x30) {
+            vec![bytes.to_vec()]
+        } else {
+            x509::pem_decode_all(bytes, &["X509 CRL"])?
+        };
+        for der in ders {
+            let crl = OwnedCertRevocationList::from_der(&der).map_err(|e| PkiError::parse("CRL", format!("{e:?}")))?;
+            self.crls.push(crl.into());
+        }
+        Ok(())
+    }
+
+    /// Verifies at a fixed time instead of now.
+    pub fn at_time(mut self, t: SystemTime) -> Self {
+        self.time = Some(t);
+        self
+    }
+
+    /// When set, every CA on the path must have a CRL (default: CAs
+    /// without one are not checked).
+    pub fn require_crl(mut self, yes: bool) -> Self {
+        self.require_crl = yes;
+        self
+    }
+
+    /// When set (the default), a CRL past its nextUpdate fails the chain.
+    pub fn enforce_crl_expiry(mut self, yes: bool) -> Self {
+        self.enforce_crl_expiry = yes;
+        self
+    }
+
+    /// Subjects of the trust anchors.
+    pub fn anchor_subjects(&self) -> Vec<String> {
+        self.anchors.iter().map(|a| a.info.subject.clone()).collect()
+    }
+
+    /// Checks a record's signature bytes (see [`CertRecord`]) over the set
+    /// `message`; returns who signed.
+    pub fn check(&self, message: &[u8], signature: &[u8]) -> Result<CertIdentity> {
+        let record = CertRecord::decode(signature)?;
+        let now = self.time.unwrap_or_else(SystemTime::now);
+        let unix = UnixTime::since_unix_epoch(Duration::from_secs(x509::unix_secs(now)?));
+        let leaf_der = CertificateDer::from(record.chain[0].as_slice());
+        let leaf = EndEntityCert::try_from(&leaf_der).map_err(|e| PkiError::Chain(format!("leaf: {e}")))?;
+        let intermediates: Vec<CertificateDer<'_>> =
+            record.chain[1..].iter().map(|c| CertificateDer::from(c.as_slice())).collect();
+        let anchors: Vec<TrustAnchor<'_>> = self.anchors.iter().map(|a| a.anchor.clone()).collect();
+        let crl_refs: Vec<&CertRevocationList<'_>> = self.crls.iter().collect();
+        let revocation = RevocationOptionsBuilder::new(&crl_refs).ok().map(|b| {
+            b.with_depth(RevocationCheckDepth::Chain)
+                .with_status_policy(if self.require_crl {
+                    UnknownStatusPolicy::Deny
+                } else {
+                    UnknownStatusPolicy::Allow
+                })
+                .with_expiration_policy(if self.enforce_crl_expiry {
+                    ExpirationPolicy::Enforce
+                } else {
+                    ExpirationPolicy::Ignore
+                })
+                .build()
+        });
+        let our_reason = RefCell::new(None::<String>);
+        let used_anchor = RefCell::new(None::<usize>);
+        let extra = |path: &VerifiedPath<'_>| -> std::result::Result<(), webpki::Error> {
+            match self.extra_checks(path, now) {
+                Ok(i) => {
+                    *used_anchor.borrow_mut() = Some(i);
+                    Ok(())
+                }
+                Err((reason, e)) => {
+                    *our_reason.borrow_mut() = Some(reason);
+                    Err(e)
+                }
+            }
+        };
+        let verified = leaf.verify_for_usage(
+            ALGORITHMS,
+            &anchors,
+            &intermediates,
+            unix,
+            // Required on the leaf below; CAs may leave EKU out (webpki's
+            // `required` would demand it on every certificate of the path).
+            KeyUsage::required_if_present(CODE_SIGNING_DER),
+            revocation,
+            Some(&extra),
+        );
+        if let Err(e) = verified {
+            return Err(PkiError::Chain(match our_reason.into_inner() {
+                Some(r) => r,
+                None => describe_webpki(&e),
+            }));
+        }
+        let anchor = &self.anchors[used_anchor.into_inner().ok_or_else(|| PkiError::Chain("no anchor used".into()))?];
+        let info = CertInfo::parse(&record.chain[0])?;
+        let code_signing = x509::OID_CODE_SIGNING.to_string();
+        if !info.extended_key_usage.as_ref().is_some_and(|eku| eku.contains(&code_signing)) {
+            return Err(PkiError::Chain(NO_CODE_SIGNING.into()));
+        }
+        if !info.key_usage.is_some_and(|ku| ku.digital_signature) {
+            return Err(PkiError::LeafKeyUsage);
+        }
+        let key = info.key()?;
+        let expected = key.algorithm().algorithm_id();
+        if record.inner_algorithm != expected {
+            return Err(PkiError::Record(format!(
+                "inner algorithm {} but the leaf key is {}",
+                record.inner_algorithm,
+                key.algorithm().as_str()
+            )));
+        }
+        if !key.verify(message, &record.signature) {
+            return Err(PkiError::BadSignature);
+        }
+        Ok(CertIdentity {
+            subject: info.subject,
+            uris: info.uris,
+            serial: info.serial,
+            key,
+            anchor: anchor.info.subject.clone(),
+            anchor_fingerprint: anchor.info.fingerprint(),
+        })
+    }
+
+    /// What webpki does not check: the anchor's path length and validity,
+    /// and keyCertSign on intermediates. Returns the anchor's index.
+    fn extra_checks(
+        &self,
+        path: &VerifiedPath<'_>,
+        now: SystemTime,
+    ) -> std::result::Result<usize, (String, webpki::Error)> {
+        let ta = path.anchor();
+        let index = self
+            .anchors
+            .iter()
+            .position(|a| {
+                a.anchor.subject == ta.subject && a.anchor.subject_public_key_info == ta.subject_public_key_info
+            })
+            .ok_or_else(|| ("the path ends at an unknown anchor".to_string(), webpki::Error::UnknownIssuer))?;
+        let anchor = &self.anchors[index].info;
+        if !anchor.valid_at(now) {
+            return Err((
+                format!(
+                    "trust anchor {} is not valid at {} (valid {} to {})",
+                    anchor.subject,
+                    x509::format_rfc3339(now),
+                    x509::format_rfc3339(anchor.not_before),
+                    x509::format_rfc3339(anchor.not_after)
+                ),
+                webpki::Error::CertExpired { time: UnixTime::now(), not_after: UnixTime::now() },
+            ));
+        }
+        let count = path.intermediate_certificates().count();
+        if let Some((_, Some(max))) = anchor.basic_constraints {
+            if count > usize::from(max) {
+                return Err((
+                    format!(
+                        "path length exceeded: trust anchor {} allows {max} intermediate(s), the chain has {count}",
+                        anchor.subject
+                    ),
+                    webpki::Error::PathLenConstraintViolated,
+                ));
+            }
+        }
+        for cert in path.intermediate_certificates() {
+            let info = CertInfo::parse(cert.der().as_ref())
+                .map_err(|e| (format!("intermediate: {e}"), webpki::Error::BadDer))?;
+            if info.key_usage.is_some_and(|ku| !ku.key_cert_sign) {
+                return Err((
+                    format!("the key usage of CA {} lacks keyCertSign", info.subject),
+                    webpki::Error::UnknownIssuer,
+                ));
+            }
+        }
+        Ok(index)
+    }
+}
+
+/// A short text for a webpki error.
+fn describe_webpki(e: &webpki::Error) -> String {
+    use webpki::Error as E;
+    match e {
+        E::CertExpired { .. } => "a certificate on the path has expired".into(),
+        E::CertNotValidYet { .. } => "a certificate on the path is not valid yet".into(),
+        E::UnknownIssuer => "the chain does not lead to a trusted anchor".into(),
+        E::CaUsedAsEndEntity => "a CA certificate is used as the leaf".into(),
+        E::EndEntityUsedAsCa => "a leaf certificate is used as a CA".into(),
+        E::PathLenConstraintViolated => "path length exceeded".into(),
+        E::RequiredEkuNotFoundContext(_) => NO_CODE_SIGNING.into(),
+        E::CertRevoked => "a certificate on the path is revoked".into(),
+        E::UnknownRevocationStatus => "no CRL for a CA on the path, and CRLs are required".into(),
+        E::CrlExpired { .. } => "a CRL for the path has expired (past nextUpdate)".into(),
+        E::InvalidCrlSignatureForPublicKey => "a CRL's signature does not verify with its issuer's key".into(),
+        E::InvalidSignatureForPublicKey => "a certificate's signature does not verify with its issuer's key".into(),
+        other => format!("{other}"),
+    }
+}
+
+impl RecordVerifier for CertVerifier {
+    fn wants(&self, record: &SignatureRecord) -> bool {
+        record.algorithm == CERT_BOUND
+    }
+
+    fn verify_record(&self, message: &[u8], record: &SignatureRecord) -> RecordOutcome {
+        match self.check(message, &record.signature) {
+            Ok(id) => RecordOutcome::Valid { signer: Some(id.to_string()) },
+            Err(e) => RecordOutcome::Invalid { reason: e.to_string() },
+        }
+    }
+}
+
+/// One verifier per anchor, for the "all of these anchors" policy: run
+/// them together in one `verify_embedded` call, then [`require_all`].
+pub fn one_verifier_per_anchor<I, D>(anchors: I) -> Result<Vec<CertVerifier>>
+where
+    I: IntoIterator<Item = D>,
+    D: AsRef<[u8]>,
+{
+    anchors.into_iter().map(|a| CertVerifier::new([a])).collect()
+}
+
+/// The "all of a list of required anchors" policy: every verifier in the
+/// report (one per required anchor, in order) must have verified.
+pub fn require_all(report: &Report) -> Result<()> {
+    if report.results.is_empty() {
+        return Err(PkiError::PolicyNotMet { index: 0, reason: "no verifier was run".into() });
+    }
+    for (index, r) in report.results.iter().enumerate() {
+        if let Err(e) = r {
+            let rejected: Vec<&str> =
+                report.rejected.iter().filter(|x| x.verifier == index).map(|x| x.reason.as_str()).collect();
+            let reason = if rejected.is_empty() { e.to_string() } else { format!("{e} ({})", rejected.join("; ")) };
+            return Err(PkiError::PolicyNotMet { index, reason });
+        }
+    }
+    Ok(())
+}
