@@ -183,3 +183,40 @@ fn embedded_roots_parse() {
     let shared = std::fs::read_to_string(cases_dir().join("../trusted_root.production.json")).expect("fixture");
     wsc_keyless::root_from_json(&shared).expect("fixture parses");
 }
+
+/// Tampered bundles: proof removed, promise removed, certificate swapped for
+/// another real Fulcio certificate, log entry of another bundle. Each fails.
+#[test]
+fn tampered_bundles_are_rejected() {
+    let all = cases();
+    let base = all.iter().find(|c| c.name == "happy-path-v0.3").expect("case");
+    let other = all.iter().find(|c| c.name == "bundle-with-sct-with-extensions").expect("case");
+    let parse = |s: &str| serde_json::from_str::<serde_json::Value>(s).expect("json");
+    let v = parse(&base.bundle);
+    let o = parse(&other.bundle);
+    let mut variants: Vec<(&str, serde_json::Value)> = Vec::new();
+    let mut x = v.clone();
+    x["verificationMaterial"]["tlogEntries"][0].as_object_mut().expect("entry").remove("inclusionProof");
+    variants.push(("inclusion proof removed", x));
+    let mut x = v.clone();
+    x["verificationMaterial"]["tlogEntries"][0].as_object_mut().expect("entry").remove("inclusionPromise");
+    x["verificationMaterial"]["tlogEntries"][0].as_object_mut().expect("entry").remove("inclusionProof");
+    variants.push(("all log evidence removed", x));
+    let mut x = v.clone();
+    x["verificationMaterial"]["tlogEntries"] = serde_json::json!([]);
+    variants.push(("no log entry", x));
+    if o["verificationMaterial"].get("certificate").is_some() {
+        let mut x = v.clone();
+        x["verificationMaterial"]["certificate"] = o["verificationMaterial"]["certificate"].clone();
+        variants.push(("certificate swapped", x));
+    }
+    let mut x = v.clone();
+    x["verificationMaterial"]["tlogEntries"] = o["verificationMaterial"]["tlogEntries"].clone();
+    variants.push(("log entry of another bundle", x));
+    let root = root_for(base);
+    for (what, b) in variants {
+        let v = BundleVerifier::new(&root, expectation(base, None, None).expect("policy")).expect("verifier");
+        let r = v.verify(Artifact::Blob(&base.artifact), &b.to_string());
+        assert!(r.is_err(), "{what}: verified");
+    }
+}
