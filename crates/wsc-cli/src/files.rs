@@ -68,3 +68,91 @@ pub(crate) fn write_atomic<T>(path: &Path, mode: Mode, write: impl FnOnce(&mut F
 pub(crate) fn write_bytes(path: &Path, mode: Mode, bytes: &[u8]) -> Result<()> {
     write_atomic(path, mode, |f| f.write_all(bytes).with_context(|| format!("cannot write '{}'", path.display())))
 }
+
+/// A file written by a background thread, so that hashing (on the caller's
+/// thread) and writing overlap. Writes are buffered into 256 KiB chunks;
+/// only `SeekFrom::Start` is supported. Call [`finish`](Self::finish) to
+/// wait for every write and get its error, if any.
+pub(crate) struct ThreadedWriter {
+    tx: Option<std::sync::mpsc::SyncSender<WriteOp>>,
+    handle: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+    buf: Vec<u8>,
+    pos: u64,
+}
+
+enum WriteOp {
+    Data(Vec<u8>),
+    Seek(u64),
+}
+
+const WRITE_CHUNK: usize = 256 * 1024;
+
+impl ThreadedWriter {
+    pub(crate) fn new(mut file: File) -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<WriteOp>(8);
+        let handle = std::thread::spawn(move || -> std::io::Result<()> {
+            use std::io::Seek;
+            for op in rx {
+                match op {
+                    WriteOp::Data(v) => file.write_all(&v)?,
+                    WriteOp::Seek(p) => {
+                        file.seek(std::io::SeekFrom::Start(p))?;
+                    }
+                }
+            }
+            file.flush()
+        });
+        ThreadedWriter { tx: Some(tx), handle: Some(handle), buf: Vec::with_capacity(WRITE_CHUNK), pos: 0 }
+    }
+
+    fn send(&mut self, op: WriteOp) -> std::io::Result<()> {
+        let stopped = || std::io::Error::other("the writer thread stopped");
+        self.tx.as_ref().ok_or_else(stopped)?.send(op).map_err(|_| stopped())
+    }
+
+    fn send_buf(&mut self) -> std::io::Result<()> {
+        if !self.buf.is_empty() {
+            let full = std::mem::replace(&mut self.buf, Vec::with_capacity(WRITE_CHUNK));
+            self.send(WriteOp::Data(full))?;
+        }
+        Ok(())
+    }
+
+    /// Sends what is buffered and waits for the writer; returns its error.
+    pub(crate) fn finish(mut self) -> std::io::Result<()> {
+        let sent = self.send_buf();
+        self.tx = None;
+        let joined = match self.handle.take() {
+            Some(h) => h.join().unwrap_or_else(|_| Err(std::io::Error::other("the writer thread panicked"))),
+            None => Ok(()),
+        };
+        joined.and(sent)
+    }
+}
+
+impl Write for ThreadedWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        self.pos += data.len() as u64;
+        if self.buf.len() >= WRITE_CHUNK {
+            self.send_buf()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.send_buf()
+    }
+}
+
+impl std::io::Seek for ThreadedWriter {
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        let std::io::SeekFrom::Start(p) = to else {
+            return Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "only absolute seeks"));
+        };
+        self.send_buf()?;
+        self.send(WriteOp::Seek(p))?;
+        self.pos = p;
+        Ok(p)
+    }
+}

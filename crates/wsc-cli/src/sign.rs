@@ -75,8 +75,17 @@ pub(crate) fn run(a: &SignArgs) -> Result<Outcome> {
         None => {
             let out = a.output.as_ref().context("no output")?;
             let (f, _) = files::open_module(&a.input)?;
-            let report: SignReport =
-                files::write_atomic(out, Mode::Public, |o| wsc_core::sign_embedded(f, o, signer).with_context(ctx))?;
+            // Hashing on this thread, writing on another: the content is written
+            // in the same pass as it is hashed.
+            let report: SignReport = files::write_atomic(out, Mode::Public, |o| {
+                let mut writer = files::ThreadedWriter::new(o.try_clone()?);
+                let signed = wsc_core::sign_embedded_seekable(f, &mut writer, signer);
+                let written = writer.finish();
+                let signed = signed.with_context(ctx)?;
+                written.with_context(|| format!("cannot write '{}'", out.display()))?;
+                o.set_len(signed.output_len)?;
+                Ok(signed.report)
+            })?;
             if report.reencoded {
                 eprintln!(
                     "note: '{}' uses non-minimal size encodings; the signed output re-encodes them (as wasmsign2 does). \

@@ -70,6 +70,97 @@ pub fn sign_embedded<R: Read + Seek, W: Write>(
     Ok(SignReport { hashes, sets: data.sets.len(), reencoded: !walked.canonical, signature_len: sigdata.len() })
 }
 
+/// What [`sign_embedded_seekable`] wrote.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SeekableSignReport {
+    /// What was signed.
+    pub report: SignReport,
+    /// The length of the signed module: the output must be truncated to it
+    /// (it can be longer when the first guess of the header size missed).
+    pub output_len: u64,
+    /// Whether the content was written in the same pass as hashing.
+    pub single_pass: bool,
+}
+
+/// Signs like [`sign_embedded`], writing the content while it is hashed.
+///
+/// The signature section's size is predicted (one hash, the signer's usual
+/// signature length) and the content is written after it in the same pass;
+/// if the prediction misses, the content is copied again from `input`.
+/// Writing to a seekable output lets a caller overlap hashing and writing
+/// (a writer thread behind `output`). Truncate the output to
+/// `output_len` afterwards.
+pub fn sign_embedded_seekable<R: Read + Seek, W: Write + Seek>(
+    mut input: R,
+    output: &mut W,
+    signer: &dyn Signer,
+) -> Result<SeekableSignReport> {
+    let (kind, data, walked, guess) = {
+        let mut rd = SectionReader::new(io::BufReader::with_capacity(256 * 1024, &mut input))?;
+        let (prev, first) = walk::read_head(&mut rd)?;
+        let data = prev.map(|(_, d)| d).unwrap_or_default();
+        let guess = 8 + predicted_section_len(&data, signer)?;
+        output.seek(SeekFrom::Start(guess))?;
+        let walked = walk::walk_into(&mut rd, first, false, None, Some(output as &mut dyn Write))?;
+        (rd.kind(), data, walked, guess)
+    };
+    let hashes = walked.hashes();
+    let mut data = data;
+    add_record(&mut data, &hashes, signer)?;
+    let sigdata = data.encode()?;
+    let section = encode_custom_section(SIGNATURE_SECTION, &sigdata)?;
+    let head = 8 + section.len() as u64;
+    output.seek(SeekFrom::Start(0))?;
+    output.write_all(&kind.preamble())?;
+    output.write_all(&section)?;
+    let single_pass = head == guess;
+    let content_len = if single_pass {
+        walked.canonical_len
+    } else {
+        // The header size differs: write the content again after it.
+        let mut counter = CountingWriter { inner: output, n: 0 };
+        copy_content(&mut input, &mut counter, &walked)?;
+        counter.n
+    };
+    let report =
+        SignReport { hashes, sets: data.sets.len(), reencoded: !walked.canonical, signature_len: sigdata.len() };
+    Ok(SeekableSignReport { report, output_len: head + content_len, single_pass })
+}
+
+/// The section length if the new record joins a one-hash set, or starts
+/// one, with the signer's usual signature length.
+fn predicted_section_len(data: &SignatureData, signer: &dyn Signer) -> Result<u64> {
+    use crate::sigdata::AlgorithmId;
+    let sig_len = match signer.algorithm() {
+        AlgorithmId::ED25519 | AlgorithmId::ECDSA_P256_SHA256 => 64,
+        _ => 0,
+    };
+    let record = SignatureRecord::new(signer.key_id(), signer.algorithm(), vec![0; sig_len]);
+    let mut trial = data.clone();
+    let one_hash = trial.valid_sets().find(|(_, s)| s.hashes.len() == 1).map_or([0u8; 32], |(_, s)| s.hashes[0]);
+    // A duplicate can only come from a real signature; ignore it here.
+    let _ = trial.add_signature(&[one_hash], &record);
+    let sigdata = trial.encode()?;
+    Ok(encode_custom_section(SIGNATURE_SECTION, &sigdata)?.len() as u64)
+}
+
+struct CountingWriter<'a, W> {
+    inner: &'a mut W,
+    n: u64,
+}
+
+impl<W: Write> Write for CountingWriter<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let k = self.inner.write(buf)?;
+        self.n += k as u64;
+        Ok(k)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// Signs a module and returns detached signature data. Every section of the
 /// input is content (an embedded signature section too), so the result
 /// verifies against this exact input, also when its size encodings are not

@@ -60,6 +60,8 @@ pub struct Checkpoint {
 pub(crate) struct Walk {
     pub(crate) checkpoints: Vec<Checkpoint>,
     pub(crate) canonical: bool,
+    /// Length of the canonical content (the hashed bytes).
+    pub(crate) canonical_len: u64,
     pub(crate) start: u64,
     pub(crate) end: u64,
 }
@@ -95,10 +97,23 @@ pub(crate) fn walk<R: Read>(
     signature_is_content: bool,
     selection: Option<Selection<'_>>,
 ) -> Result<Walk> {
+    walk_into(rd, first, signature_is_content, selection, None)
+}
+
+/// [`walk`], also writing the canonical content (exactly the hashed bytes)
+/// to `sink`.
+pub(crate) fn walk_into<R: Read>(
+    rd: &mut SectionReader<R>,
+    first: Option<SectionHeader>,
+    signature_is_content: bool,
+    selection: Option<Selection<'_>>,
+    mut sink: Option<&mut dyn Write>,
+) -> Result<Walk> {
     let start = first.as_ref().map_or(rd.position(), |h| h.offset);
     let mut hasher = Sha256::new();
     let mut checkpoints = Vec::new();
     let mut canonical = true;
+    let mut canonical_len = 0u64;
     let mut part_start = start;
     let mut sel = PartSelection::Empty;
     let mut first_selected = None;
@@ -117,9 +132,17 @@ pub(crate) fn walk<R: Read>(
         }
         is_first = false;
         canonical &= h.canonical;
-        hasher.update(h.canonical_header());
+        let header = h.canonical_header();
+        canonical_len += header.len() as u64 + h.data_len();
+        hasher.update(&header);
+        if let Some(out) = sink.as_mut() {
+            out.write_all(&header)?;
+        }
         rd.data_chunks(|c| {
             hasher.update(c);
+            if let Some(out) = sink.as_mut() {
+                out.write_all(c)?;
+            }
             Ok(())
         })?;
         if h.is_delimiter() {
@@ -154,7 +177,7 @@ pub(crate) fn walk<R: Read>(
             first_selected,
         });
     }
-    Ok(Walk { checkpoints, canonical, start, end })
+    Ok(Walk { checkpoints, canonical, canonical_len, start, end })
 }
 
 fn push_checkpoint(checkpoints: &[Checkpoint], offset: u64) -> Result<()> {
