@@ -139,7 +139,7 @@ fn ci(with_corpus: bool) -> Result<()> {
     trace::run(true)?;
     supply::deny()?;
     supply::sbom()?;
-    for ex in ["example-sign-verify-in-memory", "example-wasmi-host"] {
+    for ex in ["example-sign-verify-in-memory", "example-wasmi-host", "example-iot-provisioning"] {
         util::run(cargo().args(["run", "--locked", "--quiet", "-p", ex]))?;
     }
     memory_limit()?;
