@@ -239,6 +239,17 @@ pub(crate) fn sigstore(cmd: &SigstoreCommand) -> Result<Outcome> {
     } else {
         bail!("'{}' is neither a file nor sha256:<64 hex>", a.artifact);
     };
+    let verdict = match &result {
+        Ok(id) => format!("verified: {id}"),
+        Err(e) => format!("failed: {e}"),
+    };
+    tracing::info!(
+        target: crate::audit::TARGET,
+        event = "verify-bundle",
+        bundle = %a.bundle.display(),
+        artifact = a.artifact.as_str(),
+        result = verdict.as_str(),
+    );
     match result {
         Ok(id) => {
             println!("OK: {id}");

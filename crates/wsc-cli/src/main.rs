@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod audit;
 mod demo;
 mod files;
 mod keyless;
@@ -23,6 +24,9 @@ mod verify;
 #[derive(Debug, Parser)]
 #[command(name = "wsc", version, about, long_about = None, disable_help_subcommand = true)]
 struct Cli {
+    /// Append a JSON line per signing and verification to FILE (no secrets).
+    #[arg(long, global = true, value_name = "FILE")]
+    audit_log: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -71,7 +75,19 @@ enum Outcome {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
+    let result = match &cli.audit_log {
+        // Scoped to this command: the process-wide default subscriber is untouched.
+        Some(path) => match audit::AuditLog::open(path) {
+            Ok(log) => tracing::subscriber::with_default(log, || dispatch(cli.command)),
+            Err(e) => Err(e),
+        },
+        None => dispatch(cli.command),
+    };
+    finish(result)
+}
+
+fn dispatch(command: Command) -> anyhow::Result<Outcome> {
+    match command {
         Command::Keygen(a) => keys::keygen(&a),
         Command::Sign(a) => sign::run(&a),
         Command::Verify(a) => verify::run(&a),
@@ -85,7 +101,10 @@ fn main() -> ExitCode {
         Command::Pki(c) => pki::run(&c),
         Command::Bundle(c) => keyless::bundle(&c),
         Command::Sigstore(c) => keyless::sigstore(&c),
-    };
+    }
+}
+
+fn finish(result: anyhow::Result<Outcome>) -> ExitCode {
     match result {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::VerificationFailed) => ExitCode::from(1),

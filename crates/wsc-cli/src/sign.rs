@@ -36,6 +36,40 @@ pub(crate) struct SignArgs {
 }
 
 pub(crate) fn run(a: &SignArgs) -> Result<Outcome> {
+    let result = run_inner(a);
+    match &result {
+        Ok(done) => tracing::info!(
+            target: crate::audit::TARGET,
+            event = "sign",
+            module = %a.input.display(),
+            output = %a.output.as_ref().or(a.signature.as_ref()).map_or(String::new(), |p| p.display().to_string()),
+            mode = if a.signature.is_some() { "detached" } else { "embedded" },
+            algorithm = done.algorithm.as_str(),
+            key_id = done.key_id.as_str(),
+            content_sha256 = done.content_sha256.as_str(),
+            hashes = done.hashes as u64,
+            result = "signed",
+        ),
+        Err(e) => tracing::info!(
+            target: crate::audit::TARGET,
+            event = "sign",
+            module = %a.input.display(),
+            result = "error",
+            reason = %format!("{e:#}"),
+        ),
+    }
+    result.map(|_| Outcome::Done)
+}
+
+/// What a signing run reports to the audit log.
+struct Signed {
+    algorithm: String,
+    key_id: String,
+    content_sha256: String,
+    hashes: usize,
+}
+
+fn run_inner(a: &SignArgs) -> Result<Signed> {
     if a.signature.is_none() && a.output.is_none() {
         bail!("nothing to write: give -o OUTPUT (embedded signature) or -S SIGNATURE (detached)");
     }
@@ -98,5 +132,10 @@ pub(crate) fn run(a: &SignArgs) -> Result<Outcome> {
         }
     };
     eprintln!("{} hash(es) signed; the signature data now holds {} set(s)", report.hashes.len(), report.sets);
-    Ok(Outcome::Done)
+    Ok(Signed {
+        algorithm: signer.algorithm().to_string(),
+        key_id: signer.key_id().map(|k| wsc_core::keys::hex(&k)).unwrap_or_default(),
+        content_sha256: report.hashes.last().map(|h| wsc_core::keys::hex(h)).unwrap_or_default(),
+        hashes: report.hashes.len(),
+    })
 }

@@ -204,7 +204,61 @@ fn load_keys(paths: &[PathBuf], ssh: bool) -> Result<Vec<Who>> {
     Ok(keys)
 }
 
+/// One audit event per verifier.
+fn audit(input: &Path, keys: &[Who], c: &Common, report: &Result<Report>) {
+    let mode = if c.signature.is_some() { "detached" } else { "embedded" };
+    let scope = if c.split.is_some() { "partial" } else { "whole" };
+    match report {
+        Ok(r) => {
+            let digest = r.checkpoints.last().map(|cp| wsc_core::keys::hex(&cp.hash)).unwrap_or_default();
+            for (k, res) in keys.iter().zip(&r.results) {
+                let (result, signers, range) = match res {
+                    Ok(v) => (
+                        "verified".to_string(),
+                        v.signatures.iter().filter_map(|s| s.signer.clone()).collect::<Vec<_>>().join("; "),
+                        format!("{}..{}", v.start, v.verified_end),
+                    ),
+                    Err(e) => (format!("failed: {e}"), String::new(), String::new()),
+                };
+                tracing::info!(
+                    target: crate::audit::TARGET,
+                    event = "verify",
+                    module = %input.display(),
+                    mode,
+                    scope,
+                    verifier = %k.label(),
+                    content_sha256 = digest.as_str(),
+                    signer = signers.as_str(),
+                    verified_range = range.as_str(),
+                    result = result.as_str(),
+                );
+            }
+        }
+        Err(e) => {
+            // "No signature" is a verification that ran and failed; the rest are input errors.
+            let failed = e
+                .chain()
+                .any(|c| c.downcast_ref::<wsc_core::Error>().is_some_and(wsc_core::Error::is_verification_failure));
+            let result = if failed { format!("failed: {e:#}") } else { format!("error: {e:#}") };
+            tracing::info!(
+                target: crate::audit::TARGET,
+                event = "verify",
+                module = %input.display(),
+                mode,
+                scope,
+                result = result.as_str(),
+            );
+        }
+    }
+}
+
 fn verify(input: &Path, keys: &[Who], c: &Common) -> Result<Report> {
+    let report = verify_inner(input, keys, c);
+    audit(input, keys, c, &report);
+    report
+}
+
+fn verify_inner(input: &Path, keys: &[Who], c: &Common) -> Result<Report> {
     let regex = match &c.split {
         Some(r) => Some(Regex::new(r).with_context(|| format!("invalid --split regex '{r}'"))?),
         None => None,
