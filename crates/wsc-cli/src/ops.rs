@@ -50,6 +50,30 @@ pub(crate) struct SplitArgs {
     split: Option<String>,
 }
 
+/// wasmsign2's `-s REGEX`: every standard section, and the custom sections
+/// whose name matches; without a regex, every section.
+pub(crate) struct SplitRegex(Option<Regex>);
+
+impl SplitRegex {
+    pub(crate) fn parse(pattern: Option<&str>) -> Result<Self> {
+        pattern
+            .map(|r| Regex::new(r).with_context(|| format!("invalid --split regex '{r}'")))
+            .transpose()
+            .map(SplitRegex)
+    }
+
+    pub(crate) fn selects(&self, h: &SectionHeader) -> bool {
+        match (h.custom_name(), &self.0) {
+            (Some(name), Some(re)) => re.is_match(name),
+            _ => true,
+        }
+    }
+
+    pub(crate) fn is_set(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
 pub(crate) fn detach(a: &DetachArgs) -> Result<Outcome> {
     let (f, _) = files::open_module(&a.input)?;
     let sig = files::write_atomic(&a.output, Mode::Public, |o| {
@@ -77,14 +101,8 @@ pub(crate) fn attach(a: &AttachArgs) -> Result<Outcome> {
 }
 
 pub(crate) fn split(a: &SplitArgs) -> Result<Outcome> {
-    let regex = match &a.split {
-        Some(r) => Some(Regex::new(r).with_context(|| format!("invalid --split regex '{r}'"))?),
-        None => None,
-    };
-    let select = |h: &SectionHeader| match (h.custom_name(), &regex) {
-        (Some(name), Some(re)) => re.is_match(name),
-        _ => true,
-    };
+    let regex = SplitRegex::parse(a.split.as_deref())?;
+    let select = |h: &SectionHeader| regex.selects(h);
     let mut random = || {
         let mut b = [0u8; 16];
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut b);

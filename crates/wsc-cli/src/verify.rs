@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use regex::Regex;
 use serde_json::{Value, json};
 use wsc_core::keys::hex;
 use wsc_core::{PublicKey, RecordVerifier, Report, Scope, SectionHeader, VerifyOptions};
@@ -259,15 +258,9 @@ fn verify(input: &Path, keys: &[Who], c: &Common) -> Result<Report> {
 }
 
 fn verify_inner(input: &Path, keys: &[Who], c: &Common) -> Result<Report> {
-    let regex = match &c.split {
-        Some(r) => Some(Regex::new(r).with_context(|| format!("invalid --split regex '{r}'"))?),
-        None => None,
-    };
-    let select = |h: &SectionHeader| match (h.custom_name(), &regex) {
-        (Some(name), Some(re)) => re.is_match(name),
-        _ => true,
-    };
-    let scope = if regex.is_some() { Scope::Partial(&select) } else { Scope::Whole };
+    let regex = crate::ops::SplitRegex::parse(c.split.as_deref())?;
+    let select = |h: &SectionHeader| regex.selects(h);
+    let scope = if regex.is_set() { Scope::Partial(&select) } else { Scope::Whole };
     let verifiers: Vec<&dyn RecordVerifier> = keys.iter().map(Who::verifier).collect();
     let (f, len) = files::open_module(input)?;
     let opts = VerifyOptions::default();
