@@ -32,14 +32,35 @@ const RULES: &[(&str, &[&str], &str)] = &[
     ),
     ("wsc-pinning", &["wsc-"], "wsc-pinning depends on no wsc crate"),
     (
+        "wsc-hsm-pkcs11",
+        &["wsc-cli", "wsc-keyless", "wsc-pinning", "wsc-pki", "tokio", "reqwest"],
+        "a hardware backend sits on wsc-core only",
+    ),
+    (
+        "wsc-hsm-atecc",
+        &["wsc-cli", "wsc-keyless", "wsc-pinning", "tokio", "reqwest"],
+        "a hardware backend sits on wsc-core (and wsc-pki for provisioning) only",
+    ),
+    (
         "wsc-keyless",
-        &["wsc-cli", "wsc-hsm", "reqwest", "hyper", "tokio", "openidconnect", "tough", "ring"],
+        &[
+            "wsc-cli",
+            "wsc-hsm",
+            "reqwest",
+            "hyper",
+            "tokio",
+            "openidconnect",
+            "tough",
+            "ring",
+            "cryptoki",
+            "embedded-hal",
+        ],
         "keyless verification is offline: no HTTP client, async runtime or TUF client in its graph",
     ),
     (
         "wsc-pki",
-        &["wsc-keyless", "wsc-pinning", "wsc-hsm", "wsc-cli", "tokio", "reqwest"],
-        "wsc-pki is offline and sits on wsc-core only",
+        &["wsc-keyless", "wsc-pinning", "wsc-hsm", "wsc-cli", "tokio", "reqwest", "cryptoki", "embedded-hal"],
+        "wsc-pki is offline, needs no hardware, and sits on wsc-core only",
     ),
 ];
 

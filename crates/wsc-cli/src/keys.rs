@@ -28,8 +28,17 @@ pub(crate) enum Format {
 #[derive(Debug, Args)]
 pub(crate) struct KeygenArgs {
     /// Secret key file to create.
-    #[arg(short = 'k', long = "secret-key", value_name = "FILE")]
-    secret_key: PathBuf,
+    #[arg(
+        short = 'k',
+        long = "secret-key",
+        value_name = "FILE",
+        required_unless_present = "signer",
+        conflicts_with = "signer"
+    )]
+    secret_key: Option<PathBuf>,
+    /// Generate the key pair in hardware instead (`pkcs11:token=…;object=LABEL`); only the public key is written.
+    #[arg(long, value_name = "URI")]
+    signer: Option<String>,
     /// Public key file to create.
     #[arg(short = 'K', long = "public-key", value_name = "FILE")]
     public_key: PathBuf,
@@ -50,12 +59,29 @@ pub(crate) fn keygen(a: &KeygenArgs) -> Result<Outcome> {
         Algorithm::Ed25519 => Format::Raw,
         Algorithm::P256 => Format::Pem,
     });
+    if let Some(uri) = &a.signer {
+        let pk = crate::hardware::generate(uri, alg)?;
+        let bytes = match format {
+            Format::Raw => pk.to_raw()?,
+            Format::Pem => pk.to_pem()?.into_bytes(),
+            Format::Der => pk.to_der()?,
+        };
+        files::write_bytes(&a.public_key, Mode::Public, &bytes)?;
+        eprintln!(
+            "{} key pair generated at '{uri}' (the secret key stays there); public key '{}' (key id {})",
+            alg.as_str(),
+            a.public_key.display(),
+            wsc_core::keys::hex(&pk.key_id())
+        );
+        return Ok(Outcome::Done);
+    }
+    let secret = a.secret_key.as_ref().context("give -k SECRET_KEY or --signer URI")?;
     let sk = SecretKey::generate(alg, &mut rand_core::OsRng);
-    write_key_pair(&sk, format, &a.secret_key, &a.public_key)?;
+    write_key_pair(&sk, format, secret, &a.public_key)?;
     eprintln!(
         "{} key pair written: secret '{}', public '{}' (key id {})",
         alg.as_str(),
-        a.secret_key.display(),
+        secret.display(),
         a.public_key.display(),
         wsc_core::keys::hex(&sk.public_key().key_id())
     );

@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 mod audit;
 mod demo;
 mod files;
+mod hardware;
 mod keyless;
 mod keys;
 mod ops;

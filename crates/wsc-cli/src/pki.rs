@@ -87,8 +87,17 @@ pub(crate) struct CaIntermediateArgs {
 #[derive(Debug, Args)]
 pub(crate) struct CsrArgs {
     /// The device's secret key (any format `wsc keygen` writes).
-    #[arg(short = 'k', long = "secret-key", value_name = "FILE")]
-    secret_key: PathBuf,
+    #[arg(
+        short = 'k',
+        long = "secret-key",
+        value_name = "FILE",
+        required_unless_present = "signer",
+        conflicts_with = "signer"
+    )]
+    secret_key: Option<PathBuf>,
+    /// A key in hardware instead of -k (`pkcs11:token=…;object=…`): the CSR is signed there.
+    #[arg(long, value_name = "URI")]
+    signer: Option<String>,
     /// Device id: letters, digits, . _ ~ - (becomes urn:wsc:device:ID), or an absolute URI.
     #[arg(long, value_name = "ID")]
     device_id: String,
@@ -207,8 +216,17 @@ fn ca_intermediate(a: &CaIntermediateArgs) -> Result<Outcome> {
 }
 
 fn csr(a: &CsrArgs) -> Result<Outcome> {
-    let sk = read_secret_key(&a.secret_key, a.key_access.allow_readable_key)?;
-    let csr = Csr::create(&sk, &a.device_id).context("cannot make the CSR")?;
+    let csr = match (&a.signer, &a.secret_key) {
+        (Some(uri), _) => {
+            let signer = crate::hardware::open_signer(uri)?;
+            Csr::create(signer.as_ref(), &a.device_id).context("cannot make the CSR")?
+        }
+        (None, Some(path)) => {
+            let sk = read_secret_key(path, a.key_access.allow_readable_key)?;
+            Csr::create(&sk, &a.device_id).context("cannot make the CSR")?
+        }
+        (None, None) => anyhow::bail!("give -k SECRET_KEY or --signer URI"),
+    };
     files::write_bytes(&a.output, Mode::Public, csr.to_pem()?.as_bytes())?;
     eprintln!(
         "CSR for {} ({}, key id {}) written to '{}'",
@@ -318,7 +336,7 @@ fn show(a: &ShowArgs) -> Result<Outcome> {
 
 /// A signer for `wsc sign --cert CHAIN.pem`: the secret key bound to its
 /// certificate chain (leaf first; the root may be left out).
-pub(crate) fn cert_signer(secret: SecretKey, chain_pem_path: &Path) -> Result<CertSigner<SecretKey>> {
+pub(crate) fn cert_signer<S: wsc_core::Signer>(secret: S, chain_pem_path: &Path) -> Result<CertSigner<S>> {
     let bytes = files::read_small(chain_pem_path, MAX_PKI_FILE, "certificate chain")?;
     CertSigner::from_pem(secret, &bytes)
         .with_context(|| format!("cannot use certificate chain '{}'", chain_pem_path.display()))

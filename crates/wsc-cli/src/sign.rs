@@ -19,8 +19,17 @@ pub(crate) struct SignArgs {
     #[arg(short = 'o', long = "output-file", value_name = "FILE")]
     output: Option<PathBuf>,
     /// Secret key (wasmsign2 raw, PKCS#8, SEC1 or OpenSSH).
-    #[arg(short = 'k', long = "secret-key", value_name = "FILE")]
-    secret_key: PathBuf,
+    #[arg(
+        short = 'k',
+        long = "secret-key",
+        value_name = "FILE",
+        required_unless_present = "signer",
+        conflicts_with = "signer"
+    )]
+    secret_key: Option<PathBuf>,
+    /// A key in hardware instead of -k: `pkcs11:token=…;object=…` (PIN from WSC_PKCS11_PIN or a prompt).
+    #[arg(long, value_name = "URI")]
+    signer: Option<String>,
     /// Public key of the same pair: writes its key id into the record.
     #[arg(short = 'K', long = "public-key", value_name = "FILE")]
     public_key: Option<PathBuf>,
@@ -73,23 +82,42 @@ fn run_inner(a: &SignArgs) -> Result<Signed> {
     if a.signature.is_none() && a.output.is_none() {
         bail!("nothing to write: give -o OUTPUT (embedded signature) or -S SIGNATURE (detached)");
     }
-    let sk = keys::load_secret(&a.secret_key, a.ssh)?;
+    // The key: a file, or hardware behind the signer seam.
+    let hardware;
+    let file_key;
+    let base: &dyn Signer = match (&a.signer, &a.secret_key) {
+        (Some(uri), _) => {
+            hardware = crate::hardware::open_signer(uri)?;
+            hardware.as_ref()
+        }
+        (None, Some(path)) => {
+            file_key = keys::load_secret(path, a.ssh)?;
+            &file_key
+        }
+        (None, None) => bail!("give -k SECRET_KEY or --signer URI"),
+    };
+    let key_name =
+        a.signer.clone().unwrap_or_else(|| a.secret_key.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
     let with_id;
     let with_cert;
     let signer: &dyn Signer = match (&a.cert, &a.public_key) {
         (Some(chain), _) => {
-            with_cert = crate::pki::cert_signer(sk, chain)?;
+            with_cert = crate::pki::cert_signer(base, chain)?;
             &with_cert
         }
         (None, Some(p)) => {
             let pks = keys::load_public(p, a.ssh)?;
             let pk = pks.first().context("no public key")?;
-            with_id = WithKeyId::checked(&sk, pk).with_context(|| {
-                format!("public key '{}' does not belong to secret key '{}'", p.display(), a.secret_key.display())
-            })?;
+            with_id = WithKeyId::checked(base, pk)
+                .with_context(|| format!("public key '{}' does not belong to the key '{key_name}'", p.display()))?;
             &with_id
         }
-        (None, None) => &sk,
+        // A hardware key always writes its key id, so verifiers can pick the record.
+        (None, None) if a.signer.is_some() => {
+            with_id = WithKeyId::new(base).context("the signer reports no public key")?;
+            &with_id
+        }
+        (None, None) => base,
     };
     let ctx = || format!("cannot sign '{}'", a.input.display());
     let report = match &a.signature {
