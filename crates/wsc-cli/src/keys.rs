@@ -100,13 +100,62 @@ pub(crate) fn write_key_pair(sk: &SecretKey, format: Format, secret: &Path, publ
     Ok(())
 }
 
+/// A secret key in memory locked against swapping where the OS allows it
+/// (mlock). The key is zeroized when dropped, before the memory is unlocked.
+pub(crate) struct LoadedSecret {
+    // Declaration order is drop order: the key is wiped, then unlocked.
+    key: Box<SecretKey>,
+    _lock: Option<region::LockGuard>,
+}
+
+impl std::ops::Deref for LoadedSecret {
+    type Target = SecretKey;
+    fn deref(&self) -> &SecretKey {
+        &self.key
+    }
+}
+
 /// Loads a secret key; `ssh` insists on the OpenSSH format.
-pub(crate) fn load_secret(path: &Path, ssh: bool) -> Result<SecretKey> {
+pub(crate) fn load_secret(path: &Path, ssh: bool) -> Result<LoadedSecret> {
     let bytes = files::read_secret(path)?;
     if ssh && !bytes.starts_with(b"-----BEGIN OPENSSH PRIVATE KEY-----") {
         bail!("secret key '{}' is not an OpenSSH private key (--ssh was given)", path.display());
     }
-    SecretKey::from_any(&bytes).with_context(|| format!("cannot use secret key '{}'", path.display()))
+    let key =
+        Box::new(SecretKey::from_any(&bytes).with_context(|| format!("cannot use secret key '{}'", path.display()))?);
+    // Without the privilege or the RLIMIT_MEMLOCK room, the key stays usable,
+    // unlocked, and wsc says so (docs/security/key-lifecycle.md).
+    let lock = match region::lock(std::ptr::from_ref::<SecretKey>(&key), std::mem::size_of::<SecretKey>()) {
+        Ok(guard) => Some(guard),
+        Err(e) => {
+            eprintln!("warning: cannot lock the secret key in memory ({e}); it may reach swap");
+            None
+        }
+    };
+    Ok(LoadedSecret { key, _lock: lock })
+}
+
+#[cfg(test)]
+mod tests {
+    /// Locked memory of this process, from /proc (Linux).
+    fn locked_kib() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmLck:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn loaded_secret_keys_are_locked_in_memory() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/wasmsign2/keys/k1.sk");
+        let before = locked_kib();
+        let key = super::load_secret(&path, false).expect("k1");
+        assert!(locked_kib() > before, "the page holding the key is locked (VmLck grew)");
+        drop(key);
+        assert_eq!(locked_kib(), before, "unlocked after the key is dropped");
+    }
 }
 
 /// Loads public keys. A plain key file gives one key; with `ssh`, every

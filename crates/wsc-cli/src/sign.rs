@@ -92,7 +92,7 @@ fn run_inner(a: &SignArgs) -> Result<Signed> {
         }
         (None, Some(path)) => {
             file_key = keys::load_secret(path, a.ssh)?;
-            &file_key
+            &*file_key
         }
         (None, None) => bail!("give -k SECRET_KEY or --signer URI"),
     };
