@@ -135,6 +135,20 @@ pub(crate) fn load_secret(path: &Path, ssh: bool) -> Result<LoadedSecret> {
     Ok(LoadedSecret { key, _lock: lock })
 }
 
+
+/// Loads public keys. A plain key file gives one key; with `ssh`, every
+/// supported line of an OpenSSH file gives one key each.
+pub(crate) fn load_public(path: &Path, ssh: bool) -> Result<Vec<PublicKey>> {
+    let bytes = files::read_small(path, 1024 * 1024, "public key")?;
+    let ctx = || format!("cannot use public key '{}'", path.display());
+    if ssh {
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| anyhow::anyhow!("'{}' is not an OpenSSH public key file", path.display()))?;
+        return PublicKey::from_openssh(text).with_context(ctx);
+    }
+    Ok(vec![PublicKey::from_any(&bytes).with_context(ctx)?])
+}
+
 #[cfg(test)]
 mod tests {
     /// Locked memory of this process, from /proc (Linux).
@@ -156,17 +170,4 @@ mod tests {
         drop(key);
         assert_eq!(locked_kib(), before, "unlocked after the key is dropped");
     }
-}
-
-/// Loads public keys. A plain key file gives one key; with `ssh`, every
-/// supported line of an OpenSSH file gives one key each.
-pub(crate) fn load_public(path: &Path, ssh: bool) -> Result<Vec<PublicKey>> {
-    let bytes = files::read_small(path, 1024 * 1024, "public key")?;
-    let ctx = || format!("cannot use public key '{}'", path.display());
-    if ssh {
-        let text = std::str::from_utf8(&bytes)
-            .map_err(|_| anyhow::anyhow!("'{}' is not an OpenSSH public key file", path.display()))?;
-        return PublicKey::from_openssh(text).with_context(ctx);
-    }
-    Ok(vec![PublicKey::from_any(&bytes).with_context(ctx)?])
 }
