@@ -57,6 +57,17 @@ mod pkcs11 {
 
 /// Opens the signer a `--signer` URI names.
 pub(crate) fn open_signer(uri: &str) -> Result<Box<dyn Signer>> {
+    if uri.starts_with("atecc:") {
+        #[cfg(feature = "atecc")]
+        {
+            use anyhow::Context;
+            let u: wsc_hsm_atecc::AteccUri = uri.parse().with_context(|| format!("invalid --signer URI '{uri}'"))?;
+            let signer = wsc_hsm_atecc::linux::open_signer(&u).with_context(|| format!("cannot use key '{uri}'"))?;
+            return Ok(Box::new(signer));
+        }
+        #[cfg(not(feature = "atecc"))]
+        anyhow::bail!("--signer {uri}: this wsc was built without the `atecc` feature");
+    }
     #[cfg(feature = "pkcs11")]
     return pkcs11::open_signer(uri);
     #[cfg(not(feature = "pkcs11"))]

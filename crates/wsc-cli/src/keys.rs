@@ -135,7 +135,6 @@ pub(crate) fn load_secret(path: &Path, ssh: bool) -> Result<LoadedSecret> {
     Ok(LoadedSecret { key, _lock: lock })
 }
 
-
 /// Loads public keys. A plain key file gives one key; with `ssh`, every
 /// supported line of an OpenSSH file gives one key each.
 pub(crate) fn load_public(path: &Path, ssh: bool) -> Result<Vec<PublicKey>> {

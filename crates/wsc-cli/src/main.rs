@@ -12,6 +12,8 @@ mod audit;
 mod demo;
 mod files;
 mod hardware;
+#[cfg(feature = "atecc")]
+mod hsm;
 mod keyless;
 mod keys;
 mod ops;
@@ -62,6 +64,10 @@ enum Command {
     /// Private CA for device fleets: CAs, CSRs, device certificates, CRLs.
     #[command(subcommand)]
     Pki(pki::PkiCommand),
+    /// Secure elements: the ATECC608 on Linux I2C.
+    #[cfg(feature = "atecc")]
+    #[command(subcommand)]
+    Hsm(hsm::HsmCommand),
     /// TLS certificate pins for the HTTPS services wsc talks to.
     #[command(subcommand)]
     Pins(pins::PinsCommand),
@@ -100,6 +106,8 @@ fn dispatch(command: Command) -> anyhow::Result<Outcome> {
         Command::Demo(a) => demo::run(&a),
         Command::Pins(c) => pins::run(&c),
         Command::Pki(c) => pki::run(&c),
+        #[cfg(feature = "atecc")]
+        Command::Hsm(c) => hsm::run(&c),
         Command::Bundle(c) => keyless::bundle(&c),
         Command::Sigstore(c) => keyless::sigstore(&c),
     }

@@ -96,3 +96,28 @@ fn pkcs11_keys_sign_modules_and_csrs() {
         t.wsc(Some("1234"), &["sign", "-i", &module, "-o", &t.p("x.wasm"), "--signer", "pkcs11:token=wsc;object=nope"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// The ATECC608 commands need a Linux I2C bus; without one they fail
+/// clearly, naming the bus, and a bad URI is a usage error. (The driver is
+/// tested against a byte-level simulator in crates/wsc-hsm-atecc.)
+#[test]
+fn atecc_without_a_bus_fails_clearly() {
+    let module = vectors().join("modules/add.wasm").display().to_string();
+    let cases: [&[&str]; 3] = [
+        &["hsm", "atecc", "info", "--device", "atecc:/dev/wsc-no-such-i2c?address=0x60&slot=0"],
+        &["sign", "-i", &module, "-o", "/tmp/wsc-never-written.wasm", "--signer", "atecc:/dev/wsc-no-such-i2c"],
+        &["hsm", "atecc", "pubkey", "--device", "atecc:/dev/wsc-no-such-i2c?slot=2"],
+    ];
+    for args in cases {
+        let o = Command::new(env!("CARGO_BIN_EXE_wsc")).args(args).output().expect("wsc runs");
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(String::from_utf8_lossy(&o.stderr).contains("/dev/wsc-no-such-i2c"), "{args:?}");
+    }
+    let o = Command::new(env!("CARGO_BIN_EXE_wsc"))
+        .args(["hsm", "atecc", "info", "--device", "atecc:/dev/i2c-1?address=0x99"])
+        .output()
+        .expect("wsc runs");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("invalid device URI"));
+    assert!(!Path::new("/tmp/wsc-never-written.wasm").exists());
+}
