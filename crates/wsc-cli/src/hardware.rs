@@ -76,6 +76,22 @@ pub(crate) fn open_signer(uri: &str) -> Result<Box<dyn Signer>> {
 
 /// Generates a key pair in hardware; returns its public key.
 pub(crate) fn generate(uri: &str, algorithm: KeyAlgorithm) -> Result<PublicKey> {
+    if uri.starts_with("atecc:") {
+        #[cfg(feature = "atecc")]
+        {
+            use anyhow::Context;
+            if algorithm != KeyAlgorithm::P256 {
+                anyhow::bail!("the ATECC608 makes P-256 keys only (--algorithm p256)");
+            }
+            let u: wsc_hsm_atecc::AteccUri = uri.parse().with_context(|| format!("invalid --signer URI '{uri}'"))?;
+            let public = wsc_hsm_atecc::linux::open(&u)?.provision_key(u.slot).with_context(|| format!("'{uri}'"))?;
+            let mut sec1 = vec![0x04];
+            sec1.extend_from_slice(&public);
+            return PublicKey::from_any(&sec1).context("the chip returned an invalid public key");
+        }
+        #[cfg(not(feature = "atecc"))]
+        anyhow::bail!("--signer {uri}: this wsc was built without the `atecc` feature");
+    }
     #[cfg(feature = "pkcs11")]
     return pkcs11::generate(uri, algorithm);
     #[cfg(not(feature = "pkcs11"))]

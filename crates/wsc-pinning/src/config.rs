@@ -22,11 +22,13 @@ pub enum Service {
     Tsa,
     /// The OIDC identity provider.
     Oidc,
+    /// The Sigstore TUF repository (trust root updates).
+    Tuf,
 }
 
 impl Service {
     /// Every service.
-    pub const ALL: [Service; 4] = [Service::Fulcio, Service::Rekor, Service::Tsa, Service::Oidc];
+    pub const ALL: [Service; 5] = [Service::Fulcio, Service::Rekor, Service::Tsa, Service::Oidc, Service::Tuf];
 
     /// The environment variable (and config-file key) holding its pins.
     pub fn variable(self) -> &'static str {
@@ -35,6 +37,7 @@ impl Service {
             Service::Rekor => "WSC_REKOR_PINS",
             Service::Tsa => "WSC_TSA_PINS",
             Service::Oidc => "WSC_OIDC_PINS",
+            Service::Tuf => "WSC_TUF_PINS",
         }
     }
 }
@@ -46,6 +49,7 @@ impl fmt::Display for Service {
             Service::Rekor => "Rekor",
             Service::Tsa => "the timestamp authority",
             Service::Oidc => "the OIDC provider",
+            Service::Tuf => "the TUF repository",
         })
     }
 }
@@ -96,7 +100,7 @@ impl PinningConfig {
     }
 
     /// Reads the environment variables (`WSC_FULCIO_PINS`, `WSC_REKOR_PINS`,
-    /// `WSC_TSA_PINS`, `WSC_OIDC_PINS`, `WSC_REQUIRE_CERT_PINNING`).
+    /// `WSC_TSA_PINS`, `WSC_OIDC_PINS`, `WSC_TUF_PINS`, `WSC_REQUIRE_CERT_PINNING`).
     pub fn from_env() -> Result<Self, PinningError> {
         Self::new().apply(|name| std::env::var(name).ok())
     }
@@ -169,7 +173,7 @@ impl PinningConfig {
                 return Err(PinningError::InvalidSetting {
                     name: format!("line {}", n + 1),
                     value: k.into(),
-                    expected: "one of WSC_FULCIO_PINS, WSC_REKOR_PINS, WSC_TSA_PINS, WSC_OIDC_PINS, WSC_HOST_PINS, WSC_REQUIRE_CERT_PINNING",
+                    expected: "one of WSC_FULCIO_PINS, WSC_REKOR_PINS, WSC_TSA_PINS, WSC_OIDC_PINS, WSC_TUF_PINS, WSC_HOST_PINS, WSC_REQUIRE_CERT_PINNING",
                 });
             }
             values.insert(k.to_string(), v.to_string());

@@ -1,11 +1,11 @@
 //! TLS certificate pinning for the HTTPS calls wsc makes (Fulcio, Rekor,
-//! timestamp authorities, OIDC providers).
+//! timestamp authorities, OIDC providers, the Sigstore TUF repository).
 //!
 //! What it is: a rustls server-certificate verifier that first does the full
 //! WebPKI check (chain to the root store, host name, validity) and then
 //! requires that the presented chain matches a pin configured for the host;
 //! the configuration (environment, a file, or code); and a builder for
-//! blocking `reqwest` clients that use that verifier, with timeouts.
+//! blocking and async `reqwest` clients that use that verifier, with timeouts.
 //!
 //! A pin is a SHA-256 in hex. It matches the DER of the leaf certificate, or
 //! the SubjectPublicKeyInfo of a certificate on the path WebPKI verified
@@ -128,7 +128,20 @@ pub fn roots_from_pem(pem: &[u8]) -> Result<RootCertStore, PinningError> {
     Ok(roots)
 }
 
-/// Builds blocking HTTPS clients whose every connection is pinned.
+/// Applies a [`Prepared`] to a blocking or an async `reqwest` client builder
+/// (two types with the same methods), so that both get the same policy.
+macro_rules! configure {
+    ($builder:expr, $p:expr) => {
+        $builder
+            .tls_backend_preconfigured($p.tls.clone())
+            .https_only($p.https_only)
+            .timeout($p.timeout)
+            .connect_timeout($p.connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+    };
+}
+
+/// Builds HTTPS clients (blocking, or async) whose every connection is pinned.
 #[derive(Debug, Clone)]
 pub struct ClientBuilder {
     config: PinningConfig,
@@ -143,6 +156,17 @@ pub struct ClientBuilder {
 pub struct PinnedClient {
     /// The client; use it for every request to the service.
     pub client: reqwest::blocking::Client,
+    /// Whether at least one pin is enforced for the service's host.
+    pub pinned: bool,
+    /// The host name pins apply to.
+    pub host: String,
+}
+
+/// An async client for one service, and whether pins are enforced on it.
+#[derive(Debug, Clone)]
+pub struct PinnedAsyncClient {
+    /// The client; use it for every request to the service.
+    pub client: reqwest::Client,
     /// Whether at least one pin is enforced for the service's host.
     pub pinned: bool,
     /// The host name pins apply to.
@@ -186,9 +210,30 @@ impl ClientBuilder {
         &self.config
     }
 
-    /// Builds the client for `service` at `url`. The service's pins apply to
-    /// the URL's host; host pins given in the configuration apply to theirs.
+    /// Builds the blocking client for `service` at `url`. The service's pins
+    /// apply to the URL's host; host pins given in the configuration apply to
+    /// theirs.
     pub fn build(&self, service: Service, url: &str) -> Result<PinnedClient, PinningError> {
+        let p = self.prepare(service, url)?;
+        let client = configure!(reqwest::blocking::Client::builder(), p)
+            .build()
+            .map_err(|e| PinningError::Http(e.to_string()))?;
+        Ok(PinnedClient { client, pinned: p.pinned, host: p.host })
+    }
+
+    /// [`build`](Self::build) for an async `reqwest::Client` (the TUF client
+    /// takes one): the same verifier, timeouts, https-only and no-redirect
+    /// policy. Its requests need a tokio runtime.
+    pub fn build_async(&self, service: Service, url: &str) -> Result<PinnedAsyncClient, PinningError> {
+        let p = self.prepare(service, url)?;
+        let client =
+            configure!(reqwest::Client::builder(), p).build().map_err(|e| PinningError::Http(e.to_string()))?;
+        Ok(PinnedAsyncClient { client, pinned: p.pinned, host: p.host })
+    }
+
+    /// What both clients share: the URL policy, the pins and the TLS
+    /// configuration with the pinning verifier.
+    fn prepare(&self, service: Service, url: &str) -> Result<Prepared, PinningError> {
         let parsed = reqwest::Url::parse(url)
             .map_err(|e| PinningError::InvalidUrl { url: url.to_string(), reason: e.to_string() })?;
         let host = parsed
@@ -222,16 +267,25 @@ impl ClientBuilder {
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(verifier))
             .with_no_client_auth();
-        let client = reqwest::blocking::Client::builder()
-            .use_preconfigured_tls(tls)
-            .https_only(!self.allow_http || strict)
-            .timeout(self.timeout)
-            .connect_timeout(self.connect_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| PinningError::Http(e.to_string()))?;
-        Ok(PinnedClient { client, pinned, host })
+        Ok(Prepared {
+            tls,
+            https_only: !self.allow_http || strict,
+            timeout: self.timeout,
+            connect_timeout: self.connect_timeout,
+            pinned,
+            host,
+        })
     }
+}
+
+/// The shared part of a client: see [`ClientBuilder::prepare`].
+struct Prepared {
+    tls: rustls::ClientConfig,
+    https_only: bool,
+    timeout: Duration,
+    connect_timeout: Duration,
+    pinned: bool,
+    host: String,
 }
 
 /// What a server presented, and whether it passed the WebPKI check.
