@@ -48,27 +48,36 @@ pub(crate) struct KeylessArgs {
 /// Which trust root.
 #[derive(Debug, Args, Default)]
 pub(crate) struct RootArgs {
-    /// Trust root JSON (default: the embedded Sigstore production root).
+    /// Trust root JSON (default: the instance's root cached by `wsc trust
+    /// update`, else the embedded Sigstore production root).
     #[arg(long, value_name = "FILE", conflicts_with = "staging")]
     pub(crate) trusted_root: Option<PathBuf>,
-    /// Use the embedded Sigstore staging root.
+    /// Use the Sigstore staging root (cached by `wsc trust update --staging`, else embedded).
     #[arg(long)]
     pub(crate) staging: bool,
 }
 
 impl RootArgs {
+    /// `--trusted-root`; else the cached TUF root of the instance if `wsc
+    /// trust update` wrote one; else the embedded one. Says which on stderr.
     pub(crate) fn load(&self) -> Result<wsc_keyless::sigstore_verify::trust_root::TrustedRoot> {
-        Ok(match (&self.trusted_root, self.staging) {
-            (Some(p), _) => {
-                let bytes = files::read_small(p, 16 * 1024 * 1024, "trust root")?;
-                let text =
-                    String::from_utf8(bytes).with_context(|| format!("trust root '{}' is not UTF-8", p.display()))?;
-                wsc_keyless::root_from_json(&text).with_context(|| format!("trust root '{}'", p.display()))?
-            }
-            (None, true) => wsc_keyless::staging_root()?,
-            (None, false) => wsc_keyless::production_root()?,
-        })
+        if let Some(p) = &self.trusted_root {
+            return root_file(p);
+        }
+        let instance = if self.staging { "staging" } else { "production" };
+        if let Some(p) = crate::trust::cached_root(self.staging) {
+            eprintln!("trust root: {instance}, cached by `wsc trust update` ('{}')", p.display());
+            return root_file(&p);
+        }
+        eprintln!("trust root: {instance}, embedded (run `wsc trust update` to refresh it)");
+        Ok(if self.staging { wsc_keyless::staging_root()? } else { wsc_keyless::production_root()? })
     }
+}
+
+fn root_file(p: &Path) -> Result<wsc_keyless::sigstore_verify::trust_root::TrustedRoot> {
+    let bytes = files::read_small(p, 16 * 1024 * 1024, "trust root")?;
+    let text = String::from_utf8(bytes).with_context(|| format!("trust root '{}' is not UTF-8", p.display()))?;
+    wsc_keyless::root_from_json(&text).with_context(|| format!("trust root '{}'", p.display()))
 }
 
 impl KeylessArgs {

@@ -21,6 +21,7 @@ mod pins;
 mod pki;
 mod show;
 mod sign;
+mod trust;
 mod verify;
 
 /// Sign and verify WebAssembly modules and components.
@@ -71,6 +72,9 @@ enum Command {
     /// TLS certificate pins for the HTTPS services wsc talks to.
     #[command(subcommand)]
     Pins(pins::PinsCommand),
+    /// The Sigstore trust root: update it through TUF, show which one is used.
+    #[command(subcommand)]
+    Trust(trust::TrustCommand),
 }
 
 /// What a command reports besides errors.
@@ -105,6 +109,7 @@ fn dispatch(command: Command) -> anyhow::Result<Outcome> {
         Command::Show(a) => show::run(&a),
         Command::Demo(a) => demo::run(&a),
         Command::Pins(c) => pins::run(&c),
+        Command::Trust(c) => trust::run(&c),
         Command::Pki(c) => pki::run(&c),
         #[cfg(feature = "atecc")]
         Command::Hsm(c) => hsm::run(&c),

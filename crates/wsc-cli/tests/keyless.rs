@@ -22,8 +22,15 @@ fn s(p: &Path) -> String {
     p.display().to_string()
 }
 
+/// Runs wsc with an empty cache, so a root cached by `wsc trust update` on
+/// this machine never changes which root these tests use.
 fn wsc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wsc")).args(args).output().expect("wsc runs")
+    Command::new(env!("CARGO_BIN_EXE_wsc"))
+        .env("XDG_CACHE_HOME", "/nonexistent/wsc-test-cache")
+        .env("HOME", "/nonexistent/wsc-test-home")
+        .args(args)
+        .output()
+        .expect("wsc runs")
 }
 
 fn stderr(o: &Output) -> String {
@@ -89,6 +96,7 @@ fn verification_is_offline() {
         &a,
     ];
     let proxied = Command::new(env!("CARGO_BIN_EXE_wsc"))
+        .env("XDG_CACHE_HOME", "/nonexistent/wsc-test-cache")
         .args(args)
         .env("HTTPS_PROXY", "http://127.0.0.1:9")
         .env("HTTP_PROXY", "http://127.0.0.1:9")
@@ -99,7 +107,13 @@ fn verification_is_offline() {
     // `unshare -n` needs privileges; CI runs as root. Without them the proxy check above stands alone.
     let probe = Command::new("unshare").args(["-n", "true"]).output();
     if probe.is_ok_and(|o| o.status.success()) {
-        let o = Command::new("unshare").arg("-n").arg(env!("CARGO_BIN_EXE_wsc")).args(args).output().expect("runs");
+        let o = Command::new("unshare")
+            .arg("-n")
+            .arg(env!("CARGO_BIN_EXE_wsc"))
+            .args(args)
+            .env("XDG_CACHE_HOME", "/nonexistent/wsc-test-cache")
+            .output()
+            .expect("runs");
         assert_eq!(o.status.code(), Some(0), "in an empty network namespace: {}", stderr(&o));
     } else {
         assert!(std::env::var_os("CI").is_none(), "CI must be able to run `unshare -n`");
