@@ -22,7 +22,9 @@ mod util;
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  ci [--no-corpus]            every check and test (the README's test command)
+  ci [--no-corpus] [--no-setup]
+                              every check and test (the README's test command);
+                              first installs missing tools with xtask/setup.sh
   bench [--runs N] [--corpus DIR] [--files a,b] [--out FILE] [--check]
                               wsc vs openssl and wasmsign2 on the large corpus files
   bench --keyless [--runs N] [--out FILE]
@@ -43,7 +45,12 @@ fn main() -> Result<()> {
     };
     let rest = &args[1..];
     match cmd.as_str() {
-        "ci" => ci(!rest.iter().any(|a| a == "--no-corpus")),
+        "ci" => {
+            if !rest.iter().any(|a| a == "--no-setup") {
+                util::run(Command::new("bash").arg(util::root().join("xtask/setup.sh")))?;
+            }
+            ci(!rest.iter().any(|a| a == "--no-corpus"))
+        }
         "bench" if rest.iter().any(|a| a == "--keyless") => {
             let runs =
                 opt(rest, "--runs").map(|r| r.parse()).transpose().context("--runs takes a number")?.unwrap_or(10);

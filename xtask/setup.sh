@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what `cargo xtask ci` needs and is missing: Debian packages (as
+# root), Rust components and tools, and the Python and npm packages of the
+# interop tests. `cargo xtask ci` runs it first; it changes nothing that is
+# already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System packages: openssl (benchmark reference), GNU time (peak memory),
+# npm and pip (corpus download, Sigstore interop), sha256sum (coreutils).
+need=()
+command -v openssl >/dev/null || need+=(openssl)
+[ -x /usr/bin/time ] || need+=(time)
+command -v npm >/dev/null || need+=(npm)
+command -v pip >/dev/null || command -v pip3 >/dev/null || need+=(python3-pip)
+# SoftHSM2 and OpenSC: a real PKCS#11 token for the hardware-signer tests.
+command -v softhsm2-util >/dev/null || need+=(softhsm2)
+command -v pkcs11-tool >/dev/null || need+=(opensc)
+if [ ${#need[@]} -gt 0 ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "setup: missing Debian packages ${need[*]}: install them as root (apt-get install ${need[*]})" >&2
+        exit 1
+    fi
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
+
+# Rust components used by `cargo xtask ci`.
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+# The reference implementation, for the interop tests and the benchmark.
+export PATH="$HOME/.cargo/bin:$PATH"
+command -v wasmsign2 >/dev/null || cargo install --locked wasmsign2-cli@0.2.8
+cargo fuzz --version >/dev/null 2>&1 || cargo install --locked cargo-fuzz@0.13.2
+command -v cargo-deny >/dev/null || cargo install --locked cargo-deny@0.20.2
+
+# sigstore-python and @sigstore/mock (a local Sigstore) for `cargo xtask interop`.
+python3 -m pip show sigstore 2>/dev/null | grep -qx 'Version: 4.5.1' ||
+    python3 -m pip install -q --root-user-action=ignore sigstore==4.5.1 ||
+    python3 -m pip install -q --root-user-action=ignore --break-system-packages sigstore==4.5.1
+# python-tuf builds the local TUF repository of the `wsc trust update` tests.
+python3 -m pip show tuf 2>/dev/null | grep -qx 'Version: 7.0.1' ||
+    python3 -m pip install -q --root-user-action=ignore tuf==7.0.1 ||
+    python3 -m pip install -q --root-user-action=ignore --break-system-packages tuf==7.0.1
+[ -f testdata/sigstore-mock/node_modules/@sigstore/mock/package.json ] ||
+    (cd testdata/sigstore-mock && npm ci --no-audit --no-fund --silent)
+
