@@ -117,6 +117,7 @@ impl std::ops::Deref for LoadedSecret {
 
 /// Loads a secret key; `ssh` insists on the OpenSSH format.
 pub(crate) fn load_secret(path: &Path, ssh: bool) -> Result<LoadedSecret> {
+    warn_if_exposed(path);
     let bytes = files::read_secret(path)?;
     if ssh && !bytes.starts_with(b"-----BEGIN OPENSSH PRIVATE KEY-----") {
         bail!("secret key '{}' is not an OpenSSH private key (--ssh was given)", path.display());
@@ -133,6 +134,27 @@ pub(crate) fn load_secret(path: &Path, ssh: bool) -> Result<LoadedSecret> {
         }
     };
     Ok(LoadedSecret { key, _lock: lock })
+}
+
+/// Says so when group or others may read a secret key file (wasmsign2
+/// scripts often have such files, so this warns rather than refuses;
+/// `wsc pki` refuses CA keys like that).
+fn warn_if_exposed(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                eprintln!(
+                    "warning: secret key '{}' is readable by others (mode {mode:o}); chmod 600 it",
+                    path.display()
+                );
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 /// Loads public keys. A plain key file gives one key; with `ssh`, every
