@@ -348,6 +348,7 @@ pub(crate) fn cert_verifier(
     anchor_pem_paths: &[PathBuf],
     crl_paths: &[PathBuf],
     at_time: Option<&str>,
+    require_crl: bool,
 ) -> Result<CertVerifier> {
     if anchor_pem_paths.is_empty() {
         bail!("no trust anchor file given");
@@ -367,7 +368,7 @@ pub(crate) fn cert_verifier(
     if let Some(t) = at_time {
         v = v.at_time(wsc_pki::parse_rfc3339(t)?);
     }
-    Ok(v)
+    Ok(v.require_crl(require_crl))
 }
 
 /// Reads a secret key, refusing files that group or others may access

@@ -53,6 +53,9 @@ struct CertArgs {
     /// Check certificates at this time (RFC 3339) instead of now.
     #[arg(long = "at-time", value_name = "TIME", requires = "trust_anchor")]
     at_time: Option<String>,
+    /// Every CA on the path must have a current CRL among the --crl files.
+    #[arg(long, requires = "trust_anchor")]
+    require_crl: bool,
 }
 
 #[derive(Debug, Args)]
@@ -184,7 +187,10 @@ pub(crate) fn run_matrix(a: &MatrixArgs) -> Result<Outcome> {
 fn cert_verifiers(c: &CertArgs) -> Result<Vec<Who>> {
     let one = |paths: &[PathBuf]| -> Result<Who> {
         let anchors = paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
-        Ok(Who::Cert { anchors, verifier: crate::pki::cert_verifier(paths, &c.crl, c.at_time.as_deref())? })
+        Ok(Who::Cert {
+            anchors,
+            verifier: crate::pki::cert_verifier(paths, &c.crl, c.at_time.as_deref(), c.require_crl)?,
+        })
     };
     if c.require_all_anchors {
         c.trust_anchor.iter().map(|p| one(std::slice::from_ref(p))).collect()

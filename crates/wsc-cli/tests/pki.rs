@@ -68,6 +68,24 @@ fn fleet_flow_signs_and_verifies_offline() {
     assert_eq!(c, 1);
     assert!(e.contains("revoked"), "{e}");
 
+    // --require-crl: without a CRL for each CA on the path, refused; with them, accepted.
+    let (c, e) = code(&["verify", "-i", &p("s.wasm"), "--trust-anchor", &root, "--require-crl"]);
+    assert_eq!(c, 1, "{e}");
+    ok(&["pki", "crl", "--ca-dir", &p("root"), "-o", &p("root.crl")]);
+    ok(&["pki", "crl", "--ca-dir", &p("int"), "-o", &p("int-empty.crl")]);
+    ok(&[
+        "verify",
+        "-i",
+        &p("s.wasm"),
+        "--trust-anchor",
+        &root,
+        "--require-crl",
+        "--crl",
+        &p("root.crl"),
+        "--crl",
+        &p("int-empty.crl"),
+    ]);
+
     // The chain must belong to the key.
     ok(&["keygen", "--algorithm", "p256", "--format", "pem", "-k", &p("x.key"), "-K", &p("x.pub")]);
     let (c, e) = code(&["sign", "-i", &module(), "-o", &p("x.wasm"), "-k", &p("x.key"), "--cert", &chain]);

@@ -186,6 +186,11 @@ impl CertVerifier {
             record.chain[1..].iter().map(|c| CertificateDer::from(c.as_slice())).collect();
         let anchors: Vec<TrustAnchor<'_>> = self.anchors.iter().map(|a| a.anchor.clone()).collect();
         let crl_refs: Vec<&CertRevocationList<'_>> = self.crls.iter().collect();
+        // With no CRL at all there is nothing to check; when CRLs are
+        // required, that is a failure, never a silent pass.
+        if self.require_crl && crl_refs.is_empty() {
+            return Err(PkiError::Chain("CRLs are required for every CA on the path, and none was given".into()));
+        }
         let revocation = RevocationOptionsBuilder::new(&crl_refs).ok().map(|b| {
             b.with_depth(RevocationCheckDepth::Chain)
                 .with_status_policy(if self.require_crl {

@@ -275,8 +275,9 @@ fn rule_revoked_serial() {
     let old = inter.crl(&[], now - 3 * DAY, now - DAY).expect("crl");
     assert_rejected(&signed, &with_crl(&old), "expired");
     verify(&signed, &with_crl(&old).enforce_crl_expiry(false)).expect("expiry ignored");
-    // Requiring CRLs fails when a CA on the path has none.
+    // Requiring CRLs fails when a CA on the path has none, and when none was given at all.
     assert_rejected(&signed, &with_crl(&other).require_crl(true), "CRLs are required");
+    assert_rejected(&signed, &anchor(&root).require_crl(true), "CRLs are required");
 }
 
 #[test]
