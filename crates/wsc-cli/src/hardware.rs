@@ -4,8 +4,54 @@
 //! the command line; the module path from the URI's `module-path` or
 //! `WSC_PKCS11_MODULE`.
 
+use std::path::{Path, PathBuf};
+
 use anyhow::Result;
+use clap::Args;
 use wsc_core::{KeyAlgorithm, PublicKey, Signer};
+
+/// Where a signing key comes from: a file (`-k`) or hardware (`--signer`).
+#[derive(Debug, Args)]
+pub(crate) struct KeySource {
+    /// Secret key file (wasmsign2 raw, PKCS#8, SEC1 or OpenSSH).
+    #[arg(
+        short = 'k',
+        long = "secret-key",
+        value_name = "FILE",
+        required_unless_present = "signer",
+        conflicts_with = "signer"
+    )]
+    pub(crate) secret_key: Option<PathBuf>,
+    /// A key in hardware instead of -k: `pkcs11:token=…;object=…` (PIN from
+    /// WSC_PKCS11_PIN or a prompt) or `atecc:/dev/i2c-1?slot=0`.
+    #[arg(long, value_name = "URI")]
+    pub(crate) signer: Option<String>,
+}
+
+impl KeySource {
+    /// Opens the hardware signer, or the key file through `load_file`.
+    pub(crate) fn open(&self, load_file: impl FnOnce(&Path) -> Result<Box<dyn Signer>>) -> Result<Box<dyn Signer>> {
+        match (&self.signer, &self.secret_key) {
+            (Some(uri), _) => open_signer(uri),
+            (None, Some(path)) => load_file(path),
+            (None, None) => anyhow::bail!("give -k SECRET_KEY or --signer URI"),
+        }
+    }
+
+    /// Whether the key is in hardware.
+    pub(crate) fn is_hardware(&self) -> bool {
+        self.signer.is_some()
+    }
+
+    /// The URI or file name, for messages.
+    pub(crate) fn name(&self) -> String {
+        match (&self.signer, &self.secret_key) {
+            (Some(uri), _) => uri.clone(),
+            (None, Some(path)) => path.display().to_string(),
+            (None, None) => String::new(),
+        }
+    }
+}
 
 #[cfg(feature = "pkcs11")]
 mod pkcs11 {

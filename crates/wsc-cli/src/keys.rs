@@ -108,6 +108,18 @@ pub(crate) struct LoadedSecret {
     _lock: Option<region::LockGuard>,
 }
 
+impl wsc_core::Signer for LoadedSecret {
+    fn algorithm(&self) -> wsc_core::sigdata::AlgorithmId {
+        self.key.algorithm()
+    }
+    fn public_key(&self) -> Option<PublicKey> {
+        Some(self.key.public_key())
+    }
+    fn try_sign(&self, message: &[u8]) -> Result<Vec<u8>, wsc_core::SignerError> {
+        self.key.try_sign(message)
+    }
+}
+
 impl std::ops::Deref for LoadedSecret {
     type Target = SecretKey;
     fn deref(&self) -> &SecretKey {

@@ -86,18 +86,9 @@ pub(crate) struct CaIntermediateArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct CsrArgs {
-    /// The device's secret key (any format `wsc keygen` writes).
-    #[arg(
-        short = 'k',
-        long = "secret-key",
-        value_name = "FILE",
-        required_unless_present = "signer",
-        conflicts_with = "signer"
-    )]
-    secret_key: Option<PathBuf>,
-    /// A key in hardware instead of -k (`pkcs11:token=…;object=…`): the CSR is signed there.
-    #[arg(long, value_name = "URI")]
-    signer: Option<String>,
+    /// The device's key; with --signer the CSR is signed in the hardware.
+    #[command(flatten)]
+    key: crate::hardware::KeySource,
     /// Device id: letters, digits, . _ ~ - (becomes urn:wsc:device:ID), or an absolute URI.
     #[arg(long, value_name = "ID")]
     device_id: String,
@@ -216,17 +207,9 @@ fn ca_intermediate(a: &CaIntermediateArgs) -> Result<Outcome> {
 }
 
 fn csr(a: &CsrArgs) -> Result<Outcome> {
-    let csr = match (&a.signer, &a.secret_key) {
-        (Some(uri), _) => {
-            let signer = crate::hardware::open_signer(uri)?;
-            Csr::create(signer.as_ref(), &a.device_id).context("cannot make the CSR")?
-        }
-        (None, Some(path)) => {
-            let sk = read_secret_key(path, a.key_access.allow_readable_key)?;
-            Csr::create(&sk, &a.device_id).context("cannot make the CSR")?
-        }
-        (None, None) => anyhow::bail!("give -k SECRET_KEY or --signer URI"),
-    };
+    let allow = a.key_access.allow_readable_key;
+    let signer = a.key.open(|p| Ok(Box::new(read_secret_key(p, allow)?)))?;
+    let csr = Csr::create(signer.as_ref(), &a.device_id).context("cannot make the CSR")?;
     files::write_bytes(&a.output, Mode::Public, csr.to_pem()?.as_bytes())?;
     eprintln!(
         "CSR for {} ({}, key id {}) written to '{}'",

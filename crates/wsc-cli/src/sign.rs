@@ -18,18 +18,8 @@ pub(crate) struct SignArgs {
     /// Signed output (embedded mode); with -S, an optional copy of the input.
     #[arg(short = 'o', long = "output-file", value_name = "FILE")]
     output: Option<PathBuf>,
-    /// Secret key (wasmsign2 raw, PKCS#8, SEC1 or OpenSSH).
-    #[arg(
-        short = 'k',
-        long = "secret-key",
-        value_name = "FILE",
-        required_unless_present = "signer",
-        conflicts_with = "signer"
-    )]
-    secret_key: Option<PathBuf>,
-    /// A key in hardware instead of -k: `pkcs11:token=…;object=…` (PIN from WSC_PKCS11_PIN or a prompt).
-    #[arg(long, value_name = "URI")]
-    signer: Option<String>,
+    #[command(flatten)]
+    key: crate::hardware::KeySource,
     /// Public key of the same pair: writes its key id into the record.
     #[arg(short = 'K', long = "public-key", value_name = "FILE")]
     public_key: Option<PathBuf>,
@@ -83,21 +73,9 @@ fn run_inner(a: &SignArgs) -> Result<Signed> {
         bail!("nothing to write: give -o OUTPUT (embedded signature) or -S SIGNATURE (detached)");
     }
     // The key: a file, or hardware behind the signer seam.
-    let hardware;
-    let file_key;
-    let base: &dyn Signer = match (&a.signer, &a.secret_key) {
-        (Some(uri), _) => {
-            hardware = crate::hardware::open_signer(uri)?;
-            hardware.as_ref()
-        }
-        (None, Some(path)) => {
-            file_key = keys::load_secret(path, a.ssh)?;
-            &*file_key
-        }
-        (None, None) => bail!("give -k SECRET_KEY or --signer URI"),
-    };
-    let key_name =
-        a.signer.clone().unwrap_or_else(|| a.secret_key.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
+    let base = a.key.open(|p| Ok(Box::new(keys::load_secret(p, a.ssh)?)))?;
+    let base: &dyn Signer = base.as_ref();
+    let key_name = a.key.name();
     let with_id;
     let with_cert;
     let signer: &dyn Signer = match (&a.cert, &a.public_key) {
@@ -113,7 +91,7 @@ fn run_inner(a: &SignArgs) -> Result<Signed> {
             &with_id
         }
         // A hardware key always writes its key id, so verifiers can pick the record.
-        (None, None) if a.signer.is_some() => {
+        (None, None) if a.key.is_hardware() => {
             with_id = WithKeyId::new(base).context("the signer reports no public key")?;
             &with_id
         }

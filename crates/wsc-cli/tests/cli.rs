@@ -148,3 +148,45 @@ fn demo_runs_offline_and_checks_itself() {
     let o = wsc(&["verify", "-i", &s(&tmp.path().join("demo.signed.wasm")), "-K", &s(&tmp.path().join("p256.pk.pem"))]);
     assert_eq!(o.status.code(), Some(0));
 }
+
+fn base64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(T[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// With -Z, every key line of an OpenSSH file is a key of its own
+/// (wasmsign2 reads only the first line of the first file).
+#[test]
+fn verify_matrix_ssh_reads_every_line() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let k1 = std::fs::read(vectors().join("keys/k1.pk")).expect("k1");
+    let mut blob = Vec::new();
+    for part in [&b"ssh-ed25519"[..], &k1[1..]] {
+        blob.extend_from_slice(&(part.len() as u32).to_be_bytes());
+        blob.extend_from_slice(part);
+    }
+    let ssh_pub = std::fs::read_to_string(vectors().join("keys/ssh_ed25519.pub")).expect("ssh key");
+    let keys = tmp.path().join("authorized_keys");
+    std::fs::write(&keys, format!("{}ssh-ed25519 {} k1\n", ssh_pub, base64(&blob))).expect("write");
+    let k = s(&keys);
+    for (module, want) in
+        [("signed/add.ssh.wasm", "adb0fa2c8d16f4b6d2f317b3"), ("signed/add.k1.wasm", "3229a5f688dc440331d6fd89")]
+    {
+        let o = wsc(&["verify_matrix", "-Z", "-i", module, "-K", &k]);
+        assert_eq!(o.status.code(), Some(0), "{module}: {}", stderr(&o));
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(out.contains(want), "{module}: {out}");
+    }
+}

@@ -370,10 +370,6 @@ impl BundleRecord {
     }
 }
 
-fn hex(b: &[u8]) -> String {
-    wsc_core::keys::hex(b)
-}
-
 impl Signer for BundleRecord {
     fn algorithm(&self) -> AlgorithmId {
         KEYLESS_ALGORITHM
@@ -387,8 +383,8 @@ impl Signer for BundleRecord {
         let expected: [u8; 32] = Sha256::digest(message).into();
         if expected != self.digest {
             return Err(SignerError::new(KeylessError::WrongArtifact {
-                found: hex(&self.digest),
-                expected: hex(&expected),
+                found: wsc_core::keys::hex(&self.digest),
+                expected: wsc_core::keys::hex(&expected),
             }));
         }
         Ok(self.bundle.clone())

@@ -234,14 +234,7 @@ impl ClientBuilder {
     /// What both clients share: the URL policy, the pins and the TLS
     /// configuration with the pinning verifier.
     fn prepare(&self, service: Service, url: &str) -> Result<Prepared, PinningError> {
-        let parsed = reqwest::Url::parse(url)
-            .map_err(|e| PinningError::InvalidUrl { url: url.to_string(), reason: e.to_string() })?;
-        let host = parsed
-            .host_str()
-            .ok_or_else(|| PinningError::InvalidUrl { url: url.to_string(), reason: "no host".into() })?
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_ascii_lowercase();
+        let (parsed, host) = parse_url(url)?;
         let strict = self.config.required();
         match parsed.scheme() {
             "https" => {}
@@ -298,22 +291,28 @@ pub struct Presented {
     pub webpki_error: Option<String>,
 }
 
+/// Parses a URL and returns it with its host: lower case, IPv6 brackets removed.
+fn parse_url(url: &str) -> Result<(reqwest::Url, String), PinningError> {
+    let invalid = |reason: String| PinningError::InvalidUrl { url: url.to_string(), reason };
+    let parsed = reqwest::Url::parse(url).map_err(|e| invalid(e.to_string()))?;
+    let host = parsed
+        .host_str()
+        .ok_or_else(|| invalid("no host".into()))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
+    Ok((parsed, host))
+}
+
 /// Connects to `https://host[:port]`, completes a TLS handshake and returns
 /// the certificates the server presented with their pins. The chain is
 /// returned even when it does not verify against `roots` (so that an
 /// operator can see it), with the reason.
 pub fn presented_chain(url: &str, roots: RootCertStore) -> Result<Presented, PinningError> {
-    let parsed =
-        reqwest::Url::parse(url).map_err(|e| PinningError::InvalidUrl { url: url.into(), reason: e.to_string() })?;
+    let (parsed, host) = parse_url(url)?;
     if parsed.scheme() != "https" {
         return Err(PinningError::InsecureUrl { url: url.into(), why: "" });
     }
-    let host = parsed
-        .host_str()
-        .ok_or_else(|| PinningError::InvalidUrl { url: url.into(), reason: "no host".into() })?
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
     let port = parsed.port().unwrap_or(443);
     let recorder = Arc::new(Recorder::new(roots)?);
     let tls = rustls::ClientConfig::builder_with_provider(crypto_provider())
