@@ -16,6 +16,7 @@ mod hardware;
 mod hsm;
 mod keyless;
 mod keys;
+mod net;
 mod ops;
 mod pins;
 mod pki;

@@ -325,6 +325,16 @@ pub(crate) fn cert_signer<S: wsc_core::Signer>(secret: S, chain_pem_path: &Path)
         .with_context(|| format!("cannot use certificate chain '{}'", chain_pem_path.display()))
 }
 
+/// The timestamp authorities in these chain files (PEM, TSA certificate first).
+pub(crate) fn tsa_trust(chain_paths: &[PathBuf]) -> Result<wsc_pki::TsaTrust> {
+    let mut t = wsc_pki::TsaTrust::new();
+    for p in chain_paths {
+        let bytes = files::read_small(p, MAX_PKI_FILE, "TSA chain")?;
+        t.add_chain(&bytes).with_context(|| format!("TSA chain '{}'", p.display()))?;
+    }
+    Ok(t)
+}
+
 /// A verifier for `wsc verify --trust-anchor ROOT.pem [--crl CRL] [--at-time T]`.
 /// Every certificate in every anchor file is trusted; `at_time` is RFC 3339.
 pub(crate) fn cert_verifier(
@@ -332,6 +342,7 @@ pub(crate) fn cert_verifier(
     crl_paths: &[PathBuf],
     at_time: Option<&str>,
     require_crl: bool,
+    tsa_chains: &[PathBuf],
 ) -> Result<CertVerifier> {
     if anchor_pem_paths.is_empty() {
         bail!("no trust anchor file given");
@@ -350,6 +361,9 @@ pub(crate) fn cert_verifier(
     }
     if let Some(t) = at_time {
         v = v.at_time(wsc_pki::parse_rfc3339(t)?);
+    }
+    if !tsa_chains.is_empty() {
+        v = v.use_timestamps(tsa_trust(tsa_chains)?);
     }
     Ok(v.require_crl(require_crl))
 }

@@ -26,6 +26,14 @@ pub(crate) struct SignArgs {
     /// Certificate chain (PEM, leaf first) of the secret key: writes a certificate-bound record (0x11).
     #[arg(long = "cert", value_name = "PEM", conflicts_with = "public_key")]
     cert: Option<PathBuf>,
+    /// RFC 3161 timestamp authority URL: the certificate-bound record carries its token.
+    #[arg(long = "tsa-url", value_name = "URL", requires_all = ["cert", "tsa_chain"])]
+    tsa_url: Option<String>,
+    /// The TSA's certificate chain (PEM, TSA certificate first, root last); the token must verify with it.
+    #[arg(long = "tsa-chain", value_name = "PEM", requires = "tsa_url")]
+    tsa_chain: Option<PathBuf>,
+    #[command(flatten)]
+    net: crate::net::NetArgs,
     /// Write a detached signature to this file instead of embedding it.
     #[arg(short = 'S', long = "signature-file", value_name = "FILE")]
     signature: Option<PathBuf>,
@@ -80,7 +88,13 @@ fn run_inner(a: &SignArgs) -> Result<Signed> {
     let with_cert;
     let signer: &dyn Signer = match (&a.cert, &a.public_key) {
         (Some(chain), _) => {
-            with_cert = crate::pki::cert_signer(base, chain)?;
+            with_cert = match (&a.tsa_url, &a.tsa_chain) {
+                (Some(url), Some(tsa_chain)) => crate::pki::cert_signer(base, chain)?.with_timestamps(
+                    Box::new(crate::net::HttpTimestamper::new(&a.net, url)?),
+                    crate::pki::tsa_trust(std::slice::from_ref(tsa_chain))?,
+                )?,
+                _ => crate::pki::cert_signer(base, chain)?,
+            };
             &with_cert
         }
         (None, Some(p)) => {

@@ -51,8 +51,15 @@ struct CertArgs {
     #[arg(long = "crl", value_name = "FILE", requires = "trust_anchor")]
     crl: Vec<PathBuf>,
     /// Check certificates at this time (RFC 3339) instead of now.
-    #[arg(long = "at-time", value_name = "TIME", requires = "trust_anchor")]
+    #[arg(long = "at-time", value_name = "TIME", requires = "trust_anchor", conflicts_with = "use_timestamp")]
     at_time: Option<String>,
+    /// Check certificates at the time of the record's RFC 3161 timestamp, which must verify
+    /// with a --tsa-chain (records without one fail).
+    #[arg(long, requires_all = ["trust_anchor", "tsa_chain"])]
+    use_timestamp: bool,
+    /// A trusted timestamp authority's chain (PEM, TSA certificate first, root last); repeatable.
+    #[arg(long = "tsa-chain", value_name = "PEM", requires = "use_timestamp")]
+    tsa_chain: Vec<PathBuf>,
     /// Every CA on the path must have a current CRL among the --crl files.
     #[arg(long, requires = "trust_anchor")]
     require_crl: bool,
@@ -189,7 +196,7 @@ fn cert_verifiers(c: &CertArgs) -> Result<Vec<Who>> {
         let anchors = paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
         Ok(Who::Cert {
             anchors,
-            verifier: crate::pki::cert_verifier(paths, &c.crl, c.at_time.as_deref(), c.require_crl)?,
+            verifier: crate::pki::cert_verifier(paths, &c.crl, c.at_time.as_deref(), c.require_crl, &c.tsa_chain)?,
         })
     };
     if c.require_all_anchors {

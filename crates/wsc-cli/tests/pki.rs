@@ -117,3 +117,135 @@ fn vendor_and_integrator_must_both_sign() {
     // Without --require-all-anchors, one trusted signer is enough.
     ok(&["verify", "-i", &one, "--trust-anchor", &vroot, "--trust-anchor", &iroot]);
 }
+
+/// `openssl ts -reply` behind a one-request-at-a-time HTTP server on
+/// 127.0.0.1 (an independent timestamp authority). Returns its URL.
+fn openssl_tsa_server(dir: &Path) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/openssl-tsa/setup.sh");
+    let out = Command::new("sh").arg(script).arg(dir).output().expect("setup.sh");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/tsr", listener.local_addr().expect("addr"));
+    let dir = dir.to_path_buf();
+    std::thread::spawn(move || {
+        for (n, conn) in listener.incoming().enumerate() {
+            let Ok(mut conn) = conn else { continue };
+            let mut rd = BufReader::new(conn.try_clone().expect("clone"));
+            let mut len = 0usize;
+            loop {
+                let mut line = String::new();
+                if rd.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; len];
+            if rd.read_exact(&mut body).is_err() {
+                continue;
+            }
+            let (q, r) = (dir.join(format!("{n}.tsq")), dir.join(format!("{n}.tsr")));
+            std::fs::write(&q, &body).expect("write");
+            let st = Command::new("openssl")
+                .args(["ts", "-reply", "-config"])
+                .arg(dir.join("ts.cnf"))
+                .arg("-queryfile")
+                .arg(&q)
+                .arg("-out")
+                .arg(&r)
+                .output()
+                .expect("openssl");
+            let reply = if st.status.success() { std::fs::read(&r).expect("read") } else { Vec::new() };
+            let head = format!(
+                "HTTP/1.1 {}\r\ncontent-type: application/timestamp-reply\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                if reply.is_empty() { "500 Internal Server Error" } else { "200 OK" },
+                reply.len()
+            );
+            let _ = conn.write_all(head.as_bytes()).and_then(|_| conn.write_all(&reply));
+        }
+    });
+    url
+}
+
+/// RFC 3161 timestamps: a module signed while the certificate was valid
+/// verifies after it expires with --use-timestamp, and fails without it.
+#[test]
+fn timestamped_records_outlive_the_certificate() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let d = tmp.path();
+    let p = |n: &str| d.join(n).display().to_string();
+    let (root, key, chain) = fleet(d, "sensor-9", "ed25519");
+    let url = openssl_tsa_server(&d.join("tsa"));
+    let tsa_chain = p("tsa/chain.pem");
+    let signed = ok(&[
+        "sign",
+        "-i",
+        &module(),
+        "-o",
+        &p("s.wasm"),
+        "-k",
+        &key,
+        "--cert",
+        &chain,
+        "--tsa-url",
+        &url,
+        "--tsa-chain",
+        &tsa_chain,
+        "--insecure-allow-http",
+    ]);
+    assert!(signed.contains("WARNING: --insecure-allow-http"), "{signed}");
+    let out =
+        ok(&["verify", "-i", &p("s.wasm"), "--trust-anchor", &root, "--use-timestamp", "--tsa-chain", &tsa_chain]);
+    assert!(out.contains("Signature is valid.") && out.contains("timestamp 20"), "{out}");
+
+    // Without the flag and without TLS the service is refused; a wrong TSA chain refuses the token.
+    let (c, e) = code(&[
+        "sign",
+        "-i",
+        &module(),
+        "-o",
+        &p("n.wasm"),
+        "-k",
+        &key,
+        "--cert",
+        &chain,
+        "--tsa-url",
+        &url,
+        "--tsa-chain",
+        &tsa_chain,
+    ]);
+    assert_eq!(c, 2, "{e}");
+    assert!(!d.join("n.wasm").exists());
+    ok(&["pki", "ca", "init", "--out-dir", &p("other")]);
+    let (c, e) = code(&[
+        "verify",
+        "-i",
+        &p("s.wasm"),
+        "--trust-anchor",
+        &root,
+        "--use-timestamp",
+        "--tsa-chain",
+        &p("other/ca.pem"),
+    ]);
+    assert_eq!(c, 1, "{e}");
+    assert!(e.contains("no trusted timestamp authority"), "{e}");
+
+    // A record without a token fails in timestamp mode.
+    ok(&["sign", "-i", &module(), "-o", &p("plain.wasm"), "-k", &key, "--cert", &chain]);
+    let (c, e) = code(&[
+        "verify",
+        "-i",
+        &p("plain.wasm"),
+        "--trust-anchor",
+        &root,
+        "--use-timestamp",
+        "--tsa-chain",
+        &tsa_chain,
+    ]);
+    assert_eq!(c, 1, "{e}");
+    assert!(e.contains("carries no RFC 3161 token"), "{e}");
+    // --use-timestamp needs a TSA chain.
+    assert_eq!(code(&["verify", "-i", &p("s.wasm"), "--trust-anchor", &root, "--use-timestamp"]).0, 2);
+}

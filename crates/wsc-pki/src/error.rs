@@ -69,6 +69,14 @@ pub enum PkiError {
     #[error("malformed certificate-bound record: {0}")]
     Record(String),
 
+    /// A timestamp authority's answer that cannot be used.
+    #[error("timestamp authority: {0}")]
+    Tsa(String),
+
+    /// The record's RFC 3161 timestamp does not verify, is missing, or its
+    /// time is outside what the policy allows.
+    #[error("timestamp rejected: {0}")]
+    Timestamp(String),
     /// The chain does not lead to a trust anchor under the rules.
     #[error("certificate chain rejected: {0}")]
     Chain(String),
@@ -93,7 +101,11 @@ impl PkiError {
     pub fn is_verification_failure(&self) -> bool {
         matches!(
             self,
-            PkiError::Chain(_) | PkiError::LeafKeyUsage | PkiError::BadSignature | PkiError::PolicyNotMet { .. }
+            PkiError::Chain(_)
+                | PkiError::Timestamp(_)
+                | PkiError::LeafKeyUsage
+                | PkiError::BadSignature
+                | PkiError::PolicyNotMet { .. }
         )
     }
 

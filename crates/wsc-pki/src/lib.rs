@@ -53,14 +53,21 @@ mod ca;
 mod csr;
 mod error;
 mod record;
+mod timestamp;
 mod verify;
 mod x509;
 
 pub use ca::{Ca, CaProfile, DAY, DEFAULT_DEVICE_VALIDITY, DeviceProfile, chain_to_pem, crl_to_pem, parse_serial};
 pub use csr::{Csr, DEVICE_URI_PREFIX, device_uri};
 pub use error::{PkiError, Result};
-pub use record::{CERT_BOUND, CertRecord, CertSigner, MAX_CERT_LEN, MAX_CHAIN, RECORD_VERSION};
-pub use verify::{CertIdentity, CertVerifier, one_verifier_per_anchor, require_all};
+pub use record::{
+    CERT_BOUND, CertRecord, CertSigner, MAX_CERT_LEN, MAX_CHAIN, RECORD_VERSION, RECORD_VERSION_TIMESTAMPED,
+};
+pub use timestamp::{
+    MAX_RESPONSE_LEN, MAX_TOKEN_LEN, TIMESTAMP_QUERY_TYPE, TIMESTAMP_REPLY_TYPE, Timestamper, TsaTrust,
+    timestamp_request, token_from_response,
+};
+pub use verify::{CertIdentity, CertVerifier, TIMESTAMP_SKEW, one_verifier_per_anchor, require_all};
 pub use x509::{
     CertInfo, KeyUsageBits, OID_CODE_SIGNING, certificates_from_pem_or_der, format_rfc3339, parse_rfc3339,
     pem_decode_all, pem_encode,

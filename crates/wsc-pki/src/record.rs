@@ -4,21 +4,24 @@
 //! The record's signature bytes are:
 //!
 //! ```text
-//! version      byte       0x01
+//! version      byte       0x01, or 0x02 with a timestamp token
 //! inner_alg    byte       0x01 Ed25519 | 0x10 ECDSA P-256 SHA-256
 //! sig_len      varuint32
 //! signature    sig_len bytes (Ed25519: 64; P-256: r ‖ s, 64) over the set message
 //! cert_count   varuint32  1..=8
 //! per cert:    varuint32 length, then the DER certificate (leaf first)
+//! (0x02 only)  varuint32 length, then an RFC 3161 TimeStampToken (DER CMS
+//!              ContentInfo) over SHA-256 of `signature`
 //! ```
 //!
 //! varuint32 is minimal unsigned LEB128; nothing may follow the last
-//! certificate.
+//! field.
 
 use wsc_core::sigdata::AlgorithmId;
 use wsc_core::{PublicKey, Signer, SignerError};
 
 use crate::error::{PkiError, Result};
+use crate::timestamp::{self, MAX_TOKEN_LEN, Timestamper, TsaTrust};
 use crate::x509::{self, CertInfo};
 
 /// The algorithm id of certificate-bound records.
@@ -26,6 +29,9 @@ pub const CERT_BOUND: AlgorithmId = AlgorithmId(0x11);
 
 /// Version byte of the record encoding.
 pub const RECORD_VERSION: u8 = 0x01;
+
+/// Version byte of a record that carries an RFC 3161 timestamp token.
+pub const RECORD_VERSION_TIMESTAMPED: u8 = 0x02;
 
 /// Most certificates one record may carry.
 pub const MAX_CHAIN: usize = 8;
@@ -43,12 +49,20 @@ pub struct CertRecord {
     pub signature: Vec<u8>,
     /// DER certificates, leaf first.
     pub chain: Vec<Vec<u8>>,
+    /// An RFC 3161 timestamp token (DER) over SHA-256 of `signature`.
+    pub timestamp: Option<Vec<u8>>,
 }
 
 impl CertRecord {
     /// A record from its parts.
     pub fn new(inner_algorithm: AlgorithmId, signature: Vec<u8>, chain: Vec<Vec<u8>>) -> Self {
-        CertRecord { inner_algorithm, signature, chain }
+        CertRecord { inner_algorithm, signature, chain, timestamp: None }
+    }
+
+    /// The record with a timestamp token.
+    pub fn with_timestamp(mut self, token: Vec<u8>) -> Self {
+        self.timestamp = Some(token);
+        self
     }
 
     /// Encodes the record's signature bytes.
@@ -56,7 +70,8 @@ impl CertRecord {
         if self.chain.is_empty() || self.chain.len() > MAX_CHAIN {
             return Err(PkiError::Record(format!("a record carries 1 to {MAX_CHAIN} certificates")));
         }
-        let mut out = vec![RECORD_VERSION, self.inner_algorithm.0];
+        let version = if self.timestamp.is_some() { RECORD_VERSION_TIMESTAMPED } else { RECORD_VERSION };
+        let mut out = vec![version, self.inner_algorithm.0];
         put_bytes(&mut out, &self.signature)?;
         put_len(&mut out, self.chain.len())?;
         for c in &self.chain {
@@ -65,6 +80,12 @@ impl CertRecord {
             }
             put_bytes(&mut out, c)?;
         }
+        if let Some(t) = &self.timestamp {
+            if t.is_empty() || t.len() > MAX_TOKEN_LEN {
+                return Err(PkiError::Record(format!("a timestamp token has 1 to {MAX_TOKEN_LEN} bytes")));
+            }
+            put_bytes(&mut out, t)?;
+        }
         Ok(out)
     }
 
@@ -72,7 +93,7 @@ impl CertRecord {
     pub fn decode(bytes: &[u8]) -> Result<CertRecord> {
         let mut pos = 0;
         let version = take(bytes, &mut pos, 1, "version")?[0];
-        if version != RECORD_VERSION {
+        if version != RECORD_VERSION && version != RECORD_VERSION_TIMESTAMPED {
             return Err(PkiError::Record(format!("unknown version {version:#04x}")));
         }
         let inner_algorithm = AlgorithmId(take(bytes, &mut pos, 1, "inner algorithm")?[0]);
@@ -90,10 +111,19 @@ impl CertRecord {
             }
             chain.push(take(bytes, &mut pos, len, "certificate")?.to_vec());
         }
+        let timestamp = if version == RECORD_VERSION_TIMESTAMPED {
+            let len = get_len(bytes, &mut pos, "timestamp length")?;
+            if len == 0 || len > MAX_TOKEN_LEN {
+                return Err(PkiError::Record(format!("a timestamp token of {len} bytes (1 to {MAX_TOKEN_LEN})")));
+            }
+            Some(take(bytes, &mut pos, len, "timestamp token")?.to_vec())
+        } else {
+            None
+        };
         if pos != bytes.len() {
-            return Err(PkiError::Record(format!("{} bytes after the last certificate", bytes.len() - pos)));
+            return Err(PkiError::Record(format!("{} bytes after the last field", bytes.len() - pos)));
         }
-        Ok(CertRecord { inner_algorithm, signature, chain })
+        Ok(CertRecord { inner_algorithm, signature, chain, timestamp })
     }
 }
 
@@ -143,12 +173,23 @@ fn take<'a>(buf: &'a [u8], pos: &mut usize, n: usize, what: &str) -> Result<&'a 
 /// Signs through any inner [`Signer`] and writes certificate-bound
 /// records carrying the chain. Use it with `wsc_core::sign_embedded` or
 /// `wsc_core::sign_detached` like any other signer.
-#[derive(Debug)]
 pub struct CertSigner<S> {
     inner: S,
     chain: Vec<Vec<u8>>,
     leaf: CertInfo,
     key: PublicKey,
+    timestamps: Option<(Box<dyn Timestamper>, TsaTrust)>,
+}
+
+impl<S: std::fmt::Debug> std::fmt::Debug for CertSigner<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CertSigner")
+            .field("inner", &self.inner)
+            .field("leaf", &self.leaf.subject)
+            .field("chain", &self.chain.len())
+            .field("timestamps", &self.timestamps.as_ref().map(|(_, t)| t))
+            .finish()
+    }
 }
 
 impl<S: Signer> CertSigner<S> {
@@ -178,7 +219,35 @@ impl<S: Signer> CertSigner<S> {
             )));
         }
         CertRecord::new(inner.algorithm(), Vec::new(), chain.clone()).encode()?;
-        Ok(CertSigner { inner, chain, leaf, key })
+        Ok(CertSigner { inner, chain, leaf, key, timestamps: None })
+    }
+
+    /// Adds an RFC 3161 timestamp to every record: `transport` reaches the
+    /// TSA, and each token must verify against `trust` and fall inside the
+    /// leaf certificate's validity before the record is written.
+    pub fn with_timestamps(mut self, transport: Box<dyn Timestamper>, trust: TsaTrust) -> Result<Self> {
+        if trust.is_empty() {
+            return Err(PkiError::Tsa("timestamps need at least one trusted TSA chain".into()));
+        }
+        self.timestamps = Some((transport, trust));
+        Ok(self)
+    }
+
+    /// Asks the TSA for a token over `sig` and checks it.
+    fn timestamp(&self, sig: &[u8], transport: &dyn Timestamper, trust: &TsaTrust) -> Result<Vec<u8>> {
+        let request = timestamp::timestamp_request(sig)?;
+        let answer = transport.timestamp(&request).map_err(|e| PkiError::Tsa(e.to_string()))?;
+        let token = timestamp::token_from_response(&answer)?;
+        let t = trust.verify(&token, sig)?;
+        if !self.leaf.valid_at(t) {
+            return Err(PkiError::Timestamp(format!(
+                "the TSA's time {} is outside the certificate's validity ({} to {})",
+                x509::format_rfc3339(t),
+                x509::format_rfc3339(self.leaf.not_before),
+                x509::format_rfc3339(self.leaf.not_after)
+            )));
+        }
+        Ok(token)
     }
 
     /// Reads the chain from PEM (leaf first).
@@ -221,6 +290,11 @@ impl<S: Signer> Signer for CertSigner<S> {
         if !self.key.verify(message, &sig) {
             return Err(SignerError::new("the signature does not verify with the leaf certificate's key"));
         }
-        CertRecord::new(self.inner.algorithm(), sig, self.chain.clone()).encode().map_err(SignerError::new)
+        let mut record = CertRecord::new(self.inner.algorithm(), sig, self.chain.clone());
+        if let Some((transport, trust)) = &self.timestamps {
+            let token = self.timestamp(&record.signature, transport.as_ref(), trust).map_err(SignerError::new)?;
+            record = record.with_timestamp(token);
+        }
+        record.encode().map_err(SignerError::new)
     }
 }

@@ -21,6 +21,7 @@ use wsc_core::{PublicKey, RecordOutcome, RecordVerifier, Report};
 
 use crate::error::{PkiError, Result};
 use crate::record::{CERT_BOUND, CertRecord};
+use crate::timestamp::TsaTrust;
 use crate::x509::{self, CertInfo};
 
 /// DER value of the codeSigning OID, 1.3.6.1.5.5.7.3.3.
@@ -54,6 +55,8 @@ pub struct CertIdentity {
     pub anchor: String,
     /// SHA-256 of the anchor certificate, hex.
     pub anchor_fingerprint: String,
+    /// The verified RFC 3161 time the chain was checked at, in timestamp mode.
+    pub timestamp: Option<SystemTime>,
 }
 
 impl fmt::Display for CertIdentity {
@@ -62,7 +65,11 @@ impl fmt::Display for CertIdentity {
         if !self.uris.is_empty() {
             write!(f, " ({})", self.uris.join(", "))?;
         }
-        write!(f, ", serial {}, anchor {}", wsc_core::keys::hex(&self.serial), self.anchor)
+        write!(f, ", serial {}, anchor {}", wsc_core::keys::hex(&self.serial), self.anchor)?;
+        if let Some(t) = self.timestamp {
+            write!(f, ", timestamp {}", x509::format_rfc3339(t))?;
+        }
+        Ok(())
     }
 }
 
@@ -72,9 +79,13 @@ pub struct CertVerifier {
     anchors: Vec<Anchor>,
     crls: Vec<CertRevocationList<'static>>,
     time: Option<SystemTime>,
+    timestamps: Option<TsaTrust>,
     require_crl: bool,
     enforce_crl_expiry: bool,
 }
+
+/// How far in the future a TSA's time may be (clock skew) before it is refused.
+pub const TIMESTAMP_SKEW: Duration = Duration::from_secs(300);
 
 impl fmt::Debug for CertVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -82,6 +93,7 @@ impl fmt::Debug for CertVerifier {
             .field("anchors", &self.anchors.iter().map(|a| &a.info.subject).collect::<Vec<_>>())
             .field("crls", &self.crls.len())
             .field("time", &self.time)
+            .field("timestamps", &self.timestamps)
             .field("require_crl", &self.require_crl)
             .field("enforce_crl_expiry", &self.enforce_crl_expiry)
             .finish()
@@ -100,6 +112,7 @@ impl CertVerifier {
             anchors: Vec::new(),
             crls: Vec::new(),
             time: None,
+            timestamps: None,
             require_crl: false,
             enforce_crl_expiry: true,
         };
@@ -156,6 +169,16 @@ impl CertVerifier {
         self
     }
 
+    /// Timestamp mode: every record must carry an RFC 3161 token that one
+    /// of `trust`'s authorities signed over the record's signature, and the
+    /// chain is checked at the token's time instead of now (or of
+    /// [`at_time`](Self::at_time), which then only bounds how late that
+    /// time may be). A record without a token fails.
+    pub fn use_timestamps(mut self, trust: TsaTrust) -> Self {
+        self.timestamps = Some(trust);
+        self
+    }
+
     /// When set, every CA on the path must have a CRL (default: CAs
     /// without one are not checked).
     pub fn require_crl(mut self, yes: bool) -> Self {
@@ -178,7 +201,32 @@ impl CertVerifier {
     /// `message`; returns who signed.
     pub fn check(&self, message: &[u8], signature: &[u8]) -> Result<CertIdentity> {
         let record = CertRecord::decode(signature)?;
-        let now = self.time.unwrap_or_else(SystemTime::now);
+        let mut now = self.time.unwrap_or_else(SystemTime::now);
+        let mut stamped = None;
+        if let Some(trust) = &self.timestamps {
+            let token = record.timestamp.as_deref().ok_or_else(|| {
+                PkiError::Timestamp("timestamps are required and the record carries no RFC 3161 token".into())
+            })?;
+            let t = trust.verify(token, &record.signature)?;
+            if t > now + TIMESTAMP_SKEW {
+                return Err(PkiError::Timestamp(format!(
+                    "the TSA's time {} is later than {}",
+                    x509::format_rfc3339(t),
+                    x509::format_rfc3339(now)
+                )));
+            }
+            let leaf = CertInfo::parse(&record.chain[0])?;
+            if !leaf.valid_at(t) {
+                return Err(PkiError::Timestamp(format!(
+                    "the timestamp {} is outside the certificate's validity ({} to {})",
+                    x509::format_rfc3339(t),
+                    x509::format_rfc3339(leaf.not_before),
+                    x509::format_rfc3339(leaf.not_after)
+                )));
+            }
+            now = t;
+            stamped = Some(t);
+        }
         let unix = UnixTime::since_unix_epoch(Duration::from_secs(x509::unix_secs(now)?));
         let leaf_der = CertificateDer::from(record.chain[0].as_slice());
         let leaf = EndEntityCert::try_from(&leaf_der).map_err(|e| PkiError::Chain(format!("leaf: {e}")))?;
@@ -264,6 +312,7 @@ impl CertVerifier {
             key,
             anchor: anchor.info.subject.clone(),
             anchor_fingerprint: anchor.info.fingerprint(),
+            timestamp: stamped,
         })
     }
 
