@@ -58,6 +58,11 @@ const RULES: &[(&str, &[&str], &str)] = &[
         "keyless verification is offline: no HTTP client, async runtime or TUF client in its graph",
     ),
     (
+        "wsc-sigstore-local",
+        &["wsc-", "sigstore-"],
+        "the local Sigstore instance shares no code with the client it tests",
+    ),
+    (
         "wsc-pki",
         &["wsc-keyless", "wsc-pinning", "wsc-hsm", "wsc-cli", "tokio", "reqwest", "cryptoki", "embedded-hal"],
         "wsc-pki is offline, needs no hardware, and sits on wsc-core only",

@@ -14,13 +14,7 @@ use wsc_core::{KeyAlgorithm, PublicKey, Signer};
 #[derive(Debug, Args)]
 pub(crate) struct KeySource {
     /// Secret key file (wasmsign2 raw, PKCS#8, SEC1 or OpenSSH).
-    #[arg(
-        short = 'k',
-        long = "secret-key",
-        value_name = "FILE",
-        required_unless_present = "signer",
-        conflicts_with = "signer"
-    )]
+    #[arg(short = 'k', long = "secret-key", value_name = "FILE", conflicts_with = "signer")]
     pub(crate) secret_key: Option<PathBuf>,
     /// A key in hardware instead of -k: `pkcs11:token=…;object=…` (PIN from
     /// WSC_PKCS11_PIN or a prompt) or `atecc:/dev/i2c-1?slot=0`.

@@ -198,6 +198,39 @@ pub(crate) fn bundle(cmd: &BundleCommand) -> Result<Outcome> {
 pub(crate) enum SigstoreCommand {
     /// Verify a plain Sigstore bundle (the sigstore-conformance protocol).
     VerifyBundle(VerifyBundleArgs),
+    /// Sign a file (or an in-toto statement) into a plain Sigstore bundle (the conformance protocol).
+    SignBundle(SignBundleArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SignBundleArgs {
+    /// The file is an in-toto statement: sign it as a DSSE envelope.
+    #[arg(long)]
+    in_toto: bool,
+    /// Where to write the bundle.
+    #[arg(long, value_name = "FILE")]
+    bundle: PathBuf,
+    #[command(flatten)]
+    sigstore: crate::keyless_sign::ServiceArgs,
+    #[command(flatten)]
+    net: crate::net::NetArgs,
+    /// The file to sign.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+}
+
+fn sign_bundle(a: &SignBundleArgs) -> Result<Outcome> {
+    let data = files::read_small(&a.file, 256 * 1024 * 1024, "file to sign")?;
+    let signer = a.sigstore.signer(&a.net)?;
+    let json = if a.in_toto { signer.sign_in_toto(&data)? } else { signer.sign_message(&data)? };
+    files::write_bytes(&a.bundle, Mode::Public, json.as_bytes())?;
+    let entry = signer.entries().pop();
+    eprintln!(
+        "bundle written to '{}' (Rekor log index {})",
+        a.bundle.display(),
+        entry.map_or("?".to_string(), |e| e.log_index.to_string())
+    );
+    Ok(Outcome::Done)
 }
 
 #[derive(Debug, Args)]
@@ -222,7 +255,10 @@ pub(crate) struct VerifyBundleArgs {
 }
 
 pub(crate) fn sigstore(cmd: &SigstoreCommand) -> Result<Outcome> {
-    let SigstoreCommand::VerifyBundle(a) = cmd;
+    let a = match cmd {
+        SigstoreCommand::VerifyBundle(a) => a,
+        SigstoreCommand::SignBundle(a) => return sign_bundle(a),
+    };
     let expectation = match (&a.key, &a.certificate_identity, &a.certificate_oidc_issuer) {
         (Some(k), _, _) => {
             let pem = files::read_small(k, 64 * 1024, "public key")?;

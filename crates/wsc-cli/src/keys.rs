@@ -113,7 +113,7 @@ impl wsc_core::Signer for LoadedSecret {
         self.key.algorithm()
     }
     fn public_key(&self) -> Option<PublicKey> {
-        Some(self.key.public_key())
+        Some(SecretKey::public_key(&self.key))
     }
     fn try_sign(&self, message: &[u8]) -> Result<Vec<u8>, wsc_core::SignerError> {
         self.key.try_sign(message)

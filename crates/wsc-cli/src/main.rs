@@ -15,6 +15,7 @@ mod hardware;
 #[cfg(feature = "atecc")]
 mod hsm;
 mod keyless;
+mod keyless_sign;
 mod keys;
 mod net;
 mod ops;

@@ -1,6 +1,6 @@
 //! `wsc sign`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -12,12 +12,20 @@ use crate::keys;
 
 #[derive(Debug, Args)]
 pub(crate) struct SignArgs {
-    /// Module or component to sign.
-    #[arg(short = 'i', long = "input-file", value_name = "FILE")]
-    input: PathBuf,
+    /// Module or component to sign; repeat it with --out-dir to sign many in one run.
+    #[arg(short = 'i', long = "input-file", value_name = "FILE", required = true)]
+    inputs: Vec<PathBuf>,
     /// Signed output (embedded mode); with -S, an optional copy of the input.
-    #[arg(short = 'o', long = "output-file", value_name = "FILE")]
+    #[arg(short = 'o', long = "output-file", value_name = "FILE", conflicts_with = "out_dir")]
     output: Option<PathBuf>,
+    /// Write each signed module to this folder, under its own file name (embedded mode).
+    #[arg(long, value_name = "DIR", conflicts_with = "signature")]
+    out_dir: Option<PathBuf>,
+    /// Sign keylessly with Sigstore: identity token, Fulcio certificate, Rekor entry (see docs/keyless.md).
+    #[arg(long, conflicts_with_all = ["secret_key", "signer", "public_key", "cert", "ssh"])]
+    keyless: bool,
+    #[command(flatten)]
+    sigstore: crate::keyless_sign::ServiceArgs,
     #[command(flatten)]
     key: crate::hardware::KeySource,
     /// Public key of the same pair: writes its key id into the record.
@@ -43,13 +51,69 @@ pub(crate) struct SignArgs {
 }
 
 pub(crate) fn run(a: &SignArgs) -> Result<Outcome> {
-    let result = run_inner(a);
-    match &result {
+    let setup = jobs(a).and_then(|jobs| {
+        let signer = if a.keyless {
+            RunSigner::Keyless(Box::new(a.sigstore.signer(&a.net)?))
+        } else {
+            RunSigner::Other(signer_for(a)?)
+        };
+        Ok((jobs, signer))
+    });
+    let (jobs, signer) = match setup {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::info!(
+                target: crate::audit::TARGET,
+                event = "sign",
+                module = %a.inputs.first().map_or(String::new(), |p| p.display().to_string()),
+                result = "error",
+                reason = %format!("{e:#}"),
+            );
+            return Err(e);
+        }
+    };
+    match &signer {
+        RunSigner::Keyless(k) => run_jobs(a, &jobs, k.as_ref(), Some(k.as_ref()))?,
+        RunSigner::Other(s) => run_jobs(a, &jobs, s.as_ref(), None)?,
+    }
+    Ok(Outcome::Done)
+}
+
+/// The signer of a run.
+enum RunSigner {
+    Keyless(Box<wsc_keyless::sign::KeylessSigner>),
+    Other(Box<dyn Signer>),
+}
+
+fn run_jobs(
+    a: &SignArgs,
+    jobs: &[(PathBuf, Option<PathBuf>)],
+    signer: &dyn Signer,
+    keyless: Option<&wsc_keyless::sign::KeylessSigner>,
+) -> Result<()> {
+    for (input, output) in jobs {
+        let done = sign_one(a, signer, input, output.as_ref());
+        audit(a, input, output.as_ref(), &done);
+        done?;
+        if let Some(e) = keyless.and_then(|k| k.entries().pop()) {
+            eprintln!(
+                "keyless: '{}' logged in Rekor at index {}{}",
+                input.display(),
+                e.log_index,
+                if e.timestamped { ", timestamped" } else { "" }
+            );
+        }
+    }
+    Ok(())
+}
+
+fn audit(a: &SignArgs, input: &Path, output: Option<&PathBuf>, done: &Result<Signed>) {
+    match done {
         Ok(done) => tracing::info!(
             target: crate::audit::TARGET,
             event = "sign",
-            module = %a.input.display(),
-            output = %a.output.as_ref().or(a.signature.as_ref()).map_or(String::new(), |p| p.display().to_string()),
+            module = %input.display(),
+            output = %output.or(a.signature.as_ref()).map_or(String::new(), |p| p.display().to_string()),
             mode = if a.signature.is_some() { "detached" } else { "embedded" },
             algorithm = done.algorithm.as_str(),
             key_id = done.key_id.as_str(),
@@ -60,12 +124,73 @@ pub(crate) fn run(a: &SignArgs) -> Result<Outcome> {
         Err(e) => tracing::info!(
             target: crate::audit::TARGET,
             event = "sign",
-            module = %a.input.display(),
+            module = %input.display(),
             result = "error",
             reason = %format!("{e:#}"),
         ),
     }
-    result.map(|_| Outcome::Done)
+}
+
+/// (input, output) pairs: one -i with -o/-S, or many -i with --out-dir.
+fn jobs(a: &SignArgs) -> Result<Vec<(PathBuf, Option<PathBuf>)>> {
+    if let Some(dir) = &a.out_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create '{}'", dir.display()))?;
+        let mut seen = std::collections::BTreeSet::new();
+        return a
+            .inputs
+            .iter()
+            .map(|i| {
+                let name = i.file_name().with_context(|| format!("'{}' has no file name", i.display()))?;
+                if !seen.insert(name.to_os_string()) {
+                    bail!("two inputs are named {name:?}: their outputs in --out-dir would collide");
+                }
+                Ok((i.clone(), Some(dir.join(name))))
+            })
+            .collect();
+    }
+    if a.inputs.len() != 1 {
+        bail!("several -i inputs need --out-dir");
+    }
+    if a.signature.is_none() && a.output.is_none() {
+        bail!("nothing to write: give -o OUTPUT (embedded signature), --out-dir DIR, or -S SIGNATURE (detached)");
+    }
+    Ok(vec![(a.inputs[0].clone(), a.output.clone())])
+}
+
+/// The signer of the run: keyless (one certificate for every module), a
+/// key file or hardware, optionally with a key id or a certificate chain.
+fn signer_for(a: &SignArgs) -> Result<Box<dyn Signer>> {
+    if a.sigstore.any_given() {
+        bail!("--identity-token, --signing-config, --trusted-root and the other Sigstore options need --keyless");
+    }
+    if a.key.secret_key.is_none() && a.key.signer.is_none() {
+        bail!("give -k SECRET_KEY, --signer URI or --keyless");
+    }
+    // The key: a file, or hardware behind the signer seam.
+    let base = a.key.open(|p| Ok(Box::new(keys::load_secret(p, a.ssh)?)))?;
+    let key_name = a.key.name();
+    Ok(match (&a.cert, &a.public_key) {
+        (Some(chain), _) => match (&a.tsa_url, &a.tsa_chain) {
+            (Some(url), Some(tsa_chain)) => Box::new(crate::pki::cert_signer(base, chain)?.with_timestamps(
+                Box::new(crate::net::HttpTimestamper::new(&a.net, url)?),
+                crate::pki::tsa_trust(std::slice::from_ref(tsa_chain))?,
+            )?),
+            _ => Box::new(crate::pki::cert_signer(base, chain)?),
+        },
+        (None, Some(p)) => {
+            let pks = keys::load_public(p, a.ssh)?;
+            let pk = pks.first().context("no public key")?;
+            Box::new(
+                WithKeyId::checked(base, pk)
+                    .with_context(|| format!("public key '{}' does not belong to the key '{key_name}'", p.display()))?,
+            )
+        }
+        // A hardware key always writes its key id, so verifiers can pick the record.
+        (None, None) if a.key.is_hardware() => {
+            Box::new(WithKeyId::new(base).context("the signer reports no public key")?)
+        }
+        (None, None) => base,
+    })
 }
 
 /// What a signing run reports to the audit log.
@@ -76,49 +201,15 @@ struct Signed {
     hashes: usize,
 }
 
-fn run_inner(a: &SignArgs) -> Result<Signed> {
-    if a.signature.is_none() && a.output.is_none() {
-        bail!("nothing to write: give -o OUTPUT (embedded signature) or -S SIGNATURE (detached)");
-    }
-    // The key: a file, or hardware behind the signer seam.
-    let base = a.key.open(|p| Ok(Box::new(keys::load_secret(p, a.ssh)?)))?;
-    let base: &dyn Signer = base.as_ref();
-    let key_name = a.key.name();
-    let with_id;
-    let with_cert;
-    let signer: &dyn Signer = match (&a.cert, &a.public_key) {
-        (Some(chain), _) => {
-            with_cert = match (&a.tsa_url, &a.tsa_chain) {
-                (Some(url), Some(tsa_chain)) => crate::pki::cert_signer(base, chain)?.with_timestamps(
-                    Box::new(crate::net::HttpTimestamper::new(&a.net, url)?),
-                    crate::pki::tsa_trust(std::slice::from_ref(tsa_chain))?,
-                )?,
-                _ => crate::pki::cert_signer(base, chain)?,
-            };
-            &with_cert
-        }
-        (None, Some(p)) => {
-            let pks = keys::load_public(p, a.ssh)?;
-            let pk = pks.first().context("no public key")?;
-            with_id = WithKeyId::checked(base, pk)
-                .with_context(|| format!("public key '{}' does not belong to the key '{key_name}'", p.display()))?;
-            &with_id
-        }
-        // A hardware key always writes its key id, so verifiers can pick the record.
-        (None, None) if a.key.is_hardware() => {
-            with_id = WithKeyId::new(base).context("the signer reports no public key")?;
-            &with_id
-        }
-        (None, None) => base,
-    };
-    let ctx = || format!("cannot sign '{}'", a.input.display());
+fn sign_one(a: &SignArgs, signer: &dyn Signer, input: &Path, output: Option<&PathBuf>) -> Result<Signed> {
+    let ctx = || format!("cannot sign '{}'", input.display());
     let report = match &a.signature {
         Some(sig_path) => {
-            let (f, _) = files::open_module(&a.input)?;
+            let (f, _) = files::open_module(input)?;
             let (sig, report) = wsc_core::sign_detached(f, None, signer).with_context(ctx)?;
             files::write_bytes(sig_path, Mode::Public, &sig)?;
-            if let Some(out) = &a.output {
-                let (f, _) = files::open_module(&a.input)?;
+            if let Some(out) = output {
+                let (f, _) = files::open_module(input)?;
                 files::write_atomic(out, Mode::Public, |o| {
                     std::io::copy(&mut std::io::BufReader::new(f), o).map_err(anyhow::Error::from)
                 })?;
@@ -127,8 +218,8 @@ fn run_inner(a: &SignArgs) -> Result<Signed> {
             report
         }
         None => {
-            let out = a.output.as_ref().context("no output")?;
-            let (f, _) = files::open_module(&a.input)?;
+            let out = output.context("no output")?;
+            let (f, _) = files::open_module(input)?;
             // Hashing on this thread, writing on another: the content is written
             // in the same pass as it is hashed.
             let report: SignReport = files::write_atomic(out, Mode::Public, |o| {
@@ -144,7 +235,7 @@ fn run_inner(a: &SignArgs) -> Result<Signed> {
                 eprintln!(
                     "note: '{}' uses non-minimal size encodings; the signed output re-encodes them (as wasmsign2 does). \
                      Use -S for a detached signature that leaves the file unchanged.",
-                    a.input.display()
+                    input.display()
                 );
             }
             eprintln!("signed module written to '{}'", out.display());

@@ -107,17 +107,23 @@ impl<S: Signer> Signer for WithKeyId<S> {
     }
 }
 
-impl<S: Signer + ?Sized> Signer for &S {
-    fn algorithm(&self) -> AlgorithmId {
-        (**self).algorithm()
-    }
-    fn public_key(&self) -> Option<PublicKey> {
-        (**self).public_key()
-    }
-    fn key_id(&self) -> Option<Vec<u8>> {
-        (**self).key_id()
-    }
-    fn try_sign(&self, message: &[u8]) -> Result<Vec<u8>, SignerError> {
-        (**self).try_sign(message)
-    }
+macro_rules! forward_signer {
+    ($($t:ty),*) => {$(
+        impl<S: Signer + ?Sized> Signer for $t {
+            fn algorithm(&self) -> AlgorithmId {
+                (**self).algorithm()
+            }
+            fn public_key(&self) -> Option<PublicKey> {
+                (**self).public_key()
+            }
+            fn key_id(&self) -> Option<Vec<u8>> {
+                (**self).key_id()
+            }
+            fn try_sign(&self, message: &[u8]) -> Result<Vec<u8>, SignerError> {
+                (**self).try_sign(message)
+            }
+        }
+    )*};
 }
+
+forward_signer!(&S, Box<S>);

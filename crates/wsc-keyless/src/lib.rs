@@ -16,8 +16,15 @@
 //! workflow claims) and the bundle interop helpers (the message to sign,
 //! attach, export).
 //!
-//! What it is not: it does not sign (no OIDC, Fulcio or Rekor client here),
-//! and writes no Sigstore cryptography of its own.
+//! With the `sign` feature it also signs: identity tokens (explicit, CI
+//! providers, browser login), Fulcio, Rekor v1 and TSA clients over
+//! wsc-pinning, and the [`sign::KeylessSigner`] that checks every bundle it
+//! makes with the same offline verifier before handing it back. Without
+//! that feature the crate has no network dependency at all.
+//!
+//! What it is not: it writes no Sigstore cryptography of its own
+//! (verification is `sigstore-verify`'s), and it does not log DSSE or sign
+//! with Rekor v2 logs.
 
 use std::fmt;
 use std::io::Read;
@@ -31,6 +38,9 @@ use wsc_core::sigdata::{AlgorithmId, SetEntry, SignatureRecord};
 use wsc_core::{PublicKey, RecordOutcome, RecordVerifier, Signer, SignerError};
 
 pub use sigstore_verify;
+
+#[cfg(feature = "sign")]
+pub mod sign;
 
 /// The algorithm id of a keyless record: its payload is a Sigstore bundle.
 pub const KEYLESS_ALGORITHM: AlgorithmId = AlgorithmId::SIGSTORE_KEYLESS;

@@ -1,0 +1,84 @@
+//! Fulcio v2 `signingCert`: a short-lived certificate for the ephemeral key,
+//! bound to the token's identity by a proof of possession.
+
+use base64::Engine as _;
+use p256::ecdsa::SigningKey;
+use p256::ecdsa::signature::Signer as _;
+use p256::pkcs8::EncodePublicKey as _;
+use sigstore_verify::types::DerCertificate;
+
+use super::http::{ServiceClient, body_excerpt};
+use super::{IdentityToken, SignError};
+
+/// Asks Fulcio for a certificate; returns the chain as DER, leaf first.
+pub(crate) fn signing_certificate(
+    client: &ServiceClient,
+    token: &IdentityToken,
+    key: &SigningKey,
+) -> Result<Vec<Vec<u8>>, SignError> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let challenge = token.challenge()?;
+    // Proof of possession: the key signs the token's subject (DER ECDSA-SHA256).
+    let pop: p256::ecdsa::Signature = key.sign(challenge.as_bytes());
+    let pem = key
+        .verifying_key()
+        .to_public_key_pem(p256::pkcs8::LineEnding::LF)
+        .map_err(|e| SignError::Certificate(format!("cannot encode the public key: {e}")))?;
+    let body = serde_json::json!({
+        "credentials": { "oidcIdentityToken": token.secret() },
+        "publicKeyRequest": {
+            "publicKey": { "algorithm": "ECDSA", "content": pem },
+            "proofOfPossession": b64.encode(pop.to_der().as_bytes()),
+        },
+    });
+    let body = zeroize::Zeroizing::new(
+        serde_json::to_vec(&body).map_err(|e| SignError::Certificate(format!("cannot encode the request: {e}")))?,
+    );
+    let url = format!("{}/api/v2/signingCert", client.url);
+    let answer = client.send(&url, &|c| {
+        c.post(&url)
+            .bearer_auth(token.secret())
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json")
+            .body(body.to_vec())
+    })?;
+    if answer.status != 200 && answer.status != 201 {
+        return Err(SignError::Status {
+            service: "Fulcio".into(),
+            url,
+            status: answer.status,
+            attempts: 1,
+            message: body_excerpt(&answer.body),
+        });
+    }
+    let v: serde_json::Value = serde_json::from_slice(&answer.body)
+        .map_err(|e| SignError::Certificate(format!("the answer is not JSON: {e}")))?;
+    let chain = if let Some(e) = v.get("signedCertificateEmbeddedSct") {
+        e.pointer("/chain/certificates")
+    } else if v.get("signedCertificateDetachedSct").is_some() {
+        // A bundle carries no detached SCT, so no offline verifier could check it.
+        return Err(SignError::Certificate(
+            "Fulcio answered with a detached SCT; wsc needs the certificate with its SCT embedded, \
+             which offline verifiers check (is this a Fulcio without a CT log?)"
+                .into(),
+        ));
+    } else {
+        return Err(SignError::Certificate(
+            "the answer has neither signedCertificateEmbeddedSct nor …DetachedSct".into(),
+        ));
+    };
+    let pems = chain
+        .and_then(|c| c.as_array())
+        .ok_or_else(|| SignError::Certificate("the answer has no certificate chain".into()))?;
+    if pems.is_empty() || pems.len() > 10 {
+        return Err(SignError::Certificate(format!("a chain of {} certificates", pems.len())));
+    }
+    let mut ders = Vec::with_capacity(pems.len());
+    for (i, p) in pems.iter().enumerate() {
+        let text = p.as_str().ok_or_else(|| SignError::Certificate(format!("certificate {i} is not a string")))?;
+        let der = DerCertificate::from_pem(text)
+            .map_err(|e| SignError::Certificate(format!("certificate {i} is not a PEM certificate: {e}")))?;
+        ders.push(der.as_bytes().to_vec());
+    }
+    Ok(ders)
+}

@@ -1,0 +1,31 @@
+//! Keyless signing (feature `sign`): the whole Sigstore flow for one or
+//! many modules.
+//!
+//! identity token → ephemeral ECDSA P-256 key → Fulcio v2 certificate (proof
+//! of possession; the chain is checked against the trust root) → signature
+//! over each record's set message → optional RFC 3161 timestamp → Rekor v1
+//! `hashedrekord` entry → the finished bundle is verified offline, exactly
+//! as `wsc verify --keyless` will, before it is handed back. A module whose
+//! certificate, log entry or timestamp does not verify is never written.
+//!
+//! Every HTTP request goes through a wsc-pinning client (pins, roots,
+//! timeouts, https only), with retries on 429/5xx and connection errors,
+//! honouring `Retry-After`, and an optional client-side rate limit.
+//!
+//! Not here: Rekor v2 logs (a signing config naming only v2 logs is
+//! refused), DSSE/in-toto signing.
+
+mod browser;
+mod error;
+mod fulcio;
+mod http;
+mod rekor;
+mod session;
+mod token;
+mod tsa;
+
+pub use browser::{BrowserLogin, browser_login};
+pub use error::SignError;
+pub use http::{MAX_ANSWER, RateLimit, RetryPolicy, ServiceOptions};
+pub use session::{KeylessSigner, LoggedEntry, Services};
+pub use token::{Claims, IdentityToken, SIGSTORE_AUDIENCE, TokenOrigin, ambient_token, token_from_file};

@@ -1,0 +1,91 @@
+//! Rekor v1: upload a `hashedrekord` entry and turn the answer into the
+//! bundle's transparency-log entry. The entry is checked later, with the
+//! whole bundle, by the offline verifier.
+
+use std::collections::BTreeMap;
+
+use sigstore_verify::rekor::{DsseEntry, HashedRekord, LogEntry};
+use sigstore_verify::types::{
+    DerCertificate, DsseEnvelope, KindVersion, Sha256Hash, SignatureBytes, TransparencyLogEntry,
+};
+
+use super::SignError;
+use super::http::{ServiceClient, body_excerpt};
+
+/// Logs `signature` over `digest` with `certificate` (`hashedrekord` 0.0.1).
+pub(crate) fn create_hashedrekord(
+    client: &ServiceClient,
+    digest: &[u8; 32],
+    signature: &[u8],
+    certificate: &[u8],
+) -> Result<TransparencyLogEntry, SignError> {
+    let request = HashedRekord::new(
+        &Sha256Hash::new(*digest),
+        &SignatureBytes::new(signature.to_vec()),
+        &DerCertificate::new(certificate.to_vec()),
+    );
+    let body =
+        serde_json::to_vec(&request).map_err(|e| SignError::LogEntry(format!("cannot encode the request: {e}")))?;
+    create_entry(client, body, KindVersion::HashedRekordV001)
+}
+
+/// Logs a DSSE envelope signed with `certificate`'s key (`dsse` 0.0.1).
+pub(crate) fn create_dsse(
+    client: &ServiceClient,
+    envelope: &DsseEnvelope,
+    certificate: &[u8],
+) -> Result<TransparencyLogEntry, SignError> {
+    let request = DsseEntry::new(envelope, &DerCertificate::new(certificate.to_vec()))
+        .map_err(|e| SignError::LogEntry(format!("cannot build the dsse request: {e}")))?;
+    let body =
+        serde_json::to_vec(&request).map_err(|e| SignError::LogEntry(format!("cannot encode the request: {e}")))?;
+    create_entry(client, body, KindVersion::DsseV001)
+}
+
+/// Posts an entry request; returns the entry in bundle form.
+fn create_entry(client: &ServiceClient, body: Vec<u8>, kind: KindVersion) -> Result<TransparencyLogEntry, SignError> {
+    let url = format!("{}/api/v1/log/entries", client.url);
+    let answer = client.send(&url, &|c| {
+        c.post(&url).header("Content-Type", "application/json").header("Accept", "application/json").body(body.clone())
+    })?;
+    let entry_json = match answer.status {
+        200 | 201 => answer.body,
+        // A retry after a lost answer: the entry exists; fetch it.
+        409 => {
+            let location = answer
+                .headers
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| SignError::LogEntry("409 Conflict without a Location".into()))?
+                .to_string();
+            let get = if location.starts_with("http") { location } else { format!("{}{location}", client.url) };
+            let again = client.send(&get, &|c| c.get(&get).header("Accept", "application/json"))?;
+            if again.status != 200 {
+                return Err(SignError::LogEntry(format!("fetching the existing entry: HTTP {}", again.status)));
+            }
+            again.body
+        }
+        s => {
+            return Err(SignError::Status {
+                service: "Rekor".into(),
+                url,
+                status: s,
+                attempts: 1,
+                message: body_excerpt(&answer.body),
+            });
+        }
+    };
+    let map: BTreeMap<String, LogEntry> = serde_json::from_slice(&entry_json)
+        .map_err(|e| SignError::LogEntry(format!("the answer is not a Rekor v1 log entry: {e}")))?;
+    let mut entries = map.into_values();
+    let (Some(entry), None) = (entries.next(), entries.next()) else {
+        return Err(SignError::LogEntry("the answer must hold exactly one entry".into()));
+    };
+    if entry.verification.as_ref().and_then(|v| v.inclusion_proof.as_ref()).is_none() {
+        return Err(SignError::LogEntry("the entry has no inclusion proof".into()));
+    }
+    if entry.verification.as_ref().and_then(|v| v.signed_entry_timestamp.as_ref()).is_none() {
+        return Err(SignError::LogEntry("the entry has no signed entry timestamp".into()));
+    }
+    entry.to_bundle_entry(kind).map_err(|e| SignError::LogEntry(format!("the entry cannot go into a bundle: {e}")))
+}

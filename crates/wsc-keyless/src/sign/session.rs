@@ -1,0 +1,308 @@
+//! The signing run: one identity token, one ephemeral key, one Fulcio
+//! certificate, then one log entry (and timestamp) per module.
+
+use std::sync::Mutex;
+
+use p256::ecdsa::SigningKey;
+use p256::ecdsa::signature::Signer as _;
+use p256::pkcs8::EncodePublicKey as _;
+use rustls_pki_types::{CertificateDer, UnixTime};
+use sha2::{Digest, Sha256};
+use sigstore_verify::bundle::BundleV03;
+use sigstore_verify::crypto::parse_certificate_info;
+use sigstore_verify::trust_root::{SigningConfig, TrustedRoot};
+use sigstore_verify::types::dsse::{DsseSignature, pae};
+use sigstore_verify::types::{Artifact, DerCertificate, DsseEnvelope, KeyId, PayloadBytes, Sha256Hash, SignatureBytes};
+use wsc_core::sigdata::AlgorithmId;
+use wsc_core::{PublicKey, Signer, SignerError};
+use wsc_pinning::{ClientBuilder, Service};
+
+use super::http::{ServiceClient, ServiceOptions};
+use super::{IdentityToken, SignError, fulcio, rekor, tsa};
+use crate::{BundleVerifier, Expectation, IdentityPolicy, KEYLESS_ALGORITHM, Matcher};
+
+/// DER of the codeSigning OID, 1.3.6.1.5.5.7.3.3.
+const CODE_SIGNING: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x03];
+
+/// The Sigstore services of a signing run.
+#[derive(Debug)]
+pub struct Services {
+    fulcio: ServiceClient,
+    rekor: ServiceClient,
+    tsa: Option<ServiceClient>,
+}
+
+impl Services {
+    /// Services at these base URLs (`tsa_url` is the full timestamp URL).
+    pub fn new(
+        builder: &ClientBuilder,
+        fulcio_url: &str,
+        rekor_url: &str,
+        tsa_url: Option<&str>,
+        options: &ServiceOptions,
+    ) -> Result<Self, SignError> {
+        Ok(Services {
+            fulcio: ServiceClient::new(builder, Service::Fulcio, "Fulcio", fulcio_url, options)?,
+            rekor: ServiceClient::new(builder, Service::Rekor, "Rekor", rekor_url, options)?,
+            tsa: tsa_url
+                .map(|u| ServiceClient::new(builder, Service::Tsa, "the timestamp authority", u, options))
+                .transpose()?,
+        })
+    }
+
+    /// The services a Sigstore signing config (v0.2) names: its Fulcio, a
+    /// Rekor v1 log, and its timestamp authority when it lists one (and
+    /// `timestamps` is set).
+    pub fn from_signing_config(
+        config: &SigningConfig,
+        builder: &ClientBuilder,
+        options: &ServiceOptions,
+        timestamps: bool,
+    ) -> Result<Self, SignError> {
+        let fulcio = config
+            .fulcio_url()
+            .ok_or_else(|| SignError::Config("the signing config names no valid Fulcio (caUrls)".into()))?;
+        let rekor = match config.rekor_url(Some(1)) {
+            Some(r) => r,
+            None if config.rekor_url(None).is_some() => {
+                return Err(SignError::Config(
+                    "the signing config names only Rekor v2 logs; wsc signs with Rekor v1 logs for now".into(),
+                ));
+            }
+            None => return Err(SignError::Config("the signing config names no valid Rekor log".into())),
+        };
+        let tsa = if timestamps { config.tsa_url().map(|t| t.url.as_str()) } else { None };
+        Services::new(builder, &fulcio.url, &rekor.url, tsa, options)
+    }
+
+    /// Retries made so far, all services together.
+    pub fn retries(&self) -> u64 {
+        self.fulcio.retries() + self.rekor.retries() + self.tsa.as_ref().map_or(0, ServiceClient::retries)
+    }
+
+    /// The URLs in use: Fulcio, Rekor, TSA.
+    pub fn urls(&self) -> (&str, &str, Option<&str>) {
+        (&self.fulcio.url, &self.rekor.url, self.tsa.as_ref().map(|t| t.url.as_str()))
+    }
+}
+
+/// One logged signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LoggedEntry {
+    /// The entry's global log index.
+    pub log_index: u64,
+    /// Rekor's integrated time (RFC 3339), when given.
+    pub integrated_time: Option<String>,
+    /// Whether an RFC 3161 timestamp was added.
+    pub timestamped: bool,
+}
+
+/// A keyless signer: an ephemeral P-256 key with its Fulcio certificate.
+/// Use it as a `wsc_core::Signer`: each message it signs gets its own Rekor
+/// entry (and timestamp), and the finished bundle must verify offline
+/// against the trust root, for the certificate's identity, before it is
+/// returned. The key lives in memory only and is wiped when the signer is
+/// dropped (`p256::ecdsa::SigningKey` zeroizes on drop).
+pub struct KeylessSigner {
+    key: SigningKey,
+    chain: Vec<Vec<u8>>,
+    identity: String,
+    issuer: String,
+    services: Services,
+    verifier: BundleVerifier,
+    entries: Mutex<Vec<LoggedEntry>>,
+}
+
+impl std::fmt::Debug for KeylessSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeylessSigner")
+            .field("identity", &self.identity)
+            .field("issuer", &self.issuer)
+            .field("key", &"[ephemeral, REDACTED]")
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeylessSigner {
+    /// Makes the ephemeral key and gets its certificate. The token is used
+    /// for this one request and dropped (wiped) on return. The chain must
+    /// lead to a Fulcio CA of `root` with the codeSigning EKU, and the
+    /// certificate must be for the new key; its embedded SCT is verified
+    /// with the rest of each bundle.
+    pub fn new(token: IdentityToken, services: Services, root: &TrustedRoot) -> Result<Self, SignError> {
+        let key = SigningKey::random(&mut rand_core::OsRng);
+        let chain = fulcio::signing_certificate(&services.fulcio, &token, &key)?;
+        drop(token);
+        let leaf = DerCertificate::new(chain[0].clone());
+        let info = parse_certificate_info(&leaf)
+            .map_err(|e| SignError::Certificate(format!("cannot parse the leaf certificate: {e}")))?;
+        let ours = key
+            .verifying_key()
+            .to_public_key_der()
+            .map_err(|e| SignError::Certificate(format!("cannot encode the public key: {e}")))?;
+        if info.public_key.as_bytes() != ours.as_bytes() {
+            return Err(SignError::Certificate("the certificate is for another key than the one sent".into()));
+        }
+        check_chain(&chain, root)?;
+        let identity = info
+            .identity
+            .map(|s| s.as_str().to_string())
+            .ok_or_else(|| SignError::Certificate("the certificate carries no identity (SAN)".into()))?;
+        let issuer =
+            info.issuer.ok_or_else(|| SignError::Certificate("the certificate carries no OIDC issuer".into()))?;
+        let policy = IdentityPolicy::new(Matcher::Exact(identity.clone()), Matcher::Exact(issuer.clone()));
+        let verifier = BundleVerifier::new(root, Expectation::Identity(policy))?;
+        Ok(KeylessSigner { key, chain, identity, issuer, services, verifier, entries: Mutex::new(Vec::new()) })
+    }
+
+    /// The certificate's identity (SAN).
+    pub fn identity(&self) -> &str {
+        &self.identity
+    }
+
+    /// The certificate's OIDC issuer.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The chain Fulcio returned, DER, leaf first.
+    pub fn chain(&self) -> &[Vec<u8>] {
+        &self.chain
+    }
+
+    /// The services in use.
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// The entries logged so far, in order.
+    pub fn entries(&self) -> Vec<LoggedEntry> {
+        match self.entries.lock() {
+            Ok(e) => e.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Signs `message` and returns the verified bundle (compact JSON).
+    pub fn sign_message(&self, message: &[u8]) -> Result<String, SignError> {
+        let digest: [u8; 32] = Sha256::digest(message).into();
+        let sig: p256::ecdsa::Signature = self.key.sign(message);
+        let sig = sig.to_der().as_bytes().to_vec();
+        let token = self.services.tsa.as_ref().map(|t| tsa::timestamp(t, &sig)).transpose()?;
+        let entry = rekor::create_hashedrekord(&self.services.rekor, &digest, &sig, &self.chain[0])?;
+        let logged = LoggedEntry {
+            log_index: entry.log_index.get(),
+            integrated_time: entry.integrated_time.map(|t| t.to_string()),
+            timestamped: token.is_some(),
+        };
+        let mut bundle = BundleV03::with_certificate_and_signature(
+            DerCertificate::new(self.chain[0].clone()),
+            SignatureBytes::new(sig),
+            Sha256Hash::new(digest),
+        )
+        .with_tlog_entry(entry);
+        if let Some(t) = token {
+            bundle = bundle.with_rfc3161_timestamp(t);
+        }
+        self.finish(bundle, Artifact::Blob(message), logged)
+    }
+
+    /// Signs an in-toto statement as a DSSE envelope (payload type
+    /// `application/vnd.in-toto+json`), logged as a `dsse` entry. The
+    /// statement's first subject's SHA-256 digest is the artifact checked.
+    pub fn sign_in_toto(&self, statement: &[u8]) -> Result<String, SignError> {
+        const IN_TOTO: &str = "application/vnd.in-toto+json";
+        let v: serde_json::Value = serde_json::from_slice(statement)
+            .map_err(|e| SignError::Config(format!("the in-toto statement is not JSON: {e}")))?;
+        let digest = v
+            .pointer("/subject/0/digest/sha256")
+            .and_then(|d| d.as_str())
+            .ok_or_else(|| SignError::Config("the in-toto statement has no subject with a sha256 digest".into()))?;
+        let digest = Sha256Hash::from_hex(digest)
+            .map_err(|e| SignError::Config(format!("the statement's subject digest: {e}")))?;
+        let sig: p256::ecdsa::Signature = self.key.sign(&pae(IN_TOTO, statement));
+        let envelope = DsseEnvelope::new(
+            IN_TOTO,
+            PayloadBytes::new(statement.to_vec()),
+            DsseSignature::new(SignatureBytes::new(sig.to_der().as_bytes().to_vec()), KeyId::default()),
+        );
+        let token = match &self.services.tsa {
+            Some(t) => Some(tsa::timestamp(t, sig.to_der().as_bytes())?),
+            None => None,
+        };
+        let entry = rekor::create_dsse(&self.services.rekor, &envelope, &self.chain[0])?;
+        let logged = LoggedEntry {
+            log_index: entry.log_index.get(),
+            integrated_time: entry.integrated_time.map(|t| t.to_string()),
+            timestamped: token.is_some(),
+        };
+        let mut bundle = BundleV03::with_certificate_and_dsse(DerCertificate::new(self.chain[0].clone()), envelope)
+            .with_tlog_entry(entry);
+        if let Some(t) = token {
+            bundle = bundle.with_rfc3161_timestamp(t);
+        }
+        self.finish(bundle, Artifact::from(digest), logged)
+    }
+
+    /// Encodes the bundle and verifies it before handing it back.
+    fn finish(&self, bundle: BundleV03, artifact: Artifact<'_>, logged: LoggedEntry) -> Result<String, SignError> {
+        let json = bundle
+            .into_bundle()
+            .to_json()
+            .map_err(|e| SignError::LogEntry(format!("cannot encode the bundle: {e}")))?;
+        // Everything Rekor, Fulcio and the TSA returned is checked here, as
+        // any verifier will: chain, SCT, signature, SET, inclusion proof,
+        // checkpoint, body consistency, timestamps, identity.
+        self.verifier.verify(artifact, &json)?;
+        match self.entries.lock() {
+            Ok(mut e) => e.push(logged),
+            Err(p) => p.into_inner().push(logged),
+        }
+        Ok(json)
+    }
+}
+
+impl Signer for KeylessSigner {
+    fn algorithm(&self) -> AlgorithmId {
+        KEYLESS_ALGORITHM
+    }
+
+    fn public_key(&self) -> Option<PublicKey> {
+        None
+    }
+
+    fn try_sign(&self, message: &[u8]) -> Result<Vec<u8>, SignerError> {
+        self.sign_message(message).map(String::into_bytes).map_err(SignerError::new)
+    }
+}
+
+/// The chain leads to a Fulcio CA of the trust root, for code signing, now.
+fn check_chain(chain: &[Vec<u8>], root: &TrustedRoot) -> Result<(), SignError> {
+    let cas = root.fulcio_certs();
+    let anchors: Vec<_> = cas
+        .iter()
+        .filter_map(|c| {
+            webpki::anchor_from_trusted_cert(&CertificateDer::from(c.as_bytes())).ok().map(|a| a.to_owned())
+        })
+        .collect();
+    if anchors.is_empty() {
+        return Err(SignError::Config("the trust root has no Fulcio certificate authority".into()));
+    }
+    let leaf_der = CertificateDer::from(chain[0].as_slice());
+    let leaf = webpki::EndEntityCert::try_from(&leaf_der)
+        .map_err(|e| SignError::Certificate(format!("the leaf does not parse: {e}")))?;
+    let intermediates: Vec<CertificateDer<'_>> =
+        chain[1..].iter().map(|c| CertificateDer::from(c.as_slice())).collect();
+    leaf.verify_for_usage(
+        webpki::ALL_VERIFICATION_ALGS,
+        &anchors,
+        &intermediates,
+        UnixTime::now(),
+        webpki::KeyUsage::required(CODE_SIGNING),
+        None,
+        None,
+    )
+    .map_err(|e| SignError::Certificate(format!("the chain does not lead to a Fulcio CA of the trust root: {e}")))?;
+    Ok(())
+}

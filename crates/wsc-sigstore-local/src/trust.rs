@@ -1,0 +1,97 @@
+//! `trusted_root.json`, `signing_config.json` and `trust_config.json`.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::LocalError;
+use crate::keys::{b64, write_atomic};
+
+/// The public material the trust files describe.
+#[derive(Debug)]
+pub(crate) struct TrustMaterial<'a> {
+    /// Base URL of the instance.
+    pub(crate) base_url: &'a str,
+    /// `validFor.start` of every service (RFC 3339).
+    pub(crate) start: &'a str,
+    /// Rekor key (DER SPKI) and log id.
+    pub(crate) rekor_spki: &'a [u8],
+    pub(crate) rekor_log_id: [u8; 32],
+    /// Fulcio chain without the leaf: intermediate, root (DER).
+    pub(crate) ca_chain: [&'a [u8]; 2],
+    /// CT key (DER SPKI) and log id.
+    pub(crate) ct_spki: &'a [u8],
+    pub(crate) ct_log_id: [u8; 32],
+    /// TSA chain, leaf first (DER).
+    pub(crate) tsa_chain: &'a [Vec<u8>],
+}
+
+impl TrustMaterial<'_> {
+    /// The TrustedRoot document.
+    pub(crate) fn trusted_root(&self) -> Value {
+        let valid = json!({"start": self.start});
+        let key =
+            |spki: &[u8]| json!({"rawBytes": b64(spki), "keyDetails": "PKIX_ECDSA_P256_SHA_256", "validFor": valid});
+        let certs = |ders: &mut dyn Iterator<Item = &[u8]>| json!({"certificates": ders.map(|d| json!({"rawBytes": b64(d)})).collect::<Vec<_>>()});
+        json!({
+            "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+            "tlogs": [{
+                "baseUrl": self.base_url,
+                "hashAlgorithm": "SHA2_256",
+                "publicKey": key(self.rekor_spki),
+                "logId": {"keyId": b64(&self.rekor_log_id)},
+            }],
+            "certificateAuthorities": [{
+                "subject": {"organization": "sigstore-local", "commonName": "sigstore-local"},
+                "uri": self.base_url,
+                "certChain": certs(&mut self.ca_chain.iter().copied()),
+                "validFor": valid,
+            }],
+            "ctlogs": [{
+                "baseUrl": self.base_url,
+                "hashAlgorithm": "SHA2_256",
+                "publicKey": key(self.ct_spki),
+                "logId": {"keyId": b64(&self.ct_log_id)},
+            }],
+            "timestampAuthorities": [{
+                "subject": {"organization": "sigstore-local", "commonName": "sigstore-local-tsa"},
+                "uri": format!("{}/api/v1/timestamp", self.base_url),
+                "certChain": certs(&mut self.tsa_chain.iter().map(Vec::as_slice)),
+                "validFor": valid,
+            }],
+        })
+    }
+
+    /// The SigningConfig v0.2 document.
+    pub(crate) fn signing_config(&self) -> Value {
+        let service = |url: String| json!({"url": url, "majorApiVersion": 1, "validFor": {"start": self.start}, "operator": "sigstore-local"});
+        json!({
+            "mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json",
+            "caUrls": [service(self.base_url.to_string())],
+            "oidcUrls": [service(self.base_url.to_string())],
+            "rekorTlogUrls": [service(self.base_url.to_string())],
+            "tsaUrls": [service(format!("{}/api/v1/timestamp", self.base_url))],
+            "rekorTlogConfig": {"selector": "ANY"},
+            "tsaConfig": {"selector": "ANY"},
+        })
+    }
+
+    /// Writes the three files into `dir`.
+    pub(crate) fn write(&self, dir: &Path) -> Result<(), LocalError> {
+        let root = self.trusted_root();
+        let signing = self.signing_config();
+        let trust = json!({
+            "mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
+            "trustedRoot": root,
+            "signingConfig": signing,
+        });
+        for (name, doc) in
+            [("trusted_root.json", &root), ("signing_config.json", &signing), ("trust_config.json", &trust)]
+        {
+            let mut text = serde_json::to_string_pretty(doc).map_err(|e| LocalError::Invalid(e.to_string()))?;
+            text.push('\n');
+            write_atomic(dir, name, text.as_bytes(), 0o644)?;
+        }
+        Ok(())
+    }
+}

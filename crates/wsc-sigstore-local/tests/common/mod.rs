@@ -1,0 +1,266 @@
+//! Shared test helpers: a tiny HTTP/1.1 client and instance start-up.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use base64::Engine;
+use wsc_sigstore_local::{Config, Instance};
+
+/// An HTTP answer.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
+}
+
+impl Answer {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    pub(crate) fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Sends one request over plain HTTP to `base` (http://127.0.0.1:PORT) and reads the whole answer.
+pub(crate) fn request(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Answer> {
+    let addr = base.strip_prefix("http://").expect("plain http base URL");
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut head =
+        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes())?;
+    s.write_all(body)?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    parse(&raw)
+}
+
+/// Parses a raw HTTP/1.1 answer (Content-Length or read-to-close bodies).
+pub(crate) fn parse(raw: &[u8]) -> std::io::Result<Answer> {
+    let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_string());
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| bad("no header end (connection closed?)"))?;
+    let head = String::from_utf8_lossy(&raw[..end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().ok_or_else(|| bad("no status line"))?;
+    let status = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| bad("bad status"))?;
+    let headers: Vec<(String, String)> =
+        lines.filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))).collect();
+    let body = raw[end + 4..].to_vec();
+    Ok(Answer { status, headers, body })
+}
+
+pub(crate) fn get(base: &str, path: &str) -> Answer {
+    request(base, "GET", path, &[], b"").expect("GET")
+}
+
+pub(crate) fn post_json(base: &str, path: &str, body: &serde_json::Value) -> Answer {
+    request(base, "POST", path, &[("Content-Type", "application/json")], body.to_string().as_bytes()).expect("POST")
+}
+
+/// Starts an instance over plain HTTP in a new temporary folder.
+pub(crate) fn start(identities: &[&str]) -> (tempfile::TempDir, Instance) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let inst = Instance::start(Config {
+        dir: dir.path().to_path_buf(),
+        identities: identities.iter().map(|s| s.to_string()).collect(),
+        tls: false,
+        port: 0,
+    })
+    .expect("start");
+    (dir, inst)
+}
+
+pub(crate) fn b64(b: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+pub(crate) fn unb64(s: &str) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD.decode(s).expect("base64")
+}
+
+/// A fresh P-256 key, its SPKI PEM and a DER proof of possession over `subject`.
+pub(crate) fn key_and_pop(subject: &str) -> (p256::ecdsa::SigningKey, String, String) {
+    use p256::ecdsa::signature::Signer;
+    use p256::pkcs8::{EncodePublicKey, LineEnding};
+    let key = p256::ecdsa::SigningKey::random(&mut rand_core::OsRng);
+    let pem = key.verifying_key().to_public_key_pem(LineEnding::LF).expect("pem");
+    let sig: p256::ecdsa::DerSignature = key.sign(subject.as_bytes());
+    (key, pem, b64(sig.as_bytes()))
+}
+
+/// A Fulcio v2 request with a public key and proof of possession.
+pub(crate) fn fulcio_request(token: &str, pem: &str, pop: &str) -> serde_json::Value {
+    serde_json::json!({
+        "credentials": {"oidcIdentityToken": token},
+        "publicKeyRequest": {"publicKey": {"algorithm": "ECDSA", "content": pem}, "proofOfPossession": pop},
+    })
+}
+
+/// The DER certificates of a Fulcio answer (leaf, intermediate, root).
+pub(crate) fn chain_der(answer: &serde_json::Value) -> Vec<Vec<u8>> {
+    let chain = answer
+        .pointer("/signedCertificateEmbeddedSct/chain/certificates")
+        .or_else(|| answer.pointer("/signedCertificateDetachedSct/chain/certificates"))
+        .and_then(|c| c.as_array())
+        .expect("chain");
+    chain
+        .iter()
+        .map(|p| {
+            let (label, der) = der::pem::decode_vec(p.as_str().expect("pem").as_bytes()).expect("pem");
+            assert_eq!(label, "CERTIFICATE");
+            der
+        })
+        .collect()
+}
+
+/// The trusted root written by the instance.
+pub(crate) fn trusted_root(dir: &std::path::Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("trusted_root.json")).expect("trusted_root.json")).expect("json")
+}
+
+/// A `hashedrekord` 0.0.1 request for `artifact`, signed with a fresh Fulcio certificate.
+pub(crate) fn hashedrekord(inst: &Instance, identity: &str, artifact: &[u8]) -> serde_json::Value {
+    hashedrekord_at(inst.url(), &inst.mint_token(identity).expect("token"), identity, artifact)
+}
+
+/// The same against any base URL with a given token.
+pub(crate) fn hashedrekord_at(base: &str, token: &str, identity: &str, artifact: &[u8]) -> serde_json::Value {
+    use p256::ecdsa::signature::Signer;
+    use sha2::{Digest, Sha256};
+    let (key, pem, pop) = key_and_pop(identity);
+    let a = post_json(base, "/api/v2/signingCert", &fulcio_request(token, &pem, &pop));
+    assert_eq!(a.status, 201, "{}", a.text());
+    let v = a.json();
+    let leaf_pem = v["signedCertificateEmbeddedSct"]["chain"]["certificates"][0].as_str().expect("leaf").to_string();
+    let sig: p256::ecdsa::DerSignature = key.sign(artifact);
+    let digest: String = Sha256::digest(artifact).iter().map(|b| format!("{b:02x}")).collect();
+    serde_json::json!({
+        "apiVersion": "0.0.1",
+        "kind": "hashedrekord",
+        "spec": {
+            "data": {"hash": {"algorithm": "sha256", "value": digest}},
+            "signature": {"content": b64(sig.as_bytes()), "publicKey": {"content": b64(leaf_pem.as_bytes())}},
+        },
+    })
+}
+
+/// Verifies an entry's SET (RFC 8785 canonical JSON, ECDSA with the Rekor key of the trusted root).
+pub(crate) fn verify_set(dir: &std::path::Path, entry: &serde_json::Value) -> Result<(), String> {
+    use p256::ecdsa::signature::Verifier;
+    use p256::pkcs8::DecodePublicKey;
+    let canonical = format!(
+        r#"{{"body":"{}","integratedTime":{},"logID":"{}","logIndex":{}}}"#,
+        entry["body"].as_str().ok_or("body")?,
+        entry["integratedTime"].as_i64().ok_or("integratedTime")?,
+        entry["logID"].as_str().ok_or("logID")?,
+        entry["logIndex"].as_i64().ok_or("logIndex")?,
+    );
+    let set = unb64(entry["verification"]["signedEntryTimestamp"].as_str().ok_or("SET")?);
+    let key = unb64(trusted_root(dir)["tlogs"][0]["publicKey"]["rawBytes"].as_str().ok_or("key")?);
+    let key = p256::ecdsa::VerifyingKey::from_public_key_der(&key).map_err(|e| e.to_string())?;
+    let sig = p256::ecdsa::Signature::from_der(&set).map_err(|e| e.to_string())?;
+    key.verify(canonical.as_bytes(), &sig).map_err(|e| format!("SET: {e}"))
+}
+
+/// The single entry of a Rekor answer `{uuid: entry}`.
+pub(crate) fn only_entry(v: &serde_json::Value) -> (String, serde_json::Value) {
+    let obj = v.as_object().expect("object");
+    assert_eq!(obj.len(), 1, "{v}");
+    let (k, e) = obj.iter().next().expect("entry");
+    (k.clone(), e.clone())
+}
+
+/// Lower-case hex to bytes.
+pub(crate) fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect()
+}
+
+pub(crate) fn node(l: &[u8], r: &[u8]) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update([1u8]);
+    h.update(l);
+    h.update(r);
+    h.finalize().to_vec()
+}
+
+/// RFC 9162 §2.1.4.2 consistency proof check, written for this test.
+pub(crate) fn consistency_ok(size1: u64, size2: u64, root1: &[u8], root2: &[u8], proof: &[Vec<u8>]) -> bool {
+    if size1 > size2 {
+        return false;
+    }
+    if size1 == size2 {
+        return proof.is_empty() && root1 == root2;
+    }
+    if size1 == 0 {
+        return proof.is_empty();
+    }
+    let mut path: Vec<Vec<u8>> = proof.to_vec();
+    if size1.is_power_of_two() {
+        path.insert(0, root1.to_vec());
+    }
+    let (mut fnode, mut snode) = (size1 - 1, size2 - 1);
+    while fnode & 1 == 1 {
+        fnode >>= 1;
+        snode >>= 1;
+    }
+    let Some(first) = path.first() else { return false };
+    let (mut fr, mut sr) = (first.clone(), first.clone());
+    for c in &path[1..] {
+        if snode == 0 {
+            return false;
+        }
+        if fnode & 1 == 1 || fnode == snode {
+            fr = node(c, &fr);
+            sr = node(c, &sr);
+            if fnode & 1 == 0 {
+                while fnode & 1 == 0 && fnode != 0 {
+                    fnode >>= 1;
+                    snode >>= 1;
+                }
+            }
+        } else {
+            sr = node(&sr, c);
+        }
+        fnode >>= 1;
+        snode >>= 1;
+    }
+    snode == 0 && fr == root1 && sr == root2
+}
+
+pub(crate) fn log_info(base: &str) -> (u64, Vec<u8>) {
+    let v = get(base, "/api/v1/log").json();
+    (v["treeSize"].as_u64().expect("size"), unhex(v["rootHash"].as_str().expect("root")))
+}
+
+pub(crate) fn check_consistency(base: &str, old: &(u64, Vec<u8>)) {
+    let new = log_info(base);
+    let p = get(base, &format!("/api/v1/log/proof?firstSize={}&lastSize={}", old.0, new.0));
+    assert_eq!(p.status, 200, "{}", p.text());
+    let p = p.json();
+    let hashes: Vec<Vec<u8>> =
+        p["hashes"].as_array().expect("hashes").iter().map(|h| unhex(h.as_str().expect("h"))).collect();
+    assert_eq!(unhex(p["rootHash"].as_str().expect("root")), new.1);
+    assert!(consistency_ok(old.0, new.0, &old.1, &new.1, &hashes), "consistency proof {} -> {}", old.0, new.0);
+    // A wrong old root fails the same check.
+    let mut wrong = old.1.clone();
+    wrong[0] ^= 1;
+    assert!(!consistency_ok(old.0, new.0, &wrong, &new.1, &hashes));
+}
