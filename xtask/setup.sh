@@ -16,6 +16,9 @@ command -v pip >/dev/null || command -v pip3 >/dev/null || need+=(python3-pip)
 # SoftHSM2 and OpenSC: a real PKCS#11 token for the hardware-signer tests.
 command -v softhsm2-util >/dev/null || need+=(softhsm2)
 command -v pkcs11-tool >/dev/null || need+=(opensc)
+# iproute2 and util-linux: the demo runs in a namespace with only loopback.
+command -v ip >/dev/null || need+=(iproute2)
+command -v unshare >/dev/null || need+=(util-linux)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then
         echo "setup: missing Debian packages ${need[*]}: install them as root (apt-get install ${need[*]})" >&2

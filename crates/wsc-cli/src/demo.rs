@@ -81,9 +81,76 @@ pub(crate) fn run(a: &DemoArgs) -> Result<Outcome> {
         Ok(_) => bail!("demo: an unsigned module verified"),
         Err(e) => println!("6. the unsigned demo.wasm is rejected: {e}"),
     }
+    let issuer = keyless(&dir)?;
     println!("Try it yourself:");
     println!("  wsc verify -i {} -K {}", p("demo.signed.wasm").display(), p("ed25519.pk").display());
     println!("  wsc verify -i {} -K {}", p("demo.tampered.wasm").display(), p("ed25519.pk").display());
     println!("  wsc show -i {}", p("demo.signed.wasm").display());
+    println!(
+        "  wsc verify -i {} --keyless --certificate-identity {DEMO_IDENTITY} --certificate-oidc-issuer {issuer} --trusted-root {}",
+        p("demo.keyless.wasm").display(),
+        p("sigstore/trusted_root.json").display()
+    );
     Ok(Outcome::Done)
+}
+
+/// The CI identity the demo's local OIDC issuer vouches for.
+const DEMO_IDENTITY: &str = wsc_sigstore_local::DEFAULT_IDENTITY;
+
+/// Steps 7 to 9: keyless signing against a local Sigstore-compatible
+/// instance (OIDC issuer, Fulcio, Rekor, TSA on 127.0.0.1, started here and
+/// stopped before verifying), then offline verification. Returns the issuer.
+fn keyless(dir: &std::path::Path) -> Result<String> {
+    use wsc_keyless::sign::{IdentityToken, KeylessSigner, ServiceOptions, Services};
+    let sdir = dir.join("sigstore");
+    let inst = wsc_sigstore_local::Instance::start(wsc_sigstore_local::Config {
+        dir: sdir.clone(),
+        identities: vec![DEMO_IDENTITY.into()],
+        tls: false,
+        port: 0,
+    })
+    .context("cannot start the local Sigstore instance")?;
+    let issuer = inst.url().to_string();
+    println!("7. local Sigstore instance (OIDC, Fulcio, Rekor, TSA) on {issuer}; trust files in sigstore/");
+    let root_json = std::fs::read_to_string(sdir.join("trusted_root.json"))?;
+    let root = wsc_keyless::root_from_json(&root_json)?;
+    let config = wsc_keyless::sigstore_verify::trust_root::SigningConfig::from_file(sdir.join("signing_config.json"))
+        .map_err(|e| anyhow::anyhow!("signing config: {e}"))?;
+    let builder = wsc_pinning::ClientBuilder::new(wsc_pinning::PinningConfig::new()).danger_allow_http();
+    let services = Services::from_signing_config(&config, &builder, &ServiceOptions::default(), true)?;
+    let token = IdentityToken::new(inst.mint_token(DEMO_IDENTITY)?)?;
+    let signer = KeylessSigner::new(token, services, &root)?;
+    let signed = wsc_core::sign(DEMO_MODULE, &signer)?;
+    files::write_bytes(&dir.join("demo.keyless.wasm"), Mode::Public, &signed)?;
+    let entry = signer.entries().pop().context("no log entry")?;
+    println!(
+        "8. signed keylessly as {} (ephemeral key, Fulcio certificate, Rekor entry #{}, RFC 3161 timestamp): demo.keyless.wasm",
+        signer.identity(),
+        entry.log_index
+    );
+    inst.shutdown();
+
+    let policy = wsc_keyless::IdentityPolicy::new(
+        wsc_keyless::Matcher::Exact(DEMO_IDENTITY.into()),
+        wsc_keyless::Matcher::Exact(issuer.clone()),
+    );
+    let verifier = wsc_keyless::BundleVerifier::new(&root, wsc_keyless::Expectation::Identity(policy))?;
+    let vs: [&dyn RecordVerifier; 1] = [&verifier];
+    let report = wsc_core::verify_embedded(&signed[..], None, &vs, Scope::Whole, &VerifyOptions::default())?;
+    match report.single() {
+        Ok(v) => println!(
+            "9. with the instance stopped, verified offline: {}",
+            v.signatures.first().and_then(|s| s.signer.clone()).unwrap_or_default()
+        ),
+        Err(e) => bail!("demo: the keyless signature did not verify: {e}"),
+    }
+    let mut tampered = signed.clone();
+    let last = tampered.len() - 2;
+    tampered[last] ^= 0x01;
+    let report = wsc_core::verify_embedded(&tampered[..], None, &vs, Scope::Whole, &VerifyOptions::default())?;
+    if report.single().is_ok() {
+        bail!("demo: a tampered keyless module verified, which must never happen");
+    }
+    println!("   and a copy with one byte flipped is rejected");
+    Ok(issuer)
 }

@@ -147,6 +147,42 @@ fn demo_runs_offline_and_checks_itself() {
     }
     let o = wsc(&["verify", "-i", &s(&tmp.path().join("demo.signed.wasm")), "-K", &s(&tmp.path().join("p256.pk.pem"))]);
     assert_eq!(o.status.code(), Some(0));
+    // The keyless part: signed against the local instance, verifiable offline afterwards.
+    assert!(out.contains("signed keylessly") && out.contains("verified offline"), "{out}");
+    let issuer = out
+        .lines()
+        .find_map(|l| l.split("Sigstore instance (OIDC, Fulcio, Rekor, TSA) on ").nth(1))
+        .and_then(|r| r.split(';').next())
+        .expect("issuer URL");
+    let o = wsc(&[
+        "verify",
+        "-i",
+        &s(&tmp.path().join("demo.keyless.wasm")),
+        "--keyless",
+        "--certificate-identity",
+        "https://github.com/wsc-demo/app/.github/workflows/release.yml@refs/heads/main",
+        "--certificate-oidc-issuer",
+        issuer,
+        "--trusted-root",
+        &s(&tmp.path().join("sigstore/trusted_root.json")),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+/// The demo needs no network: in a namespace with only a loopback interface
+/// (root only; CI runs as root).
+#[test]
+fn demo_runs_with_loopback_only() {
+    let probe = Command::new("unshare").args(["-n", "sh", "-c", "ip link set lo up"]).output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        assert!(std::env::var_os("CI").is_none(), "CI must be able to run `unshare -n` and `ip`");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let script = format!("ip link set lo up && exec '{}' demo --dir '{}'", env!("CARGO_BIN_EXE_wsc"), s(tmp.path()));
+    let o = Command::new("unshare").args(["-n", "sh", "-c", &script]).output().expect("unshare");
+    assert_eq!(o.status.code(), Some(0), "{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("verified offline"));
 }
 
 fn base64(data: &[u8]) -> String {

@@ -54,7 +54,7 @@ pub(crate) fn timestamp(client: &ServiceClient, signature: &[u8]) -> Result<Time
     token_from_response(&answer.body)
 }
 
-/// The `timeStampToken` of a granted DER `TimeStampResp`.
+/// A granted DER `TimeStampResp` (checked to carry a token), as bundles store it.
 fn token_from_response(resp: &[u8]) -> Result<TimestampToken, SignError> {
     let bad = |why: &str| SignError::Timestamp(format!("the answer is not a usable TimeStampResp: {why}"));
     let (tag, outer, _) = der_tlv(resp).ok_or_else(|| bad("not DER"))?;
@@ -76,7 +76,10 @@ fn token_from_response(resp: &[u8]) -> Result<TimestampToken, SignError> {
     if tag != 0x30 || !after.is_empty() {
         return Err(bad("the token is not one SEQUENCE"));
     }
-    Ok(TimestampToken::new(rest.to_vec()))
+    // Bundles carry the whole TimeStampResp (as Sigstore's clients write it;
+    // sigstore-python reads nothing else), not the bare token.
+    let whole = resp.len() - der_tlv(resp).map_or(0, |(_, _, trailing)| trailing.len());
+    Ok(TimestampToken::new(resp[..whole].to_vec()))
 }
 
 /// One DER TLV: (tag, contents, what follows). Definite lengths only.
