@@ -131,7 +131,7 @@ impl ServiceArgs {
         let options = self.options();
         for (what, url) in [
             ("Fulcio", config.fulcio_url().map(|s| s.url.as_str())),
-            ("Rekor", config.rekor_url(Some(1)).map(|s| s.url.as_str())),
+            ("Rekor", config.rekor_url(None).map(|s| s.url.as_str())),
         ] {
             if let Some(u) = url {
                 if u.starts_with("http://") && !net.insecure_allow_http {
@@ -141,7 +141,7 @@ impl ServiceArgs {
         }
         let services = Services::from_signing_config(&config, &builder, &options, !self.no_tsa)?;
         let (f, r, t) = services.urls();
-        eprintln!("keyless: Fulcio {f}, Rekor {r}, timestamps {}", t.unwrap_or("none"));
+        eprintln!("keyless: Fulcio {f}, Rekor v{} {r}, timestamps {}", services.rekor_version(), t.unwrap_or("none"));
         let token = self.token(&builder, &options)?;
         let signer = KeylessSigner::new(token, services, &root)?;
         eprintln!("keyless: certificate for {} (issuer {})", signer.identity(), signer.issuer());

@@ -386,3 +386,52 @@ fn sign_bundle_follows_the_conformance_protocol() {
     );
     assert!(o.status.success(), "sigstore-python (DSSE): {}", text(&o));
 }
+
+/// Over HTTPS with pins from the environment (strict mode): the right pins
+/// sign; a wrong Rekor pin fails before anything is written.
+#[test]
+fn pinned_https_from_the_environment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let inst = Instance::start(Config {
+        dir: dir.path().join("sigstore"),
+        identities: vec![IDENTITY.into()],
+        tls: true,
+        port: 0,
+    })
+    .expect("local instance");
+    let d = dir.path();
+    let leaf = inst.tls_leaf_der().expect("tls leaf");
+    let pin = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&leaf).iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let input = module(d, "m.wasm", 5);
+    let run = |rekor_pin: &str, out: &str| {
+        let token = inst.mint_token(IDENTITY).expect("token");
+        let sd = inst.dir();
+        Command::new(env!("CARGO_BIN_EXE_wsc"))
+            .args(["sign", "--keyless", "--identity-token", &token, "--trusted-root"])
+            .arg(sd.join("trusted_root.json"))
+            .arg("--signing-config")
+            .arg(sd.join("signing_config.json"))
+            .arg("--tls-ca")
+            .arg(sd.join("tls-ca.pem"))
+            .args(["-i", &input, "-o", out])
+            .env("WSC_REQUIRE_CERT_PINNING", "1")
+            .env("WSC_FULCIO_PINS", &pin)
+            .env("WSC_REKOR_PINS", rekor_pin)
+            .env("WSC_TSA_PINS", &pin)
+            .env_remove("SIGSTORE_ID_TOKEN")
+            .output()
+            .expect("wsc")
+    };
+    let good = d.join("good.wasm").display().to_string();
+    let o = run(&pin, &good);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(!text(&o).contains("no certificate pins"), "{}", text(&o));
+    let bad = d.join("bad.wasm");
+    let o = run(&"ab".repeat(32), &bad.display().to_string());
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("Rekor") && text(&o).to_lowercase().contains("pin"), "{}", text(&o));
+    assert!(!bad.exists());
+}

@@ -238,6 +238,20 @@ fn pinned_https_end_to_end() {
     }
     let signed = sign_with(pins).expect("pinned");
     verify(&signed, &root, IDENTITY, inst.url()).expect("verifies");
+    // The TLS CA's SPKI as the pin (an anchor pin), and a rotation list with an old pin first.
+    let ca_der = {
+        let pem = inst.tls_ca_pem().expect("ca");
+        let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64).expect("base64")
+    };
+    let ca_pin = Pin::of_spki(&ca_der).expect("spki pin");
+    for list in [vec![ca_pin], vec![Pin([9; 32]), right]] {
+        let mut pins = PinningConfig::new().require_pinning(true);
+        for s in [Service::Fulcio, Service::Rekor, Service::Tsa] {
+            pins = pins.with_service_pins(s, list.clone());
+        }
+        sign_with(pins).expect("pinned by CA SPKI or by a rotation list");
+    }
     // A wrong pin: the TLS connection is refused, nothing is signed.
     let wrong = Pin([7; 32]);
     let pins = PinningConfig::new().with_service_pins(Service::Fulcio, vec![wrong]);
@@ -313,6 +327,29 @@ fn tokens_from_ci_providers_and_a_browser_login() {
         let (t, o) = ambient_token(&env, &b, &fast()).expect(var).expect("found");
         assert_eq!((o, t.claims().subject.as_str()), (origin, IDENTITY));
     }
+    // Google Cloud: the metadata server (GCE_METADATA_HOST), which wants `Metadata-Flavor: Google`.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let host = listener.local_addr().expect("addr").to_string();
+    let answer = minted.clone();
+    let server = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut c, _) = listener.accept().expect("accept");
+        let mut buf = vec![0u8; 8192];
+        let n = c.read(&mut buf).expect("read");
+        let req = String::from_utf8_lossy(&buf[..n]).to_lowercase();
+        let ok = req
+            .starts_with("get /computemetadata/v1/instance/service-accounts/default/identity?audience=sigstore")
+            && req.contains("metadata-flavor: google");
+        let body = if ok { answer } else { String::new() };
+        let status = if ok { "200 OK" } else { "403 Forbidden" };
+        write!(c, "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len())
+            .expect("write");
+    });
+    let env = |k: &str| (k == "GCE_METADATA_HOST").then(|| host.clone());
+    let (t, origin) = ambient_token(&env, &b, &fast()).expect("gce").expect("found");
+    server.join().expect("server");
+    assert_eq!((origin, t.claims().subject.as_str()), (TokenOrigin::GoogleCloud, IDENTITY));
+
     // Nothing in the environment: no token.
     assert!(ambient_token(&|_| None, &b, &fast()).expect("none").is_none());
 

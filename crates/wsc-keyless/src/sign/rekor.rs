@@ -1,10 +1,12 @@
-//! Rekor v1: upload a `hashedrekord` entry and turn the answer into the
-//! bundle's transparency-log entry. The entry is checked later, with the
-//! whole bundle, by the offline verifier.
+//! Rekor: upload an entry and turn the answer into the bundle's
+//! transparency-log entry. v1 (`/api/v1/log/entries`: `hashedrekord` and
+//! `dsse` 0.0.1, with a SET) and v2 (`/api/v2/log/entries`: `hashedrekord`
+//! 0.0.2, no SET, so an RFC 3161 timestamp is required). The entry is
+//! checked later, with the whole bundle, by the offline verifier.
 
 use std::collections::BTreeMap;
 
-use sigstore_verify::rekor::{DsseEntry, HashedRekord, LogEntry};
+use sigstore_verify::rekor::{DsseEntry, HashedRekord, HashedRekordV2, LogEntry, RekorV2KeyDetails};
 use sigstore_verify::types::{
     DerCertificate, DsseEnvelope, KindVersion, Sha256Hash, SignatureBytes, TransparencyLogEntry,
 };
@@ -27,6 +29,46 @@ pub(crate) fn create_hashedrekord(
     let body =
         serde_json::to_vec(&request).map_err(|e| SignError::LogEntry(format!("cannot encode the request: {e}")))?;
     create_entry(client, body, KindVersion::HashedRekordV001)
+}
+
+/// Logs `signature` over `digest` with `certificate` in a Rekor v2 log
+/// (`hashedrekord` 0.0.2); the answer is the bundle's entry itself.
+pub(crate) fn create_hashedrekord_v2(
+    client: &ServiceClient,
+    digest: &[u8; 32],
+    signature: &[u8],
+    certificate: &[u8],
+) -> Result<TransparencyLogEntry, SignError> {
+    let request = HashedRekordV2::new_with_certificate(
+        &Sha256Hash::new(*digest),
+        &SignatureBytes::new(signature.to_vec()),
+        &DerCertificate::new(certificate.to_vec()),
+        RekorV2KeyDetails::PkixEcdsaP256Sha256,
+    );
+    let body =
+        serde_json::to_vec(&request).map_err(|e| SignError::LogEntry(format!("cannot encode the request: {e}")))?;
+    let url = format!("{}/api/v2/log/entries", client.url);
+    let answer = client.send(&url, &|c| {
+        c.post(&url).header("Content-Type", "application/json").header("Accept", "application/json").body(body.clone())
+    })?;
+    if answer.status != 200 && answer.status != 201 {
+        return Err(SignError::Status {
+            service: "Rekor v2".into(),
+            url,
+            status: answer.status,
+            attempts: 1,
+            message: body_excerpt(&answer.body),
+        });
+    }
+    let entry: TransparencyLogEntry = serde_json::from_slice(&answer.body)
+        .map_err(|e| SignError::LogEntry(format!("the answer is not a Rekor v2 log entry: {e}")))?;
+    if entry.kind_version != KindVersion::HashedRekordV002 {
+        return Err(SignError::LogEntry("the v2 entry is not hashedrekord 0.0.2".into()));
+    }
+    if entry.inclusion_proof.is_none() {
+        return Err(SignError::LogEntry("the entry has no inclusion proof".into()));
+    }
+    Ok(entry)
 }
 
 /// Logs a DSSE envelope signed with `certificate`'s key (`dsse` 0.0.1).

@@ -29,11 +29,13 @@ const CODE_SIGNING: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x03];
 pub struct Services {
     fulcio: ServiceClient,
     rekor: ServiceClient,
+    rekor_version: u32,
     tsa: Option<ServiceClient>,
 }
 
 impl Services {
-    /// Services at these base URLs (`tsa_url` is the full timestamp URL).
+    /// Services at these base URLs (`tsa_url` is the full timestamp URL),
+    /// with a Rekor v1 log.
     pub fn new(
         builder: &ClientBuilder,
         fulcio_url: &str,
@@ -41,18 +43,40 @@ impl Services {
         tsa_url: Option<&str>,
         options: &ServiceOptions,
     ) -> Result<Self, SignError> {
+        Services::with_rekor_version(builder, fulcio_url, (rekor_url, 1), tsa_url, options)
+    }
+
+    /// Services with a Rekor log of API version 1 or 2; version 2 needs a TSA.
+    pub fn with_rekor_version(
+        builder: &ClientBuilder,
+        fulcio_url: &str,
+        (rekor_url, rekor_version): (&str, u32),
+        tsa_url: Option<&str>,
+        options: &ServiceOptions,
+    ) -> Result<Self, SignError> {
+        match (rekor_version, tsa_url) {
+            (1, _) | (2, Some(_)) => {}
+            (2, None) => {
+                return Err(SignError::Config(
+                    "a Rekor v2 log gives no signed entry timestamp: a timestamp authority is required".into(),
+                ));
+            }
+            (v, _) => return Err(SignError::Config(format!("Rekor API version {v} is not supported"))),
+        }
         Ok(Services {
             fulcio: ServiceClient::new(builder, Service::Fulcio, "Fulcio", fulcio_url, options)?,
             rekor: ServiceClient::new(builder, Service::Rekor, "Rekor", rekor_url, options)?,
+            rekor_version,
             tsa: tsa_url
                 .map(|u| ServiceClient::new(builder, Service::Tsa, "the timestamp authority", u, options))
                 .transpose()?,
         })
     }
 
-    /// The services a Sigstore signing config (v0.2) names: its Fulcio, a
-    /// Rekor v1 log, and its timestamp authority when it lists one (and
-    /// `timestamps` is set).
+    /// The services a Sigstore signing config (v0.2) names: its Fulcio, its
+    /// Rekor log of the highest API version wsc speaks (2, else 1), and its
+    /// timestamp authority when it lists one (and `timestamps` is set; a
+    /// Rekor v2 log always needs one).
     pub fn from_signing_config(
         config: &SigningConfig,
         builder: &ClientBuilder,
@@ -62,22 +86,28 @@ impl Services {
         let fulcio = config
             .fulcio_url()
             .ok_or_else(|| SignError::Config("the signing config names no valid Fulcio (caUrls)".into()))?;
-        let rekor = match config.rekor_url(Some(1)) {
-            Some(r) => r,
-            None if config.rekor_url(None).is_some() => {
-                return Err(SignError::Config(
-                    "the signing config names only Rekor v2 logs; wsc signs with Rekor v1 logs for now".into(),
-                ));
-            }
-            None => return Err(SignError::Config("the signing config names no valid Rekor log".into())),
-        };
+        let rekor = config
+            .rekor_url(None)
+            .ok_or_else(|| SignError::Config("the signing config names no valid Rekor v1 or v2 log".into()))?;
+        let v2 = rekor.major_api_version == 2;
+        if v2 && !timestamps {
+            return Err(SignError::Config(
+                "the signing config's Rekor log is v2, which needs an RFC 3161 timestamp: do not turn timestamps off"
+                    .into(),
+            ));
+        }
         let tsa = if timestamps { config.tsa_url().map(|t| t.url.as_str()) } else { None };
-        Services::new(builder, &fulcio.url, &rekor.url, tsa, options)
+        Services::with_rekor_version(builder, &fulcio.url, (&rekor.url, rekor.major_api_version), tsa, options)
     }
 
     /// Retries made so far, all services together.
     pub fn retries(&self) -> u64 {
         self.fulcio.retries() + self.rekor.retries() + self.tsa.as_ref().map_or(0, ServiceClient::retries)
+    }
+
+    /// The Rekor API version in use (1 or 2).
+    pub fn rekor_version(&self) -> u32 {
+        self.rekor_version
     }
 
     /// The URLs in use: Fulcio, Rekor, TSA.
@@ -190,7 +220,11 @@ impl KeylessSigner {
         let sig: p256::ecdsa::Signature = self.key.sign(message);
         let sig = sig.to_der().as_bytes().to_vec();
         let token = self.services.tsa.as_ref().map(|t| tsa::timestamp(t, &sig)).transpose()?;
-        let entry = rekor::create_hashedrekord(&self.services.rekor, &digest, &sig, &self.chain[0])?;
+        let entry = if self.services.rekor_version == 2 {
+            rekor::create_hashedrekord_v2(&self.services.rekor, &digest, &sig, &self.chain[0])?
+        } else {
+            rekor::create_hashedrekord(&self.services.rekor, &digest, &sig, &self.chain[0])?
+        };
         let logged = LoggedEntry {
             log_index: entry.log_index.get(),
             integrated_time: entry.integrated_time.map(|t| t.to_string()),
@@ -231,6 +265,9 @@ impl KeylessSigner {
             Some(t) => Some(tsa::timestamp(t, sig.to_der().as_bytes())?),
             None => None,
         };
+        if self.services.rekor_version == 2 {
+            return Err(SignError::Config("DSSE entries go to Rekor v1 logs only in wsc for now".into()));
+        }
         let entry = rekor::create_dsse(&self.services.rekor, &envelope, &self.chain[0])?;
         let logged = LoggedEntry {
             log_index: entry.log_index.get(),
