@@ -17,7 +17,7 @@
 //! attach, export).
 //!
 //! With the `sign` feature it also signs: identity tokens (explicit, CI
-//! providers, browser login), Fulcio, Rekor v1 and TSA clients over
+//! providers, browser login), Fulcio, Rekor (v1, v2) and TSA clients over
 //! wsc-pinning, and the [`sign::KeylessSigner`] that checks every bundle it
 //! makes with the same offline verifier before handing it back. Without
 //! that feature the crate has no network dependency at all.

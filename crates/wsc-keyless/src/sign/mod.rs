@@ -3,8 +3,8 @@
 //!
 //! identity token → ephemeral ECDSA P-256 key → Fulcio v2 certificate (proof
 //! of possession; the chain is checked against the trust root) → signature
-//! over each record's set message → optional RFC 3161 timestamp → Rekor v1
-//! `hashedrekord` entry → the finished bundle is verified offline, exactly
+//! over each record's set message → optional RFC 3161 timestamp → Rekor
+//! entry (v1 `hashedrekord`/`dsse`, or v2 `hashedrekord` 0.0.2) → the finished bundle is verified offline, exactly
 //! as `wsc verify --keyless` will, before it is handed back. A module whose
 //! certificate, log entry or timestamp does not verify is never written.
 //!
@@ -12,8 +12,7 @@
 //! timeouts, https only), with retries on 429/5xx and connection errors,
 //! honouring `Retry-After`, and an optional client-side rate limit.
 //!
-//! Not here: Rekor v2 logs (a signing config naming only v2 logs is
-//! refused), DSSE/in-toto signing.
+//! Not here: DSSE entries in Rekor v2 logs.
 
 mod browser;
 mod error;
