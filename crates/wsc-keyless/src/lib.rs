@@ -23,8 +23,8 @@
 //! that feature the crate has no network dependency at all.
 //!
 //! What it is not: it writes no Sigstore cryptography of its own
-//! (verification is `sigstore-verify`'s), and it does not log DSSE or sign
-//! with Rekor v2 logs.
+//! (verification is `sigstore-verify`'s), and it does not log DSSE
+//! envelopes in Rekor v2 logs.
 
 use std::fmt;
 use std::io::Read;
