@@ -47,7 +47,7 @@ pub(crate) fn signing_certificate(
             service: "Fulcio".into(),
             url,
             status: answer.status,
-            attempts: 1,
+            attempts: answer.attempts,
             message: body_excerpt(&answer.body),
         });
     }

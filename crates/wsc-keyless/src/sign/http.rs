@@ -88,6 +88,7 @@ pub struct ServiceOptions {
 #[derive(Debug)]
 pub(crate) struct Answer {
     pub(crate) status: u16,
+    pub(crate) attempts: u32,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Vec<u8>,
 }
@@ -152,7 +153,7 @@ impl ServiceClient {
                     let status = resp.status().as_u16();
                     let headers = resp.headers().clone();
                     let body = read_limited(resp).map_err(|e| self.fail(url, e))?;
-                    let answer = Answer { status, headers, body };
+                    let answer = Answer { status, attempts: attempt, headers, body };
                     if !(status == 429 || (500..=599).contains(&status) && status != 501) {
                         return Ok(answer);
                     }

@@ -56,7 +56,7 @@ pub(crate) fn create_hashedrekord_v2(
             service: "Rekor v2".into(),
             url,
             status: answer.status,
-            attempts: 1,
+            attempts: answer.attempts,
             message: body_excerpt(&answer.body),
         });
     }
@@ -112,7 +112,7 @@ fn create_entry(client: &ServiceClient, body: Vec<u8>, kind: KindVersion) -> Res
                 service: "Rekor".into(),
                 url,
                 status: s,
-                attempts: 1,
+                attempts: answer.attempts,
                 message: body_excerpt(&answer.body),
             });
         }

@@ -47,7 +47,7 @@ pub(crate) fn timestamp(client: &ServiceClient, signature: &[u8]) -> Result<Time
             service: "the timestamp authority".into(),
             url,
             status: answer.status,
-            attempts: 1,
+            attempts: answer.attempts,
             message: body_excerpt(&answer.body),
         });
     }
