@@ -24,7 +24,7 @@ pub(crate) const LARGE: &[&str] = &["large-fastly", "large-esbuild", "large-swc"
 
 const TOOLS: &[&str] = &["openssl", "wsc sign", "wsc verify", "wasmsign2 sign", "wasmsign2 verify"];
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
     if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }

@@ -108,6 +108,7 @@ fn keyless(dir: &std::path::Path) -> Result<String> {
         identities: vec![DEMO_IDENTITY.into()],
         tls: false,
         port: 0,
+        rekor_v2: false,
     })
     .context("cannot start the local Sigstore instance")?;
     let issuer = inst.url().to_string();

@@ -16,6 +16,7 @@ fn start() -> (Instance, tempfile::TempDir) {
         identities: vec![IDENTITY.into()],
         tls: false,
         port: 0,
+        rekor_v2: false,
     })
     .expect("local instance");
     (inst, dir)
@@ -90,6 +91,38 @@ fn sigstore_python(inst: &Instance, args: &[&str]) -> Output {
         .env("COLUMNS", "400")
         .output()
         .expect("python3 -m sigstore runs (sigstore 4.5.1; .ci/run installs it)")
+}
+
+/// sigstore-python's `verify identity` of `bundle` over `file`.
+fn python_verifies(inst: &Instance, identity: &str, bundle: &str, file: &str) -> Output {
+    let args =
+        ["verify", "identity", "--cert-identity", identity, "--cert-oidc-issuer", inst.url(), "--bundle", bundle, file];
+    sigstore_python(inst, &args)
+}
+
+/// `wsc sigstore sign-bundle` of `file` into `bundle`, then `wsc sigstore verify-bundle` over `artifact`.
+fn sign_and_verify_bundle(inst: &Instance, extra: &[&str], file: &str, bundle: &str, artifact: &str) {
+    let token = inst.mint_token(IDENTITY).expect("token");
+    let mut args: Vec<String> = vec!["sigstore".into(), "sign-bundle".into()];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args.extend(["--identity-token".into(), token, "--bundle".into(), bundle.into()]);
+    args.extend(service_args(inst));
+    args.push(file.into());
+    ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let root = inst.dir().join("trusted_root.json").display().to_string();
+    ok(&[
+        "sigstore",
+        "verify-bundle",
+        "--bundle",
+        bundle,
+        "--certificate-identity",
+        IDENTITY,
+        "--certificate-oidc-issuer",
+        inst.url(),
+        "--trusted-root",
+        &root,
+        artifact,
+    ]);
 }
 
 #[test]
@@ -289,46 +322,8 @@ fn sign_bundle_follows_the_conformance_protocol() {
     std::fs::write(&blob, b"hello conformance").expect("write");
     let blob_s = blob.display().to_string();
     let bundle = d.join("blob.sigstore.json").display().to_string();
-    let token = inst.mint_token(IDENTITY).expect("token");
-    let mut args: Vec<String> = vec![
-        "sigstore".into(),
-        "sign-bundle".into(),
-        "--identity-token".into(),
-        token.clone(),
-        "--bundle".into(),
-        bundle.clone(),
-    ];
-    args.extend(service_args(&inst));
-    args.push(blob_s.clone());
-    ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    let root = inst.dir().join("trusted_root.json").display().to_string();
-    ok(&[
-        "sigstore",
-        "verify-bundle",
-        "--bundle",
-        &bundle,
-        "--certificate-identity",
-        IDENTITY,
-        "--certificate-oidc-issuer",
-        inst.url(),
-        "--trusted-root",
-        &root,
-        &blob_s,
-    ]);
-    let o = sigstore_python(
-        &inst,
-        &[
-            "verify",
-            "identity",
-            "--cert-identity",
-            IDENTITY,
-            "--cert-oidc-issuer",
-            inst.url(),
-            "--bundle",
-            &bundle,
-            &blob_s,
-        ],
-    );
+    sign_and_verify_bundle(&inst, &[], &blob_s, &bundle, &blob_s);
+    let o = python_verifies(&inst, IDENTITY, &bundle, &blob_s);
     assert!(o.status.success(), "sigstore-python: {}", text(&o));
 
     // --in-toto: a DSSE envelope over a statement about the blob.
@@ -343,47 +338,10 @@ fn sign_bundle_follows_the_conformance_protocol() {
     )
     .expect("write");
     let dsse = d.join("statement.sigstore.json").display().to_string();
-    let mut args: Vec<String> = vec![
-        "sigstore".into(),
-        "sign-bundle".into(),
-        "--in-toto".into(),
-        "--identity-token".into(),
-        token,
-        "--bundle".into(),
-        dsse.clone(),
-    ];
-    args.extend(service_args(&inst));
-    args.push(statement.display().to_string());
-    ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    sign_and_verify_bundle(&inst, &["--in-toto"], &statement.display().to_string(), &dsse, &blob_s);
     let b = std::fs::read_to_string(&dsse).expect("bundle");
     assert!(b.contains("dsseEnvelope") && b.contains("application/vnd.in-toto+json"), "{b}");
-    ok(&[
-        "sigstore",
-        "verify-bundle",
-        "--bundle",
-        &dsse,
-        "--certificate-identity",
-        IDENTITY,
-        "--certificate-oidc-issuer",
-        inst.url(),
-        "--trusted-root",
-        &root,
-        &blob_s,
-    ]);
-    let o = sigstore_python(
-        &inst,
-        &[
-            "verify",
-            "identity",
-            "--cert-identity",
-            IDENTITY,
-            "--cert-oidc-issuer",
-            inst.url(),
-            "--bundle",
-            &dsse,
-            &blob_s,
-        ],
-    );
+    let o = python_verifies(&inst, IDENTITY, &dsse, &blob_s);
     assert!(o.status.success(), "sigstore-python (DSSE): {}", text(&o));
 }
 
@@ -397,6 +355,7 @@ fn pinned_https_from_the_environment() {
         identities: vec![IDENTITY.into()],
         tls: true,
         port: 0,
+        rekor_v2: false,
     })
     .expect("local instance");
     let d = dir.path();
@@ -434,4 +393,35 @@ fn pinned_https_from_the_environment() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("Rekor") && text(&o).to_lowercase().contains("pin"), "{}", text(&o));
     assert!(!bad.exists());
+}
+
+/// With a Rekor v2 instance: `wsc sign --keyless` logs `hashedrekord` 0.0.2
+/// entries, and sigstore-python verifies the exported bundle.
+#[test]
+fn rekor_v2_signing_verifies_with_sigstore_python() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let inst = Instance::start(Config {
+        dir: dir.path().join("sigstore"),
+        identities: vec![IDENTITY.into()],
+        tls: false,
+        port: 0,
+        rekor_v2: true,
+    })
+    .expect("local instance");
+    let d = dir.path();
+    let token = inst.mint_token(IDENTITY).expect("token");
+    let out = d.join("s.wasm").display().to_string();
+    let mut args: Vec<String> = vec!["sign".into(), "--keyless".into(), "--identity-token".into(), token];
+    args.extend(service_args(&inst));
+    args.extend(["-i".into(), module(d, "m.wasm", 9), "-o".into(), out.clone()]);
+    let printed = ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(printed.contains("Rekor v2"), "{printed}");
+    let root = inst.dir().join("trusted_root.json").display().to_string();
+    ok(&verify_args(&inst, &root, &out));
+    let exported = d.join("exported");
+    ok(&["bundle", "export", "-i", &out, "--out-dir", &exported.display().to_string()]);
+    let bundle = exported.join("set0-record0.sigstore.json").display().to_string();
+    assert!(std::fs::read_to_string(&bundle).expect("bundle").contains("\"version\":\"0.0.2\""));
+    let o = python_verifies(&inst, IDENTITY, &bundle, &exported.join("set0-record0.msg").display().to_string());
+    assert!(o.status.success(), "sigstore-python: {}", text(&o));
 }

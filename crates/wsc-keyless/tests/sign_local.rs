@@ -2,10 +2,12 @@
 //! (`wsc-sigstore-local`, real cryptography on 127.0.0.1): the whole flow,
 //! every injected fault, token sources, the browser login, and pinned HTTPS.
 
+mod common;
+
+use common::{module, verify};
 use std::path::Path;
 use std::time::Duration;
 
-use wsc_core::{RecordVerifier, Scope, VerifyOptions};
 use wsc_keyless::sign::{
     BrowserLogin, IdentityToken, KeylessSigner, RetryPolicy, ServiceOptions, Services, SignError, TokenOrigin,
     ambient_token, browser_login,
@@ -26,6 +28,7 @@ fn start(tls: bool) -> (Instance, tempfile::TempDir) {
         identities: vec![IDENTITY.into(), EMAIL.into()],
         tls,
         port: 0,
+        rekor_v2: false,
     })
     .expect("local instance");
     (inst, dir)
@@ -63,25 +66,6 @@ fn services_with(inst: &Instance, b: &ClientBuilder, options: &ServiceOptions, t
 fn signer(inst: &Instance, identity: &str) -> Result<KeylessSigner, SignError> {
     let token = IdentityToken::new(inst.mint_token(identity).expect("token"))?;
     KeylessSigner::new(token, services_with(inst, &builder(inst), &fast(), true), &root(inst))
-}
-
-fn module(n: u8) -> Vec<u8> {
-    let mut m = b"\0asm\x01\0\0\0".to_vec();
-    m.extend_from_slice(&[0, 4, 3, b'x', b'y', n]);
-    m
-}
-
-fn verify(module: &[u8], root: &TrustedRoot, identity: &str, issuer: &str) -> Result<String, String> {
-    let policy = IdentityPolicy::new(Matcher::Exact(identity.into()), Matcher::Exact(issuer.into()));
-    let v = BundleVerifier::new(root, Expectation::Identity(policy)).expect("verifier");
-    let vs: [&dyn RecordVerifier; 1] = [&v];
-    let report = wsc_core::verify_embedded(module, None, &vs, Scope::Whole, &VerifyOptions::default())
-        .map_err(|e| e.to_string())?;
-    let rejected = format!("{:?}", report.rejected);
-    match report.single() {
-        Ok(ok) => Ok(ok.signatures[0].signer.clone().unwrap_or_default()),
-        Err(e) => Err(format!("{e}: {rejected}")),
-    }
 }
 
 #[test]
@@ -393,4 +377,41 @@ fn the_local_files_are_what_sigstore_python_reads() {
     for f in ["trusted_root.json", "signing_config.json", "trust_config.json", "url"] {
         assert!(Path::new(&inst.dir().join(f)).is_file(), "{f}");
     }
+}
+
+/// A signing config that names a Rekor v2 log: `hashedrekord` 0.0.2 entries,
+/// no SET, an RFC 3161 timestamp required; verified offline.
+#[test]
+fn rekor_v2_chosen_by_the_signing_config() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let inst = Instance::start(Config {
+        dir: dir.path().to_path_buf(),
+        identities: vec![IDENTITY.into()],
+        tls: false,
+        port: 0,
+        rekor_v2: true,
+    })
+    .expect("local instance");
+    let root = root(&inst);
+    let services = services_with(&inst, &builder(&inst), &fast(), true);
+    assert_eq!(services.rekor_version(), 2);
+    let token = IdentityToken::new(inst.mint_token(IDENTITY).expect("token")).expect("token");
+    let s = KeylessSigner::new(token, services, &root).expect("certificate");
+    let signed: Vec<Vec<u8>> = (0..2).map(|n| wsc_core::sign(&module(n), &s).expect("sign")).collect();
+    assert_eq!(inst.requests("/api/v2/log/entries"), 2);
+    assert_eq!(inst.requests("/api/v1/log/entries"), 0);
+    for m in &signed {
+        let who = verify(m, &root, IDENTITY, inst.url()).expect("verifies offline");
+        assert!(who.contains("logged in Rekor"), "{who}");
+    }
+    let bundle = s.sign_message(b"blob").expect("bundle");
+    assert!(bundle.contains("\"version\":\"0.0.2\"") && bundle.contains("signedTimestamp"), "{bundle}");
+    // No timestamps with a v2 log: refused before any request.
+    let cfg = SigningConfig::from_file(inst.dir().join("signing_config.json")).expect("signing config");
+    let err = Services::from_signing_config(&cfg, &builder(&inst), &fast(), false).expect_err("v2 without TSA");
+    assert!(err.to_string().contains("RFC 3161"), "{err}");
+    // DSSE goes to v1 logs only.
+    let statement = format!(r#"{{"subject":[{{"digest":{{"sha256":"{}"}}}}]}}"#, "ab".repeat(32));
+    let err = s.sign_in_toto(statement.as_bytes()).expect_err("dsse on v2");
+    assert!(err.to_string().contains("Rekor v1 logs only"), "{err}");
 }

@@ -1,15 +1,16 @@
 //! Keyless signing against @sigstore/mock 0.12.1 (an independent fake of
 //! Fulcio, Rekor v1 and a TSA, on 127.0.0.1), then offline verification.
 
+mod common;
+
+use common::{module, verify};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
-use wsc_core::{RecordVerifier, Scope, VerifyOptions};
 use wsc_keyless::sign::{IdentityToken, KeylessSigner, ServiceOptions, Services, SignError};
 use wsc_keyless::sigstore_verify::trust_root::{SigningConfig, TrustedRoot};
-use wsc_keyless::{BundleVerifier, Expectation, IdentityPolicy, Matcher};
 use wsc_pinning::{ClientBuilder, PinningConfig};
 
 const ISSUER: &str = "https://token.actions.githubusercontent.com";
@@ -78,25 +79,6 @@ fn token(sub: &str) -> IdentityToken {
     IdentityToken::new(format!("{}.{}.", b(r#"{"alg":"none"}"#), b(&claims))).expect("token")
 }
 
-fn module(n: u8) -> Vec<u8> {
-    let mut m = b"\0asm\x01\0\0\0".to_vec();
-    m.extend_from_slice(&[0, 4, 3, b'a', b'b', n]);
-    m
-}
-
-fn verify(module: &[u8], root: &TrustedRoot, identity: &str) -> Result<String, String> {
-    let policy = IdentityPolicy::new(Matcher::Exact(identity.into()), Matcher::Exact(ISSUER.into()));
-    let v = BundleVerifier::new(root, Expectation::Identity(policy)).expect("verifier");
-    let vs: [&dyn RecordVerifier; 1] = [&v];
-    let report = wsc_core::verify_embedded(module, None, &vs, Scope::Whole, &VerifyOptions::default())
-        .map_err(|e| e.to_string())?;
-    let rejected = format!("{:?}", report.rejected);
-    match report.single() {
-        Ok(ok) => Ok(ok.signatures[0].signer.clone().unwrap_or_default()),
-        Err(e) => Err(format!("{e}: {rejected}")),
-    }
-}
-
 #[test]
 fn sign_many_modules_with_one_certificate_and_verify_offline() {
     let mock = Mock::start();
@@ -113,13 +95,13 @@ fn sign_many_modules_with_one_certificate_and_verify_offline() {
         assert_eq!(indices.len(), 3, "{entries:?}");
         assert!(entries.iter().all(|e| e.timestamped == tsa));
         for s in &signed {
-            let who = verify(s, &root, IDENTITY).expect("verifies offline");
+            let who = verify(s, &root, IDENTITY, ISSUER).expect("verifies offline");
             assert!(who.contains(IDENTITY) && who.contains("logged in Rekor"), "{who}");
-            assert!(verify(s, &root, "https://github.com/someone/else").is_err());
+            assert!(verify(s, &root, "https://github.com/someone/else", ISSUER).is_err());
         }
         // Another trust root (another instance) does not accept it.
         let other = Mock::start();
-        assert!(verify(&signed[0], &other.root(), IDENTITY).is_err());
+        assert!(verify(&signed[0], &other.root(), IDENTITY, ISSUER).is_err());
     }
 }
 

@@ -223,28 +223,8 @@ fn rule_certificate_for_another_key() {
     let good = sign_with(MODULE, &dev, chain.clone());
     let msg_sig = other.sign(b"whatever");
     let forged_record = CertRecord::new(AlgorithmId::ECDSA_P256_SHA256, msg_sig, chain).encode().expect("encode");
-    let forged = replace_record_payload(&good, &forged_record);
+    let forged = common::replace_record_payload(&good, &forged_record);
     assert_rejected(&forged, &anchor(&root), "does not verify with the leaf certificate's key");
-}
-
-/// Rebuilds a signed module with one certificate-bound record carrying
-/// `payload`, over the same hashes.
-fn replace_record_payload(signed: &[u8], payload: &[u8]) -> Vec<u8> {
-    struct Fixed(Vec<u8>);
-    impl Signer for Fixed {
-        fn algorithm(&self) -> AlgorithmId {
-            CERT_BOUND
-        }
-        fn public_key(&self) -> Option<wsc_core::PublicKey> {
-            None
-        }
-        fn try_sign(&self, _: &[u8]) -> Result<Vec<u8>, SignerError> {
-            Ok(self.0.clone())
-        }
-    }
-    let mut unsigned = Vec::new();
-    wsc_core::detach(signed, &mut unsigned).expect("detach");
-    wsc_core::sign(&unsigned, &Fixed(payload.to_vec())).expect("sign")
 }
 
 #[test]

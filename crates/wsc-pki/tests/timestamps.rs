@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use common::*;
 use wsc_core::sigdata::AlgorithmId;
 use wsc_core::{KeyAlgorithm, Signer, SignerError};
-use wsc_pki::{CERT_BOUND, CertRecord, CertSigner, DAY, DeviceProfile, Timestamper, TsaTrust};
+use wsc_pki::{CertRecord, CertSigner, DAY, DeviceProfile, Timestamper, TsaTrust};
 
 /// A timestamp authority run by `openssl ts -reply`, with its own root.
 struct OpensslTsa {
@@ -87,26 +87,6 @@ fn timestamped_signer<S: Signer>(inner: S, chain: Vec<Vec<u8>>, tsa: &OpensslTsa
         .expect("cert signer")
         .with_timestamps(Box::new(SharedTsa(tsa.dir.path().to_path_buf())), tsa.trust())
         .expect("timestamps")
-}
-
-/// Rebuilds a signed module with one certificate-bound record carrying
-/// `payload`, over the same hashes.
-fn replace_record_payload(signed: &[u8], payload: &[u8]) -> Vec<u8> {
-    struct Fixed(Vec<u8>);
-    impl Signer for Fixed {
-        fn algorithm(&self) -> AlgorithmId {
-            CERT_BOUND
-        }
-        fn public_key(&self) -> Option<wsc_core::PublicKey> {
-            None
-        }
-        fn try_sign(&self, _: &[u8]) -> Result<Vec<u8>, SignerError> {
-            Ok(self.0.clone())
-        }
-    }
-    let mut unsigned = Vec::new();
-    wsc_core::detach(signed, &mut unsigned).expect("detach");
-    wsc_core::sign(&unsigned, &Fixed(payload.to_vec())).expect("sign")
 }
 
 /// The certificate-bound record of a module signed once.

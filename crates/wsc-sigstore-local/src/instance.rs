@@ -9,9 +9,10 @@ use std::time::Duration;
 use crate::LocalError;
 use crate::faults::Faults;
 use crate::fulcio::{CaChain, CtLog, Fulcio};
-use crate::keys::{creation_time, load_or_create_key, read_opt, rfc3339, write_atomic};
+use crate::keys::{creation_time, load_or_create_ed25519_key, load_or_create_key, read_opt, rfc3339, write_atomic};
 use crate::oidc::Issuer;
 use crate::rekor::RekorLog;
+use crate::rekor::v2::RekorV2Log;
 use crate::server::{self, State};
 use crate::trust::TrustMaterial;
 use crate::tsa::Tsa;
@@ -31,12 +32,15 @@ pub struct Config {
     pub tls: bool,
     /// Port on 127.0.0.1; 0 reuses the previous port of this folder if free, else any.
     pub port: u16,
+    /// Also run the Rekor v2 log (`POST /api/v2/log/entries`): the signing config then names
+    /// it instead of Rekor v1, and the trusted root lists both logs.
+    pub rekor_v2: bool,
 }
 
 impl Config {
     /// Plain HTTP on any port, with the default identity.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into(), identities: Vec::new(), tls: false, port: 0 }
+        Self { dir: dir.into(), identities: Vec::new(), tls: false, port: 0, rekor_v2: false }
     }
 }
 
@@ -98,12 +102,19 @@ impl Instance {
         let ct = CtLog::new(load_or_create_key(&dir, "ctlog.key")?)?;
         let rekor = RekorLog::open(&dir, load_or_create_key(&dir, "rekor.key")?)
             .map_err(|e| LocalError::io("open the Rekor log", e))?;
+        let rekor_v2 = if config.rekor_v2 {
+            let key = load_or_create_ed25519_key(&dir, "rekor2.key")?;
+            Some(RekorV2Log::open(&dir, key).map_err(|e| LocalError::io("open the Rekor v2 log", e))?)
+        } else {
+            None
+        };
         let tsa =
             Tsa::open(&dir, load_or_create_key(&dir, "tsa.key")?).map_err(|e| LocalError::io("open the TSA", e))?;
         let tls = if config.tls { Some(crate::tls::load_or_create(&dir)?) } else { None };
 
         let tsa_chain = tsa.chain_der();
         let rekor_spki = rekor.public_key_spki_der();
+        let rekor_v2_spki = rekor_v2.as_ref().map(|l| (l.public_key_spki_der(), l.log_id()));
         TrustMaterial {
             base_url: &url,
             start: &start,
@@ -113,6 +124,7 @@ impl Instance {
             ct_spki: &ct.spki_der,
             ct_log_id: ct.log_id,
             tsa_chain: &tsa_chain,
+            rekor_v2: rekor_v2_spki.as_ref().map(|(spki, id)| (spki.as_slice(), *id)),
         }
         .write(&dir)?;
 
@@ -120,6 +132,7 @@ impl Instance {
             issuer,
             fulcio: Fulcio::new(ca, ct)?,
             rekor,
+            rekor_v2,
             tsa,
             faults: Faults::default(),
             counts: Mutex::new(HashMap::new()),

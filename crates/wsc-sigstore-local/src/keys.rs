@@ -60,6 +60,19 @@ pub(crate) fn load_or_create_key(dir: &Path, name: &str) -> Result<SigningKey, L
     Ok(key)
 }
 
+/// Loads the Ed25519 key `dir/name` (PKCS#8 PEM), creating it (mode 0600) when missing.
+pub(crate) fn load_or_create_ed25519_key(dir: &Path, name: &str) -> Result<ed25519_dalek::SigningKey, LocalError> {
+    use ed25519_dalek::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
+    if let Some(pem) = read_opt(dir, name)? {
+        return ed25519_dalek::SigningKey::from_pkcs8_pem(&pem)
+            .map_err(|e| LocalError::Invalid(format!("{}: not a PKCS#8 Ed25519 key: {e}", dir.join(name).display())));
+    }
+    let key = ed25519_dalek::SigningKey::generate(&mut rand_core::OsRng);
+    let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(LocalError::crypto)?;
+    write_atomic(dir, name, pem.as_bytes(), 0o600)?;
+    Ok(key)
+}
+
 /// DER SPKI of a P-256 signing key's public half.
 pub(crate) fn spki_der(key: &SigningKey) -> Result<Vec<u8>, LocalError> {
     Ok(key.verifying_key().to_public_key_der().map_err(LocalError::crypto)?.into_vec())

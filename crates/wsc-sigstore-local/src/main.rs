@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use wsc_sigstore_local::{Config, DEFAULT_IDENTITY, Instance, mint_token_offline};
 
-/// A local Sigstore-compatible instance (OIDC issuer, Fulcio v2, Rekor v1, RFC 3161 TSA) on 127.0.0.1.
+/// A local Sigstore-compatible instance (OIDC issuer, Fulcio v2, Rekor v1 and v2, RFC 3161 TSA) on 127.0.0.1.
 #[derive(Debug, Parser)]
 #[command(name = "wsc-sigstore-local", version)]
 struct Cli {
@@ -31,6 +31,9 @@ enum Command {
         /// Default: https://github.com/wsc-demo/app/.github/workflows/release.yml@refs/heads/main
         #[arg(long = "identity")]
         identities: Vec<String>,
+        /// Also run a Rekor v2 log and name it in the signing config instead of Rekor v1.
+        #[arg(long)]
+        rekor_v2: bool,
     },
     /// Print an ID token signed with the issuer key in DIR (the instance need not run).
     Token {
@@ -51,8 +54,8 @@ enum Command {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
-        Command::Serve { dir, port, tls, identities } => {
-            let instance = Instance::start(Config { dir: dir.clone(), identities, tls, port })
+        Command::Serve { dir, port, tls, identities, rekor_v2 } => {
+            let instance = Instance::start(Config { dir: dir.clone(), identities, tls, port, rekor_v2 })
                 .with_context(|| format!("starting the instance in {}", dir.display()))?;
             instance.set_request_log(true);
             println!("{}", instance.url());

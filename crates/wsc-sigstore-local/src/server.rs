@@ -20,6 +20,7 @@ use crate::ApiError;
 use crate::faults::{FaultSettings, Faults, Injected};
 use crate::fulcio::{Fulcio, IssueOptions};
 use crate::oidc::Issuer;
+use crate::rekor::v2::RekorV2Log;
 use crate::rekor::{CreateOptions, RekorLog};
 use crate::tsa::Tsa;
 
@@ -33,6 +34,8 @@ pub(crate) struct State {
     pub(crate) issuer: Issuer,
     pub(crate) fulcio: Fulcio,
     pub(crate) rekor: RekorLog,
+    /// The Rekor v2 log, when the instance runs one.
+    pub(crate) rekor_v2: Option<RekorV2Log>,
     pub(crate) tsa: Tsa,
     pub(crate) faults: Faults,
     pub(crate) counts: Mutex<HashMap<String, u64>>,
@@ -91,6 +94,8 @@ enum Route {
     Token,
     SigningCert,
     CreateEntry,
+    CreateEntryV2,
+    CheckpointV2,
     EntryByIndex,
     EntryByUuid(String),
     Retrieve,
@@ -126,6 +131,8 @@ fn classify(method: &Method, path: &str) -> Result<Route, ApiError> {
             Method::GET => Ok(Route::EntryByIndex),
             _ => Err(method_not_allowed("GET, POST")),
         },
+        "/api/v2/log/entries" => post(Route::CreateEntryV2),
+        "/checkpoint" => get(Route::CheckpointV2),
         "/api/v1/index/retrieve" => post(Route::Retrieve),
         "/api/v1/log" => get(Route::LogInfo),
         "/api/v1/log/proof" => get(Route::Proof),
@@ -272,6 +279,24 @@ where
         .map_err(|e| ApiError::internal(format!("log task failed: {e}")))?
 }
 
+/// Runs a Rekor v2 call on the blocking pool; 404 when the instance has no v2 log.
+async fn rekor_v2_call<F, T>(state: &Arc<State>, f: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&RekorV2Log) -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    if state.rekor_v2.is_none() {
+        return Err(ApiError::new(404, "this instance runs no Rekor v2 log (start it with rekor_v2 on)"));
+    }
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || match &state.rekor_v2 {
+        Some(log) => f(log),
+        None => Err(ApiError::new(404, "this instance runs no Rekor v2 log")),
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("log task failed: {e}")))?
+}
+
 fn query_param(query: Option<&str>, name: &str) -> Option<String> {
     form_urlencoded::parse(query.unwrap_or("").as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
@@ -330,6 +355,13 @@ async fn answer(state: &Arc<State>, route: Route, req: Request<Incoming>) -> Res
                 }
                 Err(e) => Err(e),
             }
+        }
+        Route::CreateEntryV2 => Ok(json_response(201, &rekor_v2_call(state, move |r| r.create_entry(&body)).await?)),
+        Route::CheckpointV2 => {
+            let text = rekor_v2_call(state, |r| r.checkpoint()).await?;
+            let mut r = Response::new(Full::new(Bytes::from(text)));
+            r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+            Ok(r)
         }
         Route::EntryByIndex => {
             let index = u64_param(query, "logIndex")?.ok_or_else(|| ApiError::bad_request("logIndex required"))?;

@@ -24,6 +24,8 @@ pub(crate) struct TrustMaterial<'a> {
     pub(crate) ct_log_id: [u8; 32],
     /// TSA chain, leaf first (DER).
     pub(crate) tsa_chain: &'a [Vec<u8>],
+    /// The Rekor v2 log's Ed25519 key (DER SPKI) and log id, when it is on.
+    pub(crate) rekor_v2: Option<(&'a [u8], [u8; 32])>,
 }
 
 impl TrustMaterial<'_> {
@@ -33,14 +35,23 @@ impl TrustMaterial<'_> {
         let key =
             |spki: &[u8]| json!({"rawBytes": b64(spki), "keyDetails": "PKIX_ECDSA_P256_SHA_256", "validFor": valid});
         let certs = |ders: &mut dyn Iterator<Item = &[u8]>| json!({"certificates": ders.map(|d| json!({"rawBytes": b64(d)})).collect::<Vec<_>>()});
-        json!({
-            "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
-            "tlogs": [{
+        let mut tlogs = vec![json!({
+            "baseUrl": self.base_url,
+            "hashAlgorithm": "SHA2_256",
+            "publicKey": key(self.rekor_spki),
+            "logId": {"keyId": b64(&self.rekor_log_id)},
+        })];
+        if let Some((spki, log_id)) = self.rekor_v2 {
+            tlogs.push(json!({
                 "baseUrl": self.base_url,
                 "hashAlgorithm": "SHA2_256",
-                "publicKey": key(self.rekor_spki),
-                "logId": {"keyId": b64(&self.rekor_log_id)},
-            }],
+                "publicKey": {"rawBytes": b64(spki), "keyDetails": "PKIX_ED25519", "validFor": valid},
+                "logId": {"keyId": b64(&log_id)},
+            }));
+        }
+        json!({
+            "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+            "tlogs": tlogs,
             "certificateAuthorities": [{
                 "subject": {"organization": "sigstore-local", "commonName": "sigstore-local"},
                 "uri": self.base_url,
@@ -62,14 +73,16 @@ impl TrustMaterial<'_> {
         })
     }
 
-    /// The SigningConfig v0.2 document.
+    /// The SigningConfig v0.2 document; it names the Rekor v2 log instead of v1 when v2 is on.
     pub(crate) fn signing_config(&self) -> Value {
-        let service = |url: String| json!({"url": url, "majorApiVersion": 1, "validFor": {"start": self.start}, "operator": "sigstore-local"});
+        let versioned = |url: String, major: u32| json!({"url": url, "majorApiVersion": major, "validFor": {"start": self.start}, "operator": "sigstore-local"});
+        let service = |url: String| versioned(url, 1);
+        let rekor_major = if self.rekor_v2.is_some() { 2 } else { 1 };
         json!({
             "mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json",
             "caUrls": [service(self.base_url.to_string())],
             "oidcUrls": [service(self.base_url.to_string())],
-            "rekorTlogUrls": [service(self.base_url.to_string())],
+            "rekorTlogUrls": [versioned(self.base_url.to_string(), rekor_major)],
             "tsaUrls": [service(format!("{}/api/v1/timestamp", self.base_url))],
             "rekorTlogConfig": {"selector": "ANY"},
             "tsaConfig": {"selector": "ANY"},

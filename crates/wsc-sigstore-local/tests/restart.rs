@@ -14,7 +14,8 @@ const ID: &str = "https://github.com/o/r/.github/workflows/release.yml@refs/head
 #[test]
 fn restart_keeps_root_entries_and_a_consistent_log() {
     let dir = tempfile::tempdir().expect("tmp");
-    let config = Config { dir: dir.path().to_path_buf(), identities: vec![ID.into()], tls: false, port: 0 };
+    let config =
+        Config { dir: dir.path().to_path_buf(), identities: vec![ID.into()], tls: false, port: 0, rekor_v2: false };
     let inst = Instance::start(config.clone()).expect("start");
     let url = inst.url().to_string();
     let root_before = std::fs::read(dir.path().join("trusted_root.json")).expect("root");

@@ -63,6 +63,7 @@ fn sign_and_verify(tls: bool) {
         identities: vec![URI_ID.into(), EMAIL_ID.into()],
         tls,
         port: 0,
+        rekor_v2: false,
     })
     .expect("start");
     let ca = tls.then(|| dir.path().join("tls-ca.pem"));
@@ -100,7 +101,8 @@ fn sigstore_python_signs_and_verifies_over_https() {
 fn sigstore_python_bundle_survives_a_restart() {
     use sha2::{Digest, Sha256};
     let dir = tempfile::tempdir().expect("tmp");
-    let config = Config { dir: dir.path().to_path_buf(), identities: vec![URI_ID.into()], tls: false, port: 0 };
+    let config =
+        Config { dir: dir.path().to_path_buf(), identities: vec![URI_ID.into()], tls: false, port: 0, rekor_v2: false };
     let inst = Instance::start(config.clone()).expect("start");
     let file = dir.path().join("before.txt");
     std::fs::write(&file, "signed before the restart\n").expect("write");

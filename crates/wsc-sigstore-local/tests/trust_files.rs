@@ -102,7 +102,7 @@ fn https_get(url: &str, ca_pem: &str, server_name: &str, path: &str) -> (Answer,
 #[test]
 fn https_serves_the_pinned_certificate_and_keeps_it_across_restarts() {
     let dir = tempfile::tempdir().expect("tmp");
-    let config = Config { dir: dir.path().to_path_buf(), identities: vec![], tls: true, port: 0 };
+    let config = Config { dir: dir.path().to_path_buf(), identities: vec![], tls: true, port: 0, rekor_v2: false };
     let inst = Instance::start(config.clone()).expect("start");
     assert!(inst.url().starts_with("https://127.0.0.1:"));
     let ca = inst.tls_ca_pem().expect("ca");

@@ -7,7 +7,7 @@ use p256::ecdsa::signature::Signer as _;
 use p256::pkcs8::EncodePublicKey as _;
 use sigstore_verify::types::DerCertificate;
 
-use super::http::{ServiceClient, body_excerpt};
+use super::http::ServiceClient;
 use super::{IdentityToken, SignError};
 
 /// Asks Fulcio for a certificate; returns the chain as DER, leaf first.
@@ -42,15 +42,7 @@ pub(crate) fn signing_certificate(
             .header("Accept", "application/json")
             .body(body.to_vec())
     })?;
-    if answer.status != 200 && answer.status != 201 {
-        return Err(SignError::Status {
-            service: "Fulcio".into(),
-            url,
-            status: answer.status,
-            attempts: answer.attempts,
-            message: body_excerpt(&answer.body),
-        });
-    }
+    let answer = client.expect(&url, answer, &[200, 201])?;
     let v: serde_json::Value = serde_json::from_slice(&answer.body)
         .map_err(|e| SignError::Certificate(format!("the answer is not JSON: {e}")))?;
     let chain = if let Some(e) = v.get("signedCertificateEmbeddedSct") {

@@ -185,6 +185,16 @@ impl ServiceClient {
         }
     }
 
+    /// Fails unless the answer's status is one of `ok`.
+    pub(crate) fn expect(&self, url: &str, answer: Answer, ok: &[u16]) -> Result<Answer, SignError> {
+        if ok.contains(&answer.status) { Ok(answer) } else { Err(self.unexpected(url, &answer)) }
+    }
+
+    /// The error for an answer whose status the caller cannot use.
+    pub(crate) fn unexpected(&self, url: &str, answer: &Answer) -> SignError {
+        self.status_error(url, answer, answer.attempts, "")
+    }
+
     fn status_error(&self, url: &str, a: &Answer, attempts: u32, note: &str) -> SignError {
         SignError::Status {
             service: self.name.into(),

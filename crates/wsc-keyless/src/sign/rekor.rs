@@ -12,7 +12,7 @@ use sigstore_verify::types::{
 };
 
 use super::SignError;
-use super::http::{ServiceClient, body_excerpt};
+use super::http::ServiceClient;
 
 /// Logs `signature` over `digest` with `certificate` (`hashedrekord` 0.0.1).
 pub(crate) fn create_hashedrekord(
@@ -51,15 +51,7 @@ pub(crate) fn create_hashedrekord_v2(
     let answer = client.send(&url, &|c| {
         c.post(&url).header("Content-Type", "application/json").header("Accept", "application/json").body(body.clone())
     })?;
-    if answer.status != 200 && answer.status != 201 {
-        return Err(SignError::Status {
-            service: "Rekor v2".into(),
-            url,
-            status: answer.status,
-            attempts: answer.attempts,
-            message: body_excerpt(&answer.body),
-        });
-    }
+    let answer = client.expect(&url, answer, &[200, 201])?;
     let entry: TransparencyLogEntry = serde_json::from_slice(&answer.body)
         .map_err(|e| SignError::LogEntry(format!("the answer is not a Rekor v2 log entry: {e}")))?;
     if entry.kind_version != KindVersion::HashedRekordV002 {
@@ -107,15 +99,7 @@ fn create_entry(client: &ServiceClient, body: Vec<u8>, kind: KindVersion) -> Res
             }
             again.body
         }
-        s => {
-            return Err(SignError::Status {
-                service: "Rekor".into(),
-                url,
-                status: s,
-                attempts: answer.attempts,
-                message: body_excerpt(&answer.body),
-            });
-        }
+        _ => return Err(client.unexpected(&url, &answer)),
     };
     let map: BTreeMap<String, LogEntry> = serde_json::from_slice(&entry_json)
         .map_err(|e| SignError::LogEntry(format!("the answer is not a Rekor v1 log entry: {e}")))?;

@@ -4,7 +4,7 @@ use sha2::{Digest, Sha256};
 use sigstore_verify::types::TimestampToken;
 
 use super::SignError;
-use super::http::{ServiceClient, body_excerpt};
+use super::http::ServiceClient;
 
 /// DER `TimeStampReq`: version 1, SHA-256 imprint of `signature`, a random
 /// nonce, and the TSA's certificate requested.
@@ -42,15 +42,7 @@ pub(crate) fn timestamp(client: &ServiceClient, signature: &[u8]) -> Result<Time
             .header("Accept", "application/timestamp-reply")
             .body(query.clone())
     })?;
-    if answer.status != 200 {
-        return Err(SignError::Status {
-            service: "the timestamp authority".into(),
-            url,
-            status: answer.status,
-            attempts: answer.attempts,
-            message: body_excerpt(&answer.body),
-        });
-    }
+    let answer = client.expect(&url, answer, &[200])?;
     token_from_response(&answer.body)
 }
 

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use wsc_core::sigdata::AlgorithmId;
 use wsc_core::{KeyAlgorithm, PublicKey, RecordVerifier, Scope, SecretKey, Signer, SignerError, VerifyOptions};
-use wsc_pki::{Ca, CaProfile, CertSigner, CertVerifier, Csr, DeviceProfile};
+use wsc_pki::{CERT_BOUND, Ca, CaProfile, CertSigner, CertVerifier, Csr, DeviceProfile};
 
 /// A small valid module: one type section.
 pub const MODULE: &[u8] = b"\0asm\x01\0\0\0\x01\x04\x01\x60\0\0";
@@ -157,4 +157,24 @@ pub fn issue_raw(ca: &Ca, ca_cn: &str, subject: &SecretKey, params: &rcgen::Cert
     let issuer_key = RcKey::new(ca.secret_key());
     let issuer = rcgen::Issuer::new(ip, &issuer_key);
     params.signed_by(&RcKey::new(subject), &issuer).expect("rcgen").der().to_vec()
+}
+
+/// Rebuilds a signed module with one certificate-bound record carrying
+/// `payload`, over the same hashes.
+pub fn replace_record_payload(signed: &[u8], payload: &[u8]) -> Vec<u8> {
+    struct Fixed(Vec<u8>);
+    impl Signer for Fixed {
+        fn algorithm(&self) -> AlgorithmId {
+            CERT_BOUND
+        }
+        fn public_key(&self) -> Option<wsc_core::PublicKey> {
+            None
+        }
+        fn try_sign(&self, _: &[u8]) -> Result<Vec<u8>, SignerError> {
+            Ok(self.0.clone())
+        }
+    }
+    let mut unsigned = Vec::new();
+    wsc_core::detach(signed, &mut unsigned).expect("detach");
+    wsc_core::sign(&unsigned, &Fixed(payload.to_vec())).expect("sign")
 }

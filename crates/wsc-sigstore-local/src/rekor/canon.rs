@@ -145,7 +145,8 @@ pub fn parse_verifier(pem: &[u8]) -> Result<Verifier, ApiError> {
     }
 }
 
-fn verify_prehash(key: &VerifyingKey, digest: &[u8], sig_der: &[u8]) -> bool {
+/// Verifies a DER ECDSA signature over a SHA-256 digest (prehash).
+pub(crate) fn verify_prehash(key: &VerifyingKey, digest: &[u8], sig_der: &[u8]) -> bool {
     match Signature::from_der(sig_der) {
         Ok(sig) => key.verify_prehash(digest, &sig).is_ok(),
         Err(_) => false,

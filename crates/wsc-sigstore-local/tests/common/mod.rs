@@ -82,6 +82,7 @@ pub(crate) fn start(identities: &[&str]) -> (tempfile::TempDir, Instance) {
         identities: identities.iter().map(|s| s.to_string()).collect(),
         tls: false,
         port: 0,
+        rekor_v2: false,
     })
     .expect("start");
     (dir, inst)
