@@ -322,6 +322,30 @@ impl BundleVerifier {
     }
 }
 
+impl BundleVerifier {
+    /// Checks a bundle that has no log entry yet, only an RFC 3161
+    /// timestamp: the certificate chain at the timestamp's time, the SCT,
+    /// the timestamp, the signature and the identity. The signer's check of
+    /// a fresh Fulcio certificate before anything is logged; never a
+    /// verification result on its own (the log evidence is not checked).
+    #[cfg(feature = "sign")]
+    pub(crate) fn check_certificate_before_logging(
+        &self,
+        artifact: Artifact<'_>,
+        bundle_json: &str,
+    ) -> Result<(), KeylessError> {
+        let bundle = Bundle::from_json(bundle_json).map_err(|e| KeylessError::Bundle(e.to_string()))?;
+        let Expectation::Identity(policy) = &self.expectation else {
+            return Err(KeylessError::Policy("a certificate check needs an identity".into()));
+        };
+        let r = self.verifier.verify(artifact, &bundle, &VerificationPolicy::any_identity().skip_tlog_unsafe())?;
+        if !r.certificate_verified() || !r.sct_verified() || r.verified_timestamps().is_empty() {
+            return Err(KeylessError::Identity("the certificate, its SCT or the timestamp was not verified".into()));
+        }
+        policy.check(&r)
+    }
+}
+
 impl RecordVerifier for BundleVerifier {
     fn wants(&self, record: &SignatureRecord) -> bool {
         record.algorithm == KEYLESS_ALGORITHM

@@ -145,7 +145,15 @@ fn every_fault_ends_in_a_clear_error_or_a_retry() {
     assert!(matches!(err, SignError::Verify(_)), "{err}");
     f.clear();
     f.bad_sct(true);
-    let s2 = signer(&inst, IDENTITY).expect("the chain itself is fine");
+    // With a TSA, the SCT is checked before anything is logged.
+    let logged = inst.requests("/api/v1/log/entries");
+    let err = signer(&inst, IDENTITY).expect_err("bad SCT");
+    assert!(matches!(err, SignError::Certificate(_)) && err.to_string().to_lowercase().contains("sct"), "{err}");
+    assert_eq!(inst.requests("/api/v1/log/entries"), logged, "nothing logged");
+    // Without one, with the first bundle, before anything is returned.
+    let token = IdentityToken::new(inst.mint_token(IDENTITY).expect("token")).expect("token");
+    let s2 = KeylessSigner::new(token, services_with(&inst, &builder(&inst), &fast(), false), &root(&inst))
+        .expect("no SCT check without a verified time");
     let err = s2.sign_message(b"m").expect_err("bad SCT");
     assert!(matches!(err, SignError::Verify(_)) && err.to_string().to_lowercase().contains("sct"), "{err}");
     f.clear();

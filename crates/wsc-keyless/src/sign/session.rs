@@ -158,8 +158,9 @@ impl KeylessSigner {
     /// Makes the ephemeral key and gets its certificate. The token is used
     /// for this one request and dropped (wiped) on return. The chain must
     /// lead to a Fulcio CA of `root` with the codeSigning EKU, and the
-    /// certificate must be for the new key; its embedded SCT is verified
-    /// with the rest of each bundle.
+    /// certificate must be for the new key; with a timestamp authority its
+    /// embedded SCT is verified too, before anything is logged (otherwise
+    /// with the first bundle, before anything is written).
     pub fn new(token: IdentityToken, services: Services, root: &TrustedRoot) -> Result<Self, SignError> {
         let key = SigningKey::random(&mut rand_core::OsRng);
         let chain = fulcio::signing_certificate(&services.fulcio, &token, &key)?;
@@ -183,7 +184,38 @@ impl KeylessSigner {
             info.issuer.ok_or_else(|| SignError::Certificate("the certificate carries no OIDC issuer".into()))?;
         let policy = IdentityPolicy::new(Matcher::Exact(identity.clone()), Matcher::Exact(issuer.clone()));
         let verifier = BundleVerifier::new(root, Expectation::Identity(policy))?;
-        Ok(KeylessSigner { key, chain, identity, issuer, services, verifier, entries: Mutex::new(Vec::new()) })
+        let signer =
+            KeylessSigner { key, chain, identity, issuer, services, verifier, entries: Mutex::new(Vec::new()) };
+        signer.check_certificate()?;
+        Ok(signer)
+    }
+
+    /// With a timestamp authority, the certificate's SCT is checked before
+    /// anything is logged: a probe signature is timestamped, and the bundle
+    /// (certificate, signature, timestamp; no log entry yet) is verified by
+    /// `sigstore-verify`: chain at the TSA's time, SCT, timestamp, identity.
+    /// Without a TSA there is no verified time to check the chain at before
+    /// logging; the SCT is then checked with the first finished bundle,
+    /// before anything is written.
+    fn check_certificate(&self) -> Result<(), SignError> {
+        let Some(tsa_client) = &self.services.tsa else { return Ok(()) };
+        let probe = b"wsc: certificate check before logging";
+        let digest: [u8; 32] = Sha256::digest(probe).into();
+        let sig: p256::ecdsa::Signature = self.key.sign(probe);
+        let sig = sig.to_der().as_bytes().to_vec();
+        let token = tsa::timestamp(tsa_client, &sig)?;
+        let json = BundleV03::with_certificate_and_signature(
+            DerCertificate::new(self.chain[0].clone()),
+            SignatureBytes::new(sig),
+            Sha256Hash::new(digest),
+        )
+        .with_rfc3161_timestamp(token)
+        .into_bundle()
+        .to_json()
+        .map_err(|e| SignError::Certificate(format!("cannot encode the check bundle: {e}")))?;
+        self.verifier
+            .check_certificate_before_logging(Artifact::Blob(probe), &json)
+            .map_err(|e| SignError::Certificate(format!("the certificate does not verify against the trust root: {e}")))
     }
 
     /// The certificate's identity (SAN).
