@@ -261,11 +261,13 @@ fn a_log_entry_that_does_not_verify_leaves_no_output() {
     let (inst, tmp) = start();
     let d = tmp.path();
     let input = module(d, "m.wasm", 2);
-    for fault in ["bad_set", "bad_sct", "foreign_chain", "server_error"] {
+    for fault in ["bad_set", "bad_sct", "foreign_chain", "detached_sct", "retry_after", "server_error"] {
         match fault {
             "bad_set" => inst.faults().bad_set(true),
             "bad_sct" => inst.faults().bad_sct(true),
             "foreign_chain" => inst.faults().foreign_chain(true),
+            "detached_sct" => inst.faults().detached_sct(true),
+            "retry_after" => inst.faults().rate_limit(1, 3600),
             _ => inst.faults().server_error(1000),
         }
         let token = inst.mint_token(IDENTITY).expect("token");
@@ -281,6 +283,8 @@ fn a_log_entry_that_does_not_verify_leaves_no_output() {
         let why = match fault {
             "bad_set" | "bad_sct" => "does not verify against the trust root",
             "foreign_chain" => "does not lead to a Fulcio CA",
+            "detached_sct" => "detached SCT",
+            "retry_after" => "HTTP 429 after 1 attempt(s)",
             _ => "HTTP 500 after 2 attempt(s)",
         };
         assert!(t.contains(why), "{fault}: {t}");
