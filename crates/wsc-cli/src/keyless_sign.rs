@@ -80,9 +80,15 @@ impl ServiceArgs {
             (IdentityToken::new(t.clone())?, TokenOrigin::Explicit)
         } else if let Some(p) = &self.identity_token_file {
             (token_from_file(p)?, TokenOrigin::Explicit)
-        } else if let Some(found) = ambient_token(&|k| std::env::var(k).ok(), builder, options)? {
+        } else if let Some(found) = (!self.browser && self.oidc_issuer.is_none())
+            .then(|| ambient_token(&|k| std::env::var(k).ok(), builder, options))
+            .transpose()?
+            .flatten()
+        {
+            // --browser and --oidc-issuer ask for an interactive login: the
+            // environment's tokens are not looked at then.
             found
-        } else if self.browser || std::io::stdin().is_terminal() {
+        } else if self.browser || self.oidc_issuer.is_some() || std::io::stdin().is_terminal() {
             let mut login = BrowserLogin::public_good();
             if let Some(i) = &self.oidc_issuer {
                 login.issuer = i.clone();

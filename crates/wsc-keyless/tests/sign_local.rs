@@ -358,6 +358,9 @@ fn tokens_from_ci_providers_and_a_browser_login() {
             let r = client.get(&auth_url).send().expect("authorize");
             let to = r.headers().get("location").expect("redirect").to_str().expect("text").to_string();
             let to = to.replace("http://localhost:", "http://127.0.0.1:");
+            // Another page knocking with a wrong state first: answered, ignored.
+            let knock = client.get(to.replace("state=", "state=x")).send().expect("knock");
+            assert_eq!(knock.status().as_u16(), 400);
             client.get(&to).send().expect("callback");
         });
     })

@@ -78,6 +78,8 @@ impl fmt::Display for CertIdentity {
 pub struct CertVerifier {
     anchors: Vec<Anchor>,
     crls: Vec<CertRevocationList<'static>>,
+    /// nextUpdate of each CRL, for timestamp mode (webpki keeps its own private).
+    crl_next_updates: Vec<Option<SystemTime>>,
     time: Option<SystemTime>,
     timestamps: Option<TsaTrust>,
     require_crl: bool,
@@ -111,6 +113,7 @@ impl CertVerifier {
         let mut v = CertVerifier {
             anchors: Vec::new(),
             crls: Vec::new(),
+            crl_next_updates: Vec::new(),
             time: None,
             timestamps: None,
             require_crl: false,
@@ -158,6 +161,9 @@ impl CertVerifier {
         };
         for der in ders {
             let crl = OwnedCertRevocationList::from_der(&der).map_err(|e| PkiError::parse("CRL", format!("{e:?}")))?;
+            let list = <x509_cert::crl::CertificateList as der::Decode>::from_der(&der)
+                .map_err(|e| PkiError::parse("CRL", e.to_string()))?;
+            self.crl_next_updates.push(list.tbs_cert_list.next_update.map(|t| t.to_system_time()));
             self.crls.push(crl.into());
         }
         Ok(())
@@ -224,6 +230,19 @@ impl CertVerifier {
                     x509::format_rfc3339(leaf.not_after)
                 )));
             }
+            // CRL freshness is judged at verification time, not at the TSA's
+            // time: a stale CRL must not pass because the module is old.
+            if self.enforce_crl_expiry {
+                for next in self.crl_next_updates.iter().flatten() {
+                    if *next <= now {
+                        return Err(PkiError::Chain(format!(
+                            "a CRL has expired (nextUpdate {}, verification time {})",
+                            x509::format_rfc3339(*next),
+                            x509::format_rfc3339(now)
+                        )));
+                    }
+                }
+            }
             now = t;
             stamped = Some(t);
         }
@@ -246,7 +265,7 @@ impl CertVerifier {
                 } else {
                     UnknownStatusPolicy::Allow
                 })
-                .with_expiration_policy(if self.enforce_crl_expiry {
+                .with_expiration_policy(if self.enforce_crl_expiry && stamped.is_none() {
                     ExpirationPolicy::Enforce
                 } else {
                     ExpirationPolicy::Ignore

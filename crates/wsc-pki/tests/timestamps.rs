@@ -256,3 +256,22 @@ fn version_2_records_round_trip_and_reject_bad_lengths() {
     empty.push(0);
     assert!(CertRecord::decode(&empty).is_err());
 }
+
+#[test]
+fn crl_freshness_is_judged_now_in_timestamp_mode() {
+    let tsa = OpensslTsa::new("Test TSA");
+    let (root, inter) = root_and_intermediate(KeyAlgorithm::P256);
+    let dev = key(KeyAlgorithm::P256);
+    let chain = device_chain(&inter, &dev, "d", &DeviceProfile::default());
+    let signed = wsc_core::sign(MODULE, &timestamped_signer(&dev, chain, &tsa)).expect("sign");
+    let now = SystemTime::now();
+    // A CRL valid now: accepted; the same CRL judged a week later: stale, even
+    // though the TSA's time is inside its window.
+    let crl = inter.crl(&[], now - DAY, now + DAY).expect("crl");
+    let mut v = anchor(&root).use_timestamps(tsa.trust());
+    v.add_crl(&crl).expect("crl");
+    verify(&signed, &v).expect("fresh CRL");
+    let mut later = anchor(&root).at_time(now + 7 * DAY).use_timestamps(tsa.trust());
+    later.add_crl(&crl).expect("crl");
+    assert_rejected(&signed, &later, "a CRL has expired");
+}

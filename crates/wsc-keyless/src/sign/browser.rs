@@ -145,14 +145,17 @@ fn wait_for_code(listener: &TcpListener, state: &str, timeout: Duration) -> Resu
             continue;
         }
         let get = |k: &str| url.query_pairs().find(|(n, _)| n == k).map(|(_, v)| v.into_owned());
-        if let Some(err) = get("error") {
-            respond(&mut conn, "400 Bad Request", "Login failed; see the terminal.");
-            let desc = get("error_description").unwrap_or_default();
-            return Err(SignError::Token(format!("the issuer refused the login: {err} {desc}")));
-        }
+        // A request without our state is not the issuer's redirect (another
+        // page or process knocking on the port): answer it and keep waiting.
         if get("state").as_deref() != Some(state) {
             respond(&mut conn, "400 Bad Request", "Unexpected state.");
-            return Err(SignError::Token("the redirect's state is not the one sent".into()));
+            continue;
+        }
+        if let Some(err) = get("error") {
+            respond(&mut conn, "400 Bad Request", "Login failed; see the terminal.");
+            let printable = |s: String| s.chars().filter(|c| !c.is_control()).take(200).collect::<String>();
+            let desc = printable(get("error_description").unwrap_or_default());
+            return Err(SignError::Token(format!("the issuer refused the login: {} {desc}", printable(err))));
         }
         let Some(code) = get("code") else {
             respond(&mut conn, "400 Bad Request", "No code.");
@@ -163,12 +166,16 @@ fn wait_for_code(listener: &TcpListener, state: &str, timeout: Duration) -> Resu
     }
 }
 
+/// The request line's target, read within 10 s in all (a slow client
+/// cannot hold the login past that).
 fn read_request_target(conn: &mut TcpStream) -> Option<String> {
     conn.set_nonblocking(false).ok()?;
-    conn.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let deadline = Instant::now() + Duration::from_secs(10);
     let mut buf = Vec::new();
     let mut chunk = [0u8; 1024];
     while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 16 * 1024 {
+        let left = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero())?;
+        conn.set_read_timeout(Some(left)).ok()?;
         let n = conn.read(&mut chunk).ok()?;
         if n == 0 {
             break;

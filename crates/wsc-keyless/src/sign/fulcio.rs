@@ -24,16 +24,18 @@ pub(crate) fn signing_certificate(
         .verifying_key()
         .to_public_key_pem(p256::pkcs8::LineEnding::LF)
         .map_err(|e| SignError::Certificate(format!("cannot encode the public key: {e}")))?;
-    let body = serde_json::json!({
-        "credentials": { "oidcIdentityToken": token.secret() },
-        "publicKeyRequest": {
-            "publicKey": { "algorithm": "ECDSA", "content": pem },
-            "proofOfPossession": b64.encode(pop.to_der().as_bytes()),
-        },
+    let key_request = serde_json::json!({
+        "publicKey": { "algorithm": "ECDSA", "content": pem },
+        "proofOfPossession": b64.encode(pop.to_der().as_bytes()),
     });
-    let body = zeroize::Zeroizing::new(
-        serde_json::to_vec(&body).map_err(|e| SignError::Certificate(format!("cannot encode the request: {e}")))?,
-    );
+    // The token goes straight into a buffer that is wiped (a JWT needs no
+    // JSON escaping: base64url and dots only, checked when it was read).
+    let mut body = zeroize::Zeroizing::new(Vec::with_capacity(token.secret().len() + 512));
+    body.extend_from_slice(b"{\"credentials\":{\"oidcIdentityToken\":\"");
+    body.extend_from_slice(token.secret().as_bytes());
+    body.extend_from_slice(b"\"},\"publicKeyRequest\":");
+    body.extend_from_slice(key_request.to_string().as_bytes());
+    body.push(b'}');
     let url = format!("{}/api/v2/signingCert", client.url);
     let answer = client.send(&url, &|c| {
         c.post(&url)

@@ -51,8 +51,10 @@ pub struct RateLimit {
 impl RateLimit {
     /// At most `per_second` requests per second (must be positive).
     pub fn per_second(per_second: f64) -> Result<Self, SignError> {
-        if !(per_second.is_finite() && per_second > 0.0) {
-            return Err(SignError::Config(format!("rate limit {per_second} is not a positive number")));
+        if !(per_second.is_finite() && (0.001..=1_000_000.0).contains(&per_second)) {
+            return Err(SignError::Config(format!(
+                "rate limit {per_second}: give 0.001 to 1000000 requests per second"
+            )));
         }
         Ok(RateLimit { interval: Duration::from_secs_f64(1.0 / per_second), next: Mutex::new(Instant::now()) })
     }
@@ -65,7 +67,7 @@ impl RateLimit {
             };
             let now = Instant::now();
             let slot = (*next).max(now);
-            *next = slot + self.interval;
+            *next = slot.checked_add(self.interval).unwrap_or(slot);
             slot
         };
         let now = Instant::now();
@@ -209,7 +211,7 @@ impl ServiceClient {
     fn backoff(&self, attempt: u32) -> Duration {
         let cap =
             self.retry.base_delay.saturating_mul(1u32 << attempt.saturating_sub(1).min(16)).min(self.retry.max_delay);
-        let ms = u64::try_from(cap.as_millis()).unwrap_or(u64::MAX);
+        let ms = u64::try_from(cap.as_millis()).unwrap_or(u64::MAX).min(3_600_000);
         if ms == 0 {
             return Duration::ZERO;
         }
@@ -249,4 +251,19 @@ fn read_limited(resp: reqwest::blocking::Response) -> Result<Vec<u8>, String> {
         return Err(format!("answer larger than {MAX_ANSWER} bytes"));
     }
     Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limits_out_of_range_are_refused() {
+        for bad in [0.0, -1.0, 1e-300, f64::NAN, f64::INFINITY, 1e12] {
+            assert!(RateLimit::per_second(bad).is_err(), "{bad}");
+        }
+        for ok in [0.001, 1.0, 20.0, 1e6] {
+            assert!(RateLimit::per_second(ok).is_ok(), "{ok}");
+        }
+    }
 }

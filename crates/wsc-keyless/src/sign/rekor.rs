@@ -92,7 +92,14 @@ fn create_entry(client: &ServiceClient, body: Vec<u8>, kind: KindVersion) -> Res
                 .and_then(|v| v.to_str().ok())
                 .ok_or_else(|| SignError::LogEntry("409 Conflict without a Location".into()))?
                 .to_string();
-            let get = if location.starts_with("http") { location } else { format!("{}{location}", client.url) };
+            // Only a path on the same log: an absolute URL elsewhere is refused.
+            let get = if location.starts_with('/') {
+                format!("{}{location}", client.url)
+            } else if location.starts_with(&format!("{}/", client.url)) {
+                location
+            } else {
+                return Err(SignError::LogEntry(format!("409 Conflict names an entry on another host: {location}")));
+            };
             let again = client.send(&get, &|c| c.get(&get).header("Accept", "application/json"))?;
             if again.status != 200 {
                 return Err(SignError::LogEntry(format!("fetching the existing entry: HTTP {}", again.status)));

@@ -142,7 +142,14 @@ pub struct KeylessSigner {
     services: Services,
     verifier: BundleVerifier,
     entries: Mutex<Vec<LoggedEntry>>,
+    not_after: i64,
 }
+
+/// Clock skew tolerated between Fulcio and this host.
+const SKEW_SECONDS: i64 = 60;
+
+/// A certificate with less validity left than this is not used for a new entry.
+const MIN_VALIDITY_LEFT: i64 = 30;
 
 impl std::fmt::Debug for KeylessSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -175,7 +182,8 @@ impl KeylessSigner {
         if info.public_key.as_bytes() != ours.as_bytes() {
             return Err(SignError::Certificate("the certificate is for another key than the one sent".into()));
         }
-        check_chain(&chain, root)?;
+        check_chain(&chain, root, info.not_before.as_second())?;
+        let not_after = info.not_after.as_second();
         let identity = info
             .identity
             .map(|s| s.as_str().to_string())
@@ -184,8 +192,16 @@ impl KeylessSigner {
             info.issuer.ok_or_else(|| SignError::Certificate("the certificate carries no OIDC issuer".into()))?;
         let policy = IdentityPolicy::new(Matcher::Exact(identity.clone()), Matcher::Exact(issuer.clone()));
         let verifier = BundleVerifier::new(root, Expectation::Identity(policy))?;
-        let signer =
-            KeylessSigner { key, chain, identity, issuer, services, verifier, entries: Mutex::new(Vec::new()) };
+        let signer = KeylessSigner {
+            key,
+            chain,
+            identity,
+            issuer,
+            services,
+            verifier,
+            entries: Mutex::new(Vec::new()),
+            not_after,
+        };
         signer.check_certificate()?;
         Ok(signer)
     }
@@ -248,6 +264,7 @@ impl KeylessSigner {
 
     /// Signs `message` and returns the verified bundle (compact JSON).
     pub fn sign_message(&self, message: &[u8]) -> Result<String, SignError> {
+        self.check_time_left()?;
         let digest: [u8; 32] = Sha256::digest(message).into();
         let sig: p256::ecdsa::Signature = self.key.sign(message);
         let sig = sig.to_der().as_bytes().to_vec();
@@ -279,6 +296,10 @@ impl KeylessSigner {
     /// statement's first subject's SHA-256 digest is the artifact checked.
     pub fn sign_in_toto(&self, statement: &[u8]) -> Result<String, SignError> {
         const IN_TOTO: &str = "application/vnd.in-toto+json";
+        self.check_time_left()?;
+        if self.services.rekor_version == 2 {
+            return Err(SignError::Config("DSSE entries go to Rekor v1 logs only in wsc for now".into()));
+        }
         let v: serde_json::Value = serde_json::from_slice(statement)
             .map_err(|e| SignError::Config(format!("the in-toto statement is not JSON: {e}")))?;
         let digest = v
@@ -297,9 +318,6 @@ impl KeylessSigner {
             Some(t) => Some(tsa::timestamp(t, sig.to_der().as_bytes())?),
             None => None,
         };
-        if self.services.rekor_version == 2 {
-            return Err(SignError::Config("DSSE entries go to Rekor v1 logs only in wsc for now".into()));
-        }
         let entry = rekor::create_dsse(&self.services.rekor, &envelope, &self.chain[0])?;
         let logged = LoggedEntry {
             log_index: entry.log_index.get(),
@@ -312,6 +330,19 @@ impl KeylessSigner {
             bundle = bundle.with_rfc3161_timestamp(t);
         }
         self.finish(bundle, Artifact::from(digest), logged)
+    }
+
+    /// Refuses to log with a certificate about to expire (a long batch):
+    /// the entry would not verify.
+    fn check_time_left(&self) -> Result<(), SignError> {
+        let now = unix_now();
+        if self.not_after - now < MIN_VALIDITY_LEFT {
+            return Err(SignError::Certificate(format!(
+                "the certificate expires in {} s; sign the remaining modules in a new run (new certificate)",
+                (self.not_after - now).max(0)
+            )));
+        }
+        Ok(())
     }
 
     /// Encodes the bundle and verifies it before handing it back.
@@ -346,8 +377,16 @@ impl Signer for KeylessSigner {
     }
 }
 
-/// The chain leads to a Fulcio CA of the trust root, for code signing, now.
-fn check_chain(chain: &[Vec<u8>], root: &TrustedRoot) -> Result<(), SignError> {
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The chain leads to a Fulcio CA of the trust root, for code signing, now
+/// (or at the leaf's notBefore when this host's clock is up to a minute
+/// behind Fulcio's; the finished bundle is checked against log time).
+fn check_chain(chain: &[Vec<u8>], root: &TrustedRoot, not_before: i64) -> Result<(), SignError> {
     let cas = root.fulcio_certs();
     let anchors: Vec<_> = cas
         .iter()
@@ -367,7 +406,11 @@ fn check_chain(chain: &[Vec<u8>], root: &TrustedRoot) -> Result<(), SignError> {
         webpki::ALL_VERIFICATION_ALGS,
         &anchors,
         &intermediates,
-        UnixTime::now(),
+        {
+            let now = unix_now();
+            let at = if not_before > now && not_before - now <= SKEW_SECONDS { not_before } else { now };
+            UnixTime::since_unix_epoch(std::time::Duration::from_secs(u64::try_from(at).unwrap_or(0)))
+        },
         webpki::KeyUsage::required(CODE_SIGNING),
         None,
         None,

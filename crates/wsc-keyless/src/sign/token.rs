@@ -70,6 +70,9 @@ impl IdentityToken {
         if text.len() > MAX_TOKEN_LEN {
             return Err(SignError::Token(format!("the token is longer than {MAX_TOKEN_LEN} bytes")));
         }
+        if !text.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.=".contains(&b)) {
+            return Err(SignError::Token("the token has characters a JWT cannot have".into()));
+        }
         let mut parts = text.split('.');
         let (Some(_), Some(payload), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
             return Err(SignError::Token("not a JWT (three dot-separated parts expected)".into()));
@@ -201,11 +204,12 @@ pub fn ambient_token(
         let out = run_tool(&path, "circleci", &["run", "oidc", "get", "--claims", &claims])?;
         return Ok(Some((IdentityToken::new(out.trim().to_string())?, TokenOrigin::CircleCi)));
     }
+    // On a Compute Engine VM, the link-local address (no DNS to spoof).
     let gce = set("GCE_METADATA_HOST").or_else(|| {
         std::fs::read_to_string("/sys/class/dmi/id/product_name")
             .ok()
-            .filter(|p| p.trim_start().starts_with("Google"))
-            .map(|_| "metadata.google.internal".to_string())
+            .filter(|p| p.trim() == "Google Compute Engine")
+            .map(|_| "169.254.169.254".to_string())
     });
     if let Some(host) = gce {
         return google_cloud(&host, builder, options).map(|t| Some((t, TokenOrigin::GoogleCloud)));
@@ -233,7 +237,8 @@ fn github_actions(
             answer.status
         )));
     }
-    let v: serde_json::Value = serde_json::from_slice(&answer.body)
+    let body = Zeroizing::new(answer.body);
+    let v: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|_| SignError::Token("the GitHub Actions token service answered no JSON".into()))?;
     let token = v
         .get("value")

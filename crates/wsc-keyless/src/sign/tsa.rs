@@ -6,15 +6,12 @@ use sigstore_verify::types::TimestampToken;
 use super::SignError;
 use super::http::ServiceClient;
 
-/// DER `TimeStampReq`: version 1, SHA-256 imprint of `signature`, a random
-/// nonce, and the TSA's certificate requested.
+/// DER `TimeStampReq`: version 1, SHA-256 imprint of `signature`, the TSA's
+/// certificate requested, no nonce: the imprint of a fresh signature from a
+/// fresh key already binds the answer to this request, and the token is
+/// verified with the bundle before anything is written.
 pub(crate) fn request(signature: &[u8]) -> Vec<u8> {
-    use rand_core::RngCore;
     let digest = Sha256::digest(signature);
-    let mut nonce = [0u8; 8];
-    rand_core::OsRng.fill_bytes(&mut nonce);
-    // Positive and minimal (DER): first byte in 0x01..=0x7f.
-    nonce[0] = (nonce[0] & 0x7f) | 0x01;
     let mut imprint = Vec::new();
     // AlgorithmIdentifier { sha256, NULL }
     imprint
@@ -23,8 +20,6 @@ pub(crate) fn request(signature: &[u8]) -> Vec<u8> {
     imprint.extend_from_slice(&digest);
     let mut body = vec![0x02, 0x01, 0x01, 0x30, imprint.len() as u8];
     body.extend_from_slice(&imprint);
-    body.extend_from_slice(&[0x02, 0x08]);
-    body.extend_from_slice(&nonce);
     body.extend_from_slice(&[0x01, 0x01, 0xff]);
     let mut out = vec![0x30, body.len() as u8];
     out.extend_from_slice(&body);
@@ -104,13 +99,9 @@ mod tests {
         assert_eq!((tag, rest.len()), (0x30, 0));
         assert_eq!(body.len() + 2, q.len());
         assert!(super::token_from_response(b"\x30\x03\x30\x01").is_err());
-        // The nonce is a minimal positive DER INTEGER, whatever the random bytes.
-        for _ in 0..500 {
-            let q = super::request(b"sig");
-            let nonce = &q[q.len() - 11..q.len() - 3];
-            assert_eq!(&q[q.len() - 13..q.len() - 11], &[0x02, 0x08]);
-            assert!(nonce[0] != 0 && nonce[0] < 0x80, "{nonce:02x?}");
-        }
+        // Exactly: version 1, the imprint, certReq TRUE.
+        assert_eq!(q.len(), 2 + 3 + 2 + 49 + 3);
+        assert_eq!(&q[q.len() - 3..], &[0x01, 0x01, 0xff]);
         let refused = [0x30, 0x05, 0x30, 0x03, 0x02, 0x01, 0x02];
         assert!(super::token_from_response(&refused).expect_err("refused").to_string().contains("status 2"));
     }
