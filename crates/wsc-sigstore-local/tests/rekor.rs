@@ -1,11 +1,14 @@
 //! Rekor v1 log: proofs, SETs, checkpoints, canonical bodies, persistence and bad input.
-//! The Merkle verifiers here are written from RFC 9162, independently of the log's code.
+//! The Merkle verifiers (tests/common) are written from RFC 9162, independently of the log's code.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
 
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use common::{H, verify_consistency, verify_inclusion};
 use p256::ecdsa::signature::Verifier as _;
 use p256::ecdsa::signature::hazmat::PrehashSigner as _;
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
@@ -13,8 +16,6 @@ use p256::pkcs8::{DecodePublicKey as _, EncodePublicKey as _, LineEnding};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use wsc_sigstore_local::rekor::{CreateOptions, RekorLog};
-
-type H = [u8; 32];
 
 fn sha(parts: &[&[u8]]) -> H {
     let mut h = Sha256::new();
@@ -24,10 +25,6 @@ fn sha(parts: &[&[u8]]) -> H {
     h.finalize().into()
 }
 
-fn node(l: &H, r: &H) -> H {
-    sha(&[&[1u8], l, r])
-}
-
 fn unhex(s: &str) -> Vec<u8> {
     assert!(s.len() % 2 == 0, "odd hex {s}");
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
@@ -35,75 +32,6 @@ fn unhex(s: &str) -> Vec<u8> {
 
 fn h32(v: &[u8]) -> Option<H> {
     v.try_into().ok()
-}
-
-/// RFC 9162 §2.1.3.2: verify an inclusion proof.
-fn verify_inclusion(index: u64, size: u64, leaf: &H, proof: &[H], root: &H) -> bool {
-    if index >= size {
-        return false;
-    }
-    let (mut fnn, mut sn) = (index, size - 1);
-    let mut r = *leaf;
-    for p in proof {
-        if sn == 0 {
-            return false;
-        }
-        if fnn & 1 == 1 || fnn == sn {
-            r = node(p, &r);
-            if fnn & 1 == 0 {
-                while fnn & 1 == 0 && fnn != 0 {
-                    fnn >>= 1;
-                    sn >>= 1;
-                }
-            }
-        } else {
-            r = node(&r, p);
-        }
-        fnn >>= 1;
-        sn >>= 1;
-    }
-    sn == 0 && r == *root
-}
-
-/// RFC 9162 §2.1.4.2: verify a consistency proof.
-fn verify_consistency(first: u64, second: u64, root1: &H, root2: &H, proof: &[H]) -> bool {
-    if first == 0 || first > second {
-        return false;
-    }
-    if first == second {
-        return proof.is_empty() && root1 == root2;
-    }
-    let mut path: Vec<H> = proof.to_vec();
-    if first.is_power_of_two() {
-        path.insert(0, *root1);
-    }
-    if path.is_empty() {
-        return false;
-    }
-    let (mut fnn, mut sn) = (first - 1, second - 1);
-    while fnn & 1 == 1 {
-        fnn >>= 1;
-        sn >>= 1;
-    }
-    let (mut fr, mut sr) = (path[0], path[0]);
-    for c in &path[1..] {
-        if sn == 0 {
-            return false;
-        }
-        if fnn & 1 == 1 || fnn == sn {
-            fr = node(c, &fr);
-            sr = node(c, &sr);
-            while fnn & 1 == 0 && fnn != 0 {
-                fnn >>= 1;
-                sn >>= 1;
-            }
-        } else {
-            sr = node(&sr, c);
-        }
-        fnn >>= 1;
-        sn >>= 1;
-    }
-    fr == *root1 && sr == *root2 && sn == 0
 }
 
 fn merkle_testdata() -> PathBuf {

@@ -10,6 +10,7 @@ use std::process::Command;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use common::{H, node, verify_inclusion};
 use ed25519_dalek::Verifier as _;
 use p256::ecdsa::signature::hazmat::PrehashSigner as _;
 use p256::pkcs8::EncodePublicKey as _;
@@ -17,8 +18,6 @@ use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 use wsc_sigstore_local::rekor::v2::{LOG_NAME, RekorV2Log, canonicalize_v2_request};
 use wsc_sigstore_local::{Config, Instance};
-
-type H = [u8; 32];
 
 const URI_ID: &str = "https://github.com/o/r/.github/workflows/release.yml@refs/heads/main";
 
@@ -30,44 +29,12 @@ fn sha(parts: &[&[u8]]) -> H {
     h.finalize().into()
 }
 
-fn node(l: &H, r: &H) -> H {
-    sha(&[&[1u8], l, r])
-}
-
 fn unb64(s: &str) -> Vec<u8> {
     STANDARD.decode(s).unwrap()
 }
 
 fn h32(v: &[u8]) -> H {
     v.try_into().unwrap()
-}
-
-/// RFC 9162 §2.1.3.2: verify an inclusion proof.
-fn verify_inclusion(index: u64, size: u64, leaf: &H, proof: &[H], root: &H) -> bool {
-    if index >= size {
-        return false;
-    }
-    let (mut fnn, mut sn) = (index, size - 1);
-    let mut r = *leaf;
-    for p in proof {
-        if sn == 0 {
-            return false;
-        }
-        if fnn & 1 == 1 || fnn == sn {
-            r = node(p, &r);
-            if fnn & 1 == 0 {
-                while fnn & 1 == 0 && fnn != 0 {
-                    fnn >>= 1;
-                    sn >>= 1;
-                }
-            }
-        } else {
-            r = node(&r, p);
-        }
-        fnn >>= 1;
-        sn >>= 1;
-    }
-    sn == 0 && r == *root
 }
 
 /// The raw Ed25519 key of a DER SPKI (RFC 8410: fixed 12-byte prefix).

@@ -193,16 +193,89 @@ pub(crate) fn unhex(s: &str) -> Vec<u8> {
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect()
 }
 
-pub(crate) fn node(l: &[u8], r: &[u8]) -> Vec<u8> {
+/// A SHA-256 Merkle tree hash.
+pub(crate) type H = [u8; 32];
+
+/// RFC 6962 interior node: SHA-256(0x01 ‖ left ‖ right).
+pub(crate) fn node(l: &H, r: &H) -> H {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     h.update([1u8]);
     h.update(l);
     h.update(r);
-    h.finalize().to_vec()
+    h.finalize().into()
 }
 
-/// RFC 9162 §2.1.4.2 consistency proof check, written for this test.
+/// RFC 9162 §2.1.3.2: verify an inclusion proof (written for the tests,
+/// independent of the crate's tree code).
+pub(crate) fn verify_inclusion(index: u64, size: u64, leaf: &H, proof: &[H], root: &H) -> bool {
+    if index >= size {
+        return false;
+    }
+    let (mut fnn, mut sn) = (index, size - 1);
+    let mut r = *leaf;
+    for p in proof {
+        if sn == 0 {
+            return false;
+        }
+        if fnn & 1 == 1 || fnn == sn {
+            r = node(p, &r);
+            while fnn & 1 == 0 && fnn != 0 {
+                fnn >>= 1;
+                sn >>= 1;
+            }
+        } else {
+            r = node(&r, p);
+        }
+        fnn >>= 1;
+        sn >>= 1;
+    }
+    sn == 0 && r == *root
+}
+
+/// RFC 9162 §2.1.4.2: verify a consistency proof between two non-empty trees.
+pub(crate) fn verify_consistency(first: u64, second: u64, root1: &H, root2: &H, proof: &[H]) -> bool {
+    if first == 0 || first > second {
+        return false;
+    }
+    if first == second {
+        return proof.is_empty() && root1 == root2;
+    }
+    let mut path: Vec<H> = proof.to_vec();
+    if first.is_power_of_two() {
+        path.insert(0, *root1);
+    }
+    if path.is_empty() {
+        return false;
+    }
+    let (mut fnn, mut sn) = (first - 1, second - 1);
+    while fnn & 1 == 1 {
+        fnn >>= 1;
+        sn >>= 1;
+    }
+    let (mut fr, mut sr) = (path[0], path[0]);
+    for c in &path[1..] {
+        if sn == 0 {
+            return false;
+        }
+        if fnn & 1 == 1 || fnn == sn {
+            fr = node(c, &fr);
+            sr = node(c, &sr);
+            while fnn & 1 == 0 && fnn != 0 {
+                fnn >>= 1;
+                sn >>= 1;
+            }
+        } else {
+            sr = node(&sr, c);
+        }
+        fnn >>= 1;
+        sn >>= 1;
+    }
+    fr == *root1 && sr == *root2 && sn == 0
+}
+
+/// [`verify_consistency`] over byte strings as the log's JSON gives them;
+/// from an empty tree any tree is consistent with an empty proof.
 pub(crate) fn consistency_ok(size1: u64, size2: u64, root1: &[u8], root2: &[u8], proof: &[Vec<u8>]) -> bool {
     if size1 > size2 {
         return false;
@@ -213,37 +286,10 @@ pub(crate) fn consistency_ok(size1: u64, size2: u64, root1: &[u8], root2: &[u8],
     if size1 == 0 {
         return proof.is_empty();
     }
-    let mut path: Vec<Vec<u8>> = proof.to_vec();
-    if size1.is_power_of_two() {
-        path.insert(0, root1.to_vec());
-    }
-    let (mut fnode, mut snode) = (size1 - 1, size2 - 1);
-    while fnode & 1 == 1 {
-        fnode >>= 1;
-        snode >>= 1;
-    }
-    let Some(first) = path.first() else { return false };
-    let (mut fr, mut sr) = (first.clone(), first.clone());
-    for c in &path[1..] {
-        if snode == 0 {
-            return false;
-        }
-        if fnode & 1 == 1 || fnode == snode {
-            fr = node(c, &fr);
-            sr = node(c, &sr);
-            if fnode & 1 == 0 {
-                while fnode & 1 == 0 && fnode != 0 {
-                    fnode >>= 1;
-                    snode >>= 1;
-                }
-            }
-        } else {
-            sr = node(&sr, c);
-        }
-        fnode >>= 1;
-        snode >>= 1;
-    }
-    snode == 0 && fr == root1 && sr == root2
+    let h = |v: &[u8]| -> Option<H> { v.try_into().ok() };
+    let (Some(r1), Some(r2)) = (h(root1), h(root2)) else { return false };
+    let Some(path) = proof.iter().map(|p| h(p)).collect::<Option<Vec<H>>>() else { return false };
+    verify_consistency(size1, size2, &r1, &r2, &path)
 }
 
 pub(crate) fn log_info(base: &str) -> (u64, Vec<u8>) {
