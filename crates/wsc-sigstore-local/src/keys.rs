@@ -85,14 +85,7 @@ pub(crate) fn cert_pem(der: &[u8]) -> String {
 
 /// A PEM block with 64-character lines.
 pub(crate) fn pem_block(label: &str, der: &[u8]) -> String {
-    let body = b64(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in body.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(chunk));
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
+    crate::rekor::canon::encode_pem(label, der)
 }
 
 /// Seconds since the Unix epoch.

@@ -90,6 +90,20 @@ fn parse_pem_blocks(text: &[u8]) -> Result<Vec<PemBlock>, ApiError> {
     Ok(blocks)
 }
 
+/// The ECDSA P-256 key of a DER certificate (the only kind of key accepted).
+pub(crate) fn certificate_key(der: &[u8]) -> Result<VerifyingKey, ApiError> {
+    use der::{Decode as _, Encode as _};
+    let cert = x509_cert::Certificate::from_der(der)
+        .map_err(|e| ApiError::bad_request(format!("certificate: invalid DER: {e}")))?;
+    let spki = cert
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .map_err(|e| ApiError::bad_request(format!("certificate: invalid public key: {e}")))?;
+    VerifyingKey::from_public_key_der(&spki)
+        .map_err(|e| ApiError::bad_request(format!("certificate: only ECDSA P-256 keys are supported: {e}")))
+}
+
 /// Encodes a PEM block the way Go's `pem.EncodeToMemory` does: 64-column lines, `\n`, final newline.
 pub fn encode_pem(label: &str, der: &[u8]) -> String {
     let body = STANDARD.encode(der);
@@ -122,17 +136,7 @@ pub fn parse_verifier(pem: &[u8]) -> Result<Verifier, ApiError> {
     };
     match block.label.as_str() {
         "CERTIFICATE" => {
-            use der::Decode as _;
-            use der::Encode as _;
-            let cert = x509_cert::Certificate::from_der(&block.der)
-                .map_err(|e| bad(format!("certificate: invalid DER: {e}")))?;
-            let spki = cert
-                .tbs_certificate
-                .subject_public_key_info
-                .to_der()
-                .map_err(|e| bad(format!("certificate: invalid public key: {e}")))?;
-            let key = VerifyingKey::from_public_key_der(&spki)
-                .map_err(|e| bad(format!("certificate: only ECDSA P-256 keys are supported: {e}")))?;
+            let key = certificate_key(&block.der)?;
             Ok(Verifier { key, canonical_pem: encode_pem("CERTIFICATE", &block.der) })
         }
         "PUBLIC KEY" => {

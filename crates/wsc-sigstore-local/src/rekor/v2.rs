@@ -83,17 +83,8 @@ fn parse_verifier(v: &Value) -> Result<(VerifyingKey, String), ApiError> {
     let key = field(v, "publicKey", "public_key");
     match (cert, key) {
         (Some(c), None) => {
-            use der::{Decode as _, Encode as _};
             let der = bytes(c, "rawBytes", "raw_bytes", "signature.verifier.x509Certificate.rawBytes")?;
-            let parsed =
-                x509_cert::Certificate::from_der(&der).map_err(|e| bad(format!("certificate: invalid DER: {e}")))?;
-            let spki = parsed
-                .tbs_certificate
-                .subject_public_key_info
-                .to_der()
-                .map_err(|e| bad(format!("certificate: invalid public key: {e}")))?;
-            let key = VerifyingKey::from_public_key_der(&spki)
-                .map_err(|e| bad(format!("certificate: only ECDSA P-256 keys are supported: {e}")))?;
+            let key = super::canon::certificate_key(&der)?;
             Ok((key, format!(r#"{{"keyDetails":"{KEY_DETAILS}","x509Certificate":{{"rawBytes":"{}"}}}}"#, b64(&der))))
         }
         (None, Some(k)) => {
