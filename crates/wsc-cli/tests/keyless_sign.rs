@@ -10,13 +10,18 @@ use wsc_sigstore_local::{Config, Instance};
 const IDENTITY: &str = "https://github.com/wsc-test/app/.github/workflows/release.yml@refs/heads/main";
 
 fn start() -> (Instance, tempfile::TempDir) {
+    start_with(false, false)
+}
+
+/// A local instance in a new folder, over HTTPS or not, with a Rekor v2 log or v1.
+fn start_with(tls: bool, rekor_v2: bool) -> (Instance, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
     let inst = Instance::start(Config {
         dir: dir.path().join("sigstore"),
         identities: vec![IDENTITY.into()],
-        tls: false,
+        tls,
         port: 0,
-        rekor_v2: false,
+        rekor_v2,
     })
     .expect("local instance");
     (inst, dir)
@@ -353,15 +358,7 @@ fn sign_bundle_follows_the_conformance_protocol() {
 /// sign; a wrong Rekor pin fails before anything is written.
 #[test]
 fn pinned_https_from_the_environment() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let inst = Instance::start(Config {
-        dir: dir.path().join("sigstore"),
-        identities: vec![IDENTITY.into()],
-        tls: true,
-        port: 0,
-        rekor_v2: false,
-    })
-    .expect("local instance");
+    let (inst, dir) = start_with(true, false);
     let d = dir.path();
     let leaf = inst.tls_leaf_der().expect("tls leaf");
     let pin = {
@@ -403,15 +400,7 @@ fn pinned_https_from_the_environment() {
 /// entries, and sigstore-python verifies the exported bundle.
 #[test]
 fn rekor_v2_signing_verifies_with_sigstore_python() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let inst = Instance::start(Config {
-        dir: dir.path().join("sigstore"),
-        identities: vec![IDENTITY.into()],
-        tls: false,
-        port: 0,
-        rekor_v2: true,
-    })
-    .expect("local instance");
+    let (inst, dir) = start_with(false, true);
     let d = dir.path();
     let token = inst.mint_token(IDENTITY).expect("token");
     let out = d.join("s.wasm").display().to_string();

@@ -22,13 +22,18 @@ const IDENTITY: &str = "https://github.com/wsc-test/app/.github/workflows/releas
 const EMAIL: &str = "dev@wsc.test";
 
 fn start(tls: bool) -> (Instance, tempfile::TempDir) {
+    start_with(tls, false)
+}
+
+/// A local instance in a new folder, with a Rekor v2 log or v1.
+fn start_with(tls: bool, rekor_v2: bool) -> (Instance, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
     let inst = Instance::start(Config {
         dir: dir.path().to_path_buf(),
         identities: vec![IDENTITY.into(), EMAIL.into()],
         tls,
         port: 0,
-        rekor_v2: false,
+        rekor_v2,
     })
     .expect("local instance");
     (inst, dir)
@@ -394,15 +399,7 @@ fn the_local_files_are_what_sigstore_python_reads() {
 /// no SET, an RFC 3161 timestamp required; verified offline.
 #[test]
 fn rekor_v2_chosen_by_the_signing_config() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let inst = Instance::start(Config {
-        dir: dir.path().to_path_buf(),
-        identities: vec![IDENTITY.into()],
-        tls: false,
-        port: 0,
-        rekor_v2: true,
-    })
-    .expect("local instance");
+    let (inst, _dir) = start_with(false, true);
     let root = root(&inst);
     let services = services_with(&inst, &builder(&inst), &fast(), true);
     assert_eq!(services.rekor_version(), 2);
