@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use common::{H, verify_consistency, verify_inclusion};
+use common::{H, sha, verify_consistency, verify_inclusion};
 use p256::ecdsa::signature::Verifier as _;
 use p256::ecdsa::signature::hazmat::PrehashSigner as _;
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
@@ -16,14 +16,6 @@ use p256::pkcs8::{DecodePublicKey as _, EncodePublicKey as _, LineEnding};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use wsc_sigstore_local::rekor::{CreateOptions, RekorLog};
-
-fn sha(parts: &[&[u8]]) -> H {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update(p);
-    }
-    h.finalize().into()
-}
 
 fn unhex(s: &str) -> Vec<u8> {
     assert!(s.len() % 2 == 0, "odd hex {s}");

@@ -6,11 +6,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use common::{H, node, verify_inclusion};
+use common::{H, node, run, sha, sigstore, verify_inclusion};
 use ed25519_dalek::Verifier as _;
 use p256::ecdsa::signature::hazmat::PrehashSigner as _;
 use p256::pkcs8::EncodePublicKey as _;
@@ -20,14 +19,6 @@ use wsc_sigstore_local::rekor::v2::{LOG_NAME, RekorV2Log, canonicalize_v2_reques
 use wsc_sigstore_local::{Config, Instance};
 
 const URI_ID: &str = "https://github.com/o/r/.github/workflows/release.yml@refs/heads/main";
-
-fn sha(parts: &[&[u8]]) -> H {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update(p);
-    }
-    h.finalize().into()
-}
 
 fn unb64(s: &str) -> Vec<u8> {
     STANDARD.decode(s).unwrap()
@@ -410,23 +401,6 @@ fn entries_survive_a_restart() {
     assert_eq!(log.get_by_index(6).unwrap_err().status, 404);
     // A different key cannot open it.
     assert!(RekorV2Log::open(dir.path(), ed25519_dalek::SigningKey::generate(&mut rand_core::OsRng)).is_err());
-}
-
-/// `python3 -m sigstore --trust-config DIR/trust_config.json ...`, never through a proxy.
-fn sigstore(dir: &Path) -> Command {
-    let mut c = Command::new("python3");
-    c.args(["-m", "sigstore", "--trust-config"]).arg(dir.join("trust_config.json"));
-    c.env("COLUMNS", "400").env("NO_PROXY", "127.0.0.1,localhost").env("no_proxy", "127.0.0.1,localhost");
-    for v in ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"] {
-        c.env_remove(v);
-    }
-    c
-}
-
-fn run(mut c: Command) -> (bool, String) {
-    let out = c.output().expect("python3 runs");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
 }
 
 fn sign(inst: &Instance, file: &Path) -> PathBuf {

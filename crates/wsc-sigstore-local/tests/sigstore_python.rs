@@ -4,29 +4,12 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
+use common::{run, sigstore};
 use wsc_sigstore_local::{Config, Instance};
 
 const URI_ID: &str = "https://github.com/o/r/.github/workflows/release.yml@refs/heads/main";
 const EMAIL_ID: &str = "dev@example.test";
-
-/// `python3 -m sigstore --trust-config DIR/trust_config.json ...`, never through a proxy.
-fn sigstore(dir: &Path) -> Command {
-    let mut c = Command::new("python3");
-    c.args(["-m", "sigstore", "--trust-config"]).arg(dir.join("trust_config.json"));
-    c.env("COLUMNS", "400").env("NO_PROXY", "127.0.0.1,localhost").env("no_proxy", "127.0.0.1,localhost");
-    for v in ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"] {
-        c.env_remove(v);
-    }
-    c
-}
-
-fn run(mut c: Command) -> (bool, String) {
-    let out = c.output().expect("python3 runs");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
-}
 
 /// Signs `file` with sigstore-python and returns the bundle path.
 fn sign(inst: &Instance, identity: &str, file: &Path, ca: Option<&Path>) -> std::path::PathBuf {

@@ -196,6 +196,16 @@ pub(crate) fn unhex(s: &str) -> Vec<u8> {
 /// A SHA-256 Merkle tree hash.
 pub(crate) type H = [u8; 32];
 
+/// SHA-256 over the concatenation of `parts`.
+pub(crate) fn sha(parts: &[&[u8]]) -> H {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
 /// RFC 6962 interior node: SHA-256(0x01 ‖ left ‖ right).
 pub(crate) fn node(l: &H, r: &H) -> H {
     use sha2::{Digest, Sha256};
@@ -310,4 +320,22 @@ pub(crate) fn check_consistency(base: &str, old: &(u64, Vec<u8>)) {
     let mut wrong = old.1.clone();
     wrong[0] ^= 1;
     assert!(!consistency_ok(old.0, new.0, &wrong, &new.1, &hashes));
+}
+
+/// `python3 -m sigstore --trust-config DIR/trust_config.json ...`, never through a proxy.
+pub(crate) fn sigstore(dir: &std::path::Path) -> std::process::Command {
+    let mut c = std::process::Command::new("python3");
+    c.args(["-m", "sigstore", "--trust-config"]).arg(dir.join("trust_config.json"));
+    c.env("COLUMNS", "400").env("NO_PROXY", "127.0.0.1,localhost").env("no_proxy", "127.0.0.1,localhost");
+    for v in ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"] {
+        c.env_remove(v);
+    }
+    c
+}
+
+/// Runs a command: (success, stdout and stderr).
+pub(crate) fn run(mut c: std::process::Command) -> (bool, String) {
+    let out = c.output().expect("python3 runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
 }
