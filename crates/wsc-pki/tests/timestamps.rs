@@ -175,6 +175,11 @@ fn timestamp_mode_fails_closed() {
     let dev = key(KeyAlgorithm::Ed25519);
     let chain = device_chain(&inter, &dev, "d", &DeviceProfile::default());
 
+    // A TSA time more than 5 minutes after the verifier's clock (here: --at-time an hour back).
+    let fresh = wsc_core::sign(MODULE, &timestamped_signer(&dev, chain.clone(), &tsa)).expect("sign");
+    let hour_ago = SystemTime::now() - std::time::Duration::from_secs(3600);
+    assert_rejected(&fresh, &anchor(&root).at_time(hour_ago).use_timestamps(tsa.trust()), "is later than");
+
     // A record without a token.
     let plain = sign_with(MODULE, &dev, chain.clone());
     assert_rejected(&plain, &anchor(&root).use_timestamps(tsa.trust()), "carries no RFC 3161 token");

@@ -76,6 +76,18 @@ pub(crate) fn create_dsse(
     create_entry(client, body, KindVersion::DsseV001)
 }
 
+/// The URL of a `Location` that names an entry of the log at `base`: a path,
+/// or an absolute URL under `base`; anything on another host is refused.
+fn same_log_url(base: &str, location: &str) -> Result<String, SignError> {
+    if location.starts_with('/') {
+        Ok(format!("{base}{location}"))
+    } else if location.starts_with(&format!("{base}/")) {
+        Ok(location.to_string())
+    } else {
+        Err(SignError::LogEntry(format!("409 Conflict names an entry on another host: {location}")))
+    }
+}
+
 /// Posts an entry request; returns the entry in bundle form.
 fn create_entry(client: &ServiceClient, body: Vec<u8>, kind: KindVersion) -> Result<TransparencyLogEntry, SignError> {
     let url = format!("{}/api/v1/log/entries", client.url);
@@ -92,14 +104,7 @@ fn create_entry(client: &ServiceClient, body: Vec<u8>, kind: KindVersion) -> Res
                 .and_then(|v| v.to_str().ok())
                 .ok_or_else(|| SignError::LogEntry("409 Conflict without a Location".into()))?
                 .to_string();
-            // Only a path on the same log: an absolute URL elsewhere is refused.
-            let get = if location.starts_with('/') {
-                format!("{}{location}", client.url)
-            } else if location.starts_with(&format!("{}/", client.url)) {
-                location
-            } else {
-                return Err(SignError::LogEntry(format!("409 Conflict names an entry on another host: {location}")));
-            };
+            let get = same_log_url(&client.url, &location)?;
             let again = client.send(&get, &|c| c.get(&get).header("Accept", "application/json"))?;
             if again.status != 200 {
                 return Err(SignError::LogEntry(format!("fetching the existing entry: HTTP {}", again.status)));
@@ -121,4 +126,25 @@ fn create_entry(client: &ServiceClient, body: Vec<u8>, kind: KindVersion) -> Res
         return Err(SignError::LogEntry("the entry has no signed entry timestamp".into()));
     }
     entry.to_bundle_entry(kind).map_err(|e| SignError::LogEntry(format!("the entry cannot go into a bundle: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_conflict_location_must_be_on_the_same_log() {
+        let base = "https://rekor.test";
+        assert_eq!(
+            super::same_log_url(base, "/api/v1/log/entries/ab").expect("path"),
+            "https://rekor.test/api/v1/log/entries/ab"
+        );
+        assert_eq!(
+            super::same_log_url(base, "https://rekor.test/api/v1/log/entries/ab").expect("same host"),
+            "https://rekor.test/api/v1/log/entries/ab"
+        );
+        for other in
+            ["https://evil.test/api/v1/log/entries/ab", "https://rekor.test.evil.test/x", "http://rekor.test/x"]
+        {
+            assert!(super::same_log_url(base, other).is_err(), "{other}");
+        }
+    }
 }

@@ -335,14 +335,7 @@ impl KeylessSigner {
     /// Refuses to log with a certificate about to expire (a long batch):
     /// the entry would not verify.
     fn check_time_left(&self) -> Result<(), SignError> {
-        let now = unix_now();
-        if self.not_after - now < MIN_VALIDITY_LEFT {
-            return Err(SignError::Certificate(format!(
-                "the certificate expires in {} s; sign the remaining modules in a new run (new certificate)",
-                (self.not_after - now).max(0)
-            )));
-        }
-        Ok(())
+        time_left(self.not_after, unix_now())
     }
 
     /// Encodes the bundle and verifies it before handing it back.
@@ -377,6 +370,23 @@ impl Signer for KeylessSigner {
     }
 }
 
+/// Fails when a certificate valid until `not_after` has too little time left at `now`.
+fn time_left(not_after: i64, now: i64) -> Result<(), SignError> {
+    if not_after - now < MIN_VALIDITY_LEFT {
+        return Err(SignError::Certificate(format!(
+            "the certificate expires in {} s; sign the remaining modules in a new run (new certificate)",
+            (not_after - now).max(0)
+        )));
+    }
+    Ok(())
+}
+
+/// When to check a fresh chain: now, or the leaf's notBefore when this
+/// host's clock is at most [`SKEW_SECONDS`] behind Fulcio's.
+fn chain_check_time(not_before: i64, now: i64) -> i64 {
+    if not_before > now && not_before - now <= SKEW_SECONDS { not_before } else { now }
+}
+
 fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -407,8 +417,7 @@ fn check_chain(chain: &[Vec<u8>], root: &TrustedRoot, not_before: i64) -> Result
         &anchors,
         &intermediates,
         {
-            let now = unix_now();
-            let at = if not_before > now && not_before - now <= SKEW_SECONDS { not_before } else { now };
+            let at = chain_check_time(not_before, unix_now());
             UnixTime::since_unix_epoch(std::time::Duration::from_secs(u64::try_from(at).unwrap_or(0)))
         },
         webpki::KeyUsage::required(CODE_SIGNING),
@@ -417,4 +426,22 @@ fn check_chain(chain: &[Vec<u8>], root: &TrustedRoot, not_before: i64) -> Result
     )
     .map_err(|e| SignError::Certificate(format!("the chain does not lead to a Fulcio CA of the trust root: {e}")))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_skew_and_validity_left() {
+        // A host up to a minute behind Fulcio checks at notBefore; further behind, at its own time.
+        assert_eq!(chain_check_time(1_060, 1_000), 1_060);
+        assert_eq!(chain_check_time(1_061, 1_000), 1_000);
+        assert_eq!(chain_check_time(900, 1_000), 1_000);
+        // 30 s or more left: usable; less: refused.
+        assert!(time_left(1_030, 1_000).is_ok());
+        let err = time_left(1_029, 1_000).expect_err("too close to expiry");
+        assert!(err.to_string().contains("expires in 29 s"), "{err}");
+        assert!(time_left(900, 1_000).expect_err("expired").to_string().contains("expires in 0 s"));
+    }
 }
