@@ -226,3 +226,26 @@ fn verify_matrix_ssh_reads_every_line() {
         assert!(out.contains(want), "{module}: {out}");
     }
 }
+
+/// `-i A -i B --out-dir DIR` signs many modules with one key in one run.
+#[test]
+fn batch_signing_with_a_key_writes_each_module_into_the_folder() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let d = tmp.path();
+    let (sk, pk) = (s(&d.join("k.sk")), s(&d.join("k.pk")));
+    assert_eq!(wsc(&["keygen", "-k", &sk, "-K", &pk]).status.code(), Some(0));
+    let (a, b) = (s(&vectors().join("modules/add.wasm")), s(&vectors().join("modules/custom.wasm")));
+    let out = d.join("signed");
+    let o = wsc(&["sign", "-k", &sk, "-i", &a, "-i", &b, "--out-dir", &s(&out)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for name in ["add.wasm", "custom.wasm"] {
+        let o = wsc(&["verify", "-i", &s(&out.join(name)), "-K", &pk]);
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
+    }
+    // Several inputs need --out-dir; two inputs with one name would collide.
+    let o = wsc(&["sign", "-k", &sk, "-i", &a, "-i", &b, "-o", &s(&d.join("x.wasm"))]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = wsc(&["sign", "-k", &sk, "-i", &a, "-i", &a, "--out-dir", &s(&d.join("dup"))]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("would collide"), "{}", stderr(&o));
+}
