@@ -157,6 +157,29 @@ pub enum VerifyError {
     /// The predicate selected nothing, so nothing would be checked.
     #[error("the section selection matches no signed part, so nothing would be verified")]
     NothingChecked,
+    /// Every validly signed set has more hashes than the module has parts:
+    /// a signed part was removed or the module was cut after signing.
+    #[error(
+        "a signed part is missing: the signed set covers {signed} parts but the module has {present} (truncated or a part removed after signing)"
+    )]
+    SignedPartsMissing {
+        /// Hashes in the largest validly signed set.
+        signed: usize,
+        /// Checkpoints (parts) in the module.
+        present: usize,
+    },
+    /// No validly signed set matches the module's parts in order: the part
+    /// at `start..end` differs from what was signed (changed, or removed and
+    /// replaced).
+    #[error(
+        "the signed part at offsets {start}..{end} differs from what was signed (changed, or removed and replaced after signing)"
+    )]
+    SignedPartChanged {
+        /// Offset of the part's first byte.
+        start: u64,
+        /// Offset just past the part.
+        end: u64,
+    },
 }
 
 // The causes are part of each message, so they are not also reported as

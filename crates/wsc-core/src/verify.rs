@@ -4,9 +4,12 @@
 //! The policy is stricter than wasmsign2's (see `docs/format.md`):
 //! * whole-module verification needs one validly signed set whose hashes are
 //!   exactly the module's checkpoints, in order (every delimiter and the end);
-//! * partial verification needs every selected section to lie in a part
-//!   whose checkpoint hash is validly signed, the part after the last
-//!   delimiter included, and at least one hash to be checked;
+//! * partial verification counts a validly signed set only when its hashes
+//!   are the module's first checkpoints, in order (nothing it signed was cut,
+//!   removed or changed); every selected section must lie in a part such a
+//!   set covers, the part after the last delimiter included, and at least
+//!   one hash must be checked; "whole" is said only when one set covers
+//!   every part;
 //! * a malformed or unknown record is skipped and reported, never fatal.
 
 use std::io::{self, Read};
@@ -364,18 +367,54 @@ fn decide(
             Ok(base(matching, true, walked.end, module.len()))
         }
         Scope::Partial(_) => {
-            let accepted = |h: &Hash| sigs.iter().any(|s| set_hashes(data, s.set).contains(h));
+            // A set counts only when the module still holds exactly what it
+            // signed: its hashes are the module's first checkpoints, in
+            // order. A part cut, removed, or changed (even an unselected one:
+            // a removed part can be replaced by unselected padding) makes
+            // the set count for nothing. Parts after it may be unsigned.
+            let module = walked.hashes();
+            let present = module.len();
+            let mut missing = None;
+            let mut changed: Option<usize> = None;
+            let sigs: Vec<SignatureRef> = sigs
+                .into_iter()
+                .filter(|s| {
+                    let h = set_hashes(data, s.set);
+                    if h.len() > present {
+                        missing = missing.max(Some(h.len()));
+                        return false;
+                    }
+                    match h.iter().zip(&module).position(|(a, b)| a != b) {
+                        None => true,
+                        Some(i) => {
+                            changed = Some(changed.map_or(i, |c| c.max(i)));
+                            false
+                        }
+                    }
+                })
+                .collect();
+            if sigs.is_empty() {
+                if let Some(signed) = missing {
+                    return Err(VerifyError::SignedPartsMissing { signed, present });
+                }
+                if let Some(cp) = changed.and_then(|i| cps.get(i)) {
+                    return Err(VerifyError::SignedPartChanged { start: cp.start, end: cp.end });
+                }
+                return Err(VerifyError::NoValidSignature);
+            }
+            let accepted = |i: usize, h: &Hash| sigs.iter().any(|s| set_hashes(data, s.set).get(i) == Some(h));
             let mut checked = 0;
             let mut verified_end = walked.start;
-            for cp in cps {
+            for (i, cp) in cps.iter().enumerate() {
+                let ok = accepted(i, &cp.hash);
                 match cp.selection {
                     PartSelection::Mixed => return Err(VerifyError::PredicateNotAligned { end: cp.end }),
-                    PartSelection::Selected if !accepted(&cp.hash) => {
+                    PartSelection::Selected if !ok => {
                         return Err(VerifyError::SelectionNotCovered { offset: cp.first_selected.unwrap_or(cp.start) });
                     }
                     _ => {}
                 }
-                if accepted(&cp.hash) {
+                if ok {
                     checked += 1;
                     verified_end = cp.end;
                 }
@@ -383,10 +422,10 @@ fn decide(
             if checked == 0 {
                 return Err(VerifyError::NothingChecked);
             }
-            let used: Vec<SignatureRef> =
-                sigs.into_iter().filter(|s| cps.iter().any(|cp| set_hashes(data, s.set).contains(&cp.hash))).collect();
-            let whole = verified_end == walked.end;
-            Ok(base(used, whole, verified_end, checked))
+            // "Whole" only when one set's hashes are exactly the module's.
+            let whole = sigs.iter().any(|s| set_hashes(data, s.set) == module.as_slice());
+            let verified_end = if whole { walked.end } else { verified_end };
+            Ok(base(sigs, whole, verified_end, checked))
         }
     }
 }

@@ -204,7 +204,7 @@ fn partial_verification_is_never_vacuous() {
     let all = |_: &SectionHeader| true;
     let tampered = v("signed/add.k1.tampered-data.wasm");
     let e = verify_with(&tampered, &[&pk], Scope::Partial(&all)).expect("runs").single().expect_err("tampered");
-    assert!(matches!(e, Error::Verification(VerifyError::SelectionNotCovered { .. })), "{e}");
+    assert!(matches!(e, Error::Verification(VerifyError::SignedPartChanged { .. })), "{e}");
     let ok =
         verify_with(&v("signed/add.k1.wasm"), &[&pk], Scope::Partial(&all)).expect("runs").single().expect("intact");
     assert!(ok.whole);
