@@ -65,13 +65,57 @@ fn bad_keys_are_typed_errors() {
     assert!(PublicKey::from_any(b"ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ x").is_err());
 }
 
+/// The key id of docs/format.md section 5, computed here with the hmac and
+/// sha2 crates: HMAC-SHA256(key = public key bytes, "key_id"), first 12 bytes.
+fn expected_key_id(public: &[u8]) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(public).expect("any key length");
+    mac.update(b"key_id");
+    wsc_core::keys::hex(&mac.finalize().into_bytes()[..12])
+}
+
+/// Panics if `debug` shows any 4-byte window of `secret`, in hex of either
+/// case or as `Debug` prints a byte slice.
+fn assert_no_secret_in(debug: &str, secret: &[u8], what: &str) {
+    for w in secret.windows(4) {
+        let h = wsc_core::keys::hex(w);
+        let bytes = format!("{}, {}, {}, {}", w[0], w[1], w[2], w[3]);
+        for shown in [h.clone(), h.to_uppercase(), bytes] {
+            assert!(!debug.contains(&shown), "{what}: Debug shows secret bytes {shown}: {debug}");
+        }
+    }
+}
+
+/// A secret key's `Debug` shows no part of the secret; its public key's
+/// `Debug` shows the key id, which matches the one computed here from the
+/// public key bytes (and, for k1, the id in the vectors' README).
 #[test]
 fn secret_key_debug_does_not_leak() {
-    let sk = SecretKey::from_any(&v("keys/k1.sk")).expect("k1");
+    // Ed25519: wasmsign2's raw secret key is 0x81 || seed || public key.
+    let raw = v("keys/k1.sk");
+    assert_eq!((raw.len(), raw[0]), (65, 0x81), "keys/k1.sk layout");
+    let (seed, public) = (&raw[1..33], &raw[33..]);
+    let sk = SecretKey::from_any(&raw).expect("k1");
     let dbg = format!("{sk:?}");
-    let seed_hex = wsc_core::keys::hex(&v("keys/k1.sk")[1..33]);
-    assert!(!dbg.contains(&seed_hex[..8]), "{dbg}");
+    assert_no_secret_in(&dbg, seed, "Ed25519");
     assert!(dbg.contains("Ed25519"), "{dbg}");
+    let kid = expected_key_id(public);
+    assert_eq!(kid, "3229a5f688dc440331d6fd89", "k1's key id in testdata/wasmsign2's README");
+    let pdbg = format!("{:?}", sk.public_key());
+    assert!(pdbg.contains(&kid), "{pdbg}");
+
+    // P-256: a key made by the p256 crate, read from its PKCS#8 DER.
+    use p256::pkcs8::EncodePrivateKey;
+    let ec = p256::ecdsa::SigningKey::random(&mut rand_core::OsRng);
+    let der = ec.to_pkcs8_der().expect("pkcs8");
+    let sk = SecretKey::from_any(der.as_bytes()).expect("P-256 PKCS#8");
+    let dbg = format!("{sk:?}");
+    assert_no_secret_in(&dbg, &ec.to_bytes(), "P-256");
+    assert!(dbg.contains("P256"), "{dbg}");
+    let point = ec.verifying_key().to_encoded_point(true);
+    assert_eq!(point.as_bytes().len(), 33, "compressed SEC1 point");
+    let pdbg = format!("{:?}", sk.public_key());
+    assert!(pdbg.contains(&expected_key_id(point.as_bytes())), "{pdbg}");
 }
 
 #[test]
