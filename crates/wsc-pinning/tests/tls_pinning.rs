@@ -6,7 +6,7 @@ mod support;
 
 use std::net::TcpListener;
 
-use support::{BODY, TlsServer, assert_mentions, build, get, pki, unrelated_pin};
+use support::{BODY, TlsServer, assert_mentions, build, get, pki, sha256_pin, unrelated_pin};
 use wsc_pinning::{Pin, PinnedClient, PinningConfig, PinningError, Service};
 
 /// A config pinning Rekor to `pins`.
@@ -298,10 +298,9 @@ fn presented_chain_returns_leaf_then_intermediate_with_their_pins() {
     assert_eq!(presented.webpki_error, None, "the chain verifies against the test root");
     assert_eq!(presented.chain.len(), 2, "leaf and intermediate: {:?}", presented.chain);
     let (leaf, int) = (&presented.chain[0], &presented.chain[1]);
-    assert_eq!(leaf.certificate_sha256, Pin::of_certificate(p.good.leaf()));
-    assert_eq!(leaf.spki_sha256, Pin::of_spki(p.good.leaf()));
+    assert_eq!(leaf.certificate_sha256, p.good.leaf_pin());
     assert_eq!(leaf.spki_sha256, Some(p.good.leaf_spki_pin()));
-    assert_eq!(int.certificate_sha256, Pin::of_certificate(p.good.intermediate()));
+    assert_eq!(int.certificate_sha256, p.good.intermediate_pin());
     assert_eq!(int.spki_sha256, Some(p.good.intermediate_spki_pin()));
     assert!(leaf.subject.contains("CN=localhost (A)"), "leaf subject: {}", leaf.subject);
     assert!(leaf.issuer.contains("CN=wsc test intermediate A"), "leaf issuer: {}", leaf.issuer);
@@ -316,7 +315,7 @@ fn presented_chain_with_an_unrelated_root_reports_the_webpki_error() {
     let presented = wsc_pinning::presented_chain(&server.url(), p.other_roots()).expect("presented chain");
     assert!(presented.webpki_error.is_some(), "the chain does not verify against an unrelated root");
     let pins: Vec<Pin> = presented.chain.iter().map(|c| c.certificate_sha256).collect();
-    assert_eq!(pins, vec![p.good.leaf_pin(), Pin::of_certificate(p.good.intermediate())]);
+    assert_eq!(pins, vec![p.good.leaf_pin(), p.good.intermediate_pin()]);
 }
 
 #[test]
@@ -331,7 +330,7 @@ fn presented_chain_with_an_empty_root_store_still_returns_the_chain() {
     });
     assert!(presented.webpki_error.is_some(), "nothing can verify against an empty root store");
     let pins: Vec<Pin> = presented.chain.iter().map(|c| c.certificate_sha256).collect();
-    assert_eq!(pins, vec![p.good.leaf_pin(), Pin::of_certificate(p.good.intermediate())]);
+    assert_eq!(pins, vec![p.good.leaf_pin(), p.good.intermediate_pin()]);
 }
 
 /// `PinningConfig::load_with` reads the file named by WSC_PINNING_CONFIG,
@@ -359,4 +358,61 @@ fn config_file_named_by_a_variable_is_enforced() {
     let e = PinningConfig::load_with(missing).expect_err("missing file");
     assert!(e.to_string().contains("WSC_PINNING_CONFIG"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs a shell pipeline that feeds `input` to openssl; its stdout. Panics
+/// when openssl is missing or fails.
+fn openssl(pipeline: &str, input: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("sh")
+        .args(["-c", &format!("set -e; {pipeline}")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sh runs");
+    child.stdin.take().expect("stdin").write_all(input).expect("writes to openssl");
+    let out = child.wait_with_output().expect("openssl finishes");
+    assert!(
+        out.status.success(),
+        "this test needs openssl on PATH (xtask/setup.sh installs it); `{pipeline}` failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// The pins computed by openssl from each certificate's DER: SHA-256 of the
+/// DER, and SHA-256 of the SubjectPublicKeyInfo openssl extracts. They match
+/// the pins the tests expect (computed in `support` from rcgen's key and
+/// certificate bytes) and the ones `Pin::of_certificate` / `Pin::of_spki` give.
+#[test]
+fn pins_match_the_ones_openssl_computes() {
+    let p = pki();
+    let certs = [
+        ("good leaf", p.good.leaf(), p.good.leaf_pin(), p.good.leaf_spki_pin()),
+        ("intermediate A", p.good.intermediate(), p.good.intermediate_pin(), p.good.intermediate_spki_pin()),
+        ("rogue leaf", p.rogue.leaf(), p.rogue.leaf_pin(), p.rogue.leaf_spki_pin()),
+        ("intermediate B", p.rogue.intermediate(), p.rogue.intermediate_pin(), p.rogue.intermediate_spki_pin()),
+        ("expired leaf", p.expired.leaf(), p.expired.leaf_pin(), p.expired.leaf_spki_pin()),
+    ];
+    for (what, der, cert_pin, spki_pin) in certs {
+        let cert = Pin(openssl("openssl x509 -inform DER -outform DER | openssl dgst -sha256 -binary", der)
+            .try_into()
+            .expect("32 bytes"));
+        let spki = Pin(openssl(
+            "openssl x509 -inform DER -pubkey -noout | openssl pkey -pubin -outform DER | openssl dgst -sha256 -binary",
+            der,
+        )
+        .try_into()
+        .expect("32 bytes"));
+        assert_eq!(cert, cert_pin, "{what}: certificate pin");
+        assert_eq!(spki, spki_pin, "{what}: SPKI pin");
+        assert_eq!(Pin::of_certificate(der), cert, "{what}: Pin::of_certificate");
+        assert_eq!(Pin::of_spki(der), Some(spki), "{what}: Pin::of_spki");
+        assert_ne!(cert, spki, "{what}");
+    }
+    // The root, for which the tests hold no separate key bytes.
+    let root = Pin(openssl("openssl dgst -sha256 -binary", &p.root).try_into().expect("32 bytes"));
+    assert_eq!(root, sha256_pin(&p.root));
 }

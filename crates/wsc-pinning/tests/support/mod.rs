@@ -1,5 +1,9 @@
 //! Test support: a throw-away PKI made with rcgen and a small TLS server on
 //! 127.0.0.1 that answers every request with `200 OK` and `pinned-ok`.
+//!
+//! The expected pins are computed here with sha2, not with `Pin::of_*`: a
+//! certificate pin over the DER rcgen wrote, an SPKI pin over the
+//! SubjectPublicKeyInfo DER of the key rcgen put in the certificate.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -10,10 +14,11 @@ use std::time::Duration;
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
+    KeyUsagePurpose, PublicKeyData,
 };
 use rustls::RootCertStore;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use sha2::{Digest, Sha256};
 use wsc_pinning::{ClientBuilder, Pin, PinnedClient, PinningConfig, Service};
 
 /// The body the server sends.
@@ -29,6 +34,15 @@ pub(crate) struct Identity {
     pub(crate) chain: Vec<CertificateDer<'static>>,
     /// The leaf key as PKCS#8 DER.
     key: Vec<u8>,
+    /// The SubjectPublicKeyInfo DER of the leaf key, from rcgen.
+    leaf_spki: Vec<u8>,
+    /// The SubjectPublicKeyInfo DER of the intermediate's key, from rcgen.
+    intermediate_spki: Vec<u8>,
+}
+
+/// SHA-256 of `bytes` as a pin, computed here.
+pub(crate) fn sha256_pin(bytes: &[u8]) -> Pin {
+    Pin(Sha256::digest(bytes).into())
 }
 
 impl Identity {
@@ -44,24 +58,29 @@ impl Identity {
 
     /// The pin of the leaf certificate DER.
     pub(crate) fn leaf_pin(&self) -> Pin {
-        Pin::of_certificate(self.leaf())
+        sha256_pin(self.leaf())
+    }
+
+    /// The pin of the intermediate certificate DER.
+    pub(crate) fn intermediate_pin(&self) -> Pin {
+        sha256_pin(self.intermediate())
     }
 
     /// The pin of the leaf's public key.
     pub(crate) fn leaf_spki_pin(&self) -> Pin {
-        Pin::of_spki(self.leaf()).expect("the leaf parses")
+        sha256_pin(&self.leaf_spki)
     }
 
     /// The pin of the intermediate's public key.
     pub(crate) fn intermediate_spki_pin(&self) -> Pin {
-        Pin::of_spki(self.intermediate()).expect("the intermediate parses")
+        sha256_pin(&self.intermediate_spki)
     }
 
     /// The same identity presenting one more certificate after its chain.
     pub(crate) fn with_appended(&self, extra: &CertificateDer<'static>) -> Identity {
         let mut chain = self.chain.clone();
         chain.push(extra.clone());
-        Identity { chain, key: self.key.clone() }
+        Identity { chain, ..self.clone() }
     }
 
     fn private_key(&self) -> PrivateKeyDer<'static> {
@@ -118,7 +137,14 @@ fn ca_params(cn: &str) -> CertificateParams {
     p
 }
 
-fn leaf(cn: &str, names: &[&str], issuer: &Issuer<'_, KeyPair>, intermediate: &CertificateDer<'static>) -> Identity {
+/// An intermediate CA certificate, its SubjectPublicKeyInfo DER and its issuer.
+struct Intermediate {
+    der: CertificateDer<'static>,
+    spki: Vec<u8>,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+fn leaf(cn: &str, names: &[&str], intermediate: &Intermediate) -> Identity {
     let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
     let mut p = CertificateParams::new(names).expect("valid names");
     p.distinguished_name = name(cn);
@@ -126,20 +152,25 @@ fn leaf(cn: &str, names: &[&str], issuer: &Issuer<'_, KeyPair>, intermediate: &C
     p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     p.use_authority_key_identifier_extension = true;
-    leaf_from(p, issuer, intermediate)
+    leaf_from(p, intermediate)
 }
 
-fn leaf_from(p: CertificateParams, issuer: &Issuer<'_, KeyPair>, intermediate: &CertificateDer<'static>) -> Identity {
+fn leaf_from(p: CertificateParams, intermediate: &Intermediate) -> Identity {
     let key = KeyPair::generate().expect("key generation");
-    let cert = p.signed_by(&key, issuer).expect("signing the leaf");
-    Identity { chain: vec![cert.der().clone(), intermediate.clone()], key: key.serialize_der() }
+    let cert = p.signed_by(&key, &intermediate.issuer).expect("signing the leaf");
+    Identity {
+        chain: vec![cert.der().clone(), intermediate.der.clone()],
+        key: key.serialize_der(),
+        leaf_spki: key.subject_public_key_info(),
+        intermediate_spki: intermediate.spki.clone(),
+    }
 }
 
-fn intermediate(cn: &str, root: &Issuer<'_, KeyPair>) -> (CertificateDer<'static>, Issuer<'static, KeyPair>) {
+fn intermediate(cn: &str, root: &Issuer<'_, KeyPair>) -> Intermediate {
     let p = ca_params(cn);
     let key = KeyPair::generate().expect("key generation");
     let cert = p.signed_by(&key, root).expect("signing the intermediate");
-    (cert.der().clone(), Issuer::new(p, key))
+    Intermediate { der: cert.der().clone(), spki: key.subject_public_key_info(), issuer: Issuer::new(p, key) }
 }
 
 fn make_pki() -> Pki {
@@ -148,12 +179,12 @@ fn make_pki() -> Pki {
     let root = root_params.self_signed(&root_key).expect("self-signing the root").der().clone();
     let root_issuer = Issuer::new(root_params, root_key);
 
-    let (int_a, issuer_a) = intermediate("wsc test intermediate A", &root_issuer);
-    let (int_b, issuer_b) = intermediate("wsc test intermediate B", &root_issuer);
+    let int_a = intermediate("wsc test intermediate A", &root_issuer);
+    let int_b = intermediate("wsc test intermediate B", &root_issuer);
     let names = ["localhost", "127.0.0.1"];
-    let good = leaf("localhost (A)", &names, &issuer_a, &int_a);
-    let rogue = leaf("localhost (B)", &names, &issuer_b, &int_b);
-    let wrong_host = leaf("example.invalid", &["example.invalid"], &issuer_a, &int_a);
+    let good = leaf("localhost (A)", &names, &int_a);
+    let rogue = leaf("localhost (B)", &names, &int_b);
+    let wrong_host = leaf("example.invalid", &["example.invalid"], &int_a);
 
     let mut p = CertificateParams::new(vec!["localhost".to_string()]).expect("valid names");
     p.distinguished_name = name("localhost (expired)");
@@ -163,7 +194,7 @@ fn make_pki() -> Pki {
     p.use_authority_key_identifier_extension = true;
     p.not_before = rcgen::date_time_ymd(2000, 1, 1);
     p.not_after = rcgen::date_time_ymd(2001, 1, 1);
-    let expired = leaf_from(p, &issuer_a, &int_a);
+    let expired = leaf_from(p, &int_a);
 
     let other_key = KeyPair::generate().expect("key generation");
     let other_root = ca_params("unrelated root").self_signed(&other_key).expect("self-signing").der().clone();
@@ -179,7 +210,7 @@ pub(crate) fn pki() -> &'static Pki {
 
 /// A pin that matches nothing in the PKI (the SHA-256 of a label).
 pub(crate) fn unrelated_pin(label: &str) -> Pin {
-    Pin::of_certificate(label.as_bytes())
+    sha256_pin(label.as_bytes())
 }
 
 /// A TLS server on 127.0.0.1 serving at most a fixed number of connections,
