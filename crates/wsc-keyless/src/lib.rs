@@ -16,6 +16,12 @@
 //! workflow claims) and the bundle interop helpers (the message to sign,
 //! attach, export).
 //!
+//! A keyless record is a message-signature bundle whose SHA-256
+//! `messageDigest` is the digest of its set message: anything else (a DSSE
+//! envelope, another digest algorithm, no digest) is refused before
+//! `sigstore-verify` sees it. Regular expressions of the policy are
+//! anchored by [`anchored_regex`], which no pattern can escape.
+//!
 //! With the `sign` feature it also signs: identity tokens (explicit, CI
 //! providers, browser login), Fulcio, Rekor (v1, v2) and TSA clients over
 //! wsc-pinning, and the [`sign::KeylessSigner`] that checks every bundle it
@@ -30,6 +36,7 @@ use std::fmt;
 use std::io::Read;
 
 use regex::Regex;
+use regex_syntax::hir::{Hir, Look};
 use sha2::{Digest, Sha256};
 use sigstore_verify::trust_root::TrustedRoot;
 use sigstore_verify::types::{Artifact, Bundle, DerPublicKey, HashAlgorithm, SignatureContent};
@@ -58,11 +65,23 @@ pub enum KeylessError {
     /// The trust root does not parse or cannot be used.
     #[error("invalid trust root: {0}")]
     TrustRoot(String),
-    /// A policy setting is invalid (for example a bad regular expression).
+    /// A policy setting is invalid.
     #[error("invalid policy: {0}")]
     Policy(String),
+    /// A regular expression of the policy does not parse on its own.
+    #[error("invalid regular expression {pattern:?}")]
+    Regex {
+        /// The pattern as given.
+        pattern: String,
+        /// Why it was refused.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The bundle is not of the one shape a keyless record may have: a
+    /// message signature with a SHA-256 `messageDigest`.
+    #[error("not a keyless record: {0}; a keyless record is a message-signature bundle with a SHA-256 messageDigest")]
+    NotKeylessRecord(RecordShape),
     /// The signature, certificate, log or timestamp evidence was rejected.
-    #[error("{0}")]
+    #[error(transparent)]
     Verify(#[from] sigstore_verify::Error),
     /// The certificate verified, but its identity or claims do not satisfy the policy.
     #[error("identity policy not met: {0}")]
@@ -78,6 +97,84 @@ pub enum KeylessError {
     /// A module-level error.
     #[error("{0}")]
     Core(#[from] wsc_core::Error),
+}
+
+/// Why a bundle cannot be a keyless record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RecordShape {
+    /// A DSSE envelope: it signs a statement about artifacts, not the set
+    /// message itself.
+    Dsse,
+    /// Content that is neither a message signature nor DSSE.
+    UnknownContent,
+    /// A message signature without a `messageDigest`.
+    NoDigest,
+    /// A `messageDigest` with another algorithm than SHA-256.
+    NotSha256,
+    /// A SHA-256 `messageDigest` that is not 32 bytes long.
+    DigestLength,
+}
+
+impl fmt::Display for RecordShape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RecordShape::Dsse => "the bundle is a DSSE envelope (an attestation), not a message signature",
+            RecordShape::UnknownContent => "the bundle's content is neither a message signature nor DSSE",
+            RecordShape::NoDigest => "the bundle has no messageDigest",
+            RecordShape::NotSha256 => "the bundle's messageDigest is not SHA-256",
+            RecordShape::DigestLength => "the bundle's SHA-256 messageDigest is not 32 bytes",
+        })
+    }
+}
+
+/// The SHA-256 message digest of a bundle that may be a keyless record.
+fn record_digest(bundle: &Bundle) -> Result<[u8; 32], KeylessError> {
+    let ms = match &bundle.content {
+        SignatureContent::MessageSignature(ms) => ms,
+        SignatureContent::DsseEnvelope(_) => return Err(KeylessError::NotKeylessRecord(RecordShape::Dsse)),
+        _ => return Err(KeylessError::NotKeylessRecord(RecordShape::UnknownContent)),
+    };
+    let md = ms.message_digest.as_ref().ok_or(KeylessError::NotKeylessRecord(RecordShape::NoDigest))?;
+    if md.algorithm != HashAlgorithm::Sha2256 {
+        return Err(KeylessError::NotKeylessRecord(RecordShape::NotSha256));
+    }
+    md.digest.as_bytes().try_into().map_err(|_| KeylessError::NotKeylessRecord(RecordShape::DigestLength))
+}
+
+fn parse_bundle(json: &str) -> Result<Bundle, KeylessError> {
+    Bundle::from_json(json).map_err(|e| KeylessError::Bundle(e.to_string()))
+}
+
+/// A regular expression that must match a whole value: `^(?:pattern)$`,
+/// built so that nothing in `pattern` can escape the anchors.
+///
+/// The pattern is parsed on its own first: an unbalanced `)`, a trailing
+/// `\` or any other error refuses it. The anchors are then added to the
+/// parsed tree, not to the text, and the regex compiled is one whose own
+/// parse is exactly that anchored tree: the text `^(?:pattern)$` when it
+/// parses to it (most patterns, and it reads as written), else the tree's
+/// printed form, which has no verbose mode and closes every group. So
+/// `nomatch)|(?:` is refused, and `(?x)a#` (whose comment would swallow a
+/// textual `)$`) matches exactly `a`.
+pub fn anchored_regex(pattern: &str) -> Result<Regex, KeylessError> {
+    let refuse =
+        |source: Box<dyn std::error::Error + Send + Sync>| KeylessError::Regex { pattern: pattern.to_string(), source };
+    let parse = |p: &str| regex_syntax::Parser::new().parse(p).map_err(|e| refuse(e.into()));
+    let anchored = Hir::concat(vec![Hir::look(Look::Start), parse(pattern)?, Hir::look(Look::End)]);
+    let textual = format!("^(?:{pattern})$");
+    let chosen = match parse(&textual) {
+        Ok(hir) if hir == anchored => textual,
+        _ => {
+            let printed = anchored.to_string();
+            // Fail closed should the printer ever disagree with the parser.
+            if parse(&printed)? != anchored {
+                return Err(refuse("the anchored pattern does not parse back to the same expression".into()));
+            }
+            printed
+        }
+    };
+    Regex::new(&chosen).map_err(|e| refuse(e.into()))
 }
 
 /// The Sigstore public-good production trust root embedded in the crate
@@ -102,23 +199,34 @@ pub fn root_from_json(json: &str) -> Result<TrustedRoot, KeylessError> {
 pub enum Matcher {
     /// Equal to this string.
     Exact(String),
-    /// Matches this regular expression over the whole value (it is anchored:
-    /// `^(?:…)$`, unlike cosign's unanchored search).
-    Regex(Regex),
+    /// Matches this regular expression over the whole value (anchored,
+    /// unlike cosign's unanchored search); made by [`Matcher::regex`].
+    Regex(AnchoredRegex),
+}
+
+/// A regular expression from [`anchored_regex`]. Only this crate makes
+/// one, so a [`Matcher::Regex`] is always anchored.
+#[derive(Debug, Clone)]
+pub struct AnchoredRegex(Regex);
+
+impl AnchoredRegex {
+    /// The anchored expression.
+    pub fn as_regex(&self) -> &Regex {
+        &self.0
+    }
 }
 
 impl Matcher {
-    /// A regular expression, anchored at both ends.
+    /// A regular expression over the whole value ([`anchored_regex`]).
     pub fn regex(pattern: &str) -> Result<Self, KeylessError> {
-        Regex::new(&format!("^(?:{pattern})$"))
-            .map(Matcher::Regex)
-            .map_err(|e| KeylessError::Policy(format!("invalid regular expression {pattern:?}: {e}")))
+        anchored_regex(pattern).map(|r| Matcher::Regex(AnchoredRegex(r)))
     }
 
-    fn matches(&self, value: &str) -> bool {
+    /// Whether `value` equals the string, or the expression matches it.
+    pub fn matches(&self, value: &str) -> bool {
         match self {
             Matcher::Exact(s) => s == value,
-            Matcher::Regex(r) => r.is_match(value),
+            Matcher::Regex(r) => r.0.is_match(value),
         }
     }
 }
@@ -127,7 +235,7 @@ impl fmt::Display for Matcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Matcher::Exact(s) => write!(f, "{s:?}"),
-            Matcher::Regex(r) => write!(f, "/{}/", r.as_str()),
+            Matcher::Regex(r) => write!(f, "/{}/", r.0.as_str()),
         }
     }
 }
@@ -290,15 +398,39 @@ impl BundleVerifier {
         Ok(BundleVerifier { verifier, expectation })
     }
 
-    /// Verifies a bundle (JSON) over an artifact, given as bytes or as a
-    /// SHA-256 digest.
+    /// Verifies a plain bundle (JSON) over an artifact, given as bytes or as
+    /// a SHA-256 digest. Any bundle content `sigstore-verify` accepts is
+    /// accepted here, DSSE included: a keyless record goes through
+    /// [`BundleVerifier::verify_record_bundle`] instead.
     pub fn verify(&self, artifact: Artifact<'_>, bundle_json: &str) -> Result<SignerIdentity, KeylessError> {
-        let bundle = Bundle::from_json(bundle_json).map_err(|e| KeylessError::Bundle(e.to_string()))?;
+        self.verify_bundle(artifact, &parse_bundle(bundle_json)?)
+    }
+
+    /// Verifies a keyless record's bundle (JSON) over its set message.
+    ///
+    /// The bundle must be a message signature whose SHA-256
+    /// `messageDigest` equals the SHA-256 of `message`; a DSSE envelope (even
+    /// one whose statement names the message's digest as a subject) and any
+    /// other content are refused before the Sigstore checks run.
+    pub fn verify_record_bundle(&self, message: &[u8], bundle_json: &str) -> Result<SignerIdentity, KeylessError> {
+        let bundle = parse_bundle(bundle_json)?;
+        let found = record_digest(&bundle)?;
+        let expected: [u8; 32] = Sha256::digest(message).into();
+        if found != expected {
+            return Err(KeylessError::WrongArtifact {
+                found: wsc_core::keys::hex(&found),
+                expected: wsc_core::keys::hex(&expected),
+            });
+        }
+        self.verify_bundle(Artifact::Blob(message), &bundle)
+    }
+
+    fn verify_bundle(&self, artifact: Artifact<'_>, bundle: &Bundle) -> Result<SignerIdentity, KeylessError> {
         let result = match &self.expectation {
             Expectation::Identity(policy) => {
                 // Identity and issuer are matched below (exact or regex), with the
                 // certificate chain, SCT and log checks all left on.
-                let r = self.verifier.verify(artifact, &bundle, &VerificationPolicy::any_identity())?;
+                let r = self.verifier.verify(artifact, bundle, &VerificationPolicy::any_identity())?;
                 if !r.certificate_verified() {
                     return Err(KeylessError::Identity("the bundle carries no Fulcio certificate".into()));
                 }
@@ -306,7 +438,7 @@ impl BundleVerifier {
                 r
             }
             Expectation::Key(key) => {
-                self.verifier.verify(artifact, &bundle, &PublicKeyVerificationPolicy::new(key.clone()))?
+                self.verifier.verify(artifact, bundle, &PublicKeyVerificationPolicy::new(key.clone()))?
             }
         };
         if !result.tlog_verified() && result.verified_timestamps().is_empty() {
@@ -334,7 +466,7 @@ impl BundleVerifier {
         artifact: Artifact<'_>,
         bundle_json: &str,
     ) -> Result<(), KeylessError> {
-        let bundle = Bundle::from_json(bundle_json).map_err(|e| KeylessError::Bundle(e.to_string()))?;
+        let bundle = parse_bundle(bundle_json)?;
         let Expectation::Identity(policy) = &self.expectation else {
             return Err(KeylessError::Policy("a certificate check needs an identity".into()));
         };
@@ -354,7 +486,7 @@ impl RecordVerifier for BundleVerifier {
     fn verify_record(&self, message: &[u8], record: &SignatureRecord) -> RecordOutcome {
         let outcome = std::str::from_utf8(&record.signature)
             .map_err(|_| KeylessError::Bundle("the keyless record is not UTF-8 JSON".into()))
-            .and_then(|json| self.verify(Artifact::Blob(message), json));
+            .and_then(|json| self.verify_record_bundle(message, json));
         match outcome {
             Ok(id) => RecordOutcome::Valid { signer: Some(id.to_string()) },
             Err(e) => RecordOutcome::Invalid { reason: e.to_string() },
@@ -381,20 +513,7 @@ impl BundleRecord {
     /// Reads a message-signature bundle with a SHA-256 message digest.
     pub fn new(bundle_json: &[u8]) -> Result<Self, KeylessError> {
         let text = std::str::from_utf8(bundle_json).map_err(|_| KeylessError::Bundle("not UTF-8".into()))?;
-        let bundle = Bundle::from_json(text).map_err(|e| KeylessError::Bundle(e.to_string()))?;
-        let SignatureContent::MessageSignature(ms) = &bundle.content else {
-            return Err(KeylessError::Bundle("a keyless record carries a message-signature bundle, not DSSE".into()));
-        };
-        let md =
-            ms.message_digest.as_ref().ok_or_else(|| KeylessError::Bundle("the bundle has no messageDigest".into()))?;
-        if md.algorithm != HashAlgorithm::Sha2256 {
-            return Err(KeylessError::Bundle("the bundle's messageDigest is not SHA-256".into()));
-        }
-        let digest: [u8; 32] = md
-            .digest
-            .as_bytes()
-            .try_into()
-            .map_err(|_| KeylessError::Bundle("the messageDigest is not 32 bytes".into()))?;
+        let digest = record_digest(&parse_bundle(text)?)?;
         // Stored compact, so the record does not carry the file's formatting.
         let compact = serde_json::to_vec(
             &serde_json::from_str::<serde_json::Value>(text).map_err(|e| KeylessError::Bundle(e.to_string()))?,
@@ -440,10 +559,16 @@ pub struct ExportedRecord {
 }
 
 /// Every keyless record of a module, with its set's message.
+///
+/// The whole module is walked (a malformed one is refused), one section at
+/// a time: memory stays flat however many sections it has.
 pub fn export_records<R: Read>(module: R) -> Result<Vec<ExportedRecord>, KeylessError> {
-    let ins = wsc_core::inspect(module, None)?;
+    let mut sections = wsc_core::Sections::new(module, None)?;
+    for section in sections.by_ref() {
+        section?;
+    }
     let mut out = Vec::new();
-    if let Some(data) = ins.signature {
+    if let Some(data) = sections.take_signature() {
         for (si, set) in data.sets.iter().enumerate() {
             let SetEntry::Valid(s) = set else { continue };
             for (ri, r) in s.records.iter().enumerate() {
