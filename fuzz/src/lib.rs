@@ -10,11 +10,19 @@
 //! and the smoke tests catch. Errors are handed back for the caller to look
 //! at; each one has already been checked by [`check_error`].
 //!
-//! The file uses only std and wsc-core's public API, and declares no
+//! The checkpoint hashes a report gives are compared with hashes computed
+//! here by a small reader of its own ([`expected_checkpoints`]): canonical
+//! section encodings, one SHA-256 over the content, a checkpoint after each
+//! delimiter and at the end (docs/format.md section 3). The oracle never takes
+//! a hash from the report under test.
+//!
+//! The file uses only std, sha2 and wsc-core's public API, and declares no
 //! submodules, so that it compiles unchanged as the root of this crate and
 //! as a module of an integration test.
 
 use std::io::{self, Read};
+
+use sha2::{Digest, Sha256};
 
 use wsc_core::keys::KEY_ID_LEN;
 use wsc_core::sigdata::{
@@ -520,6 +528,10 @@ pub struct VerifyOutcome {
     pub whole: Result<Report, Error>,
     /// Partial scope, one per entry of [`SELECTIONS`].
     pub partial: Vec<Result<Report, Error>>,
+    /// The content's checkpoints as [`expected_checkpoints`] computes them,
+    /// when it can read the content. Every report that read the module has
+    /// been checked against them.
+    pub expected: Option<Vec<ExpectedCheckpoint>>,
 }
 
 impl VerifyOutcome {
@@ -528,10 +540,77 @@ impl VerifyOutcome {
         verified(&self.whole).is_some()
     }
 
-    /// The checkpoint hashes of the whole-scope run, if it read the module.
+    /// The checkpoint hashes, computed independently of the reports, when
+    /// the whole-scope run read the module.
     pub fn checkpoint_hashes(&self) -> Option<Vec<Hash>> {
-        self.whole.as_ref().ok().map(|r| r.checkpoints.iter().map(|c| c.hash).collect())
+        self.whole.as_ref().ok()?;
+        self.expected.as_ref().map(|cps| cps.iter().map(|c| c.hash).collect())
     }
+}
+
+// ---------------------------------------------------------------------------
+// The content hash, computed independently of wsc-core
+// ---------------------------------------------------------------------------
+
+/// One checkpoint of docs/format.md section 3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExpectedCheckpoint {
+    /// Offset of the part's first byte.
+    pub start: u64,
+    /// Offset just past the part (and its delimiter).
+    pub end: u64,
+    /// Whether the part ends with a delimiter.
+    pub delimiter: bool,
+    /// SHA-256 over the canonical encoding of all content up to `end`.
+    pub hash: Hash,
+}
+
+/// The checkpoints of the content of `module` from `content_start` to its
+/// end, computed here from the bytes with sha2 and without wsc-core: each
+/// section hashed as `id ‖ minimal LEB128(size) ‖ payload`, a custom
+/// section's payload as `minimal LEB128(name_len) ‖ name ‖ data` with the
+/// size recomputed, one SHA-256 over all of it, a checkpoint after each
+/// `signature_delimiter` section and, unless the content ends with one, at
+/// the end. `None` when the bytes are not a sequence of whole sections.
+pub fn expected_checkpoints(module: &[u8], content_start: usize) -> Option<Vec<ExpectedCheckpoint>> {
+    let mut state = Sha256::new();
+    let mut out = Vec::new();
+    let (mut pos, mut part_start) = (content_start, content_start);
+    while pos < module.len() {
+        let id = module[pos];
+        let (size, n) = read_leb(module, pos + 1)?;
+        let payload = pos + 1 + n;
+        let end = payload.checked_add(size as usize).filter(|e| *e <= module.len())?;
+        let mut canonical = vec![id];
+        let mut delimiter = false;
+        if id == 0 {
+            let (name_len, m) = read_leb(module, payload)?;
+            let name_start = payload + m;
+            let name_end = name_start.checked_add(name_len as usize).filter(|e| *e <= end)?;
+            let name = &module[name_start..name_end];
+            delimiter = name == b"signature_delimiter";
+            let mut body = leb(name_len);
+            body.extend_from_slice(name);
+            body.extend_from_slice(&module[name_end..end]);
+            canonical.extend(leb(u32::try_from(body.len()).ok()?));
+            canonical.extend(body);
+        } else {
+            canonical.extend(leb(size));
+            canonical.extend_from_slice(&module[payload..end]);
+        }
+        state.update(&canonical);
+        if delimiter {
+            let hash: Hash = state.clone().finalize().into();
+            out.push(ExpectedCheckpoint { start: part_start as u64, end: end as u64, delimiter: true, hash });
+            part_start = end;
+        }
+        pos = end;
+    }
+    if out.is_empty() || part_start < module.len() {
+        let hash: Hash = state.finalize().into();
+        out.push(ExpectedCheckpoint { start: part_start as u64, end: module.len() as u64, delimiter: false, hash });
+    }
+    Some(out)
 }
 
 /// What verified, if anything.
@@ -547,19 +626,19 @@ pub fn verify_embedded_all(module: &[u8], verifier: &dyn RecordVerifier) -> Veri
         wsc_core::verify_embedded(module, total, &[verifier], scope, &VerifyOptions::default())
     };
     let total = Some(module.len() as u64);
-    let outcome = VerifyOutcome {
-        whole: run(total, Scope::Whole),
-        partial: SELECTIONS.iter().map(|(_, sel)| run(total, Scope::Partial(*sel))).collect(),
-    };
-    // Without the total length, errors come later but answers are the same.
-    assert_same(&outcome.whole, &run(None, Scope::Whole), 0, "verify_embedded with and without the total length");
-
     let sig = embedded_signature(module);
     let sigdata = match &sig {
         Some((_, _, Ok(d))) => Some(d),
         _ => None,
     };
     let content_start = sig.as_ref().map_or(8, |s| s.0);
+    let outcome = VerifyOutcome {
+        whole: run(total, Scope::Whole),
+        partial: SELECTIONS.iter().map(|(_, sel)| run(total, Scope::Partial(*sel))).collect(),
+        expected: expected_checkpoints(module, content_start as usize),
+    };
+    // Without the total length, errors come later but answers are the same.
+    assert_same(&outcome.whole, &run(None, Scope::Whole), 0, "verify_embedded with and without the total length");
     check_outcome(&outcome, module, sigdata, verifier, content_start, true);
 
     // The same content and signature data, detached, verify alike. Not when
@@ -591,6 +670,7 @@ pub fn verify_detached_all(module: &[u8], sig: &[u8], verifier: &dyn RecordVerif
     let outcome = VerifyOutcome {
         whole: run(total, Scope::Whole),
         partial: SELECTIONS.iter().map(|(_, sel)| run(total, Scope::Partial(*sel))).collect(),
+        expected: expected_checkpoints(module, 8),
     };
     assert_same(&outcome.whole, &run(None, Scope::Whole), 0, "verify_detached with and without the total length");
     let sigdata = SignatureData::decode(sig, 0).ok();
@@ -638,7 +718,7 @@ fn starts_with_signature_section(content: &[u8]) -> bool {
 }
 
 /// Checks every answer of `outcome` against the signature data as read
-/// here and against the checkpoints the report gives.
+/// here and against the checkpoints computed by [`expected_checkpoints`].
 fn check_outcome(
     outcome: &VerifyOutcome,
     module: &[u8],
@@ -678,6 +758,13 @@ fn check_outcome(
         }
         let end = module.len() as u64;
         assert_eq!(cps[cps.len() - 1].end, end, "last part does not end at the end of the input");
+        // The parts and hashes are the ones computed here from the bytes.
+        let expected = outcome.expected.as_ref().expect("wsc read content that the independent reader cannot");
+        let got: Vec<ExpectedCheckpoint> = cps
+            .iter()
+            .map(|c| ExpectedCheckpoint { start: c.start, end: c.end, delimiter: c.delimiter, hash: c.hash })
+            .collect();
+        assert_eq!(&got, expected, "checkpoints differ from the independently computed ones");
         if selection.is_none() || selection == Some("all") {
             assert!(
                 cps.iter().all(|c| matches!(c.selection, PartSelection::Selected | PartSelection::Empty)),
@@ -685,8 +772,7 @@ fn check_outcome(
             );
         }
 
-        let hashes: Vec<Hash> = cps.iter().map(|c| c.hash).collect();
-        let accepted = |h: &Hash| lists.iter().any(|l| l.contains(h));
+        let hashes: Vec<Hash> = expected.iter().map(|c| c.hash).collect();
         let result = &report.results[0];
         match selection {
             None => match result {
@@ -718,11 +804,12 @@ fn check_outcome(
                 Err(e) => panic!("whole-module verification failed with {e}"),
             },
             Some(name) => {
-                let expected = expected_partial(cps, &accepted, lists.is_empty());
+                let expected = expected_partial(cps, &hashes, lists);
                 match (result, expected) {
-                    (Ok(v), Ok((verified_end, checked))) => {
+                    (Ok(v), Ok((verified_end, checked, whole))) => {
                         assert_eq!((v.verified_end, v.hashes_checked), (verified_end, checked), "partial ({name})");
-                        assert_eq!(v.whole, verified_end == end);
+                        assert_eq!(v.whole, whole, "partial ({name}): whole");
+                        assert_eq!(whole, verified_end == end, "partial ({name}): whole only up to the end");
                         assert_eq!((v.start, v.end), (content_start, end));
                         assert!(!v.signatures.is_empty());
                     }
@@ -740,32 +827,53 @@ fn check_outcome(
     }
 }
 
-/// What partial verification must answer, from the checkpoints and which
-/// hashes are validly signed: the policy of `docs/format.md`.
+/// What partial verification must answer, from the checkpoints, their
+/// independently computed hashes and the hash lists of the validly signed
+/// sets: the policy of `docs/format.md` section 7. A set counts only when its
+/// hashes are the module's first checkpoint hashes, in order; "whole" only
+/// when one set has exactly the module's hashes. Returns the verified end,
+/// the hashes checked and "whole".
 fn expected_partial(
     cps: &[wsc_core::Checkpoint],
-    accepted: &dyn Fn(&Hash) -> bool,
-    no_signature: bool,
-) -> Result<(u64, usize), VerifyError> {
-    if no_signature {
+    module_hashes: &[Hash],
+    lists: &[Vec<Hash>],
+) -> Result<(u64, usize, bool), VerifyError> {
+    let present = module_hashes.len();
+    let counted: Vec<&Vec<Hash>> =
+        lists.iter().filter(|l| l.len() <= present && l[..] == module_hashes[..l.len()]).collect();
+    if counted.is_empty() {
+        // The largest set that has more hashes than the module has parts.
+        if let Some(signed) = lists.iter().map(Vec::len).filter(|n| *n > present).max() {
+            return Err(VerifyError::SignedPartsMissing { signed, present });
+        }
+        // The part where a set stops matching, the furthest such part.
+        let changed = lists.iter().filter_map(|l| l.iter().zip(module_hashes).position(|(a, b)| a != b)).max();
+        if let Some(i) = changed {
+            return Err(VerifyError::SignedPartChanged { start: cps[i].start, end: cps[i].end });
+        }
         return Err(VerifyError::NoValidSignature);
     }
+    let covered = counted.iter().map(|l| l.len()).max().unwrap_or(0);
     let mut checked = 0;
     let mut verified_end = cps[0].start;
-    for cp in cps {
+    for (i, cp) in cps.iter().enumerate() {
+        let ok = i < covered;
         match cp.selection {
             PartSelection::Mixed => return Err(VerifyError::PredicateNotAligned { end: cp.end }),
-            PartSelection::Selected if !accepted(&cp.hash) => {
+            PartSelection::Selected if !ok => {
                 return Err(VerifyError::SelectionNotCovered { offset: cp.first_selected.unwrap_or(cp.start) });
             }
             _ => {}
         }
-        if accepted(&cp.hash) {
+        if ok {
             checked += 1;
             verified_end = cp.end;
         }
     }
-    if checked == 0 { Err(VerifyError::NothingChecked) } else { Ok((verified_end, checked)) }
+    if checked == 0 {
+        return Err(VerifyError::NothingChecked);
+    }
+    Ok((verified_end, checked, covered == present))
 }
 
 /// Two runs over the same content agree: both read it or neither did, and
