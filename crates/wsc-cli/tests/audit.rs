@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use sha2::{Digest, Sha256};
+
 fn vectors() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/wasmsign2")
 }
@@ -18,6 +20,35 @@ fn all_text(o: &Output) -> String {
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// HMAC-SHA256 (RFC 2104), written out here so the key id is not computed by wsc's own code.
+fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
+    assert!(key.len() <= 64, "keys longer than a block are not needed here");
+    let mut block = [0u8; 64];
+    block[..key.len()].copy_from_slice(key);
+    let pad = |b: u8| block.iter().map(|k| k ^ b).collect::<Vec<u8>>();
+    let inner = Sha256::new().chain_update(pad(0x36)).chain_update(msg).finalize();
+    Sha256::new().chain_update(pad(0x5c)).chain_update(inner).finalize().into()
+}
+
+/// The key id of docs/format.md section 5: HMAC-SHA256(key bytes, "key_id"), first 12 bytes, as hex.
+fn key_id_of(key_bytes: &[u8]) -> String {
+    hex(&hmac_sha256(key_bytes, b"key_id")[..12])
+}
+
+/// The 33-byte compressed SEC1 point of a P-256 public key PEM, read by openssl.
+fn p256_compressed_point(pem: &str) -> Vec<u8> {
+    let out = Command::new("openssl")
+        .args(["ec", "-pubin", "-in", pem, "-conv_form", "compressed", "-outform", "DER"])
+        .output()
+        .expect("this test needs openssl on PATH (xtask/setup.sh installs it)");
+    assert!(out.status.success(), "openssl ec: {}", String::from_utf8_lossy(&out.stderr));
+    let der = out.stdout;
+    assert!(der.len() > 33, "openssl gave {} bytes", der.len());
+    let point = der[der.len() - 33..].to_vec();
+    assert!(matches!(point[0], 0x02 | 0x03), "not a compressed point: {}", hex(&point));
+    point
 }
 
 #[test]
@@ -62,9 +93,26 @@ fn audit_log_records_signing_and_verification_without_secrets() {
     assert_eq!(count("verify", "verified"), 2);
     assert_eq!(count("verify", "error"), 0);
     assert!(events.iter().all(|e| e["correlation_id"].as_str().is_some_and(|c| c.len() == 32)));
-    let signed = events.iter().find(|e| e["event"] == "sign" && e["result"] == "signed").expect("sign event");
-    assert_eq!(signed["content_sha256"].as_str().map(str::len), Some(64));
-    assert!(signed["key_id"].as_str().is_some_and(|k| k.len() == 24));
+    // The content digest: SHA-256 of the module after its 8-byte preamble
+    // (add.wasm has no signature section and minimal encodings, docs/format.md section 3).
+    let module_bytes = std::fs::read(&module).expect("module");
+    let digest = hex(&Sha256::digest(&module_bytes[8..]));
+    // The key ids, from the public key bytes: the raw Ed25519 key, the compressed P-256 point.
+    let ed_raw = std::fs::read(tmp.path().join("ed25519.pk")).expect("raw public key");
+    assert_eq!((ed_raw.len(), ed_raw[0]), (33, 0x01), "wasmsign2 raw public key");
+    let key_ids = [key_id_of(&ed_raw[1..]), key_id_of(&p256_compressed_point(&p("p256.pk")))];
+    let signed: Vec<&serde_json::Value> =
+        events.iter().filter(|e| e["event"] == "sign" && e["result"] == "signed").collect();
+    let verified: Vec<&serde_json::Value> =
+        events.iter().filter(|e| e["event"] == "verify" && e["result"] == "verified").collect();
+    for (i, kid) in key_ids.iter().enumerate() {
+        assert_eq!(signed[i]["content_sha256"].as_str(), Some(digest.as_str()), "{}", signed[i]);
+        assert_eq!(signed[i]["key_id"].as_str(), Some(kid.as_str()), "{}", signed[i]);
+        // The signed module has the same content: the verification reports the same digest.
+        assert_eq!(verified[i]["content_sha256"].as_str(), Some(digest.as_str()), "{}", verified[i]);
+        let verifier = verified[i]["verifier"].as_str().unwrap_or_default();
+        assert!(verifier.contains(kid.as_str()), "{}", verified[i]);
+    }
     // The unsigned module: a verification that ran and failed.
     assert!(
         events
