@@ -213,6 +213,28 @@ fn a_rate_limit_spaces_requests() {
     assert!(start.elapsed() >= Duration::from_millis(250), "{:?}", start.elapsed());
 }
 
+/// The SHA-256 that an openssl `pipeline` computes from `der` on its stdin,
+/// as a pin. Panics when openssl is missing or fails.
+fn openssl_pin(pipeline: &str, der: &[u8]) -> Pin {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("sh")
+        .args(["-c", &format!("set -e; {pipeline}")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sh runs");
+    child.stdin.take().expect("stdin").write_all(der).expect("writes to openssl");
+    let out = child.wait_with_output().expect("openssl finishes");
+    assert!(
+        out.status.success(),
+        "this test needs openssl on PATH (xtask/setup.sh installs it); `{pipeline}` failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Pin(out.stdout.try_into().expect("a SHA-256 digest"))
+}
+
 #[test]
 fn pinned_https_end_to_end() {
     let (inst, _d) = start(true);
@@ -227,8 +249,9 @@ fn pinned_https_end_to_end() {
         let s = KeylessSigner::new(token, services, &root)?;
         wsc_core::sign(&module(7), &s).map_err(|e| SignError::Config(e.to_string()))
     };
-    // The right pin on every service: signed and verified.
-    let right = Pin::of_certificate(&leaf);
+    // The right pin on every service: signed and verified. The pins are
+    // computed by openssl, not by wsc-pinning's own `Pin::of_*`.
+    let right = openssl_pin("openssl x509 -inform DER -outform DER | openssl dgst -sha256 -binary", &leaf);
     let mut pins = PinningConfig::new().require_pinning(true);
     for s in [Service::Fulcio, Service::Rekor, Service::Tsa] {
         pins = pins.with_service_pins(s, vec![right]);
@@ -241,7 +264,10 @@ fn pinned_https_end_to_end() {
         let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
         base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64).expect("base64")
     };
-    let ca_pin = Pin::of_spki(&ca_der).expect("spki pin");
+    let ca_pin = openssl_pin(
+        "openssl x509 -inform DER -pubkey -noout | openssl pkey -pubin -outform DER | openssl dgst -sha256 -binary",
+        &ca_der,
+    );
     for list in [vec![ca_pin], vec![Pin([9; 32]), right]] {
         let mut pins = PinningConfig::new().require_pinning(true);
         for s in [Service::Fulcio, Service::Rekor, Service::Tsa] {
