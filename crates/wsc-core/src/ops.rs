@@ -149,25 +149,102 @@ pub struct Inspection {
 
 /// Lists the sections and decodes the signature section, verifying nothing.
 /// `total_len`, when known, lets oversized length fields fail at once.
+///
+/// The list holds one entry per section, so its size grows with the
+/// number of sections: for large or untrusted input, walk [`Sections`]
+/// instead, which holds one section at a time.
 pub fn inspect<R: Read>(input: R, total_len: Option<u64>) -> Result<Inspection> {
-    let mut rd = SectionReader::with_total_len(io::BufReader::with_capacity(256 * 1024, input), total_len)?;
-    let mut sections = Vec::new();
-    let mut signature = None;
-    while let Some(h) = rd.next_header()? {
+    let mut walk = Sections::new(input, total_len)?;
+    let sections = walk.by_ref().collect::<Result<Vec<_>>>()?;
+    Ok(Inspection { kind: walk.kind(), signature: walk.take_signature(), sections })
+}
+
+/// The sections of a module, read one at a time, verifying nothing.
+///
+/// Memory stays flat in the input size: one section header (names are at
+/// most [`MAX_NAME_LEN`](crate::MAX_NAME_LEN) bytes), the read buffer and
+/// the signature data (at most
+/// [`MAX_SIGNATURE_DATA`](crate::sigdata::MAX_SIGNATURE_DATA) bytes). The
+/// signature section is decoded when it is read, so
+/// [`signature`](Self::signature) is known once the first section has been
+/// returned. After an error the iterator ends.
+///
+/// ```
+/// # fn main() -> wsc_core::Result<()> {
+/// let module = b"\0asm\x01\0\0\0\x00\x04\x03abc";
+/// let mut sections = wsc_core::Sections::new(&module[..], None)?;
+/// let names: Vec<_> = sections.by_ref().map(|s| s.map(|s| s.name)).collect::<Result<_, _>>()?;
+/// assert_eq!(names, [Some("abc".to_string())]);
+/// assert_eq!(sections.count_so_far(), 1);
+/// assert!(sections.signature().is_none());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Sections<R: Read> {
+    rd: SectionReader<io::BufReader<R>>,
+    signature: Option<SignatureData>,
+    count: u64,
+    done: bool,
+}
+
+impl<R: Read> Sections<R> {
+    /// Reads the preamble. `total_len`, when known, lets oversized length
+    /// fields fail at once.
+    pub fn new(input: R, total_len: Option<u64>) -> Result<Self> {
+        let rd = SectionReader::with_total_len(io::BufReader::with_capacity(256 * 1024, input), total_len)?;
+        Ok(Sections { rd, signature: None, count: 0, done: false })
+    }
+
+    /// Module or component.
+    pub fn kind(&self) -> ModuleKind {
+        self.rd.kind()
+    }
+
+    /// The signature data, once the first section has been read and if it
+    /// is the `signature` section.
+    pub fn signature(&self) -> Option<&SignatureData> {
+        self.signature.as_ref()
+    }
+
+    /// Takes the signature data out (see [`signature`](Self::signature)).
+    pub fn take_signature(&mut self) -> Option<SignatureData> {
+        self.signature.take()
+    }
+
+    /// How many sections have been returned so far.
+    pub fn count_so_far(&self) -> u64 {
+        self.count
+    }
+
+    fn read_next(&mut self) -> Result<Option<SectionSummary>> {
+        let Some(h) = self.rd.next_header()? else {
+            return Ok(None);
+        };
         if h.is_signature() {
-            if !sections.is_empty() {
+            if self.count > 0 {
                 return Err(Error::MisplacedSignatureSection { offset: h.offset });
             }
-            let raw = rd.read_data(MAX_SIGNATURE_DATA, "signature section")?;
-            signature = Some(SignatureData::decode(&raw, h.data_offset)?);
+            let raw = self.rd.read_data(MAX_SIGNATURE_DATA, "signature section")?;
+            self.signature = Some(SignatureData::decode(&raw, h.data_offset)?);
         }
-        sections.push(SectionSummary {
-            id: h.id,
-            name: h.name.clone(),
-            offset: h.offset,
-            len: h.end() - h.offset,
-            canonical: h.canonical,
-        });
+        self.count += 1;
+        let len = h.end() - h.offset;
+        Ok(Some(SectionSummary { id: h.id, name: h.name, offset: h.offset, len, canonical: h.canonical }))
     }
-    Ok(Inspection { kind: rd.kind(), signature, sections })
+}
+
+impl<R: Read> Iterator for Sections<R> {
+    type Item = Result<SectionSummary>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let next = self.read_next().transpose();
+        if !matches!(next, Some(Ok(_))) {
+            self.done = true;
+        }
+        next
+    }
 }
