@@ -5,7 +5,8 @@
 //! `--audit-log` is given, a subscriber scoped to this command (never the
 //! process-wide default) appends them to the file. Events carry what was
 //! signed or verified, by which key or identity, the content digest, the
-//! result and a correlation id; never a secret.
+//! result and a correlation id; never a secret (text fields are redacted
+//! once more with the signer URI rules before they are written).
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -49,12 +50,18 @@ impl AuditLog {
 
 struct Fields(Map<String, Value>);
 
+/// Text fields go through the URI redaction: a PIN put in a signer URI
+/// never reaches the log, whichever message quotes it.
+fn text(value: &str) -> Value {
+    Value::String(crate::hardware::redact_message(value).into_owned())
+}
+
 impl Visit for Fields {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0.insert(field.name().to_string(), Value::String(format!("{value:?}")));
+        self.0.insert(field.name().to_string(), text(&format!("{value:?}")));
     }
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_string(), Value::String(value.to_string()));
+        self.0.insert(field.name().to_string(), text(value));
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
         self.0.insert(field.name().to_string(), Value::from(value));

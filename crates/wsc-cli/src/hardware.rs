@@ -2,8 +2,10 @@
 //!
 //! The PIN comes from `WSC_PKCS11_PIN` or a prompt without echo, never from
 //! the command line; the module path from the URI's `module-path` or
-//! `WSC_PKCS11_MODULE`.
+//! `WSC_PKCS11_MODULE`. A PIN put in the URI anyway is refused, and the URI
+//! is only ever printed through [`SignerSpec`], which hides it.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
@@ -19,7 +21,7 @@ pub(crate) struct KeySource {
     /// A key in hardware instead of -k: `pkcs11:token=…;object=…` (PIN from
     /// WSC_PKCS11_PIN or a prompt) or `atecc:/dev/i2c-1?slot=0`.
     #[arg(long, value_name = "URI")]
-    pub(crate) signer: Option<String>,
+    pub(crate) signer: Option<SignerSpec>,
 }
 
 impl KeySource {
@@ -37,14 +39,74 @@ impl KeySource {
         self.signer.is_some()
     }
 
-    /// The URI or file name, for messages.
+    /// The URI (secrets hidden) or file name, for messages and the audit log.
     pub(crate) fn name(&self) -> String {
         match (&self.signer, &self.secret_key) {
-            (Some(uri), _) => uri.clone(),
+            (Some(uri), _) => uri.to_string(),
             (None, Some(path)) => path.display().to_string(),
             (None, None) => String::new(),
         }
     }
+}
+
+/// A `--signer` URI as given. `Display` and `Debug` hide secret
+/// attributes (a PIN someone put in the URI); only the parsers read the
+/// text itself, through [`text`](Self::text).
+#[derive(Clone)]
+pub(crate) struct SignerSpec(String);
+
+impl SignerSpec {
+    /// The URI as given: for parsing only, never for printing.
+    fn text(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for SignerSpec {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(SignerSpec(s.to_string()))
+    }
+}
+
+impl std::fmt::Display for SignerSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redact(&self.0))
+    }
+}
+
+impl std::fmt::Debug for SignerSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("SignerSpec").field(&redact(&self.0)).finish()
+    }
+}
+
+/// A signer URI with its secret attributes hidden (wsc-hsm-pkcs11's rules).
+#[cfg(feature = "pkcs11")]
+fn redact(uri: &str) -> Cow<'_, str> {
+    wsc_hsm_pkcs11::redact(uri)
+}
+
+/// Without the PKCS#11 crate: everything after the first attribute
+/// separator is hidden when it may hold a secret.
+#[cfg(not(feature = "pkcs11"))]
+fn redact(uri: &str) -> Cow<'_, str> {
+    let lower = uri.to_ascii_lowercase();
+    if !["pin", "pass", "secret"].iter().any(|m| lower.contains(m)) {
+        return Cow::Borrowed(uri);
+    }
+    let keep = uri.find([';', '?', '&']).unwrap_or(uri.len());
+    Cow::Owned(format!("{}…(attributes hidden)", &uri[..keep]))
+}
+
+/// Hides secret URI attributes in a message: the last line of defence
+/// before an error or an audit event is written.
+pub(crate) fn redact_message(text: &str) -> Cow<'_, str> {
+    #[cfg(feature = "pkcs11")]
+    return wsc_hsm_pkcs11::redact_message(text);
+    #[cfg(not(feature = "pkcs11"))]
+    redact(text)
 }
 
 #[cfg(feature = "pkcs11")]
@@ -55,6 +117,8 @@ mod pkcs11 {
     use wsc_core::{KeyAlgorithm, PublicKey, Signer};
     use wsc_hsm_pkcs11::{Pkcs11Signer, Pkcs11Uri};
     use zeroize::Zeroizing;
+
+    use super::SignerSpec;
 
     fn pin() -> Result<Zeroizing<String>> {
         if let Ok(p) = std::env::var("WSC_PKCS11_PIN") {
@@ -71,15 +135,15 @@ mod pkcs11 {
         std::env::var_os("WSC_PKCS11_MODULE").map(PathBuf::from)
     }
 
-    fn parse(uri: &str) -> Result<Pkcs11Uri> {
-        if !uri.starts_with("pkcs11:") {
+    fn parse(uri: &SignerSpec) -> Result<Pkcs11Uri> {
+        if !uri.text().starts_with("pkcs11:") {
             bail!("unsupported --signer URI '{uri}': expected pkcs11:token=…;object=…");
         }
-        uri.parse::<Pkcs11Uri>().with_context(|| format!("invalid --signer URI '{uri}'"))
+        uri.text().parse::<Pkcs11Uri>().with_context(|| format!("invalid --signer URI '{uri}'"))
     }
 
     /// Opens the signer a `--signer` URI names.
-    pub(super) fn open_signer(uri: &str) -> Result<Box<dyn Signer>> {
+    pub(super) fn open_signer(uri: &SignerSpec) -> Result<Box<dyn Signer>> {
         let u = parse(uri)?;
         let signer =
             Pkcs11Signer::open(&u, module().as_deref(), &pin()?).with_context(|| format!("cannot use key '{uri}'"))?;
@@ -87,7 +151,7 @@ mod pkcs11 {
     }
 
     /// Generates a key pair on the token; returns its public key.
-    pub(super) fn generate(uri: &str, algorithm: KeyAlgorithm) -> Result<PublicKey> {
+    pub(super) fn generate(uri: &SignerSpec, algorithm: KeyAlgorithm) -> Result<PublicKey> {
         let u = parse(uri)?;
         let signer = Pkcs11Signer::generate(&u, module().as_deref(), &pin()?, algorithm)
             .with_context(|| format!("cannot generate a key at '{uri}'"))?;
@@ -96,12 +160,13 @@ mod pkcs11 {
 }
 
 /// Opens the signer a `--signer` URI names.
-pub(crate) fn open_signer(uri: &str) -> Result<Box<dyn Signer>> {
-    if uri.starts_with("atecc:") {
+pub(crate) fn open_signer(uri: &SignerSpec) -> Result<Box<dyn Signer>> {
+    if uri.text().starts_with("atecc:") {
         #[cfg(feature = "atecc")]
         {
             use anyhow::Context;
-            let u: wsc_hsm_atecc::AteccUri = uri.parse().with_context(|| format!("invalid --signer URI '{uri}'"))?;
+            let u: wsc_hsm_atecc::AteccUri =
+                uri.text().parse().with_context(|| format!("invalid --signer URI '{uri}'"))?;
             let signer = wsc_hsm_atecc::linux::open_signer(&u).with_context(|| format!("cannot use key '{uri}'"))?;
             return Ok(Box::new(signer));
         }
@@ -115,15 +180,16 @@ pub(crate) fn open_signer(uri: &str) -> Result<Box<dyn Signer>> {
 }
 
 /// Generates a key pair in hardware; returns its public key.
-pub(crate) fn generate(uri: &str, algorithm: KeyAlgorithm) -> Result<PublicKey> {
-    if uri.starts_with("atecc:") {
+pub(crate) fn generate(uri: &SignerSpec, algorithm: KeyAlgorithm) -> Result<PublicKey> {
+    if uri.text().starts_with("atecc:") {
         #[cfg(feature = "atecc")]
         {
             use anyhow::Context;
             if algorithm != KeyAlgorithm::P256 {
                 anyhow::bail!("the ATECC608 makes P-256 keys only (--algorithm p256)");
             }
-            let u: wsc_hsm_atecc::AteccUri = uri.parse().with_context(|| format!("invalid --signer URI '{uri}'"))?;
+            let u: wsc_hsm_atecc::AteccUri =
+                uri.text().parse().with_context(|| format!("invalid --signer URI '{uri}'"))?;
             let public = wsc_hsm_atecc::linux::open(&u)?.provision_key(u.slot).with_context(|| format!("'{uri}'"))?;
             let mut sec1 = vec![0x04];
             sec1.extend_from_slice(&public);

@@ -1,5 +1,6 @@
 //! Key files: loading, and `wsc keygen`.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -7,7 +8,7 @@ use clap::{Args, ValueEnum};
 use wsc_core::{KeyAlgorithm, PublicKey, SecretKey};
 
 use crate::Outcome;
-use crate::files::{self, Mode};
+use crate::files::{self, Mode, Replace};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Algorithm {
@@ -38,7 +39,7 @@ pub(crate) struct KeygenArgs {
     secret_key: Option<PathBuf>,
     /// Generate the key pair in hardware instead (`pkcs11:token=…;object=LABEL`); only the public key is written.
     #[arg(long, value_name = "URI")]
-    signer: Option<String>,
+    signer: Option<crate::hardware::SignerSpec>,
     /// Public key file to create.
     #[arg(short = 'K', long = "public-key", value_name = "FILE")]
     public_key: PathBuf,
@@ -48,6 +49,9 @@ pub(crate) struct KeygenArgs {
     /// File format (default: raw for Ed25519, pem for P-256).
     #[arg(long, value_enum)]
     format: Option<Format>,
+    /// Replace an existing secret key file (without it, keygen refuses).
+    #[arg(long)]
+    force: bool,
 }
 
 pub(crate) fn keygen(a: &KeygenArgs) -> Result<Outcome> {
@@ -59,6 +63,17 @@ pub(crate) fn keygen(a: &KeygenArgs) -> Result<Outcome> {
         Algorithm::Ed25519 => Format::Raw,
         Algorithm::P256 => Format::Pem,
     });
+    let mut files = files::SameFileCheck::default().output("-K", &a.public_key);
+    if let Some(secret) = &a.secret_key {
+        files = files.output("-k", secret);
+    }
+    files.check()?;
+    if let Some(secret) = a.secret_key.as_ref().filter(|_| !a.force) {
+        // Checked again when the key lands, in case it appears meanwhile.
+        if std::fs::symlink_metadata(secret).is_ok() {
+            bail!("secret key '{}' already exists: nothing written (--force replaces it)", secret.display());
+        }
+    }
     if let Some(uri) = &a.signer {
         let pk = crate::hardware::generate(uri, alg)?;
         let bytes = match format {
@@ -77,7 +92,8 @@ pub(crate) fn keygen(a: &KeygenArgs) -> Result<Outcome> {
     }
     let secret = a.secret_key.as_ref().context("give -k SECRET_KEY or --signer URI")?;
     let sk = SecretKey::generate(alg, &mut rand_core::OsRng);
-    write_key_pair(&sk, format, secret, &a.public_key)?;
+    let replace = if a.force { Replace::Allow } else { Replace::Refuse };
+    write_keys(&sk, format, secret, &a.public_key, replace)?;
     eprintln!(
         "{} key pair written: secret '{}', public '{}' (key id {})",
         alg.as_str(),
@@ -88,16 +104,38 @@ pub(crate) fn keygen(a: &KeygenArgs) -> Result<Outcome> {
     Ok(Outcome::Done)
 }
 
+/// Writes both key files, together or not at all.
 pub(crate) fn write_key_pair(sk: &SecretKey, format: Format, secret: &Path, public: &Path) -> Result<()> {
+    write_keys(sk, format, secret, public, Replace::Allow)
+}
+
+/// Like [`write_key_pair`]; `replace` says whether an existing secret key
+/// file may be replaced.
+fn write_keys(sk: &SecretKey, format: Format, secret: &Path, public: &Path, replace: Replace) -> Result<()> {
     let pk = sk.public_key();
     let (s, p): (zeroize::Zeroizing<Vec<u8>>, Vec<u8>) = match format {
         Format::Raw => (sk.to_raw()?, pk.to_raw()?),
         Format::Pem => (zeroize::Zeroizing::new(sk.to_pem()?.as_bytes().to_vec()), pk.to_pem()?.into_bytes()),
         Format::Der => (sk.to_der()?, pk.to_der()?),
     };
-    files::write_bytes(secret, Mode::Secret, &s)?;
-    files::write_bytes(public, Mode::Public, &p)?;
-    Ok(())
+    let mut outputs = files::Outputs::default();
+    outputs
+        .stage(secret, Mode::Secret, replace, |f| {
+            f.write_all(&s).map_err(|e| files::name_write_error(secret, e).into())
+        })
+        .map_err(|e| refused(e, replace))?;
+    outputs.stage(public, Mode::Public, Replace::Allow, |f| {
+        f.write_all(&p).map_err(|e| files::name_write_error(public, e).into())
+    })?;
+    outputs.commit().map_err(|e| refused(e, replace))
+}
+
+/// Adds the way out to a refusal to replace a secret key.
+fn refused(e: anyhow::Error, replace: Replace) -> anyhow::Error {
+    if replace == Replace::Refuse && e.to_string().contains("already exists") {
+        return e.context("nothing written (--force replaces an existing secret key)");
+    }
+    e
 }
 
 /// A secret key in memory locked against swapping where the OS allows it

@@ -87,6 +87,8 @@ enum Outcome {
 }
 
 fn main() -> ExitCode {
+    // Before any thread starts (see files::init).
+    files::init();
     let cli = Cli::parse();
     let result = match &cli.audit_log {
         // Scoped to this command: the process-wide default subscriber is untouched.
@@ -128,7 +130,8 @@ fn finish(result: anyhow::Result<Outcome>) -> ExitCode {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {e:#}");
+            // Messages quote signer URIs only redacted; this catches any other path.
+            eprintln!("error: {}", hardware::redact_message(&format!("{e:#}")));
             let verification = e
                 .chain()
                 .any(|c| c.downcast_ref::<wsc_core::Error>().is_some_and(wsc_core::Error::is_verification_failure));

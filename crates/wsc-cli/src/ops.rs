@@ -1,5 +1,6 @@
 //! `wsc detach`, `wsc attach`, `wsc split`.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -8,7 +9,7 @@ use regex::Regex;
 use wsc_core::SectionHeader;
 
 use crate::Outcome;
-use crate::files::{self, Mode};
+use crate::files::{self, Mode, Replace};
 
 #[derive(Debug, Args)]
 pub(crate) struct DetachArgs {
@@ -75,11 +76,22 @@ impl SplitRegex {
 }
 
 pub(crate) fn detach(a: &DetachArgs) -> Result<Outcome> {
+    files::SameFileCheck::default()
+        .output("-o", &a.output)
+        .output("-S", &a.signature)
+        .rewritten_input("-i", &a.input, Some(&a.output))
+        .check()?;
     let (f, _) = files::open_module(&a.input)?;
-    let sig = files::write_atomic(&a.output, Mode::Public, |o| {
-        wsc_core::detach(f, o).with_context(|| format!("cannot detach the signature of '{}'", a.input.display()))
+    // The module and the signature land together or not at all.
+    let mut outputs = files::Outputs::default();
+    let sig = outputs.stage(&a.output, Mode::Public, Replace::Allow, |o| {
+        wsc_core::detach(f, &mut files::NamedWriter::new(o, &a.output))
+            .with_context(|| format!("cannot detach the signature of '{}'", a.input.display()))
     })?;
-    files::write_bytes(&a.signature, Mode::Public, &sig)?;
+    outputs.stage(&a.signature, Mode::Public, Replace::Allow, |o| {
+        o.write_all(&sig).map_err(|e| files::name_write_error(&a.signature, e).into())
+    })?;
+    outputs.commit()?;
     eprintln!(
         "signature ({} bytes) written to '{}', module to '{}'",
         sig.len(),
@@ -90,10 +102,15 @@ pub(crate) fn detach(a: &DetachArgs) -> Result<Outcome> {
 }
 
 pub(crate) fn attach(a: &AttachArgs) -> Result<Outcome> {
+    files::SameFileCheck::default()
+        .output("-o", &a.output)
+        .input("-S", &a.signature)
+        .rewritten_input("-i", &a.input, Some(&a.output))
+        .check()?;
     let sig = files::read_small(&a.signature, wsc_core::sigdata::MAX_SIGNATURE_DATA as u64, "signature file")?;
     let (f, _) = files::open_module(&a.input)?;
     files::write_atomic(&a.output, Mode::Public, |o| {
-        wsc_core::attach(f, o, &sig)
+        wsc_core::attach(f, &mut files::NamedWriter::new(o, &a.output), &sig)
             .with_context(|| format!("cannot attach '{}' to '{}'", a.signature.display(), a.input.display()))
     })?;
     eprintln!("signed module written to '{}'", a.output.display());
@@ -110,7 +127,7 @@ pub(crate) fn split(a: &SplitArgs) -> Result<Outcome> {
     };
     let (f, _) = files::open_module(&a.input)?;
     let report = files::write_atomic(&a.output, Mode::Public, |o| {
-        wsc_core::split(f, o, Some(&select), &mut random)
+        wsc_core::split(f, &mut files::NamedWriter::new(o, &a.output), Some(&select), &mut random)
             .with_context(|| format!("cannot split '{}'", a.input.display()))
     })?;
     eprintln!("{} delimiter(s) added, {} in all; written to '{}'", report.added, report.total, a.output.display());

@@ -1,5 +1,6 @@
 //! `wsc show`: what a module holds, verifying nothing.
 
+use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -26,33 +27,85 @@ pub(crate) struct ShowArgs {
 
 pub(crate) fn run(a: &ShowArgs) -> Result<Outcome> {
     let (f, len) = files::open_module(&a.input)?;
-    let ins = wsc_core::inspect(f, Some(len)).with_context(|| format!("cannot read '{}'", a.input.display()))?;
+    let ctx = || format!("cannot read '{}'", a.input.display());
+    let mut sections = wsc_core::Sections::new(f, Some(len)).with_context(ctx)?;
+    // One section at a time, printed as it is read: memory stays flat
+    // however many sections the module has. A buffered stdout keeps
+    // millions of lines fast.
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
     if a.json {
-        let sections: Vec<Value> = ins
-            .sections
-            .iter()
-            .map(|s| json!({"id": s.id, "name": s.name, "offset": s.offset, "len": s.len, "canonical": s.canonical}))
-            .collect();
-        let out = json!({
-            "file": a.input.display().to_string(),
-            "kind": ins.kind.as_str(),
-            "signature": ins.signature.as_ref().map(sig_json),
-            "sections": sections,
-        });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(Outcome::Done);
+        show_json(a, &mut sections, &mut out, ctx)?;
+    } else {
+        show_text(a, &mut sections, &mut out, ctx)?;
     }
-    println!("{}: {} with {} section(s)", a.input.display(), ins.kind.as_str(), ins.sections.len());
-    for (i, s) in ins.sections.iter().enumerate() {
-        let name = s.name.as_ref().map(|n| format!(" \"{n}\"")).unwrap_or_default();
-        let padded = if s.canonical { "" } else { " (non-minimal size encoding)" };
-        println!("{i:>4}: offset {:>10}  {:>10} bytes  {}{name}{padded}", s.offset, s.len, section_kind(s.id));
-    }
-    match &ins.signature {
-        None => println!("no signature section"),
-        Some(d) => print_sig(d, a.verbose),
-    }
+    out.flush()?;
     Ok(Outcome::Done)
+}
+
+fn show_text<R: Read>(
+    a: &ShowArgs,
+    sections: &mut wsc_core::Sections<R>,
+    out: &mut impl Write,
+    ctx: impl Fn() -> String,
+) -> Result<()> {
+    writeln!(out, "{}: {}", a.input.display(), sections.kind().as_str())?;
+    let mut i = 0u64;
+    while let Some(s) = sections.next().transpose().with_context(&ctx)? {
+        write!(out, "{i:>4}: offset {:>10}  {:>10} bytes  {}", s.offset, s.len, section_kind(s.id))?;
+        if let Some(name) = &s.name {
+            write!(out, " \"{name}\"")?;
+        }
+        writeln!(out, "{}", if s.canonical { "" } else { " (non-minimal size encoding)" })?;
+        i += 1;
+    }
+    writeln!(out, "{i} section(s)")?;
+    match sections.signature() {
+        None => writeln!(out, "no signature section")?,
+        Some(d) => print_sig(out, d, a.verbose)?,
+    }
+    Ok(())
+}
+
+/// The JSON document, streamed: `file`, `kind`, `signature` (known once
+/// the first section is read), the `sections` array one element per line,
+/// then `section_count`. An error half way leaves the document unfinished
+/// on stdout and exits with 2.
+fn show_json<R: Read>(
+    a: &ShowArgs,
+    sections: &mut wsc_core::Sections<R>,
+    out: &mut impl Write,
+    ctx: impl Fn() -> String,
+) -> Result<()> {
+    let first = sections.next().transpose().with_context(&ctx)?;
+    let signature = sections.signature().map_or(Value::Null, sig_json);
+    writeln!(out, "{{")?;
+    writeln!(out, "  \"file\": {},", Value::String(a.input.display().to_string()))?;
+    writeln!(out, "  \"kind\": \"{}\",", sections.kind().as_str())?;
+    writeln!(out, "  \"signature\": {},", serde_json::to_string(&signature)?)?;
+    write!(out, "  \"sections\": [")?;
+    let mut count = 0u64;
+    let mut next = first;
+    while let Some(s) = next {
+        let name = match &s.name {
+            Some(n) => serde_json::to_string(n)?,
+            None => "null".to_string(),
+        };
+        write!(
+            out,
+            "{}\n    {{\"id\": {}, \"name\": {name}, \"offset\": {}, \"len\": {}, \"canonical\": {}}}",
+            if count == 0 { "" } else { "," },
+            s.id,
+            s.offset,
+            s.len,
+            s.canonical
+        )?;
+        count += 1;
+        next = sections.next().transpose().with_context(&ctx)?;
+    }
+    writeln!(out, "{}],", if count == 0 { "" } else { "\n  " })?;
+    writeln!(out, "  \"section_count\": {count}")?;
+    writeln!(out, "}}")?;
+    Ok(())
 }
 
 fn section_kind(id: u8) -> &'static str {
@@ -75,35 +128,37 @@ fn section_kind(id: u8) -> &'static str {
     }
 }
 
-fn print_sig(d: &SignatureData, verbose: bool) {
-    println!("signature data: {} set(s)", d.sets.len());
+fn print_sig(out: &mut impl Write, d: &SignatureData, verbose: bool) -> std::io::Result<()> {
+    writeln!(out, "signature data: {} set(s)", d.sets.len())?;
     for (i, set) in d.sets.iter().enumerate() {
         match set {
-            SetEntry::Malformed(m) => println!("  set {i}: malformed at offset {}: {}", m.offset, m.reason),
+            SetEntry::Malformed(m) => writeln!(out, "  set {i}: malformed at offset {}: {}", m.offset, m.reason)?,
             SetEntry::Valid(s) => {
-                println!("  set {i}: {} hash(es), {} signature(s)", s.hashes.len(), s.records.len());
+                writeln!(out, "  set {i}: {} hash(es), {} signature(s)", s.hashes.len(), s.records.len())?;
                 for (j, h) in s.hashes.iter().enumerate() {
                     let h = hex(h);
-                    println!("    hash {j}: {}", if verbose { h.as_str() } else { &h[..16] });
+                    writeln!(out, "    hash {j}: {}", if verbose { h.as_str() } else { &h[..16] })?;
                 }
                 for (j, r) in s.records.iter().enumerate() {
                     match &r.parsed {
-                        Ok(rec) => println!(
+                        Ok(rec) => writeln!(
+                            out,
                             "    signature {j}: {}, key id {}, {} bytes{}",
                             rec.algorithm,
                             rec.key_id.as_deref().map(hex).unwrap_or_else(|| "none".into()),
                             rec.signature.len(),
                             if verbose { format!(": {}", hex(&rec.signature)) } else { String::new() }
-                        ),
-                        Err(e) => println!("    signature {j}: malformed at offset {}: {e}", r.offset),
+                        )?,
+                        Err(e) => writeln!(out, "    signature {j}: malformed at offset {}: {e}", r.offset)?,
                     }
                 }
             }
         }
     }
     if d.trailing_bytes > 0 {
-        println!("  {} byte(s) after the last set (ignored)", d.trailing_bytes);
+        writeln!(out, "  {} byte(s) after the last set (ignored)", d.trailing_bytes)?;
     }
+    Ok(())
 }
 
 fn sig_json(d: &SignatureData) -> Value {

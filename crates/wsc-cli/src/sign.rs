@@ -1,5 +1,6 @@
 //! `wsc sign`.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -7,7 +8,7 @@ use clap::Args;
 use wsc_core::{SignReport, Signer, WithKeyId};
 
 use crate::Outcome;
-use crate::files::{self, Mode};
+use crate::files::{self, Mode, Replace};
 use crate::keys;
 
 #[derive(Debug, Args)]
@@ -66,6 +67,7 @@ pub(crate) fn run(a: &SignArgs) -> Result<Outcome> {
                 target: crate::audit::TARGET,
                 event = "sign",
                 module = %a.inputs.first().map_or(String::new(), |p| p.display().to_string()),
+                key = %a.key.name(),
                 result = "error",
                 reason = %format!("{e:#}"),
             );
@@ -113,6 +115,7 @@ fn audit(a: &SignArgs, input: &Path, output: Option<&PathBuf>, done: &Result<Sig
             target: crate::audit::TARGET,
             event = "sign",
             module = %input.display(),
+            key = %a.key.name(),
             output = %output.or(a.signature.as_ref()).map_or(String::new(), |p| p.display().to_string()),
             mode = if a.signature.is_some() { "detached" } else { "embedded" },
             algorithm = done.algorithm.as_str(),
@@ -125,6 +128,7 @@ fn audit(a: &SignArgs, input: &Path, output: Option<&PathBuf>, done: &Result<Sig
             target: crate::audit::TARGET,
             event = "sign",
             module = %input.display(),
+            key = %a.key.name(),
             result = "error",
             reason = %format!("{e:#}"),
         ),
@@ -132,7 +136,35 @@ fn audit(a: &SignArgs, input: &Path, output: Option<&PathBuf>, done: &Result<Sig
 }
 
 /// (input, output) pairs: one -i with -o/-S, or many -i with --out-dir.
+/// Refuses a run that would write an output over another output or over
+/// an input (other than a module signed in place).
 fn jobs(a: &SignArgs) -> Result<Vec<(PathBuf, Option<PathBuf>)>> {
+    let jobs = job_list(a)?;
+    for (input, output) in &jobs {
+        let mut check = files::SameFileCheck::default();
+        if let Some(o) = output {
+            check = check.output(if a.out_dir.is_some() { "--out-dir" } else { "-o" }, o);
+        }
+        if let Some(sig) = &a.signature {
+            check = check.output("-S", sig);
+        }
+        check = check.rewritten_input("-i", input, output.as_deref());
+        for other in a.inputs.iter().filter(|i| *i != input) {
+            check = check.input("-i", other);
+        }
+        let key_files =
+            [("-k", &a.key.secret_key), ("-K", &a.public_key), ("--cert", &a.cert), ("--tsa-chain", &a.tsa_chain)];
+        for (flag, path) in key_files {
+            if let Some(p) = path {
+                check = check.input(flag, p);
+            }
+        }
+        check.check()?;
+    }
+    Ok(jobs)
+}
+
+fn job_list(a: &SignArgs) -> Result<Vec<(PathBuf, Option<PathBuf>)>> {
     if let Some(dir) = &a.out_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create '{}'", dir.display()))?;
         let mut seen = std::collections::BTreeSet::new();
@@ -207,13 +239,20 @@ fn sign_one(a: &SignArgs, signer: &dyn Signer, input: &Path, output: Option<&Pat
         Some(sig_path) => {
             let (f, _) = files::open_module(input)?;
             let (sig, report) = wsc_core::sign_detached(f, None, signer).with_context(ctx)?;
-            files::write_bytes(sig_path, Mode::Public, &sig)?;
+            // The signature and the copy land together or not at all.
+            let mut outputs = files::Outputs::default();
+            outputs.stage(sig_path, Mode::Public, Replace::Allow, |o| {
+                o.write_all(&sig).map_err(|e| files::name_write_error(sig_path, e).into())
+            })?;
             if let Some(out) = output {
                 let (f, _) = files::open_module(input)?;
-                files::write_atomic(out, Mode::Public, |o| {
-                    std::io::copy(&mut std::io::BufReader::new(f), o).map_err(anyhow::Error::from)
+                outputs.stage(out, Mode::Public, Replace::Allow, |o| {
+                    let mut o = files::NamedWriter::new(o, out);
+                    std::io::copy(&mut std::io::BufReader::new(f), &mut o)
+                        .with_context(|| format!("cannot copy '{}'", input.display()))
                 })?;
             }
+            outputs.commit()?;
             eprintln!("detached signature written to '{}'", sig_path.display());
             report
         }
@@ -223,12 +262,13 @@ fn sign_one(a: &SignArgs, signer: &dyn Signer, input: &Path, output: Option<&Pat
             // Hashing on this thread, writing on another: the content is written
             // in the same pass as it is hashed.
             let report: SignReport = files::write_atomic(out, Mode::Public, |o| {
-                let mut writer = files::ThreadedWriter::new(o.try_clone()?);
+                let mut writer = files::ThreadedWriter::new(o.try_clone()?, out);
                 let signed = wsc_core::sign_embedded_seekable(f, &mut writer, signer);
-                let written = writer.finish();
+                // A writer that failed (a full disk) is why signing stopped:
+                // its error comes first, and names the output.
+                writer.finish()?;
                 let signed = signed.with_context(ctx)?;
-                written.with_context(|| format!("cannot write '{}'", out.display()))?;
-                o.set_len(signed.output_len)?;
+                o.set_len(signed.output_len).map_err(|e| files::name_write_error(out, e))?;
                 Ok(signed.report)
             })?;
             if report.reencoded {

@@ -109,7 +109,8 @@ fn keygen_formats_round_trip_through_sign_and_verify() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let p = |n: &str| s(&tmp.path().join(n));
     for (alg, fmt) in [("ed25519", "raw"), ("ed25519", "pem"), ("ed25519", "der"), ("p256", "pem"), ("p256", "der")] {
-        let o = wsc(&["keygen", "--algorithm", alg, "--format", fmt, "-k", &p("k"), "-K", &p("p")]);
+        // The same files each round: --force replaces the secret key.
+        let o = wsc(&["keygen", "--force", "--algorithm", alg, "--format", fmt, "-k", &p("k"), "-K", &p("p")]);
         assert_eq!(o.status.code(), Some(0), "{alg} {fmt}: {}", stderr(&o));
         #[cfg(unix)]
         {

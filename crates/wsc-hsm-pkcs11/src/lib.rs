@@ -13,7 +13,8 @@
 //! What it is not: it reads no environment variables and prompts for
 //! nothing; the caller passes the module path fallback and the PIN (as
 //! `Zeroizing<String>`, used to log in and then dropped). It never prints
-//! the PIN, neither in `Debug` nor in errors. It does not initialise
+//! the PIN, neither in `Debug` nor in errors, and [`redact`] hides one
+//! that a caller put in a URI before the URI is printed. It does not initialise
 //! tokens, set PINs, import or delete keys, or verify anything: verification
 //! needs only the exported public key and `wsc-core`. It is tested against
 //! SoftHSM2 only.
@@ -29,4 +30,4 @@ mod uri;
 
 pub use error::{Pkcs11Error, Result};
 pub use signer::{Pkcs11Signer, read_public_key};
-pub use uri::{Pkcs11Uri, UriError};
+pub use uri::{Pkcs11Uri, UriError, redact, redact_message};

@@ -3,10 +3,15 @@
 //! Supported path attributes: `token`, `manufacturer`, `serial`, `model`,
 //! `slot-id`, `object`, `id` and `type` (`private` or `public`). Supported
 //! query attribute: `module-path`. A PIN in the URI (`pin-value`,
-//! `pin-source`) is refused: PINs come from the caller, never from a
-//! command line. Other attributes are refused rather than ignored, so a
-//! typo cannot silently select a different key.
+//! `pin-source`, in the path or the query) is refused: PINs come from the
+//! caller, never from a command line. Other attributes are refused rather
+//! than ignored, so a typo cannot silently select a different key.
+//!
+//! [`redact`] hides secret attribute values in a URI, and
+//! [`redact_message`] in text that quotes one, before it is printed or
+//! logged.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -79,7 +84,9 @@ impl Pkcs11Uri {
         };
         let mut uri = Pkcs11Uri::default();
         for attr in path.split(';').filter(|a| !a.is_empty()) {
-            let (name, value) = attr.split_once('=').ok_or_else(|| UriError::Malformed(attr.to_string()))?;
+            let (name, value) = attr.split_once('=').ok_or_else(|| malformed(attr))?;
+            let name = attribute_name(name);
+            let name = name.as_ref();
             match name {
                 "token" => set(&mut uri.token, name, text_value(name, value)?)?,
                 "manufacturer" => set(&mut uri.manufacturer, name, text_value(name, value)?)?,
@@ -98,11 +105,15 @@ impl Pkcs11Uri {
                     }
                     set(&mut uri.object_type, name, t)?;
                 }
+                "pin-value" => return Err(UriError::PinInUri("pin-value")),
+                "pin-source" => return Err(UriError::PinInUri("pin-source")),
                 other => return Err(UriError::Unsupported(other.to_string())),
             }
         }
         for attr in query.into_iter().flat_map(|q| q.split('&')).filter(|a| !a.is_empty()) {
-            let (name, value) = attr.split_once('=').ok_or_else(|| UriError::Malformed(attr.to_string()))?;
+            let (name, value) = attr.split_once('=').ok_or_else(|| malformed(attr))?;
+            let name = attribute_name(name);
+            let name = name.as_ref();
             match name {
                 "module-path" => {
                     let p = PathBuf::from(text_value(name, value)?);
@@ -164,6 +175,85 @@ impl fmt::Display for Pkcs11Uri {
             write!(f, "?module-path={}", encode(p.to_string_lossy().as_bytes()))?;
         }
         Ok(())
+    }
+}
+
+/// Hides the values of secret attributes in a URI: `pin-value`,
+/// `pin-source` and any attribute whose name contains `pin`, `pass` or
+/// `secret` (case-insensitive, percent-encoded or not, in the path or the
+/// query) get the value `***`. A value runs to the next `;` or `&`, so one
+/// that is not encoded as it should be is hidden whole.
+///
+/// ```
+/// use wsc_hsm_pkcs11::redact;
+/// assert_eq!(redact("pkcs11:token=t;object=k?pin-value=1234"), "pkcs11:token=t;object=k?pin-value=***");
+/// assert_eq!(redact("pkcs11:object=k;PIN%2Dvalue=12 34"), "pkcs11:object=k;PIN%2Dvalue=***");
+/// assert_eq!(redact("pkcs11:token=t;object=k"), "pkcs11:token=t;object=k");
+/// ```
+pub fn redact(uri: &str) -> Cow<'_, str> {
+    redact_values(uri, |c| c == ';' || c == '&')
+}
+
+/// Like [`redact`], for a message that may quote a URI: a value also ends
+/// at white space or a quote. A last line of defence; redact a URI on its
+/// own before quoting it.
+pub fn redact_message(text: &str) -> Cow<'_, str> {
+    redact_values(text, |c| matches!(c, ';' | '&' | '\'' | '"' | '`') || c.is_whitespace())
+}
+
+fn redact_values(text: &str, ends_value: impl Fn(char) -> bool) -> Cow<'_, str> {
+    let mut out = String::new();
+    // Bytes of `text` already copied to `out`.
+    let mut copied = 0;
+    let mut search = 0;
+    while let Some(eq) = text[search..].find('=').map(|i| i + search) {
+        let start =
+            text[..eq].char_indices().rev().find(|(_, c)| !is_name_char(*c)).map_or(0, |(i, c)| i + c.len_utf8());
+        let end = text[eq + 1..].find(&ends_value).map_or(text.len(), |i| i + eq + 1);
+        // Other values are searched too: a secret may hide behind a `?`.
+        search = eq + 1;
+        if start < eq && is_secret_name(&text[start..eq]) {
+            out.push_str(&text[copied..=eq]);
+            out.push_str("***");
+            copied = end;
+            search = end.max(eq + 1);
+        }
+    }
+    if copied == 0 {
+        return Cow::Borrowed(text);
+    }
+    out.push_str(&text[copied..]);
+    Cow::Owned(out)
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~' | '%')
+}
+
+/// Whether an attribute name (as written, maybe percent-encoded) names a
+/// secret.
+fn is_secret_name(name: &str) -> bool {
+    let name = attribute_name(name).to_ascii_lowercase();
+    ["pin", "pass", "secret"].iter().any(|m| name.contains(m))
+}
+
+/// An attribute name, percent-decoded when that gives text.
+fn attribute_name(name: &str) -> Cow<'_, str> {
+    if !name.contains('%') {
+        return Cow::Borrowed(name);
+    }
+    match decode(name, name).ok().and_then(|b| String::from_utf8(b).ok()) {
+        Some(decoded) => Cow::Owned(decoded),
+        None => Cow::Borrowed(name),
+    }
+}
+
+/// An attribute without `=`; it is not repeated if it may hold a secret.
+fn malformed(attr: &str) -> UriError {
+    if is_secret_name(attr) {
+        UriError::Malformed("(hidden: it may hold a secret)".to_string())
+    } else {
+        UriError::Malformed(attr.to_string())
     }
 }
 
@@ -244,6 +334,44 @@ mod tests {
         assert!(!format!("{err:?}").contains("sentinel-4711"));
         let err = Pkcs11Uri::parse("pkcs11:object=k?pin-source=file:/tmp/pin").expect_err("PIN refused");
         assert_eq!(err, UriError::PinInUri("pin-source"));
+    }
+
+    /// Secret URI attributes are hidden wherever they are and however
+    /// they are spelt; other attributes are kept.
+    #[test]
+    fn redact_hides_secret_attributes() {
+        let cases = [
+            ("pkcs11:token=wsc;object=k?pin-value=S3NT", "pkcs11:token=wsc;object=k?pin-value=***"),
+            ("pkcs11:token=wsc;pin-value=S3NT;object=k", "pkcs11:token=wsc;pin-value=***;object=k"),
+            ("pkcs11:object=k?module-path=/m.so&pin-value=S3NT", "pkcs11:object=k?module-path=/m.so&pin-value=***"),
+            ("pkcs11:object=k?pin%2Dvalue=%53%33NT", "pkcs11:object=k?pin%2Dvalue=***"),
+            ("pkcs11:object=k?%70in-value=S3NT", "pkcs11:object=k?%70in-value=***"),
+            ("pkcs11:object=k;PIN-VALUE=S3NT", "pkcs11:object=k;PIN-VALUE=***"),
+            ("pkcs11:object=k?pin-source=/run/pin", "pkcs11:object=k?pin-source=***"),
+            ("pkcs11:object=k;x-password=S3NT;y-secret=S3NT", "pkcs11:object=k;x-password=***;y-secret=***"),
+            ("pkcs11:object=k?pin-value=S3NT?with=more", "pkcs11:object=k?pin-value=***"),
+            ("pkcs11:object=k?pin-value=S3 NT'x", "pkcs11:object=k?pin-value=***"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(redact(text), want, "{text}");
+            assert_eq!(redact(want), want, "redacting twice changes nothing");
+        }
+        let message = "error: bad URI 'pkcs11:object=k;pin-value=S3NT': no…pin=S3NT";
+        assert_eq!(redact_message(message), "error: bad URI 'pkcs11:object=k;pin-value=***': no…pin=***");
+        let plain = "pkcs11:token=my%20token;object=k;id=%01?module-path=/usr/lib/x.so";
+        assert!(matches!(redact(plain), Cow::Borrowed(t) if t == plain));
+    }
+
+    #[test]
+    fn refuses_pins_in_the_path_and_encoded_names() {
+        for uri in
+            ["pkcs11:object=k;pin-value=S3NT", "pkcs11:object=k?pin%2Dvalue=S3NT", "pkcs11:object=k?%70in-value=x"]
+        {
+            assert_eq!(Pkcs11Uri::parse(uri), Err(UriError::PinInUri("pin-value")), "{uri}");
+        }
+        assert_eq!(Pkcs11Uri::parse("pkcs11:pin-source=/p;object=k"), Err(UriError::PinInUri("pin-source")));
+        let err = Pkcs11Uri::parse("pkcs11:object=k;pin-value:S3NT").expect_err("malformed");
+        assert!(!format!("{err} {err:?}").contains("S3NT"), "{err:?}");
     }
 
     #[test]
