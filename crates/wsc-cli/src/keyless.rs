@@ -43,12 +43,14 @@ pub(crate) struct KeylessArgs {
     pub(crate) certificate_github_workflow_name: Option<String>,
     #[command(flatten)]
     pub(crate) root: RootArgs,
+    #[command(flatten)]
+    pub(crate) tuf: TufRootArg,
 }
 
 /// Which trust root.
 #[derive(Debug, Args, Default)]
 pub(crate) struct RootArgs {
-    /// Trust root JSON (default: the instance's root cached by `wsc trust
+    /// Trust root JSON (default: the production root cached by `wsc trust
     /// update`, else the embedded Sigstore production root).
     #[arg(long, value_name = "FILE", conflicts_with = "staging")]
     pub(crate) trusted_root: Option<PathBuf>,
@@ -57,19 +59,66 @@ pub(crate) struct RootArgs {
     pub(crate) staging: bool,
 }
 
+/// The root cached for another TUF repository (verification only).
+#[derive(Debug, Args, Default)]
+pub(crate) struct TufRootArg {
+    /// Use the root that `wsc trust update --tuf-url URL --tuf-root ROOT.json`
+    /// cached for the TUF repository of this root.json (a private Sigstore
+    /// deployment). Without it, such a root is never used.
+    #[arg(long, value_name = "ROOT.json", conflicts_with_all = ["trusted_root", "staging"])]
+    pub(crate) tuf_root: Option<PathBuf>,
+}
+
 impl RootArgs {
-    /// `--trusted-root`; else the cached TUF root of the instance if `wsc
-    /// trust update` wrote one; else the embedded one. Says which on stderr.
+    /// `--trusted-root`; else the cached root of the instance if `wsc trust
+    /// update` wrote one from the instance's own TUF root; else the
+    /// embedded one. Says which on stderr.
     pub(crate) fn load(&self) -> Result<wsc_keyless::sigstore_verify::trust_root::TrustedRoot> {
+        self.load_with(&TufRootArg::default())
+    }
+
+    /// As [`RootArgs::load`], or the root cached for `--tuf-root`'s repository.
+    pub(crate) fn load_with(&self, tuf: &TufRootArg) -> Result<wsc_keyless::sigstore_verify::trust_root::TrustedRoot> {
+        use crate::trust::{Cached, Domain};
         if let Some(p) = &self.trusted_root {
+            eprintln!("trust root: '{}' (--trusted-root)", p.display());
             return root_file(p);
         }
-        let instance = if self.staging { "staging" } else { "production" };
-        if let Some(p) = crate::trust::cached_root(self.staging) {
-            eprintln!("trust root: {instance}, cached by `wsc trust update` ('{}')", p.display());
-            return root_file(&p);
+        if let Some(r) = &tuf.tuf_root {
+            let domain = Domain::of_tuf_root(&files::read_small(r, 1024 * 1024, "TUF root")?);
+            return match crate::trust::cached_root(&domain) {
+                Some(Cached::Usable(p)) => {
+                    eprintln!("trust root: {domain}, cached by `wsc trust update` ('{}')", p.display());
+                    root_file(&p)
+                }
+                Some(Cached::Foreign(p, why)) => bail!("the trust root at '{}' is not usable: {why}", p.display()),
+                Some(Cached::Missing(p)) => bail!(
+                    "no trust root cached for {domain} (--tuf-root '{}') at '{}': run `wsc trust update --tuf-url URL --tuf-root '{}'` first",
+                    r.display(),
+                    p.display(),
+                    r.display()
+                ),
+                None => bail!("no cache directory for --tuf-root: set XDG_CACHE_HOME or HOME, or give --trusted-root"),
+            };
         }
-        eprintln!("trust root: {instance}, embedded (run `wsc trust update` to refresh it)");
+        let domain = Domain::Instance(self.staging);
+        let flag = if self.staging { " --staging" } else { "" };
+        match crate::trust::cached_root(&domain) {
+            Some(Cached::Usable(p)) => {
+                eprintln!("trust root: {domain}, cached by `wsc trust update` ('{}')", p.display());
+                return root_file(&p);
+            }
+            Some(Cached::Foreign(p, why)) => {
+                eprintln!(
+                    "warning: ignoring the cached trust root '{}': {why}; run `wsc trust update{flag}`",
+                    p.display()
+                );
+            }
+            Some(Cached::Missing(_)) | None => {}
+        }
+        eprintln!(
+            "trust root: {domain}, embedded (sigstore-trust-root 0.15.1; run `wsc trust update{flag}` to refresh it)"
+        );
         Ok(if self.staging { wsc_keyless::staging_root()? } else { wsc_keyless::production_root()? })
     }
 }
@@ -104,7 +153,7 @@ impl KeylessArgs {
     }
 
     pub(crate) fn verifier(&self) -> Result<BundleVerifier> {
-        let root = self.root.load()?;
+        let root = self.root.load_with(&self.tuf)?;
         Ok(BundleVerifier::new(&root, Expectation::Identity(self.policy()?))?)
     }
 }
@@ -249,6 +298,8 @@ pub(crate) struct VerifyBundleArgs {
     key: Option<PathBuf>,
     #[command(flatten)]
     root: RootArgs,
+    #[command(flatten)]
+    tuf: TufRootArg,
     /// The artifact, or `sha256:<64 hex>`.
     #[arg(value_name = "FILE_OR_DIGEST")]
     artifact: String,
@@ -270,7 +321,7 @@ pub(crate) fn sigstore(cmd: &SigstoreCommand) -> Result<Outcome> {
         }
         _ => bail!("give --certificate-identity and --certificate-oidc-issuer, or --key"),
     };
-    let root = a.root.load()?;
+    let root = a.root.load_with(&a.tuf)?;
     let verifier = BundleVerifier::new(&root, expectation)?;
     let bundle = files::read_small(&a.bundle, wsc_keyless::MAX_BUNDLE_LEN as u64, "bundle")?;
     let bundle = String::from_utf8(bundle).with_context(|| format!("bundle '{}' is not UTF-8", a.bundle.display()))?;

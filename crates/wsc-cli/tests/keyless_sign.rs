@@ -418,3 +418,226 @@ fn rekor_v2_signing_verifies_with_sigstore_python() {
     let o = python_verifies(&inst, IDENTITY, &bundle, &exported.join("set0-record0.msg").display().to_string());
     assert!(o.status.success(), "sigstore-python: {}", text(&o));
 }
+
+/// Contributes fixed bytes as a keyless record, whatever the message: how
+/// an attacker embeds a bundle of their choice.
+struct RawRecord(Vec<u8>);
+
+impl wsc_core::Signer for RawRecord {
+    fn algorithm(&self) -> wsc_core::sigdata::AlgorithmId {
+        wsc_keyless::KEYLESS_ALGORITHM
+    }
+    fn public_key(&self) -> Option<wsc_core::PublicKey> {
+        None
+    }
+    fn try_sign(&self, _message: &[u8]) -> Result<Vec<u8>, wsc_core::SignerError> {
+        Ok(self.0.clone())
+    }
+}
+
+/// The unsigned module `input` with `bundle` as its keyless record, written to `dir/name`.
+fn embed(input: &str, bundle: &str, dir: &Path, name: &str) -> String {
+    let module = std::fs::read(input).expect("module");
+    let signed = wsc_core::sign(&module, &RawRecord(bundle.as_bytes().to_vec())).expect("embed");
+    let p = dir.join(name);
+    std::fs::write(&p, signed).expect("write");
+    p.display().to_string()
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Defect class: a DSSE envelope accepted as a keyless signature record.
+/// `wsc sigstore sign-bundle --in-toto` signs a statement whose subject is
+/// the module's set message (by SHA-256, or by SHA-512 after an unrelated
+/// first subject); the bundle verifies as a plain bundle over the message,
+/// but embedded as a keyless record, `wsc verify --keyless` exits 1.
+#[test]
+fn wsc_verify_refuses_a_dsse_record_naming_the_set_message() {
+    use sha2::Digest;
+    let (inst, tmp) = start();
+    let d = tmp.path();
+    let input = module(d, "m.wasm", 20);
+    let msg = d.join("m.msg").display().to_string();
+    ok(&["bundle", "message", "-i", &input, "-o", &msg]);
+    let message = std::fs::read(&msg).expect("message");
+    let subject =
+        |name: &str, alg: &str, digest: String| format!(r#"{{"name":"{name}","digest":{{"{alg}":"{digest}"}}}}"#);
+    let statements = [
+        ("sha256", subject("m.wasm", "sha256", hex(&sha2::Sha256::digest(&message)))),
+        (
+            "sha512",
+            format!(
+                "{},{}",
+                subject("other.bin", "sha256", hex(&sha2::Sha256::digest(b"another artifact"))),
+                subject("m.wasm", "sha512", hex(&sha2::Sha512::digest(&message)))
+            ),
+        ),
+    ];
+    let root = inst.dir().join("trusted_root.json").display().to_string();
+    for (alg, subjects) in statements {
+        let statement = d.join(format!("{alg}.statement.json"));
+        std::fs::write(
+            &statement,
+            format!(
+                r#"{{"_type":"https://in-toto.io/Statement/v1","subject":[{subjects}],"predicateType":"https://example.test/anything","predicate":{{}}}}"#
+            ),
+        )
+        .expect("write");
+        let dsse = d.join(format!("{alg}.sigstore.json")).display().to_string();
+        // Signed, and verified as a plain bundle over the message file.
+        sign_and_verify_bundle(&inst, &["--in-toto"], &statement.display().to_string(), &dsse, &msg);
+        let bundle = std::fs::read_to_string(&dsse).expect("bundle");
+        assert!(bundle.contains("dsseEnvelope"), "{alg}: {bundle}");
+        let signed = embed(&input, &bundle, d, &format!("{alg}.wasm"));
+        let o = wsc(&verify_args(&inst, &root, &signed));
+        assert_eq!(o.status.code(), Some(1), "{alg}: a DSSE record verified: {}", text(&o));
+        assert!(text(&o).contains("DSSE envelope"), "{alg}: {}", text(&o));
+    }
+}
+
+/// Defect class: regex anchoring by string concatenation. On a module
+/// that the trusted identity really signed, an identity or issuer pattern
+/// that would close wsc's group (and so match every identity) is refused
+/// with exit 2; anchored patterns match only whole values.
+#[test]
+fn escaping_regexps_are_refused_not_matched() {
+    let (inst, tmp) = start();
+    let d = tmp.path();
+    let token = inst.mint_token(IDENTITY).expect("token");
+    let signed = d.join("s.wasm").display().to_string();
+    let mut args: Vec<String> = vec!["sign".into(), "--keyless".into(), "--identity-token".into(), token];
+    args.extend(service_args(&inst));
+    args.extend(["-i".into(), module(d, "m.wasm", 21), "-o".into(), signed.clone()]);
+    ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let root = inst.dir().join("trusted_root.json").display().to_string();
+    let run = |id: (&str, &str), iss: (&str, &str)| {
+        wsc(&["verify", "-i", &signed, "--keyless", id.0, id.1, iss.0, iss.1, "--trusted-root", &root])
+    };
+    let exact_iss = ("--certificate-oidc-issuer", inst.url());
+    let exact_id = ("--certificate-identity", IDENTITY);
+    for pattern in ["nomatch)|(?:", "x)|.*|(?:y", ".*)|(.*"] {
+        let o = run(("--certificate-identity-regexp", pattern), exact_iss);
+        assert_eq!(o.status.code(), Some(2), "identity {pattern}: {}", text(&o));
+        assert!(text(&o).contains("invalid regular expression"), "{}", text(&o));
+        let o = run(exact_id, ("--certificate-oidc-issuer-regexp", pattern));
+        assert_eq!(o.status.code(), Some(2), "issuer {pattern}: {}", text(&o));
+    }
+    let o = run(("--certificate-identity-regexp", r"https://github\.com/wsc-test/.*"), exact_iss);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = run(("--certificate-identity-regexp", "wsc-test"), exact_iss);
+    assert_eq!(o.status.code(), Some(1), "an unanchored part matched: {}", text(&o));
+    // Verbose mode: the comment ends the pattern, the anchors still hold.
+    let o = run(("--certificate-identity-regexp", "(?x)https://github.com/wsc-test/.* # any workflow"), exact_iss);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = run(("--certificate-identity-regexp", "(?x)wsc-test#"), exact_iss);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+}
+
+/// The instance's genuine bundle over `input`'s message, as JSON.
+fn genuine_bundle(inst: &Instance, d: &Path, input: &str) -> serde_json::Value {
+    let msg = d.join("genuine.msg").display().to_string();
+    ok(&["bundle", "message", "-i", input, "-o", &msg]);
+    let bundle = d.join("genuine.sigstore.json").display().to_string();
+    sign_and_verify_bundle(inst, &[], &msg, &bundle, &msg);
+    serde_json::from_str(&std::fs::read_to_string(&bundle).expect("bundle")).expect("json")
+}
+
+/// The bundle with another signing certificate (base64 DER).
+fn with_leaf(bundle: &serde_json::Value, der_b64: &str) -> String {
+    let mut b = bundle.clone();
+    b["verificationMaterial"]["certificate"]["rawBytes"] = der_b64.into();
+    b.to_string()
+}
+
+/// A code-signing leaf from `ca` (wsc-pki), valid from `start` for `validity`, as base64 DER.
+fn pki_leaf(ca: &wsc_pki::Ca, start: std::time::SystemTime, validity: std::time::Duration) -> String {
+    let key = wsc_core::SecretKey::generate(wsc_core::KeyAlgorithm::P256, &mut rand_core::OsRng);
+    let csr = wsc_pki::Csr::create(&key, "dev1").expect("csr");
+    let chain = ca.issue(&csr, &wsc_pki::DeviceProfile::for_device("dev1").starting(start).valid_for(validity));
+    wsc_keyless::sigstore_verify::types::DerCertificate::from_bytes(&chain.expect("issued")[0]).to_base64()
+}
+
+/// CV-1 and CV-2 through `wsc verify --keyless`: a certificate from another
+/// CA than the trust root's Fulcio, a certificate without the code-signing
+/// EKU from a CA of the root, a certificate expired or not yet valid at the
+/// verified signing time, and a genuine bundle checked against a root that
+/// lists another CA. Each exits 1, refused by the chain check for its reason.
+#[test]
+fn cv1_cv2_certificate_defects_fail_wsc_verify_keyless() {
+    use std::time::{Duration, SystemTime};
+    let (inst, tmp) = start();
+    let d = tmp.path();
+    let input = module(d, "m.wasm", 22);
+    let genuine = genuine_bundle(&inst, d, &input);
+    let root_path = inst.dir().join("trusted_root.json");
+    let root_json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&root_path).expect("root")).expect("json");
+    let write_root = |name: &str, v: &serde_json::Value| {
+        let p = d.join(name);
+        std::fs::write(&p, v.to_string()).expect("write");
+        p.display().to_string()
+    };
+    let root = root_path.display().to_string();
+    // The control: the bundle as made verifies as a record.
+    let o = wsc(&verify_args(&inst, &root, &embed(&input, &genuine.to_string(), d, "genuine.wasm")));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    // The instance's Fulcio intermediate as a wsc-pki CA, to issue leaves with chosen validity.
+    let dir = inst.dir();
+    let read = |f: &str| std::fs::read(dir.join(f)).expect(f);
+    let fulcio = wsc_pki::Ca::from_pem(
+        &[read("fulcio-intermediate.pem"), read("fulcio-root.pem")].concat(),
+        wsc_pki::load_secret_key(&read("fulcio-intermediate.key"), None, true).expect("key"),
+    )
+    .expect("the Fulcio intermediate as a CA");
+    let now = SystemTime::now();
+    let ten_min = Duration::from_secs(600);
+    let mut profile = wsc_pki::CaProfile::root("foreign", wsc_core::KeyAlgorithm::P256);
+    profile.not_before = Some(now - 6 * ten_min);
+    let foreign = wsc_pki::Ca::new_root(&profile).expect("a foreign CA");
+
+    // A root that lists the TSA's root as a second CA, and the TSA's leaf (timeStamping EKU only).
+    let tsa_chain = &root_json["timestampAuthorities"][0]["certChain"]["certificates"];
+    let tsa_leaf = tsa_chain[0]["rawBytes"].as_str().expect("TSA leaf").to_string();
+    let mut with_tsa_ca = root_json.clone();
+    let mut tsa_ca = root_json["certificateAuthorities"][0].clone();
+    tsa_ca["certChain"]["certificates"] = serde_json::json!([tsa_chain[1].clone()]);
+    with_tsa_ca["certificateAuthorities"].as_array_mut().expect("CAs").push(tsa_ca);
+    let with_tsa_ca = write_root("with-tsa-ca.json", &with_tsa_ca);
+    // A root whose only Fulcio CA is another CA (the TSA's chain).
+    let mut other_ca = root_json.clone();
+    other_ca["certificateAuthorities"][0]["certChain"] = root_json["timestampAuthorities"][0]["certChain"].clone();
+    let other_ca = write_root("other-ca.json", &other_ca);
+
+    let cases: Vec<(&str, String, &str, &str)> = vec![
+        (
+            "another CA's leaf",
+            with_leaf(&genuine, &pki_leaf(&foreign, now - ten_min, 3 * ten_min)),
+            &root,
+            "UnknownIssuer",
+        ),
+        ("no code-signing EKU", with_leaf(&genuine, &tsa_leaf), &with_tsa_ca, "RequiredEkuNotFound"),
+        (
+            "expired at the signing time",
+            with_leaf(&genuine, &pki_leaf(&fulcio, now - 4 * ten_min, ten_min)),
+            &root,
+            "CertExpired",
+        ),
+        (
+            "not yet valid at the signing time",
+            with_leaf(&genuine, &pki_leaf(&fulcio, now + 2 * ten_min, ten_min)),
+            &root,
+            "CertNotValidYet",
+        ),
+        ("a root with another CA", genuine.to_string(), &other_ca, "UnknownIssuer"),
+    ];
+    for (n, (what, bundle, root, reason)) in cases.into_iter().enumerate() {
+        let signed = embed(&input, &bundle, d, &format!("case{n}.wasm"));
+        let o = wsc(&verify_args(&inst, root, &signed));
+        assert_eq!(o.status.code(), Some(1), "{what}: {}", text(&o));
+        let t = text(&o);
+        assert!(t.contains("certificate chain is invalid") && t.contains(reason), "{what}: {t}");
+    }
+}
