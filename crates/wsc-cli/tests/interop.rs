@@ -440,6 +440,50 @@ fn signing_every_module_matches_wasmsign2() {
     assert_eq!(compared, modules.len() * 7 * 5);
 }
 
+/// Key rotation (requirement CD-5): the old key (k1) signed a module and
+/// the new key (k2) adds its signature; the old signature stays valid.
+/// During the transition a verifier accepting both keys (`verify_matrix -K
+/// k1 k2`) accepts modules signed by either; once it keeps only the new key,
+/// a module with only the old key's signature fails. wasmsign2 gives the
+/// same answer to every check.
+#[test]
+fn key_rotation_keeps_old_and_new_signatures_verifiable() {
+    let dir = vectors();
+    let tool = wasmsign2();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = |n: &str| tmp.path().join(n).display().to_string();
+    let (old, both, new) = (t("old.wasm"), t("both.wasm"), t("new.wasm"));
+    for args in [
+        ["sign", "-i", "modules/add.wasm", "-o", &old, "-k", "keys/k1.sk", "-K", "keys/k1.pk"],
+        ["sign", "-i", &old, "-o", &both, "-k", "keys/k2.sk", "-K", "keys/k2.pk"],
+        ["sign", "-i", "modules/add.wasm", "-o", &new, "-k", "keys/k2.sk", "-K", "keys/k2.pk"],
+    ] {
+        let o = wsc(&dir, &args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", text(&o));
+    }
+    let checks: [(&[&str], &str); 9] = [
+        (&["verify", "-i", &both, "-K", "keys/k1.pk"], "PASS"),
+        (&["verify", "-i", &both, "-K", "keys/k2.pk"], "PASS"),
+        (&["verify", "-i", &both, "-K", "keys/k3.pk"], "FAIL"),
+        (&["verify_matrix", "-i", &both, "-K", "keys/k1.pk", "keys/k2.pk"], "k1 k2"),
+        // During the transition: either key is accepted.
+        (&["verify_matrix", "-i", &old, "-K", "keys/k1.pk", "keys/k2.pk"], "k1"),
+        (&["verify_matrix", "-i", &new, "-K", "keys/k1.pk", "keys/k2.pk"], "k2"),
+        // After it: only the new key.
+        (&["verify", "-i", &old, "-K", "keys/k2.pk"], "FAIL"),
+        (&["verify", "-i", &both, "-K", "keys/k2.pk"], "PASS"),
+        (&["verify", "-i", &new, "-K", "keys/k2.pk"], "PASS"),
+    ];
+    for (args, want) in checks {
+        let matrix = args[0] == "verify_matrix";
+        let out = wsc(&dir, args);
+        let (got, code) = wsc_answer(matrix, &out);
+        assert_eq!((got.as_str(), code), (want, Some(default_exit(want))), "wsc {args:?}: {}", text(&out));
+        let theirs = wasmsign2_answer(&dir, matrix, &ws2(&tool, &dir, args));
+        assert_eq!(theirs, want, "wasmsign2 {args:?}");
+    }
+}
+
 #[test]
 fn sign_refuses_mismatched_public_key() {
     let dir = vectors();
