@@ -132,3 +132,67 @@ fn audit_log_records_signing_and_verification_without_secrets() {
         assert!(!everything.contains(line), "P-256 key material leaked");
     }
 }
+
+/// The sentinel check for signer URIs: a PIN put in a `--signer` URI (in
+/// the query or the path, plain or percent-encoded, in the name or the
+/// value) is refused, and appears nowhere: not on stdout or stderr, not in
+/// the audit log, not in any file. wsc used to repeat the URI whole.
+#[test]
+fn a_pin_in_a_signer_uri_never_leaks() {
+    const SENTINEL: &str = "S3ntinelPin4711";
+    let encoded: String = SENTINEL.bytes().map(|b| format!("%{b:02X}")).collect();
+    let uris = [
+        format!("pkcs11:token=wsc;object=k?pin-value={SENTINEL}"),
+        format!("pkcs11:token=wsc;object=k;pin-value={SENTINEL}"),
+        format!("pkcs11:token=wsc;pin-value={SENTINEL};object=k?module-path=/usr/lib/x.so"),
+        format!("pkcs11:object=k?module-path=/usr/lib/x.so&pin-value={SENTINEL}"),
+        format!("pkcs11:object=k?pin%2Dvalue={SENTINEL}"),
+        format!("pkcs11:object=k?%70in-value={encoded}"),
+        format!("pkcs11:object=k;PIN-VALUE={encoded}"),
+        format!("pkcs11:object=k;x-password={SENTINEL}"),
+        format!("pkcs11:object=k;pin-value:{SENTINEL}"),
+        format!("pkcs11:object=k?pin-value={SENTINEL} with a space'quote"),
+    ];
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let p = |n: &str| tmp.path().join(n).display().to_string();
+    let log = p("audit.jsonl");
+    let module = vectors().join("modules/add.wasm").display().to_string();
+    let mut outputs = String::new();
+    for uri in &uris {
+        let runs: [&[&str]; 5] = [
+            &["--audit-log", &log, "sign", "-i", &module, "-o", &p("out.wasm"), "--signer", uri],
+            &["--audit-log", &log, "sign", "-i", &module, "-S", &p("out.sig"), "--signer", uri],
+            &["--audit-log", &log, "keygen", "--signer", uri, "-K", &p("out.pub")],
+            &["--audit-log", &log, "pki", "csr", "--signer", uri, "--device-id", "d", "-o", &p("out.csr")],
+            &["--audit-log", &log, "sign", "-i", &module, "-o", &p("out.wasm"), "--signer", uri, "-K", &p("nope")],
+        ];
+        for args in runs {
+            let o = Command::new(env!("CARGO_BIN_EXE_wsc"))
+                .args(args)
+                .env("WSC_PKCS11_PIN", "1234")
+                .env("WSC_PKCS11_MODULE", "/nonexistent/libpkcs11.so")
+                .stdin(std::process::Stdio::null())
+                .output()
+                .expect("wsc runs");
+            assert_eq!(o.status.code(), Some(2), "{uri}: {}", all_text(&o));
+            // The refusal still says what is wrong.
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(err.contains("pkcs11:") || err.contains("PKCS#11"), "{uri}: {err}");
+            outputs.push_str(&all_text(&o));
+        }
+    }
+    let audit = std::fs::read_to_string(&log).expect("audit log");
+    let sign_errors = audit.lines().filter(|l| l.contains("\"event\":\"sign\"") && l.contains("\"error\"")).count();
+    assert_eq!(sign_errors, 3 * uris.len(), "{audit}");
+    assert!(audit.contains("pin-value=***"), "the audit log names the key, redacted: {audit}");
+    let mut files = String::new();
+    for entry in std::fs::read_dir(tmp.path()).expect("read_dir") {
+        let path = entry.expect("entry").path();
+        assert!(!path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("out.")), "{path:?} written");
+        files.push_str(&String::from_utf8_lossy(&std::fs::read(&path).expect("read")));
+    }
+    let everything = format!("{outputs}{audit}{files}");
+    for secret in [SENTINEL, &encoded, &encoded.to_lowercase(), "S3ntinel", "Pin4711"] {
+        assert!(!everything.contains(secret), "'{secret}' leaked:\n{everything}");
+    }
+}

@@ -97,6 +97,48 @@ fn pkcs11_keys_sign_modules_and_csrs() {
     assert_eq!(o.status.code(), Some(2));
 }
 
+/// A PIN put in the URI of a real key (query or path, plain or
+/// percent-encoded) is refused before the token is used: it appears
+/// nowhere in the output, the audit log or the files, nothing is written,
+/// and the audit log names the key with the PIN hidden. A signing with the
+/// PIN from the environment logs the key URI as given.
+#[test]
+fn a_pin_in_the_uri_is_refused_and_never_printed() {
+    let t = Token::new();
+    let uri = "pkcs11:token=wsc;object=signing-key";
+    ok(&t.wsc(Some("1234"), &["keygen", "--signer", uri, "--algorithm", "p256", "-K", &t.p("pub.pem")]));
+    let module = vectors().join("modules/custom.wasm").display().to_string();
+    let log = t.p("audit.jsonl");
+    let sentinel = "Sentinel-Pin-31337";
+    let encoded: String = sentinel.bytes().map(|b| format!("%{b:02X}")).collect();
+    let mut text = String::new();
+    for with_pin in [
+        format!("{uri}?pin-value={sentinel}"),
+        format!("pkcs11:token=wsc;pin-value={sentinel};object=signing-key"),
+        format!("{uri}?pin%2Dvalue={encoded}"),
+    ] {
+        let o = t.wsc(None, &["--audit-log", &log, "sign", "-i", &module, "-o", &t.p("x.wasm"), "--signer", &with_pin]);
+        assert_eq!(o.status.code(), Some(2), "{with_pin}");
+        assert!(String::from_utf8_lossy(&o.stderr).contains("must not carry a PIN"), "{with_pin}");
+        text.push_str(&format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)));
+    }
+    assert!(!Path::new(&t.p("x.wasm")).exists(), "nothing written");
+    ok(&t.wsc(Some("1234"), &["--audit-log", &log, "sign", "-i", &module, "-o", &t.p("s.wasm"), "--signer", uri]));
+    let audit = std::fs::read_to_string(&log).expect("audit log");
+    assert!(audit.contains(&format!("\"key\":\"{uri}\"")), "{audit}");
+    assert_eq!(audit.matches("pin-value=***").count() + audit.matches("pin%2Dvalue=***").count(), 3 * 2, "{audit}");
+    let mut files = String::new();
+    for entry in std::fs::read_dir(t.dir.path()).expect("read_dir") {
+        let path = entry.expect("entry").path();
+        if path.is_file() {
+            files.push_str(&String::from_utf8_lossy(&std::fs::read(&path).expect("read")));
+        }
+    }
+    for leak in [sentinel, encoded.as_str()] {
+        assert!(!format!("{text}{audit}{files}").contains(leak), "'{leak}' leaked: {text}{audit}");
+    }
+}
+
 /// The ATECC608 commands need a Linux I2C bus; without one they fail
 /// clearly, naming the bus, and a bad URI is a usage error. (The driver is
 /// tested against a byte-level simulator in crates/wsc-hsm-atecc.)

@@ -182,12 +182,14 @@ impl fmt::Display for Pkcs11Uri {
 /// `pin-source` and any attribute whose name contains `pin`, `pass` or
 /// `secret` (case-insensitive, percent-encoded or not, in the path or the
 /// query) get the value `***`. A value runs to the next `;` or `&`, so one
-/// that is not encoded as it should be is hidden whole.
+/// that is not encoded as it should be is hidden whole. An attribute
+/// without `=` that names a secret keeps its name only.
 ///
 /// ```
 /// use wsc_hsm_pkcs11::redact;
 /// assert_eq!(redact("pkcs11:token=t;object=k?pin-value=1234"), "pkcs11:token=t;object=k?pin-value=***");
 /// assert_eq!(redact("pkcs11:object=k;PIN%2Dvalue=12 34"), "pkcs11:object=k;PIN%2Dvalue=***");
+/// assert_eq!(redact("pkcs11:object=k;pin-value:1234"), "pkcs11:object=k;pin-value:***");
 /// assert_eq!(redact("pkcs11:token=t;object=k"), "pkcs11:token=t;object=k");
 /// ```
 pub fn redact(uri: &str) -> Cow<'_, str> {
@@ -201,26 +203,51 @@ pub fn redact_message(text: &str) -> Cow<'_, str> {
     redact_values(text, |c| matches!(c, ';' | '&' | '\'' | '"' | '`') || c.is_whitespace())
 }
 
-fn redact_values(text: &str, ends_value: impl Fn(char) -> bool) -> Cow<'_, str> {
-    let mut out = String::new();
-    // Bytes of `text` already copied to `out`.
-    let mut copied = 0;
+fn redact_values(text: &str, ends_value: impl Fn(char) -> bool + Copy) -> Cow<'_, str> {
+    // Byte ranges of `text` to replace with `***`, in order.
+    let mut hidden: Vec<(usize, usize)> = Vec::new();
     let mut search = 0;
     while let Some(eq) = text[search..].find('=').map(|i| i + search) {
         let start =
             text[..eq].char_indices().rev().find(|(_, c)| !is_name_char(*c)).map_or(0, |(i, c)| i + c.len_utf8());
-        let end = text[eq + 1..].find(&ends_value).map_or(text.len(), |i| i + eq + 1);
         // Other values are searched too: a secret may hide behind a `?`.
         search = eq + 1;
         if start < eq && is_secret_name(&text[start..eq]) {
-            out.push_str(&text[copied..=eq]);
-            out.push_str("***");
-            copied = end;
+            let end = text[eq + 1..].find(ends_value).map_or(text.len(), |i| i + eq + 1);
+            hidden.push((eq + 1, end));
             search = end.max(eq + 1);
         }
     }
-    if copied == 0 {
+    // Attributes without `=`: after `;`, `?`, `&` or a `pkcs11:` scheme.
+    let starts = text.match_indices([';', '?', '&']).map(|(i, _)| i + 1);
+    let starts = starts.chain(text.match_indices("pkcs11:").map(|(i, m)| i + m.len()));
+    for start in starts {
+        let end = text[start..].find(|c: char| c == '?' || ends_value(c)).map_or(text.len(), |i| i + start);
+        let segment = &text[start..end];
+        if segment.contains('=') || !is_secret_name(segment) || hidden.iter().any(|h| h.0 <= start && start < h.1) {
+            continue;
+        }
+        // The name stays when something separates it from the rest; the
+        // rest is hidden up to the end of a value, past any `?`.
+        let from = segment.find(|c: char| !is_name_char(c)).map_or(start, |i| start + i + 1);
+        let to = text[start..].find(ends_value).map_or(text.len(), |i| i + start);
+        if from < to {
+            hidden.push((from, to));
+        }
+    }
+    if hidden.is_empty() {
         return Cow::Borrowed(text);
+    }
+    hidden.sort_unstable();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for (from, to) in hidden {
+        if from < copied {
+            continue;
+        }
+        out.push_str(&text[copied..from]);
+        out.push_str("***");
+        copied = to;
     }
     out.push_str(&text[copied..]);
     Cow::Owned(out)
@@ -351,6 +378,9 @@ mod tests {
             ("pkcs11:object=k;x-password=S3NT;y-secret=S3NT", "pkcs11:object=k;x-password=***;y-secret=***"),
             ("pkcs11:object=k?pin-value=S3NT?with=more", "pkcs11:object=k?pin-value=***"),
             ("pkcs11:object=k?pin-value=S3 NT'x", "pkcs11:object=k?pin-value=***"),
+            ("pkcs11:object=k;pin-value:S3NT", "pkcs11:object=k;pin-value:***"),
+            ("pkcs11:pin-value:S3?NT", "pkcs11:pin-value:***"),
+            ("pkcs11:object=k;pinS3NT", "pkcs11:object=k;***"),
         ];
         for (text, want) in cases {
             assert_eq!(redact(text), want, "{text}");
@@ -358,6 +388,12 @@ mod tests {
         }
         let message = "error: bad URI 'pkcs11:object=k;pin-value=S3NT': no…pin=S3NT";
         assert_eq!(redact_message(message), "error: bad URI 'pkcs11:object=k;pin-value=***': no…pin=***");
+        let message = "error: 'pkcs11:object=k;pin-value:S3NT': the token refused the PIN (incorrect PIN)";
+        assert_eq!(
+            redact_message(message),
+            "error: 'pkcs11:object=k;pin-value:***': the token refused the PIN (incorrect PIN)",
+            "words are not attributes"
+        );
         let plain = "pkcs11:token=my%20token;object=k;id=%01?module-path=/usr/lib/x.so";
         assert!(matches!(redact(plain), Cow::Borrowed(t) if t == plain));
     }
