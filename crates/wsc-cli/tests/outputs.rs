@@ -40,7 +40,7 @@ fn ok(o: Output) -> Output {
 }
 
 fn refused(o: &Output, needle: &str) {
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", text(o));
     assert!(String::from_utf8_lossy(&o.stderr).contains(needle), "expected '{needle}': {}", text(o));
 }
 
