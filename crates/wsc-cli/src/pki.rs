@@ -37,7 +37,8 @@ pub(crate) enum PkiCommand {
 pub(crate) enum CaCommand {
     /// Create a root CA: DIR/ca.pem and DIR/ca.key (mode 0600).
     Init(CaInitArgs),
-    /// Create an intermediate CA below the CA in --ca-dir.
+    /// Create an intermediate CA below the CA in --ca-dir: DIR/ca.pem (its certificate alone),
+    /// DIR/chain.pem (it, then its issuers) and DIR/ca.key.
     Intermediate(CaIntermediateArgs),
 }
 
@@ -62,10 +63,10 @@ pub(crate) struct CaInitArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct CaIntermediateArgs {
-    /// Directory of the issuing CA (ca.pem, ca.key).
+    /// Directory of the issuing CA (ca.pem, ca.key, and chain.pem below a root).
     #[arg(long, value_name = "DIR")]
     ca_dir: PathBuf,
-    /// Directory to write the new CA's ca.pem (its chain) and ca.key into.
+    /// Directory to write the new CA's ca.pem (its certificate), chain.pem and ca.key into.
     #[arg(long, value_name = "DIR")]
     out_dir: PathBuf,
     /// Key algorithm of the new CA.
@@ -198,7 +199,7 @@ fn ca_intermediate(a: &CaIntermediateArgs) -> Result<Outcome> {
     let ca = parent.new_intermediate(&profile).context("cannot create the intermediate CA")?;
     write_ca(&ca, &a.out_dir)?;
     eprintln!(
-        "intermediate CA '{}' (issued by '{}') written to '{}'",
+        "intermediate CA '{}' (issued by '{}') written to '{}' (ca.pem, chain.pem, ca.key)",
         ca.certificate().subject,
         parent.certificate().subject,
         a.out_dir.display()
@@ -335,37 +336,70 @@ pub(crate) fn tsa_trust(chain_paths: &[PathBuf]) -> Result<wsc_pki::TsaTrust> {
     Ok(t)
 }
 
-/// A verifier for `wsc verify --trust-anchor ROOT.pem [--crl CRL] [--at-time T]`.
-/// Every certificate in every anchor file is trusted; `at_time` is RFC 3339.
-pub(crate) fn cert_verifier(
-    anchor_pem_paths: &[PathBuf],
-    crl_paths: &[PathBuf],
-    at_time: Option<&str>,
-    require_crl: bool,
-    tsa_chains: &[PathBuf],
-) -> Result<CertVerifier> {
+/// What every trust anchor's verifier is told besides its anchor.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CertChecks<'a> {
+    /// CRL files (PEM or DER).
+    pub(crate) crls: &'a [PathBuf],
+    /// Verification time, RFC 3339.
+    pub(crate) at_time: Option<&'a str>,
+    /// Every CA on the path must have a CRL.
+    pub(crate) require_crl: bool,
+    /// TSA chains: verify at the records' timestamps.
+    pub(crate) tsa_chains: &'a [PathBuf],
+}
+
+/// A verifier for `wsc verify --trust-anchor ROOT.pem [--crl CRL] [--at-time T]`
+/// that accepts a record leading to any of the anchors. Each anchor file
+/// must hold exactly one certificate.
+pub(crate) fn cert_verifier(anchor_pem_paths: &[PathBuf], checks: CertChecks<'_>) -> Result<CertVerifier> {
     if anchor_pem_paths.is_empty() {
         bail!("no trust anchor file given");
     }
-    let mut ders = Vec::new();
-    for p in anchor_pem_paths {
-        let bytes = files::read_small(p, MAX_PKI_FILE, "trust anchor file")?;
-        ders.extend(
-            wsc_pki::certificates_from_pem_or_der(&bytes).with_context(|| format!("trust anchor '{}'", p.display()))?,
-        );
-    }
-    let mut v = CertVerifier::new(&ders).context("cannot use the trust anchors")?;
-    for p in crl_paths {
+    let ders = anchor_pem_paths.iter().map(|p| read_anchor(p)).collect::<Result<Vec<_>>>()?;
+    let v = CertVerifier::new(&ders).context("cannot use the trust anchors")?;
+    configure(v, checks)
+}
+
+/// One verifier per anchor file for `--require-all-anchors`, sharing one
+/// path-building budget. The same anchor in two files is refused: each
+/// required anchor must be another party.
+pub(crate) fn cert_verifier_per_anchor(
+    anchor_pem_paths: &[PathBuf],
+    checks: CertChecks<'_>,
+) -> Result<Vec<CertVerifier>> {
+    let ders = anchor_pem_paths.iter().map(|p| read_anchor(p)).collect::<Result<Vec<_>>>()?;
+    let verifiers = match wsc_pki::one_verifier_per_anchor(&ders) {
+        Err(wsc_pki::PkiError::DuplicateAnchor { first, second, subject }) => bail!(
+            "trust anchor files '{}' and '{}' hold the same anchor ({subject}); --require-all-anchors needs a \
+             different anchor in each file, one per party that must sign",
+            anchor_pem_paths[first].display(),
+            anchor_pem_paths[second].display()
+        ),
+        other => other.context("cannot use the trust anchors")?,
+    };
+    verifiers.into_iter().map(|v| configure(v, checks)).collect()
+}
+
+/// The one certificate of a trust anchor file.
+fn read_anchor(path: &Path) -> Result<Vec<u8>> {
+    let bytes = files::read_small(path, MAX_PKI_FILE, "trust anchor file")?;
+    wsc_pki::anchor_from_pem(&bytes).with_context(|| format!("trust anchor file '{}'", path.display()))
+}
+
+/// Adds the CRLs, the time and the TSA chains to a verifier.
+fn configure(mut v: CertVerifier, checks: CertChecks<'_>) -> Result<CertVerifier> {
+    for p in checks.crls {
         let bytes = files::read_small(p, MAX_PKI_FILE, "CRL")?;
         v.add_crl(&bytes).with_context(|| format!("CRL '{}'", p.display()))?;
     }
-    if let Some(t) = at_time {
+    if let Some(t) = checks.at_time {
         v = v.at_time(wsc_pki::parse_rfc3339(t)?);
     }
-    if !tsa_chains.is_empty() {
-        v = v.use_timestamps(tsa_trust(tsa_chains)?);
+    if !checks.tsa_chains.is_empty() {
+        v = v.use_timestamps(tsa_trust(checks.tsa_chains)?);
     }
-    Ok(v.require_crl(require_crl))
+    Ok(v.require_crl(checks.require_crl))
 }
 
 /// Reads a secret key, refusing files that group or others may access
@@ -389,14 +423,30 @@ fn file_mode(_path: &Path) -> Result<Option<u32>> {
     Ok(None)
 }
 
+/// Loads the CA in `dir`: its certificate from ca.pem, the issuers above
+/// it from chain.pem when there is one (it must start with ca.pem's
+/// certificate), and its key.
 fn load_ca(dir: &Path, allow_readable: bool) -> Result<Ca> {
     let cert_path = dir.join("ca.pem");
-    let chain = files::read_small(&cert_path, MAX_PKI_FILE, "CA certificate")?;
+    let chain_path = dir.join("chain.pem");
+    let mut pem = files::read_small(&cert_path, MAX_PKI_FILE, "CA certificate")?;
+    if chain_path.exists() {
+        let chain = files::read_small(&chain_path, MAX_PKI_FILE, "CA chain")?;
+        let own = wsc_pki::certificates_from_pem_or_der(&pem).with_context(|| format!("'{}'", cert_path.display()))?;
+        let above =
+            wsc_pki::certificates_from_pem_or_der(&chain).with_context(|| format!("'{}'", chain_path.display()))?;
+        if own.first() != above.first() {
+            bail!("'{}' does not start with the certificate in '{}'", chain_path.display(), cert_path.display());
+        }
+        pem = chain;
+    }
     let key = read_secret_key(&dir.join("ca.key"), allow_readable)?;
-    Ca::from_pem(&chain, key).with_context(|| format!("cannot use the CA in '{}'", dir.display()))
+    Ca::from_pem(&pem, key).with_context(|| format!("cannot use the CA in '{}'", dir.display()))
 }
 
-/// Writes DIR/ca.key (0600) and DIR/ca.pem; refuses to replace a CA key.
+/// Writes DIR/ca.key (0600), DIR/ca.pem (the CA's certificate alone, fit
+/// to be a trust anchor) and, below a root, DIR/chain.pem (the CA's
+/// certificate, then its issuers); refuses to replace a CA key.
 fn write_ca(ca: &Ca, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create '{}'", dir.display()))?;
     let key_path = dir.join("ca.key");
@@ -404,6 +454,9 @@ fn write_ca(ca: &Ca, dir: &Path) -> Result<()> {
         bail!("'{}' exists; a CA key is never overwritten", key_path.display());
     }
     files::write_bytes(&key_path, Mode::Secret, ca.key_pem()?.as_bytes())?;
-    files::write_bytes(&dir.join("ca.pem"), Mode::Public, ca.chain_pem()?.as_bytes())?;
+    files::write_bytes(&dir.join("ca.pem"), Mode::Public, ca.certificate_pem()?.as_bytes())?;
+    if ca.chain().len() > 1 {
+        files::write_bytes(&dir.join("chain.pem"), Mode::Public, ca.chain_pem()?.as_bytes())?;
+    }
     Ok(())
 }

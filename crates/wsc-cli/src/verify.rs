@@ -41,10 +41,11 @@ pub(crate) struct VerifyArgs {
 /// Certificate-bound records (wsc-pki): trust anchors and revocation.
 #[derive(Debug, Args)]
 struct CertArgs {
-    /// Trust anchor certificates (PEM); repeatable.
+    /// Trust anchor certificate file (PEM or DER) holding exactly one certificate; repeatable.
     #[arg(long = "trust-anchor", value_name = "PEM", conflicts_with = "keyless")]
     trust_anchor: Vec<PathBuf>,
-    /// Every --trust-anchor file must have its own valid signature (vendor and integrator).
+    /// Every --trust-anchor file must have a valid signature of its own, each from a different
+    /// signer key (vendor and integrator); the same anchor in two files is refused.
     #[arg(long, requires = "trust_anchor")]
     require_all_anchors: bool,
     /// CRL (PEM or DER) of a CA on the path; repeatable.
@@ -139,10 +140,28 @@ pub(crate) fn run(a: &VerifyArgs) -> Result<Outcome> {
         None => vec![Who::Keyless(a.keyless_args.verifier()?)],
     };
     let report = verify(&a.input, &keys, &a.common)?;
-    let ok =
-        if a.cert_args.require_all_anchors { wsc_pki::require_all(&report).is_ok() } else { report.any_verified() };
+    // One valid record from a distinct signer per required anchor.
+    let policy = a.cert_args.require_all_anchors.then(|| {
+        let verifiers: Vec<&wsc_pki::CertVerifier> = keys
+            .iter()
+            .filter_map(|k| match k {
+                Who::Cert { verifier, .. } => Some(verifier),
+                _ => None,
+            })
+            .collect();
+        wsc_pki::require_all(&report, &verifiers)
+    });
+    let ok = match &policy {
+        Some(p) => p.is_ok(),
+        None => report.any_verified(),
+    };
     if a.common.json {
-        println!("{}", serde_json::to_string_pretty(&to_json(&a.input, &keys, &report))?);
+        let mut out = to_json(&a.input, &keys, &report);
+        if let Some(p) = &policy {
+            out["verified"] = json!(p.is_ok());
+            out["require_all_anchors"] = json!({"met": p.is_ok(), "error": p.as_ref().err().map(ToString::to_string)});
+        }
+        println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         print_warnings(&a.input, &report);
         // With every anchor required, report the first failure; else the first success.
@@ -152,16 +171,19 @@ pub(crate) fn run(a: &VerifyArgs) -> Result<Outcome> {
             report.results.iter().position(|r| r.is_ok()).or(Some(0))
         };
         let shown_result = shown.and_then(|i| report.results.get(i).map(|r| (i, r)));
-        match shown_result.map(|(_, r)| r) {
-            Some(Ok(v)) => {
+        let policy_error = policy.as_ref().and_then(|p| p.as_ref().err());
+        match (shown_result.map(|(_, r)| r), policy_error) {
+            // Every anchor verified, but not each with a signer of its own.
+            (Some(Ok(_)), Some(e)) => eprintln!("error: '{}': verification failed: {e}", a.input.display()),
+            (Some(Ok(v)), None) => {
                 println!("Signature is valid.");
                 describe(&a.input, v);
             }
-            Some(Err(e)) => {
+            (Some(Err(e)), _) => {
                 print_rejections(&a.input, &report, shown.unwrap_or(0));
                 eprintln!("error: '{}': verification failed: {e}", a.input.display());
             }
-            None => {}
+            (None, _) => {}
         }
     }
     Ok(if ok { Outcome::Done } else { Outcome::VerificationFailed })
@@ -192,17 +214,22 @@ pub(crate) fn run_matrix(a: &MatrixArgs) -> Result<Outcome> {
 }
 
 fn cert_verifiers(c: &CertArgs) -> Result<Vec<Who>> {
-    let one = |paths: &[PathBuf]| -> Result<Who> {
-        let anchors = paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
-        Ok(Who::Cert {
-            anchors,
-            verifier: crate::pki::cert_verifier(paths, &c.crl, c.at_time.as_deref(), c.require_crl, &c.tsa_chain)?,
-        })
+    let checks = crate::pki::CertChecks {
+        crls: &c.crl,
+        at_time: c.at_time.as_deref(),
+        require_crl: c.require_crl,
+        tsa_chains: &c.tsa_chain,
     };
     if c.require_all_anchors {
-        c.trust_anchor.iter().map(|p| one(std::slice::from_ref(p))).collect()
+        let verifiers = crate::pki::cert_verifier_per_anchor(&c.trust_anchor, checks)?;
+        Ok(c.trust_anchor
+            .iter()
+            .zip(verifiers)
+            .map(|(p, verifier)| Who::Cert { anchors: p.display().to_string(), verifier })
+            .collect())
     } else {
-        Ok(vec![one(&c.trust_anchor)?])
+        let anchors = c.trust_anchor.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+        Ok(vec![Who::Cert { anchors, verifier: crate::pki::cert_verifier(&c.trust_anchor, checks)? }])
     }
 }
 

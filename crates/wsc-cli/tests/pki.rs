@@ -118,6 +118,136 @@ fn vendor_and_integrator_must_both_sign() {
     ok(&["verify", "-i", &one, "--trust-anchor", &vroot, "--trust-anchor", &iroot]);
 }
 
+/// Fail closed, anchor files: `--trust-anchor` used to trust every
+/// certificate in the file, so an intermediate's old `ca.pem` (the
+/// intermediate, then the root) made the root an anchor too, and a device
+/// of a sibling intermediate verified. An anchor file now holds exactly
+/// one certificate, and `ca intermediate` writes `ca.pem` alone plus
+/// `chain.pem` for issuing.
+#[test]
+fn anchor_file_with_a_chain_no_longer_trusts_a_sibling_intermediate() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let d = tmp.path();
+    let p = |n: &str| d.join(n).display().to_string();
+    ok(&["pki", "ca", "init", "--out-dir", &p("r"), "--name", "R"]);
+    ok(&["pki", "ca", "intermediate", "--ca-dir", &p("r"), "--out-dir", &p("i1"), "--name", "I1"]);
+    ok(&["pki", "ca", "intermediate", "--ca-dir", &p("r"), "--out-dir", &p("i2"), "--name", "I2"]);
+    let shown = ok(&["pki", "show", "-i", &p("i1/ca.pem")]);
+    assert!(shown.contains("CN=I1") && !shown.contains("[1]"), "{shown}");
+    ok(&["keygen", "-k", &p("dev.key"), "-K", &p("dev.pub")]);
+    ok(&["pki", "csr", "-k", &p("dev.key"), "--device-id", "d2", "-o", &p("dev.csr")]);
+    ok(&["pki", "issue", "--ca-dir", &p("i2"), "--csr", &p("dev.csr"), "-o", &p("dev2.pem")]);
+    ok(&["sign", "-i", &module(), "-o", &p("s2.wasm"), "-k", &p("dev.key"), "--cert", &p("dev2.pem")]);
+    ok(&["verify", "-i", &p("s2.wasm"), "--trust-anchor", &p("r/ca.pem")]);
+
+    // I1 alone does not vouch for I2's device.
+    let (c, e) = code(&["verify", "-i", &p("s2.wasm"), "--trust-anchor", &p("i1/ca.pem")]);
+    assert_eq!(c, 1, "{e}");
+    // A file with I1 and R (the old ca.pem, or chain.pem) is refused: it names the file and the count.
+    let mut both = std::fs::read(p("i1/ca.pem")).expect("read");
+    both.extend(std::fs::read(p("r/ca.pem")).expect("read"));
+    std::fs::write(p("i1-and-r.pem"), both).expect("write");
+    for file in [p("i1-and-r.pem"), p("i1/chain.pem")] {
+        let (c, e) = code(&["verify", "-i", &p("s2.wasm"), "--trust-anchor", &file]);
+        assert_eq!(c, 2, "{e}");
+        assert!(e.contains(&format!("trust anchor file '{file}'")), "{e}");
+        assert!(e.contains("holds 2 certificates") && e.contains("exactly one"), "{e}");
+    }
+
+    // Issuing keeps working: I1 issues with its chain.pem, and a CA
+    // two levels below the root puts the middle CA into device chains.
+    ok(&["pki", "issue", "--ca-dir", &p("i1"), "--csr", &p("dev.csr"), "-o", &p("dev1.pem")]);
+    ok(&["sign", "-i", &module(), "-o", &p("s1.wasm"), "-k", &p("dev.key"), "--cert", &p("dev1.pem")]);
+    ok(&["verify", "-i", &p("s1.wasm"), "--trust-anchor", &p("i1/ca.pem")]);
+    ok(&["pki", "ca", "init", "--out-dir", &p("deep"), "--path-len", "2"]);
+    let mid = ["pki", "ca", "intermediate", "--ca-dir", &p("deep"), "--out-dir", &p("mid"), "--path-len", "1"];
+    ok(&[&mid[..], &["--name", "Mid"]].concat());
+    // A CA named like one above it would make paths ambiguous: refused.
+    let (c, e) = code(&["pki", "ca", "intermediate", "--ca-dir", &p("mid"), "--out-dir", &p("same"), "--name", "Mid"]);
+    assert_eq!(c, 2, "{e}");
+    assert!(e.contains("same name as CN=Mid"), "{e}");
+    ok(&["pki", "ca", "intermediate", "--ca-dir", &p("mid"), "--out-dir", &p("line"), "--name", "Line"]);
+    ok(&["pki", "issue", "--ca-dir", &p("line"), "--csr", &p("dev.csr"), "-o", &p("dev3.pem")]);
+    ok(&["sign", "-i", &module(), "-o", &p("s3.wasm"), "-k", &p("dev.key"), "--cert", &p("dev3.pem")]);
+    ok(&["verify", "-i", &p("s3.wasm"), "--trust-anchor", &p("deep/ca.pem")]);
+}
+
+/// Fail closed, all anchors required: one record used to meet every
+/// anchor its chain led to. Each required anchor now needs a valid record
+/// from a signer key of its own, and the same anchor twice is refused.
+#[test]
+fn require_all_anchors_needs_a_distinct_signer_per_anchor() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let d = tmp.path();
+    let p = |n: &str| d.join(n).display().to_string();
+    let (root, key, chain) = fleet(d, "sensor-1", "ed25519");
+    ok(&["sign", "-i", &module(), "-o", &p("s.wasm"), "-k", &key, "--cert", &chain]);
+    let run = |module: &str, anchors: &[&str], json: bool| {
+        let mut args = vec!["verify", "-i", module, "--require-all-anchors"];
+        for a in anchors {
+            args.extend(["--trust-anchor", *a]);
+        }
+        if json {
+            args.push("--json");
+        }
+        let o = wsc(&args);
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let s = p("s.wasm");
+    // The same anchor twice (one file, or two copies) names one party: refused.
+    std::fs::copy(&root, p("copy.pem")).expect("copy");
+    for second in [root.clone(), p("copy.pem")] {
+        let (c, _, e) = run(&s, &[&root, &second], false);
+        assert_eq!(c, 2, "{e}");
+        assert!(e.contains("hold the same anchor"), "{e}");
+    }
+    // The root and its own intermediate: the one record leads to both, and counts once.
+    let (c, _, e) = run(&s, &[&root, &p("int/ca.pem")], false);
+    assert_eq!(c, 1, "{e}");
+    assert!(e.contains("has no signer of its own"), "{e}");
+    let (c, out, e) = run(&s, &[&root, &p("int/ca.pem")], true);
+    assert_eq!(c, 1, "{e}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["verified"], false);
+    assert_eq!(v["require_all_anchors"]["met"], false);
+
+    // Two records of one key, each under its own root: still one signer.
+    ok(&["pki", "ca", "init", "--out-dir", &p("root2"), "--name", "second root"]);
+    ok(&["pki", "issue", "--ca-dir", &p("root2"), "--csr", &p("dev.csr"), "-o", &p("dev2.pem")]);
+    ok(&["sign", "-i", &s, "-o", &p("twice.wasm"), "-k", &key, "--cert", &p("dev2.pem")]);
+    let (c, _, e) = run(&p("twice.wasm"), &[&root, &p("root2/ca.pem")], false);
+    assert_eq!(c, 1, "{e}");
+    assert!(e.contains("has no signer of its own"), "{e}");
+    // A second key under the second root meets the policy.
+    ok(&["keygen", "-k", &p("k2.key"), "-K", &p("k2.pub")]);
+    ok(&["pki", "csr", "-k", &p("k2.key"), "--device-id", "other", "-o", &p("k2.csr")]);
+    ok(&["pki", "issue", "--ca-dir", &p("root2"), "--csr", &p("k2.csr"), "-o", &p("k2.pem")]);
+    ok(&["sign", "-i", &s, "-o", &p("two.wasm"), "-k", &p("k2.key"), "--cert", &p("k2.pem")]);
+    let (c, _, e) = run(&p("two.wasm"), &[&root, &p("root2/ca.pem")], false);
+    assert_eq!(c, 0, "{e}");
+}
+
+/// Fail closed, signing: `wsc sign --cert` with a CA certificate wrote a
+/// record no verifier accepts. The leaf checks run before signing: exit 2,
+/// nothing written.
+#[test]
+fn sign_refuses_a_leaf_the_verifier_would_refuse() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let d = tmp.path();
+    let p = |n: &str| d.join(n).display().to_string();
+    fleet(d, "sensor-2", "p256");
+    for cert in [p("int/ca.pem"), p("int/chain.pem")] {
+        let (c, e) = code(&["sign", "-i", &module(), "-o", &p("x.wasm"), "-k", &p("int/ca.key"), "--cert", &cert]);
+        assert_eq!(c, 2, "{e}");
+        assert!(e.contains("CA certificate is used as the leaf"), "{e}");
+        assert!(!d.join("x.wasm").exists());
+    }
+}
+
 /// `openssl ts -reply` behind a one-request-at-a-time HTTP server on
 /// 127.0.0.1 (an independent timestamp authority). Returns its URL.
 fn openssl_tsa_server(dir: &Path) -> String {

@@ -167,6 +167,14 @@ impl Ca {
         drop(subject);
         let info = CertInfo::parse(cert.der())?;
         self.check_issued(&info)?;
+        // Two CAs of one name on a path make it ambiguous (and the second
+        // would look self-issued, like a root): refused.
+        if let Some(same) = self.chain.iter().find(|c| c.subject_der == info.subject_der) {
+            return Err(PkiError::Issue(format!(
+                "the new CA would have the same name as {} above it; give it another name",
+                same.subject
+            )));
+        }
         let mut chain = vec![info];
         chain.extend(self.chain.iter().cloned());
         Ok(Ca { chain, key })
@@ -193,9 +201,15 @@ impl Ca {
         Ok(Ca { chain, key })
     }
 
-    /// The certificate file: this CA's certificate, then its issuers.
+    /// This CA's certificate, then its issuers, as PEM: what
+    /// [`Ca::from_pem`] reads to issue certificates with the chain above.
     pub fn chain_pem(&self) -> Result<String> {
         chain_to_pem(self.chain.iter().map(|c| c.der.as_slice()))
+    }
+
+    /// This CA's certificate alone, as PEM: a file fit to be a trust anchor.
+    pub fn certificate_pem(&self) -> Result<String> {
+        x509::pem_encode("CERTIFICATE", &self.chain[0].der)
     }
 
     /// The key as PKCS#8 PEM.
@@ -275,8 +289,13 @@ impl Ca {
         if info.spki_der != csr.spki_der() {
             return Err(PkiError::Issue("the certificate's key differs from the CSR's".into()));
         }
+        // Every CA above the leaf, without a self-issued root at the end.
+        let cas = match self.chain.split_last() {
+            Some((last, above)) if last.is_self_issued() => above,
+            _ => &self.chain[..],
+        };
         let mut chain = vec![info.der];
-        chain.extend(self.chain.iter().filter(|c| !c.is_self_issued()).map(|c| c.der.clone()));
+        chain.extend(cas.iter().map(|c| c.der.clone()));
         Ok(chain)
     }
 

@@ -2,9 +2,10 @@
 
 /// Everything that can go wrong in wsc-pki.
 ///
-/// Variants up to [`PkiError::Issue`] say an input is unusable; the
-/// verification variants say a certificate-bound signature was checked and
-/// the answer is no ([`PkiError::is_verification_failure`]).
+/// Most variants say an input is unusable; the verification variants say
+/// a certificate-bound signature was checked and the answer is no
+/// ([`PkiError::is_verification_failure`]). [`PkiError::Leaf`] is both:
+/// from a verifier a refused record, from a signer nothing signed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PkiError {
@@ -68,6 +69,43 @@ pub enum PkiError {
     /// A certificate-bound record whose bytes do not decode.
     #[error("malformed certificate-bound record: {0}")]
     Record(String),
+    /// A record or chain with more CA certificates than a record carries.
+    #[error("the record carries {count} CA certificates after its leaf; at most {max} are allowed")]
+    TooManyIntermediates {
+        /// CA certificates after the leaf.
+        count: usize,
+        /// The most allowed ([`crate::MAX_INTERMEDIATES`]).
+        max: usize,
+    },
+    /// A trust anchor file (or PEM text) with other than one certificate.
+    #[error(
+        "it holds {count} certificates, and a trust anchor file must hold exactly one: give the root's \
+         certificate, or an intermediate's own certificate alone, not a chain"
+    )]
+    AnchorCount {
+        /// Certificates found.
+        count: usize,
+    },
+    /// The same trust anchor given twice where each must be met on its own.
+    #[error("required trust anchors #{first} and #{second} are the same anchor ({subject})")]
+    DuplicateAnchor {
+        /// Index of the first.
+        first: usize,
+        /// Index of the repeat.
+        second: usize,
+        /// Its subject.
+        subject: String,
+    },
+    /// A leaf certificate that may not sign code: refused by the signer
+    /// before anything is written, and by the verifier.
+    #[error("leaf certificate {subject} refused")]
+    Leaf {
+        /// The leaf subject.
+        subject: String,
+        /// What is wrong with it.
+        #[source]
+        reason: crate::leaf::LeafError,
+    },
 
     /// A timestamp authority's answer that cannot be used.
     #[error("timestamp authority: {0}")]
@@ -80,9 +118,18 @@ pub enum PkiError {
     /// The chain does not lead to a trust anchor under the rules.
     #[error("certificate chain rejected: {0}")]
     Chain(String),
-    /// The leaf certificate does not allow signing.
-    #[error("the leaf certificate's key usage does not include digitalSignature")]
-    LeafKeyUsage,
+    /// Path building for one record could cost more than a record may use.
+    #[error("certificate path search refused: it could cost more than the {limit} units one record may use")]
+    ChainTooComplex {
+        /// The per-record limit ([`crate::MAX_RECORD_CHAIN_COST`]).
+        limit: u64,
+    },
+    /// The verification's path-building budget is spent.
+    #[error("certificate path search refused: this verification's budget of {budget} units is spent")]
+    ChainBudgetExhausted {
+        /// The budget's total.
+        budget: u64,
+    },
     /// The signature over the set message does not verify with the leaf key.
     #[error("the signature does not verify with the leaf certificate's key")]
     BadSignature,
@@ -94,6 +141,16 @@ pub enum PkiError {
         /// What it said.
         reason: String,
     },
+    /// A required anchor whose valid records all come from signers that
+    /// other anchors count: each anchor needs a signer of its own.
+    #[error(
+        "required anchor #{index} has no signer of its own: each of its valid records comes from a signer \
+         (leaf key) already counted for another anchor"
+    )]
+    SignerNotDistinct {
+        /// The anchor's index in the report.
+        index: usize,
+    },
 }
 
 impl PkiError {
@@ -103,9 +160,12 @@ impl PkiError {
             self,
             PkiError::Chain(_)
                 | PkiError::Timestamp(_)
-                | PkiError::LeafKeyUsage
+                | PkiError::Leaf { .. }
+                | PkiError::ChainTooComplex { .. }
+                | PkiError::ChainBudgetExhausted { .. }
                 | PkiError::BadSignature
                 | PkiError::PolicyNotMet { .. }
+                | PkiError::SignerNotDistinct { .. }
         )
     }
 

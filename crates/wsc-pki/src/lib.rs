@@ -12,14 +12,18 @@
 //!   ([`CertRecord`]), written by [`CertSigner`] (any inner signer plus its
 //!   chain) through `wsc_core::sign_embedded`;
 //! * offline verification ([`CertVerifier`], a `wsc_core::RecordVerifier`)
-//!   against trust anchors, at now or a given time, with CRLs, and the
-//!   "all of these anchors" policy ([`require_all`]).
+//!   against trust anchors, at now, a given time or an RFC 3161
+//!   timestamp's time, with CRLs, within a path-building budget
+//!   ([`ChainBudget`]), and the "all of these anchors" policy
+//!   ([`require_all`]: one distinct signer per anchor).
+//!
+//! The leaf rules ([`check_leaf`]) are one function that the signer runs
+//! before writing a record and the verifier runs before building a path.
 //!
 //! What it is not: no file, network or OCSP access (callers pass bytes and
-//! file modes), no ACME or enrolment protocol, no RFC 3161 timestamps (a
-//! record's certificates are checked at verification time), no RSA, no
-//! certificate transparency. Issuing goes through rcgen with our own
-//! signing adapter; path validation is rustls-webpki with aws-lc-rs.
+//! file modes), no ACME or enrolment protocol, no RSA, no certificate
+//! transparency. Issuing goes through rcgen with our own signing adapter;
+//! path validation is rustls-webpki with aws-lc-rs.
 //!
 //! ```
 //! use wsc_core::{KeyAlgorithm, RecordVerifier, Scope, SecretKey, VerifyOptions};
@@ -49,25 +53,30 @@
 
 #![warn(missing_docs)]
 
+mod budget;
 mod ca;
 mod csr;
 mod error;
+mod leaf;
 mod record;
 mod timestamp;
 mod verify;
 mod x509;
 
+pub use budget::{ChainBudget, DEFAULT_CHAIN_BUDGET, MAX_RECORD_CHAIN_COST, SIGNATURE_COST};
 pub use ca::{Ca, CaProfile, DAY, DEFAULT_DEVICE_VALIDITY, DeviceProfile, chain_to_pem, crl_to_pem, parse_serial};
 pub use csr::{Csr, DEVICE_URI_PREFIX, device_uri};
 pub use error::{PkiError, Result};
+pub use leaf::{LeafError, check_leaf};
 pub use record::{
-    CERT_BOUND, CertRecord, CertSigner, MAX_CERT_LEN, MAX_CHAIN, RECORD_VERSION, RECORD_VERSION_TIMESTAMPED,
+    CERT_BOUND, CertRecord, CertSigner, MAX_CERT_LEN, MAX_CHAIN, MAX_INTERMEDIATES, RECORD_VERSION,
+    RECORD_VERSION_TIMESTAMPED,
 };
 pub use timestamp::{
     MAX_RESPONSE_LEN, MAX_TOKEN_LEN, TIMESTAMP_QUERY_TYPE, TIMESTAMP_REPLY_TYPE, Timestamper, TsaTrust,
     timestamp_request, token_from_response,
 };
-pub use verify::{CertIdentity, CertVerifier, TIMESTAMP_SKEW, one_verifier_per_anchor, require_all};
+pub use verify::{CertIdentity, CertVerifier, TIMESTAMP_SKEW, anchor_from_pem, one_verifier_per_anchor, require_all};
 pub use x509::{
     CertInfo, KeyUsageBits, OID_CODE_SIGNING, certificates_from_pem_or_der, format_rfc3339, parse_rfc3339,
     pem_decode_all, pem_encode,

@@ -8,7 +8,7 @@
 //! inner_alg    byte       0x01 Ed25519 | 0x10 ECDSA P-256 SHA-256
 //! sig_len      varuint32
 //! signature    sig_len bytes (Ed25519: 64; P-256: r ‖ s, 64) over the set message
-//! cert_count   varuint32  1..=8
+//! cert_count   varuint32  1..=8 (a leaf, then at most 7 CA certificates)
 //! per cert:    varuint32 length, then the DER certificate (leaf first)
 //! (0x02 only)  varuint32 length, then an RFC 3161 TimeStampToken (DER CMS
 //!              ContentInfo) over SHA-256 of `signature`
@@ -17,10 +17,13 @@
 //! varuint32 is minimal unsigned LEB128; nothing may follow the last
 //! field.
 
+use std::time::SystemTime;
+
 use wsc_core::sigdata::AlgorithmId;
 use wsc_core::{PublicKey, Signer, SignerError};
 
 use crate::error::{PkiError, Result};
+use crate::leaf::check_leaf;
 use crate::timestamp::{self, MAX_TOKEN_LEN, Timestamper, TsaTrust};
 use crate::x509::{self, CertInfo};
 
@@ -35,6 +38,10 @@ pub const RECORD_VERSION_TIMESTAMPED: u8 = 0x02;
 
 /// Most certificates one record may carry.
 pub const MAX_CHAIN: usize = 8;
+
+/// Most CA certificates one record may carry after its leaf. webpki puts
+/// at most six on a path; the seventh place is for a root that is sent too.
+pub const MAX_INTERMEDIATES: usize = MAX_CHAIN - 1;
 
 /// Largest certificate one record may carry.
 pub const MAX_CERT_LEN: usize = 16 * 1024;
@@ -67,9 +74,7 @@ impl CertRecord {
 
     /// Encodes the record's signature bytes.
     pub fn encode(&self) -> Result<Vec<u8>> {
-        if self.chain.is_empty() || self.chain.len() > MAX_CHAIN {
-            return Err(PkiError::Record(format!("a record carries 1 to {MAX_CHAIN} certificates")));
-        }
+        check_chain_len(self.chain.len())?;
         let version = if self.timestamp.is_some() { RECORD_VERSION_TIMESTAMPED } else { RECORD_VERSION };
         let mut out = vec![version, self.inner_algorithm.0];
         put_bytes(&mut out, &self.signature)?;
@@ -100,9 +105,8 @@ impl CertRecord {
         let sig_len = get_len(bytes, &mut pos, "signature length")?;
         let signature = take(bytes, &mut pos, sig_len, "signature")?.to_vec();
         let count = get_len(bytes, &mut pos, "certificate count")?;
-        if count == 0 || count > MAX_CHAIN {
-            return Err(PkiError::Record(format!("{count} certificates; a record carries 1 to {MAX_CHAIN}")));
-        }
+        // Refused before any certificate is read.
+        check_chain_len(count)?;
         let mut chain = Vec::with_capacity(count);
         for _ in 0..count {
             let len = get_len(bytes, &mut pos, "certificate length")?;
@@ -125,6 +129,17 @@ impl CertRecord {
         }
         Ok(CertRecord { inner_algorithm, signature, chain, timestamp })
     }
+}
+
+/// A chain of `count` certificates: a leaf, then at most [`MAX_INTERMEDIATES`].
+fn check_chain_len(count: usize) -> Result<()> {
+    if count == 0 {
+        return Err(PkiError::Record("no certificate: a record carries its leaf certificate first".into()));
+    }
+    if count - 1 > MAX_INTERMEDIATES {
+        return Err(PkiError::TooManyIntermediates { count: count - 1, max: MAX_INTERMEDIATES });
+    }
+    Ok(())
 }
 
 fn put_len(out: &mut Vec<u8>, n: usize) -> Result<()> {
@@ -194,16 +209,17 @@ impl<S: std::fmt::Debug> std::fmt::Debug for CertSigner<S> {
 
 impl<S: Signer> CertSigner<S> {
     /// Wraps `inner` with `chain` (DER, leaf first; the root may be left
-    /// out). Fails unless the leaf certificate is for the inner signer's
-    /// own Ed25519 or P-256 key.
+    /// out). Fails unless the leaf may sign code now (the verifier's leaf
+    /// rules, [`check_leaf`]: not a CA, digitalSignature, codeSigning,
+    /// valid) and is for the inner signer's own Ed25519 or P-256 key: a
+    /// record that could never verify is not written.
     pub fn new(inner: S, chain: Vec<Vec<u8>>) -> Result<Self> {
-        if chain.is_empty() || chain.len() > MAX_CHAIN {
-            return Err(PkiError::Record(format!("a chain has 1 to {MAX_CHAIN} certificates")));
-        }
+        check_chain_len(chain.len())?;
         for c in &chain[1..] {
             CertInfo::parse(c)?;
         }
         let leaf = CertInfo::parse(&chain[0])?;
+        check_leaf(&leaf, SystemTime::now())?;
         let key = leaf.key()?;
         let signer_key = inner
             .public_key()
@@ -286,6 +302,8 @@ impl<S: Signer> Signer for CertSigner<S> {
     }
 
     fn try_sign(&self, message: &[u8]) -> std::result::Result<Vec<u8>, SignerError> {
+        // The leaf may have expired since the signer was made.
+        check_leaf(&self.leaf, SystemTime::now()).map_err(SignerError::new)?;
         let sig = self.inner.try_sign(message)?;
         if !self.key.verify(message, &sig) {
             return Err(SignerError::new("the signature does not verify with the leaf certificate's key"));

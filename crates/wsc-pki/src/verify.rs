@@ -3,12 +3,14 @@
 //! Path building, signature algorithms, validity, basic constraints, path
 //! length of intermediates, the codeSigning EKU and CRLs are rustls-webpki's
 //! (aws-lc-rs algorithms: Ed25519 and ECDSA P-256). wsc adds what webpki
-//! leaves out: the trust anchor's own path length and validity, keyCertSign
-//! on intermediates, digitalSignature on the leaf, and the record's
-//! signature over the set message with the leaf key.
+//! leaves out: the leaf rules it shares with the signer ([`check_leaf`]),
+//! a bound on what path building may cost ([`crate::budget`]), the trust
+//! anchor's own path length and validity, keyCertSign on intermediates,
+//! and the record's signature over the set message with the leaf key.
 
 use std::cell::RefCell;
 use std::fmt;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use rustls_pki_types::{CertificateDer, SignatureVerificationAlgorithm, TrustAnchor, UnixTime};
@@ -19,15 +21,15 @@ use webpki::{
 use wsc_core::sigdata::SignatureRecord;
 use wsc_core::{PublicKey, RecordOutcome, RecordVerifier, Report};
 
+use crate::budget::{self, ChainBudget, MAX_RECORD_CHAIN_COST, Names};
 use crate::error::{PkiError, Result};
+use crate::leaf::check_leaf;
 use crate::record::{CERT_BOUND, CertRecord};
 use crate::timestamp::TsaTrust;
 use crate::x509::{self, CertInfo};
 
 /// DER value of the codeSigning OID, 1.3.6.1.5.5.7.3.3.
 const CODE_SIGNING_DER: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x03];
-
-const NO_CODE_SIGNING: &str = "the leaf certificate's extended key usage lacks codeSigning";
 
 /// The certificate signature algorithms accepted.
 static ALGORITHMS: &[&dyn SignatureVerificationAlgorithm] =
@@ -37,6 +39,13 @@ static ALGORITHMS: &[&dyn SignatureVerificationAlgorithm] =
 struct Anchor {
     info: CertInfo,
     anchor: TrustAnchor<'static>,
+}
+
+impl Anchor {
+    /// The same anchor to webpki: the same subject and key.
+    fn same_as(&self, other: &Anchor) -> bool {
+        self.info.subject_der == other.info.subject_der && self.info.spki_der == other.info.spki_der
+    }
 }
 
 /// Who signed a record that verified.
@@ -51,6 +60,9 @@ pub struct CertIdentity {
     pub serial: Vec<u8>,
     /// The leaf key.
     pub key: PublicKey,
+    /// DER of the leaf's SubjectPublicKeyInfo: who signed, for
+    /// [`require_all`]'s one signer per anchor.
+    pub spki: Vec<u8>,
     /// The subject of the trust anchor the chain leads to.
     pub anchor: String,
     /// SHA-256 of the anchor certificate, hex.
@@ -75,6 +87,11 @@ impl fmt::Display for CertIdentity {
 
 /// Checks certificate-bound records (algorithm `0x11`) against a set of
 /// trust anchors: any record whose chain leads to one of them counts.
+///
+/// A verifier serves one verification: its [`ChainBudget`] covers every
+/// record it checks, and it remembers who signed the records that
+/// verified (for [`require_all`]). Call [`reset`](Self::reset) before
+/// using it for another module.
 pub struct CertVerifier {
     anchors: Vec<Anchor>,
     crls: Vec<CertRevocationList<'static>>,
@@ -84,7 +101,13 @@ pub struct CertVerifier {
     timestamps: Option<TsaTrust>,
     require_crl: bool,
     enforce_crl_expiry: bool,
+    budget: ChainBudget,
+    /// The label reported for each verified record, and its leaf SPKI.
+    signers: Mutex<Vec<(String, Vec<u8>)>>,
 }
+
+/// Most verified signers one verifier remembers between resets.
+const MAX_SIGNERS_REMEMBERED: usize = 4096;
 
 /// How far in the future a TSA's time may be (clock skew) before it is refused.
 pub const TIMESTAMP_SKEW: Duration = Duration::from_secs(300);
@@ -98,7 +121,8 @@ impl fmt::Debug for CertVerifier {
             .field("timestamps", &self.timestamps)
             .field("require_crl", &self.require_crl)
             .field("enforce_crl_expiry", &self.enforce_crl_expiry)
-            .finish()
+            .field("budget", &self.budget)
+            .finish_non_exhaustive()
     }
 }
 
@@ -118,6 +142,8 @@ impl CertVerifier {
             timestamps: None,
             require_crl: false,
             enforce_crl_expiry: true,
+            budget: ChainBudget::default(),
+            signers: Mutex::new(Vec::new()),
         };
         for der in anchors {
             v.add_anchor(der.as_ref())?;
@@ -128,9 +154,10 @@ impl CertVerifier {
         Ok(v)
     }
 
-    /// A verifier trusting every certificate in PEM text (or one DER certificate).
-    pub fn from_pem(anchors: &[u8]) -> Result<Self> {
-        CertVerifier::new(x509::certificates_from_pem_or_der(anchors)?)
+    /// A verifier trusting the one certificate of a trust anchor file
+    /// (PEM or DER); see [`anchor_from_pem`].
+    pub fn from_pem(anchor: &[u8]) -> Result<Self> {
+        CertVerifier::new([anchor_from_pem(anchor)?])
     }
 
     /// Adds a trust anchor (DER).
@@ -198,6 +225,25 @@ impl CertVerifier {
         self
     }
 
+    /// Spends `budget` on path building instead of a budget of its own,
+    /// so that verifiers run in one verification share one bound.
+    pub fn with_chain_budget(mut self, budget: ChainBudget) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// The path-building budget this verifier spends.
+    pub fn chain_budget(&self) -> &ChainBudget {
+        &self.budget
+    }
+
+    /// Starts a new verification: refills the chain budget (for every
+    /// verifier sharing it) and forgets the signers seen so far.
+    pub fn reset(&self) {
+        self.budget.reset();
+        self.signers.lock().unwrap_or_else(PoisonError::into_inner).clear();
+    }
+
     /// Subjects of the trust anchors.
     pub fn anchor_subjects(&self) -> Vec<String> {
         self.anchors.iter().map(|a| a.info.subject.clone()).collect()
@@ -206,7 +252,12 @@ impl CertVerifier {
     /// Checks a record's signature bytes (see [`CertRecord`]) over the set
     /// `message`; returns who signed.
     pub fn check(&self, message: &[u8], signature: &[u8]) -> Result<CertIdentity> {
+        // Once the budget is spent, every further record is refused at once.
+        if self.budget.remaining() == 0 {
+            return Err(PkiError::ChainBudgetExhausted { budget: self.budget.total() });
+        }
         let record = CertRecord::decode(signature)?;
+        let leaf = CertInfo::parse(&record.chain[0])?;
         let mut now = self.time.unwrap_or_else(SystemTime::now);
         let mut stamped = None;
         if let Some(trust) = &self.timestamps {
@@ -221,7 +272,6 @@ impl CertVerifier {
                     x509::format_rfc3339(now)
                 )));
             }
-            let leaf = CertInfo::parse(&record.chain[0])?;
             if !leaf.valid_at(t) {
                 return Err(PkiError::Timestamp(format!(
                     "the timestamp {} is outside the certificate's validity ({} to {})",
@@ -246,9 +296,11 @@ impl CertVerifier {
             now = t;
             stamped = Some(t);
         }
+        check_leaf(&leaf, now)?;
+        self.charge_path_search(&leaf, &record.chain[1..])?;
         let unix = UnixTime::since_unix_epoch(Duration::from_secs(x509::unix_secs(now)?));
         let leaf_der = CertificateDer::from(record.chain[0].as_slice());
-        let leaf = EndEntityCert::try_from(&leaf_der).map_err(|e| PkiError::Chain(format!("leaf: {e}")))?;
+        let end_entity = EndEntityCert::try_from(&leaf_der).map_err(|e| PkiError::Chain(format!("leaf: {e}")))?;
         let intermediates: Vec<CertificateDer<'_>> =
             record.chain[1..].iter().map(|c| CertificateDer::from(c.as_slice())).collect();
         let anchors: Vec<TrustAnchor<'_>> = self.anchors.iter().map(|a| a.anchor.clone()).collect();
@@ -286,13 +338,13 @@ impl CertVerifier {
                 }
             }
         };
-        let verified = leaf.verify_for_usage(
+        let verified = end_entity.verify_for_usage(
             ALGORITHMS,
             &anchors,
             &intermediates,
             unix,
-            // Required on the leaf below; CAs may leave EKU out (webpki's
-            // `required` would demand it on every certificate of the path).
+            // Required on the leaf by `check_leaf`; CAs may leave EKU out
+            // (webpki's `required` would demand it on every certificate).
             KeyUsage::required_if_present(CODE_SIGNING_DER),
             revocation,
             Some(&extra),
@@ -304,15 +356,7 @@ impl CertVerifier {
             }));
         }
         let anchor = &self.anchors[used_anchor.into_inner().ok_or_else(|| PkiError::Chain("no anchor used".into()))?];
-        let info = CertInfo::parse(&record.chain[0])?;
-        let code_signing = x509::OID_CODE_SIGNING.to_string();
-        if !info.extended_key_usage.as_ref().is_some_and(|eku| eku.contains(&code_signing)) {
-            return Err(PkiError::Chain(NO_CODE_SIGNING.into()));
-        }
-        if !info.key_usage.is_some_and(|ku| ku.digital_signature) {
-            return Err(PkiError::LeafKeyUsage);
-        }
-        let key = info.key()?;
+        let key = leaf.key()?;
         let expected = key.algorithm().algorithm_id();
         if record.inner_algorithm != expected {
             return Err(PkiError::Record(format!(
@@ -324,15 +368,43 @@ impl CertVerifier {
         if !key.verify(message, &record.signature) {
             return Err(PkiError::BadSignature);
         }
-        Ok(CertIdentity {
-            subject: info.subject,
-            uris: info.uris,
-            serial: info.serial,
+        let id = CertIdentity {
+            subject: leaf.subject,
+            uris: leaf.uris,
+            serial: leaf.serial,
             key,
+            spki: leaf.spki_der,
             anchor: anchor.info.subject.clone(),
             anchor_fingerprint: anchor.info.fingerprint(),
             timestamp: stamped,
-        })
+        };
+        let mut signers = self.signers.lock().unwrap_or_else(PoisonError::into_inner);
+        // Past the cap a signer is not remembered, so `require_all` cannot count it.
+        if signers.len() < MAX_SIGNERS_REMEMBERED {
+            signers.push((id.to_string(), id.spki.clone()));
+        }
+        drop(signers);
+        Ok(id)
+    }
+
+    /// Counts what webpki's path search could cost for this leaf and these
+    /// CA certificates, and takes it from the budget; refuses the record
+    /// when that is over the per-record limit or over what is left.
+    fn charge_path_search(&self, leaf: &CertInfo, cas: &[Vec<u8>]) -> Result<()> {
+        let cas = cas.iter().map(|c| CertInfo::parse(c)).collect::<Result<Vec<_>>>()?;
+        let ca_names: Vec<Names<'_>> = cas.iter().map(names).collect();
+        let anchor_subjects: Vec<&[u8]> = self.anchors.iter().map(|a| a.info.subject_der.as_slice()).collect();
+        let signatures_per_cert = if self.crls.is_empty() { 1 } else { 2 };
+        match budget::search_cost(names(leaf), &ca_names, &anchor_subjects, signatures_per_cert, MAX_RECORD_CHAIN_COST)
+        {
+            // Counting up to the limit was work too: it is charged.
+            None => {
+                self.budget.take(MAX_RECORD_CHAIN_COST);
+                Err(PkiError::ChainTooComplex { limit: MAX_RECORD_CHAIN_COST })
+            }
+            Some(cost) if self.budget.take(cost) => Ok(()),
+            Some(_) => Err(PkiError::ChainBudgetExhausted { budget: self.budget.total() }),
+        }
     }
 
     /// What webpki does not check: the anchor's path length and validity,
@@ -387,6 +459,15 @@ impl CertVerifier {
         }
         Ok(index)
     }
+
+    /// The leaf SPKI of the verified record reported as `label`, when
+    /// exactly one key was reported under that label.
+    fn signer_of(&self, label: &str) -> Option<Vec<u8>> {
+        let signers = self.signers.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut keys = signers.iter().filter(|(l, _)| l == label).map(|(_, k)| k);
+        let first = keys.next()?;
+        keys.all(|k| k == first).then(|| first.clone())
+    }
 }
 
 /// A short text for a webpki error.
@@ -399,7 +480,7 @@ fn describe_webpki(e: &webpki::Error) -> String {
         E::CaUsedAsEndEntity => "a CA certificate is used as the leaf".into(),
         E::EndEntityUsedAsCa => "a leaf certificate is used as a CA".into(),
         E::PathLenConstraintViolated => "path length exceeded".into(),
-        E::RequiredEkuNotFoundContext(_) => NO_CODE_SIGNING.into(),
+        E::RequiredEkuNotFoundContext(_) => "a CA certificate's extended key usage excludes codeSigning".into(),
         E::CertRevoked => "a certificate on the path is revoked".into(),
         E::UnknownRevocationStatus => "no CRL for a CA on the path, and CRLs are required".into(),
         E::CrlExpired { .. } => "a CRL for the path has expired (past nextUpdate)".into(),
@@ -407,6 +488,18 @@ fn describe_webpki(e: &webpki::Error) -> String {
         E::InvalidSignatureForPublicKey => "a certificate's signature does not verify with its issuer's key".into(),
         other => format!("{other}"),
     }
+}
+
+/// An error and its causes, as one line.
+fn with_causes(e: &PkiError) -> String {
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 impl RecordVerifier for CertVerifier {
@@ -417,34 +510,115 @@ impl RecordVerifier for CertVerifier {
     fn verify_record(&self, message: &[u8], record: &SignatureRecord) -> RecordOutcome {
         match self.check(message, &record.signature) {
             Ok(id) => RecordOutcome::Valid { signer: Some(id.to_string()) },
-            Err(e) => RecordOutcome::Invalid { reason: e.to_string() },
+            Err(e) => RecordOutcome::Invalid { reason: with_causes(&e) },
         }
+    }
+}
+
+/// The one certificate of a trust anchor file (PEM or DER). A file with
+/// several certificates is refused: trusting each of them would also
+/// trust the root above an intermediate, and so every sibling of it.
+pub fn anchor_from_pem(bytes: &[u8]) -> Result<Vec<u8>> {
+    let mut certs = x509::certificates_from_pem_or_der(bytes)?;
+    match certs.len() {
+        1 => Ok(certs.remove(0)),
+        count => Err(PkiError::AnchorCount { count }),
     }
 }
 
 /// One verifier per anchor, for the "all of these anchors" policy: run
 /// them together in one `verify_embedded` call, then [`require_all`].
+/// They share one [`ChainBudget`]. The same anchor (subject and key)
+/// given twice is refused: each required anchor must be another party.
 pub fn one_verifier_per_anchor<I, D>(anchors: I) -> Result<Vec<CertVerifier>>
 where
     I: IntoIterator<Item = D>,
     D: AsRef<[u8]>,
 {
-    anchors.into_iter().map(|a| CertVerifier::new([a])).collect()
+    let budget = ChainBudget::default();
+    let mut out: Vec<CertVerifier> = Vec::new();
+    for (second, der) in anchors.into_iter().enumerate() {
+        let v = CertVerifier::new([der])?.with_chain_budget(budget.clone());
+        if let Some(first) = out.iter().position(|o| o.anchors[0].same_as(&v.anchors[0])) {
+            return Err(PkiError::DuplicateAnchor { first, second, subject: v.anchors[0].info.subject.clone() });
+        }
+        out.push(v);
+    }
+    Ok(out)
 }
 
-/// The "all of a list of required anchors" policy: every verifier in the
-/// report (one per required anchor, in order) must have verified.
-pub fn require_all(report: &Report) -> Result<()> {
+/// The "all of a list of required anchors" policy over a report of
+/// `verifiers` (one per required anchor, in order, as given to the
+/// verification): each anchor needs a valid record of its own, from a
+/// signer (leaf key) that no other anchor counts. One record, or several
+/// records of one key, never meet two anchors, even when the key's chains
+/// lead to both (a cross-signed CA, an anchor and its own intermediate).
+pub fn require_all(report: &Report, verifiers: &[&CertVerifier]) -> Result<()> {
     if report.results.is_empty() {
         return Err(PkiError::PolicyNotMet { index: 0, reason: "no verifier was run".into() });
     }
-    for (index, r) in report.results.iter().enumerate() {
-        if let Err(e) = r {
-            let rejected: Vec<&str> =
-                report.rejected.iter().filter(|x| x.verifier == index).map(|x| x.reason.as_str()).collect();
-            let reason = if rejected.is_empty() { e.to_string() } else { format!("{e} ({})", rejected.join("; ")) };
-            return Err(PkiError::PolicyNotMet { index, reason });
+    if report.results.len() != verifiers.len() {
+        return Err(PkiError::PolicyNotMet {
+            index: 0,
+            reason: format!("the report has {} results for {} verifiers", report.results.len(), verifiers.len()),
+        });
+    }
+    // Per anchor, the distinct signer keys of its valid records.
+    let mut keys: Vec<Vec<u8>> = Vec::new();
+    let mut candidates: Vec<Vec<usize>> = Vec::with_capacity(verifiers.len());
+    for (index, (r, v)) in report.results.iter().zip(verifiers).enumerate() {
+        let verified = match r {
+            Ok(verified) => verified,
+            Err(e) => {
+                let rejected: Vec<&str> =
+                    report.rejected.iter().filter(|x| x.verifier == index).map(|x| x.reason.as_str()).collect();
+                let reason = if rejected.is_empty() { e.to_string() } else { format!("{e} ({})", rejected.join("; ")) };
+                return Err(PkiError::PolicyNotMet { index, reason });
+            }
+        };
+        let mut mine = Vec::new();
+        for label in verified.signatures.iter().filter_map(|s| s.signer.as_deref()) {
+            let Some(spki) = v.signer_of(label) else { continue };
+            let k = match keys.iter().position(|k| *k == spki) {
+                Some(k) => k,
+                None => {
+                    keys.push(spki);
+                    keys.len() - 1
+                }
+            };
+            if !mine.contains(&k) {
+                mine.push(k);
+            }
+        }
+        candidates.push(mine);
+    }
+    // Each anchor gets its own key (a bipartite matching, augmenting paths).
+    let mut owner: Vec<Option<usize>> = vec![None; keys.len()];
+    for index in 0..candidates.len() {
+        let mut seen = vec![false; keys.len()];
+        if !assign(index, &candidates, &mut owner, &mut seen) {
+            return Err(PkiError::SignerNotDistinct { index });
         }
     }
     Ok(())
+}
+
+/// Finds a key for `anchor`, moving earlier anchors to other keys if needed.
+fn assign(anchor: usize, candidates: &[Vec<usize>], owner: &mut [Option<usize>], seen: &mut [bool]) -> bool {
+    for &k in &candidates[anchor] {
+        if seen[k] {
+            continue;
+        }
+        seen[k] = true;
+        if owner[k].is_none_or(|other| assign(other, candidates, owner, seen)) {
+            owner[k] = Some(anchor);
+            return true;
+        }
+    }
+    false
+}
+
+/// A certificate's names and key as the path-search count compares them.
+fn names(c: &CertInfo) -> Names<'_> {
+    Names { subject: &c.subject_der, issuer: &c.issuer_der, spki: &c.spki_der }
 }

@@ -198,3 +198,26 @@ fn high_s_p256_signatures_are_accepted_in_csrs() {
     let csr = Csr::create(&chip, "high-s").expect("a high-S CSR signature verifies");
     Csr::from_der(csr.der()).expect("and reads back");
 }
+
+/// Fail closed: a CA named like one above it made an ambiguous path, and
+/// its certificate looked self-issued, so issuing left it out of device
+/// chains. Such a CA is refused.
+#[test]
+fn an_intermediate_named_like_a_ca_above_it_is_refused() {
+    let mut rp = CaProfile::root("Deep Root", KeyAlgorithm::Ed25519);
+    rp.path_len = Some(2);
+    let root = Ca::new_root(&rp).expect("root");
+    let mut mp = CaProfile::intermediate("Mid", KeyAlgorithm::Ed25519);
+    mp.path_len = Some(1);
+    let mid = root.new_intermediate(&mp).expect("mid");
+    for name in ["Mid", "Deep Root"] {
+        let err = mid.new_intermediate(&CaProfile::intermediate(name, KeyAlgorithm::Ed25519)).expect_err("same name");
+        assert!(err.to_string().contains("same name as CN="), "{err}");
+    }
+    // Below two CAs, a device chain carries both, without the root.
+    let line = mid.new_intermediate(&CaProfile::intermediate("Line", KeyAlgorithm::Ed25519)).expect("line");
+    let dev = common::key(KeyAlgorithm::Ed25519);
+    let chain = line.issue(&Csr::create(&dev, "d").expect("csr"), &DeviceProfile::default()).expect("issue");
+    assert_eq!(chain.len(), 3);
+    assert_eq!(chain[2], mid.certificate().der);
+}

@@ -78,12 +78,12 @@ fn rule_wrong_eku() {
     p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
     p.is_ca = rcgen::IsCa::ExplicitNoCa;
     let leaf = common::issue_raw(&inter, "Test Issuing CA", &dev, &p);
-    let signed = sign_with(MODULE, &dev, vec![leaf, inter.certificate().der.clone()]);
+    let signed = common::sign_unchecked(MODULE, &dev, vec![leaf, inter.certificate().der.clone()]);
     assert_rejected(&signed, &anchor(&root), "lacks codeSigning");
     // No EKU at all is refused as well: codeSigning is required on the leaf.
     p.extended_key_usages = Vec::new();
     let leaf = common::issue_raw(&inter, "Test Issuing CA", &dev, &p);
-    let signed = sign_with(MODULE, &dev, vec![leaf, inter.certificate().der.clone()]);
+    let signed = common::sign_unchecked(MODULE, &dev, vec![leaf, inter.certificate().der.clone()]);
     assert_rejected(&signed, &anchor(&root), "lacks codeSigning");
 }
 
@@ -96,7 +96,7 @@ fn rule_no_digital_signature_key_usage() {
     p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::CodeSigning];
     p.is_ca = rcgen::IsCa::ExplicitNoCa;
     let leaf = common::issue_raw(&inter, "Test Issuing CA", &dev, &p);
-    let signed = sign_with(MODULE, &dev, vec![leaf, inter.certificate().der.clone()]);
+    let signed = common::sign_unchecked(MODULE, &dev, vec![leaf, inter.certificate().der.clone()]);
     assert_rejected(&signed, &anchor(&root), "digitalSignature");
 }
 
@@ -118,7 +118,7 @@ fn rule_not_yet_valid() {
     let dev = key(KeyAlgorithm::P256);
     let tomorrow = DeviceProfile::default().starting(SystemTime::now() + DAY);
     let chain = device_chain(&inter, &dev, "d", &tomorrow);
-    let signed = sign_with(MODULE, &dev, chain);
+    let signed = common::sign_unchecked(MODULE, &dev, chain);
     assert_rejected(&signed, &anchor(&root), "not valid yet");
 }
 
@@ -186,7 +186,7 @@ fn rule_path_length_of_an_intermediate() {
 #[test]
 fn rule_ca_certificate_as_leaf() {
     let (root, inter) = root_and_intermediate(KeyAlgorithm::P256);
-    let signed = sign_with(MODULE, inter.secret_key(), vec![inter.certificate().der.clone()]);
+    let signed = common::sign_unchecked(MODULE, inter.secret_key(), vec![inter.certificate().der.clone()]);
     assert_rejected(&signed, &anchor(&root), "CA certificate is used as the leaf");
 }
 
@@ -311,14 +311,15 @@ fn vendor_and_integrator_both_sign_and_all_anchors_are_required() {
         wsc_core::verify_embedded(module, Some(module.len() as u64), &vs, Scope::Whole, &VerifyOptions::default())
             .expect("report")
     };
+    let refs: Vec<&CertVerifier> = required.iter().collect();
     let report = run(&by_both);
-    require_all(&report).expect("both parties signed");
+    require_all(&report, &refs).expect("both parties signed");
     let who: Vec<String> =
         report.results.iter().map(|r| r.as_ref().expect("ok").signatures[0].signer.clone().expect("signer")).collect();
     assert!(who[0].contains("Vendor Root") && who[0].contains("build-server"), "{who:?}");
     assert!(who[1].contains("Integrator Root") && who[1].contains("line-3"), "{who:?}");
 
-    let err = require_all(&run(&by_vendor)).expect_err("integrator missing");
+    let err = require_all(&run(&by_vendor), &refs).expect_err("integrator missing");
     assert!(matches!(err, PkiError::PolicyNotMet { index: 1, .. }), "{err}");
     assert!(err.is_verification_failure());
 

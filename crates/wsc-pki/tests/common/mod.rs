@@ -3,11 +3,13 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod worst;
+
 use std::time::SystemTime;
 
 use wsc_core::sigdata::AlgorithmId;
 use wsc_core::{KeyAlgorithm, PublicKey, RecordVerifier, Scope, SecretKey, Signer, SignerError, VerifyOptions};
-use wsc_pki::{CERT_BOUND, Ca, CaProfile, CertSigner, CertVerifier, Csr, DeviceProfile};
+use wsc_pki::{CERT_BOUND, Ca, CaProfile, CertRecord, CertSigner, CertVerifier, Csr, DeviceProfile};
 
 /// A small valid module: one type section.
 pub const MODULE: &[u8] = b"\0asm\x01\0\0\0\x01\x04\x01\x60\0\0";
@@ -59,6 +61,29 @@ pub fn device_chain(ca: &Ca, signer: &dyn Signer, id: &str, profile: &DeviceProf
 pub fn sign_with<S: Signer>(module: &[u8], inner: S, chain: Vec<Vec<u8>>) -> Vec<u8> {
     let signer = CertSigner::new(inner, chain).expect("cert signer");
     wsc_core::sign(module, &signer).expect("sign")
+}
+
+/// Signs `module` with a certificate-bound record that skips
+/// `CertSigner`'s leaf checks, as another tool (or an attacker) could: for
+/// testing what the verifier does with leaves the signer refuses.
+pub fn sign_unchecked(module: &[u8], key: &SecretKey, chain: Vec<Vec<u8>>) -> Vec<u8> {
+    struct Unchecked<'a> {
+        key: &'a SecretKey,
+        chain: Vec<Vec<u8>>,
+    }
+    impl Signer for Unchecked<'_> {
+        fn algorithm(&self) -> AlgorithmId {
+            CERT_BOUND
+        }
+        fn public_key(&self) -> Option<PublicKey> {
+            None
+        }
+        fn try_sign(&self, message: &[u8]) -> Result<Vec<u8>, SignerError> {
+            let alg = self.key.public_key().algorithm().algorithm_id();
+            CertRecord::new(alg, self.key.sign(message), self.chain.clone()).encode().map_err(SignerError::new)
+        }
+    }
+    wsc_core::sign(module, &Unchecked { key, chain }).expect("sign")
 }
 
 /// Verifies a whole module: `Ok(signer description)` or `Err(reasons)`.
