@@ -169,7 +169,7 @@ pub(crate) fn cached_in(dir: &Path, domain: &Domain) -> Cached {
     if !path.is_file() {
         return Cached::Missing(path);
     }
-    let source = std::fs::read(dir.join(SOURCE_FILE))
+    let source = files::read_small(&dir.join(SOURCE_FILE), 64 * 1024, "trust root source")
         .ok()
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
         .and_then(|v| v["tuf_root_sha256"].as_str().map(str::to_string));

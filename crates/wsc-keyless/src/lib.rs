@@ -59,7 +59,7 @@ pub const MAX_BUNDLE_LEN: usize = 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeylessError {
-    /// The bundle does not parse, or is of a shape wsc does not embed.
+    /// The bundle does not parse.
     #[error("invalid bundle: {0}")]
     Bundle(String),
     /// The trust root does not parse or cannot be used.
