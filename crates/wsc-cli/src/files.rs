@@ -212,12 +212,13 @@ impl Outputs {
         let mut staged = std::mem::take(&mut self.staged);
         // Declared after `staged`, so released before it is dropped.
         let mut names = named();
-        let count = staged.len();
-        let mut landed = Vec::with_capacity(count);
+        let mut landed = Vec::with_capacity(staged.len());
         let mut failure = None;
-        for (i, s) in staged.iter_mut().enumerate() {
-            // The last output is never undone: it needs no backup.
-            match land(s, i + 1 < count, &mut names) {
+        for s in staged.iter_mut() {
+            // An existing file is exchanged with the new one, then removed:
+            // renaming over it would make ext4 write the new file's blocks
+            // out first (auto_da_alloc), ~10 ms for 20 MiB here.
+            match land(s, &mut names) {
                 Ok(l) => landed.push(l),
                 Err(e) => {
                     failure = Some(e);
@@ -248,9 +249,9 @@ impl Outputs {
     }
 }
 
-/// Puts one output in place; `backup` keeps a replaced file so that the
-/// output can be undone.
-fn land(s: &mut Staged, backup: bool, names: &mut Vec<PathBuf>) -> Result<Landed> {
+/// Puts one output in place; a replaced file is kept under the temporary
+/// name until the commit is over, so that the output can be undone.
+fn land(s: &mut Staged, names: &mut Vec<PathBuf>) -> Result<Landed> {
     let dest = s.dest.clone();
     let ctx = || format!("cannot write '{}'", dest.display());
     if s.replace == Replace::Refuse || fs::symlink_metadata(&dest).is_err() {
@@ -263,16 +264,14 @@ fn land(s: &mut Staged, backup: bool, names: &mut Vec<PathBuf>) -> Result<Landed
         }
     }
     let temp = give_name(s, names).with_context(ctx)?;
-    if backup {
-        match exchange(&temp, &dest) {
-            Ok(()) => {
-                // The temporary name now holds the old file.
-                s.temp = None;
-                return Ok(Landed::Replaced { dest, backup: temp });
-            }
-            Err(e) if unsupported(&e) => {}
-            Err(e) => return Err(e).with_context(ctx),
+    match exchange(&temp, &dest) {
+        Ok(()) => {
+            // The temporary name now holds the old file.
+            s.temp = None;
+            return Ok(Landed::Replaced { dest, backup: temp });
         }
+        Err(e) if unsupported(&e) => {}
+        Err(e) => return Err(e).with_context(ctx),
     }
     fs::rename(&temp, &dest).with_context(ctx)?;
     forget(names, &temp);
@@ -656,6 +655,9 @@ pub(crate) struct ThreadedWriter {
     /// The writer thread's error, once it has stopped.
     failed: Option<(io::ErrorKind, String)>,
     buf: Vec<u8>,
+    /// Buffers the thread has written, for reuse: fresh 256 KiB buffers
+    /// would each cost page faults on the hashing thread.
+    spare: std::sync::mpsc::Receiver<Vec<u8>>,
     pos: u64,
 }
 
@@ -671,12 +673,18 @@ impl ThreadedWriter {
     pub(crate) fn new(mut file: File, path: &Path) -> Self {
         let path = path.to_path_buf();
         let (tx, rx) = std::sync::mpsc::sync_channel::<WriteOp>(8);
+        let (spare_tx, spare) = std::sync::mpsc::channel::<Vec<u8>>();
         let handle = std::thread::spawn(move || -> io::Result<()> {
             use std::io::Seek;
             let run = || -> io::Result<()> {
                 for op in rx {
                     match op {
-                        WriteOp::Data(v) => file.write_all(&v)?,
+                        WriteOp::Data(mut v) => {
+                            file.write_all(&v)?;
+                            v.clear();
+                            // The hashing thread may have stopped taking them.
+                            let _ = spare_tx.send(v);
+                        }
                         WriteOp::Seek(p) => {
                             file.seek(io::SeekFrom::Start(p))?;
                         }
@@ -691,6 +699,7 @@ impl ThreadedWriter {
             handle: Some(handle),
             failed: None,
             buf: Vec::with_capacity(WRITE_CHUNK),
+            spare,
             pos: 0,
         }
     }
@@ -724,7 +733,8 @@ impl ThreadedWriter {
 
     fn send_buf(&mut self) -> io::Result<()> {
         if !self.buf.is_empty() {
-            let full = std::mem::replace(&mut self.buf, Vec::with_capacity(WRITE_CHUNK));
+            let next = self.spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(WRITE_CHUNK));
+            let full = std::mem::replace(&mut self.buf, next);
             self.send(WriteOp::Data(full))?;
         }
         Ok(())

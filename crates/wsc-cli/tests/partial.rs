@@ -1,5 +1,6 @@
 //! Fail closed, class "a signed part removed", through the `wsc` command:
-//! a module split around a custom section between code and data, signed,
+//! a module split around an unselected custom section between code and
+//! data (`-s '^name$'` leaves "extra" unselected), signed,
 //! then cut after its first delimiter (the data section is gone) must fail
 //! partial, matrix and detached verification with exit 1, never saying
 //! "whole".
@@ -15,7 +16,7 @@ fn ok(o: &Output, what: &str) {
     assert_eq!(o.status.code(), Some(0), "{what}: {}", String::from_utf8_lossy(&o.stderr));
 }
 
-/// type, function, memory, code, custom "name", data: a custom section
+/// type, function, memory, code, custom "extra", data: a custom section
 /// between code and data.
 const MODULE: &[u8] = &[
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // preamble
@@ -23,7 +24,7 @@ const MODULE: &[u8] = &[
     0x03, 0x02, 0x01, 0x00, // function
     0x05, 0x03, 0x01, 0x00, 0x01, // memory: min 1
     0x0a, 0x04, 0x01, 0x02, 0x00, 0x0b, // code
-    0x00, 0x07, 0x04, b'n', b'a', b'm', b'e', 0x00, 0x00, // custom "name"
+    0x00, 0x08, 0x05, b'e', b'x', b't', b'r', b'a', 0x00, 0x00, // custom "extra"
     0x0b, 0x07, 0x01, 0x00, 0x41, 0x00, 0x0b, 0x01, 0x2a, // data
 ];
 
@@ -62,6 +63,7 @@ fn leb(b: &[u8]) -> (usize, usize) {
 #[test]
 fn truncated_after_first_delimiter_fails_partial_matrix_and_detached() {
     let tmp = tempfile::tempdir().expect("tempdir");
+    let count = |m: &[u8]| m.windows(19).filter(|w| w == b"signature_delimiter").count();
     let d = tmp.path();
     std::fs::write(d.join("m.wasm"), MODULE).expect("write");
     ok(&wsc(d, &["keygen", "-k", "sk", "-K", "pk"]), "keygen");
@@ -70,6 +72,7 @@ fn truncated_after_first_delimiter_fails_partial_matrix_and_detached() {
     ok(&wsc(d, &["sign", "-i", "split.wasm", "-o", "copy.wasm", "-k", "sk", "-S", "sig"]), "sign -S");
 
     let signed = std::fs::read(d.join("signed.wasm")).expect("signed");
+    assert_eq!(count(&signed), 3, "split puts the unselected section in a part of its own");
     std::fs::write(d.join("cut.wasm"), &signed[..first_delimiter_end(&signed)]).expect("cut");
     let plain = std::fs::read(d.join("split.wasm")).expect("split");
     std::fs::write(d.join("cut-plain.wasm"), &plain[..first_delimiter_end(&plain)]).expect("cut");
