@@ -266,7 +266,12 @@ fn land(s: &mut Staged, names: &mut Vec<PathBuf>) -> Result<Landed> {
     let temp = give_name(s, names).with_context(ctx)?;
     match exchange(&temp, &dest) {
         Ok(()) => {
-            // The temporary name now holds the old file.
+            // The temporary name now holds the old file, unless that is a
+            // directory (made after staging): exchanged back, refused.
+            if fs::symlink_metadata(&temp).is_ok_and(|m| m.is_dir()) {
+                exchange(&temp, &dest).with_context(ctx)?;
+                bail!("cannot write '{}': it is a directory", dest.display());
+            }
             s.temp = None;
             return Ok(Landed::Replaced { dest, backup: temp });
         }
@@ -791,6 +796,23 @@ mod tests {
         outputs
             .stage(path, Mode::Public, Replace::Allow, |f| f.write_all(text.as_bytes()).map_err(anyhow::Error::from))
             .expect("staged");
+    }
+
+    /// A directory that replaces a staged output's destination after
+    /// staging is neither replaced nor moved.
+    #[test]
+    fn a_directory_made_after_staging_stays_in_place() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+        let mut outputs = Outputs::default();
+        stage_text(&mut outputs, &a, "new a");
+        stage_text(&mut outputs, &b, "new b");
+        fs::create_dir(&a).expect("mkdir");
+        fs::write(a.join("x"), "x").expect("write");
+        let err = outputs.commit().expect_err("a directory is not replaced");
+        assert!(format!("{err:#}").contains("is a directory"), "{err:#}");
+        assert_eq!(fs::read_to_string(a.join("x")).expect("x"), "x");
+        assert_eq!(listing(tmp.path()), ["a"], "no temporary file, and b is not written");
     }
 
     /// Outputs that land together: when the second cannot be put in place,
