@@ -246,10 +246,10 @@ fn sign_one(a: &SignArgs, signer: &dyn Signer, input: &Path, output: Option<&Pat
             })?;
             if let Some(out) = output {
                 let (f, _) = files::open_module(input)?;
+                // Re-encoded with minimal headers, byte for byte as wasmsign2's copy.
                 outputs.stage(out, Mode::Public, Replace::Allow, |o| {
                     let mut o = files::NamedWriter::new(o, out);
-                    std::io::copy(&mut std::io::BufReader::new(f), &mut o)
-                        .with_context(|| format!("cannot copy '{}'", input.display()))
+                    wsc_core::canonical_copy(f, &mut o).with_context(|| format!("cannot copy '{}'", input.display()))
                 })?;
             }
             outputs.commit()?;

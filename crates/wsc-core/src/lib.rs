@@ -45,7 +45,7 @@ pub mod sigdata;
 
 pub use error::{Error, Result, VerifyError};
 pub use keys::{KeyAlgorithm, KeyError, PublicKey, SecretKey};
-pub use ops::{Inspection, SectionSummary, Sections, SplitReport, attach, detach, inspect, split};
+pub use ops::{Inspection, SectionSummary, Sections, SplitReport, attach, canonical_copy, detach, inspect, split};
 pub use section::{
     COMPONENT_PREAMBLE, DELIMITER_SECTION, MAX_NAME_LEN, MODULE_PREAMBLE, ModuleKind, SIGNATURE_SECTION, SectionHeader,
     SectionReader, encode_custom_section,

@@ -34,6 +34,21 @@ pub fn detach<R: Read, W: Write>(input: R, output: &mut W) -> Result<Vec<u8>> {
     Ok(raw)
 }
 
+/// Copies a module with canonical (minimal) section headers, every section
+/// kept, as wasmsign2 writes the copy of a module it signs detached. Returns
+/// whether a header was re-encoded. A detached signature of the input
+/// verifies against the copy: hashing is canonical.
+pub fn canonical_copy<R: Read, W: Write>(input: R, output: &mut W) -> Result<bool> {
+    let mut rd = reader(input)?;
+    output.write_all(&rd.kind().preamble())?;
+    let mut reencoded = false;
+    walk::copy_canonical(&mut rd, None, output, |h| {
+        reencoded |= !h.canonical;
+        Ok(())
+    })?;
+    Ok(reencoded)
+}
+
 /// Embeds detached signature data as the first section. Refuses a module
 /// that has a signature section already, and data that does not decode.
 pub fn attach<R: Read, W: Write>(input: R, output: &mut W, signature: &[u8]) -> Result<()> {
