@@ -48,6 +48,10 @@ struct FileResult {
 }
 
 pub(crate) fn bench(o: &BenchOpts) -> Result<()> {
+    // `--pki-worst` is read here so that the mode lives in this file alone.
+    if std::env::args().any(|a| a == "--pki-worst") {
+        return pki_worst(o.runs, o.out.as_deref());
+    }
     let wsc = crate::build_release_wsc()?;
     let wasmsign2 = crate::find_wasmsign2()?;
     let openssl = PathBuf::from("openssl");
@@ -226,4 +230,53 @@ pub(crate) fn tempfile_dir() -> Result<PathBuf> {
     let d = std::env::temp_dir().join(format!("wsc-xtask-{}", std::process::id()));
     std::fs::create_dir_all(&d)?;
     Ok(d)
+}
+
+/// `cargo xtask bench --pki-worst [--runs N] [--out FILE]`: the release
+/// `wsc verify --trust-anchor` on the costliest certificate-bound input the
+/// size limits allow (written by wsc-pki's `pki-worst-case` example):
+/// 1024 records, each a leaf plus 7 same-subject intermediates issuing
+/// each other in a loop; the same with 5, the largest loop the per-record
+/// limit lets through to rustls-webpki; and 7 named like the anchor, so
+/// the search also tries signatures. Target: below 1 s.
+fn pki_worst(runs: usize, out: Option<&Path>) -> Result<()> {
+    let wsc = crate::build_release_wsc()?;
+    let scratch = tempfile_dir()?;
+    util::run(
+        crate::cargo()
+            .args(["run", "--locked", "--release", "-p", "wsc-pki", "--example", "pki-worst-case", "--"])
+            .arg(&scratch),
+    )?;
+    let anchor = scratch.join("anchor.pem");
+    let mut t = String::new();
+    let _ = writeln!(t, "Release `wsc verify --trust-anchor`, {runs} runs after one warm-up; exit code 1 expected.\n");
+    let _ = writeln!(t, "| input | median s | slowest s | peak MiB | target |");
+    let _ = writeln!(t, "|---|---|---|---|---|");
+    let mut slowest_all = 0.0f64;
+    for (name, what) in [
+        ("loop7", "1024 records × (leaf + 7 looping intermediates)"),
+        ("loop5", "1024 records × (leaf + 5 looping intermediates)"),
+        ("anchored7", "1024 records × (leaf + 7 looping intermediates named like the anchor)"),
+    ] {
+        let input = scratch.join(format!("{name}.wasm"));
+        let args = ["verify".as_ref(), "-i".as_ref(), input.as_os_str(), "--trust-anchor".as_ref(), anchor.as_os_str()];
+        let args: Vec<&std::ffi::OsStr> = args.to_vec();
+        measure(&wsc, &args, 1, &scratch)?;
+        let samples = (0..runs.max(1)).map(|_| measure(&wsc, &args, 1, &scratch)).collect::<Result<Vec<_>>>()?;
+        let secs: Vec<f64> = samples.iter().map(|s| s.wall.as_secs_f64()).collect();
+        let slowest = secs.iter().copied().fold(0.0, f64::max);
+        slowest_all = slowest_all.max(slowest);
+        let rss = samples.iter().map(|s| s.max_rss_kib).max().unwrap_or(0);
+        let _ =
+            writeln!(t, "| {what} | {:.3} | {slowest:.3} | {:.1} | < 1 s |", median(secs.clone()), rss as f64 / 1024.0);
+    }
+    println!("{t}");
+    if let Some(out) = out {
+        std::fs::write(out, &t).with_context(|| format!("cannot write {}", out.display()))?;
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    if slowest_all >= 1.0 {
+        bail!("the worst certificate-bound input took {slowest_all:.3} s (target below 1 s)");
+    }
+    Ok(())
 }

@@ -54,16 +54,22 @@ fn signed(params: &rcgen::CertificateParams, subject: &SecretKey, issuer_cn: &st
 /// `CN=Loop CA`, then `intermediates` looping CA certificates; returns
 /// the chain and the leaf key.
 pub fn loop_chain(intermediates: usize) -> (Vec<Vec<u8>>, SecretKey) {
+    loop_chain_named(LOOP_CA, intermediates)
+}
+
+/// As [`loop_chain`], with the loop CAs named `CN=<name>`: named like the
+/// verifier's anchor, every step of the search also tries a signature.
+pub fn loop_chain_named(name: &str, intermediates: usize) -> (Vec<Vec<u8>>, SecretKey) {
     let keys: Vec<SecretKey> = (0..intermediates.max(1)).map(|_| key(KeyAlgorithm::Ed25519)).collect();
     let leaf_key = key(KeyAlgorithm::Ed25519);
     let mut leaf = super::params("loop-device", SystemTime::now() - Duration::from_secs(3600), 30);
     leaf.is_ca = rcgen::IsCa::ExplicitNoCa;
     leaf.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
     leaf.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::CodeSigning];
-    let mut chain = vec![signed(&leaf, &leaf_key, LOOP_CA, &keys[0])];
+    let mut chain = vec![signed(&leaf, &leaf_key, name, &keys[0])];
     for i in 0..intermediates {
         let next = &keys[(i + 1) % intermediates];
-        chain.push(signed(&ca_params(LOOP_CA), &keys[i], LOOP_CA, next));
+        chain.push(signed(&ca_params(name), &keys[i], name, next));
     }
     (chain, leaf_key)
 }
