@@ -10,7 +10,6 @@
 //! Usage: `cargo run --release -p wsc-pki --example pki-worst-case -- DIR`
 
 #[path = "../tests/common/mod.rs"]
-#[allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 mod common;
 
 use std::path::PathBuf;
