@@ -621,6 +621,47 @@ fn overlap(a: &[FileId], b: &[FileId]) -> bool {
     a.iter().any(|x| b.contains(x))
 }
 
+/// Copies `len` bytes of `src` at `from` to `dst` at `to`: by the kernel
+/// (`copy_file_range`) where it can, else through a buffer. Neither file's
+/// position moves.
+#[cfg(unix)]
+pub(crate) fn copy_range(src: &File, mut from: u64, dst: &File, mut to: u64, mut len: u64) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    #[cfg(target_os = "linux")]
+    while len > 0 {
+        let chunk = usize::try_from(len.min(1 << 30)).unwrap_or(1 << 30);
+        match rustix::fs::copy_file_range(src, Some(&mut from), dst, Some(&mut to), chunk) {
+            Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the input ended early")),
+            // The call moved `from` and `to`.
+            Ok(n) => len -= n as u64,
+            // Not for these files (another file system, a pipe): use a buffer.
+            Err(e)
+                if [
+                    rustix::io::Errno::XDEV,
+                    rustix::io::Errno::NOSYS,
+                    rustix::io::Errno::OPNOTSUPP,
+                    rustix::io::Errno::INVAL,
+                ]
+                .contains(&e) =>
+            {
+                break;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let mut buf = vec![0u8; 256 * 1024];
+    while len > 0 {
+        let want = usize::try_from(len.min(buf.len() as u64)).unwrap_or(buf.len());
+        let n = src.read_at(&mut buf[..want], from)?;
+        if n == 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the input ended early"));
+        }
+        dst.write_all_at(&buf[..n], to)?;
+        (from, to, len) = (from + n as u64, to + n as u64, len - n as u64);
+    }
+    Ok(())
+}
+
 /// Errors of writing `path` that name it: a full disk says which output.
 pub(crate) fn name_write_error(path: &Path, e: io::Error) -> io::Error {
     io::Error::new(e.kind(), format!("cannot write '{}': {e}", path.display()))

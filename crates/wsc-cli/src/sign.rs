@@ -225,6 +225,79 @@ fn signer_for(a: &SignArgs) -> Result<Box<dyn Signer>> {
     })
 }
 
+/// Signs a regular file into `o`: this thread hashes the input while
+/// another has the kernel copy its content into place (`copy_file_range`),
+/// so the bytes never pass through this process. If the head's length was
+/// mispredicted or the content must be re-encoded, the content is written
+/// again. An input that changed while it was signed is refused.
+#[cfg(unix)]
+fn sign_copying(
+    f: &std::fs::File,
+    len: u64,
+    input: &Path,
+    o: &mut std::fs::File,
+    out: &Path,
+    signer: &dyn Signer,
+) -> Result<SignReport> {
+    use std::os::unix::fs::FileExt;
+    let ctx = || format!("cannot sign '{}'", input.display());
+    let stamp = |f: &std::fs::File| f.metadata().and_then(|m| m.modified()).ok();
+    let before = stamp(f);
+    let dst: &std::fs::File = o;
+    let (signed, copied) = std::thread::scope(|scope| {
+        let mut copier = None;
+        let signed = wsc_core::sign_embedded_head(f, signer, |l| {
+            let n = len.saturating_sub(l.content_start);
+            let at = l.predicted_head_len;
+            copier = Some((at, scope.spawn(move || files::copy_range(f, l.content_start, dst, at, n))));
+        });
+        let copied = copier.map(|(at, h)| (at, h.join()));
+        (signed, copied)
+    });
+    let copied_at = match copied {
+        None => None,
+        Some((at, Ok(Ok(())))) => Some(at),
+        // A failed copy (a full disk) is why signing stopped: its error
+        // comes first, and names the output.
+        Some((_, Ok(Err(e)))) => return Err(files::name_write_error(out, e).into()),
+        Some((_, Err(_))) => anyhow::bail!("the copying thread panicked"),
+    };
+    let head = signed.with_context(ctx)?;
+    if head.content.end != len || stamp(f) != before {
+        anyhow::bail!("'{}' changed while it was signed; nothing written", input.display());
+    }
+    let head_len = head.head.len() as u64;
+    let content_len = head.content.end - head.content.start;
+    let written = if head.reencode {
+        use std::io::{Seek, SeekFrom};
+        o.seek(SeekFrom::Start(head_len)).map_err(|e| files::name_write_error(out, e))?;
+        let mut w = files::NamedWriter::new(&mut *o, out);
+        wsc_core::write_content(f, &mut w, &head).with_context(ctx)?
+    } else {
+        if copied_at != Some(head_len) {
+            files::copy_range(f, head.content.start, o, head_len, content_len)
+                .map_err(|e| files::name_write_error(out, e))?;
+        }
+        content_len
+    };
+    o.write_all_at(&head.head, 0).map_err(|e| files::name_write_error(out, e))?;
+    o.set_len(head_len + written).map_err(|e| files::name_write_error(out, e))?;
+    Ok(head.report)
+}
+
+#[cfg(not(unix))]
+fn sign_copying(
+    f: &std::fs::File,
+    _len: u64,
+    input: &Path,
+    o: &mut std::fs::File,
+    out: &Path,
+    signer: &dyn Signer,
+) -> Result<SignReport> {
+    let mut w = files::NamedWriter::new(o, out);
+    wsc_core::sign_embedded(f, &mut w, signer).with_context(|| format!("cannot sign '{}'", input.display()))
+}
+
 /// What a signing run reports to the audit log.
 struct Signed {
     algorithm: String,
@@ -258,12 +331,16 @@ fn sign_one(a: &SignArgs, signer: &dyn Signer, input: &Path, output: Option<&Pat
         }
         None => {
             let out = output.context("no output")?;
-            let (f, _) = files::open_module(input)?;
-            // Hashing on this thread, writing on another: the content is written
-            // in the same pass as it is hashed.
+            let (f, len) = files::open_module(input)?;
+            let regular = f.metadata().is_ok_and(|m| m.is_file());
             let report: SignReport = files::write_atomic(out, Mode::Public, |o| {
+                if regular {
+                    return sign_copying(&f, len, input, o, out, signer);
+                }
+                // A pipe: hashing on this thread, writing on another, in the
+                // same pass.
                 let mut writer = files::ThreadedWriter::new(o.try_clone()?, out);
-                let signed = wsc_core::sign_embedded_seekable(f, &mut writer, signer);
+                let signed = wsc_core::sign_embedded_seekable(&f, &mut writer, signer);
                 // A writer that failed (a full disk) is why signing stopped:
                 // its error comes first, and names the output.
                 writer.finish()?;

@@ -50,7 +50,10 @@ pub use section::{
     COMPONENT_PREAMBLE, DELIMITER_SECTION, MAX_NAME_LEN, MODULE_PREAMBLE, ModuleKind, SIGNATURE_SECTION, SectionHeader,
     SectionReader, encode_custom_section,
 };
-pub use sign::{SeekableSignReport, SignReport, content_hashes, sign_detached, sign_embedded, sign_embedded_seekable};
+pub use sign::{
+    Layout, SeekableSignReport, SignReport, SignedHead, content_hashes, sign_detached, sign_embedded, sign_embedded_head,
+    sign_embedded_seekable, write_content,
+};
 pub use signer::{Signer, SignerError, WithKeyId};
 pub use verify::{
     DEFAULT_MAX_SIGNATURE_CHECKS, RecordOutcome, RecordVerifier, Rejected, Report, Scope, SignatureRef, Skipped,

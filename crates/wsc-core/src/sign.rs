@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::section::{SIGNATURE_SECTION, SectionReader, encode_custom_section};
 use crate::sigdata::{Hash, SignatureData, SignatureRecord, signed_message};
 use crate::signer::{Signer, SignerError};
-use crate::walk::{self, Walk};
+use crate::walk;
 
 /// What a signing call did.
 #[derive(Debug, Clone)]
@@ -53,21 +53,71 @@ pub fn sign_embedded<R: Read + Seek, W: Write>(
     output: &mut W,
     signer: &dyn Signer,
 ) -> Result<SignReport> {
-    let (kind, prev, walked) = {
-        let mut rd = SectionReader::new(io::BufReader::with_capacity(256 * 1024, &mut input))?;
-        let (prev, first) = walk::read_head(&mut rd)?;
-        let walked = walk::walk(&mut rd, first, false, None)?;
-        (rd.kind(), prev.map(|(_, d)| d), walked)
-    };
+    let head = sign_embedded_head(&mut input, signer, |_| {})?;
+    output.write_all(&head.head)?;
+    write_content(&mut input, output, &head)?;
+    Ok(head.report)
+}
+
+/// Where the content lies in the input, and how long the head of the
+/// signed module will probably be; see [`sign_embedded_head`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Layout {
+    /// Offset of the content in the input (after an old signature section).
+    pub content_start: u64,
+    /// The predicted length of the head (preamble and signature section):
+    /// one hash, the signer's usual signature length.
+    pub predicted_head_len: u64,
+}
+
+/// A signed module without its content: the head to write first, and
+/// where the content that follows it comes from.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SignedHead {
+    /// The preamble and the new signature section.
+    pub head: Vec<u8>,
+    /// The content's byte range in the input.
+    pub content: std::ops::Range<u64>,
+    /// The content has non-minimal size encodings and must be written by
+    /// [`write_content`]; otherwise it is the input's bytes in `content`.
+    pub reencode: bool,
+    /// What was signed.
+    pub report: SignReport,
+}
+
+/// Hashes and signs a module without writing it.
+///
+/// `layout` is called once the old signature section is read, before the
+/// content is hashed, so that a caller can copy the content to
+/// `predicted_head_len` while it is hashed (with the kernel's
+/// `copy_file_range`, say). That copy is the signed content only if
+/// `reencode` is false and `head.len()` is the prediction; otherwise write
+/// the content with [`write_content`] after the head. A caller that copies
+/// the input itself must make sure it did not change in between.
+pub fn sign_embedded_head<R: Read>(input: R, signer: &dyn Signer, layout: impl FnOnce(Layout)) -> Result<SignedHead> {
+    let mut rd = SectionReader::new(io::BufReader::with_capacity(256 * 1024, input))?;
+    let (prev, first) = walk::read_head(&mut rd)?;
+    let mut data = prev.map(|(_, d)| d).unwrap_or_default();
+    let content_start = first.as_ref().map_or(rd.position(), |h| h.offset);
+    layout(Layout { content_start, predicted_head_len: 8 + predicted_section_len(&data, signer)? });
+    let walked = walk::walk(&mut rd, first, false, None)?;
     let hashes = walked.hashes();
-    let mut data = prev.unwrap_or_default();
     add_record(&mut data, &hashes, signer)?;
     let sigdata = data.encode()?;
-    let section = encode_custom_section(SIGNATURE_SECTION, &sigdata)?;
-    output.write_all(&kind.preamble())?;
-    output.write_all(&section)?;
-    copy_content(&mut input, output, &walked)?;
-    Ok(SignReport { hashes, sets: data.sets.len(), reencoded: !walked.canonical, signature_len: sigdata.len() })
+    let mut head = rd.kind().preamble().to_vec();
+    head.extend_from_slice(&encode_custom_section(SIGNATURE_SECTION, &sigdata)?);
+    let report = SignReport { hashes, sets: data.sets.len(), reencoded: !walked.canonical, signature_len: sigdata.len() };
+    Ok(SignedHead { head, content: walked.start..walked.end, reencode: !walked.canonical, report })
+}
+
+/// Writes the content of a module signed by [`sign_embedded_head`], from
+/// the same input, re-encoded where needed; returns the bytes written.
+pub fn write_content<R: Read + Seek, W: Write>(mut input: R, output: &mut W, head: &SignedHead) -> Result<u64> {
+    let mut counter = CountingWriter { inner: output, n: 0 };
+    copy_content(&mut input, &mut counter, head.content.clone(), !head.reencode)?;
+    Ok(counter.n)
 }
 
 /// What [`sign_embedded_seekable`] wrote.
@@ -120,7 +170,7 @@ pub fn sign_embedded_seekable<R: Read + Seek, W: Write + Seek>(
     } else {
         // The header size differs: write the content again after it.
         let mut counter = CountingWriter { inner: output, n: 0 };
-        copy_content(&mut input, &mut counter, &walked)?;
+        copy_content(&mut input, &mut counter, walked.start..walked.end, walked.canonical)?;
         counter.n
     };
     let report =
@@ -189,13 +239,18 @@ pub fn content_hashes<R: Read>(input: R) -> Result<Vec<Hash>> {
 }
 
 /// Second pass: copies the content after the old signature section.
-fn copy_content<R: Read + Seek, W: Write>(input: &mut R, output: &mut W, walked: &Walk) -> Result<()> {
-    input.seek(SeekFrom::Start(walked.start))?;
-    if walked.canonical {
-        let want = walked.end - walked.start;
+fn copy_content<R: Read + Seek, W: Write>(
+    input: &mut R,
+    output: &mut W,
+    content: std::ops::Range<u64>,
+    canonical: bool,
+) -> Result<()> {
+    input.seek(SeekFrom::Start(content.start))?;
+    if canonical {
+        let want = content.end - content.start;
         let n = io::copy(&mut input.take(want), output)?;
         if n != want {
-            return Err(Error::eof(walked.start + n, "module content (the input changed while signing)"));
+            return Err(Error::eof(content.start + n, "module content (the input changed while signing)"));
         }
         return Ok(());
     }
@@ -203,7 +258,7 @@ fn copy_content<R: Read + Seek, W: Write>(input: &mut R, output: &mut W, walked:
     // the content as if it followed one.
     let pre = crate::section::MODULE_PREAMBLE;
     let chained =
-        io::Read::chain(&pre[..], io::BufReader::with_capacity(256 * 1024, input.take(walked.end - walked.start)));
+        io::Read::chain(&pre[..], io::BufReader::with_capacity(256 * 1024, input.take(content.end - content.start)));
     let mut rd = SectionReader::new(chained)?;
     walk::copy_canonical(&mut rd, None, output, |_| Ok(()))
 }

@@ -331,6 +331,54 @@ fn truncations_of_a_signed_module_never_verify() {
 /// The one-pass signer writes exactly what the two-pass signer writes, when
 /// its guess of the header size holds and when it misses (delimiters,
 /// another set, padded sizes).
+/// The head-and-copy signing path: a caller copies the input's content to
+/// the predicted offset while it is hashed, as the CLI does with the
+/// kernel; when the prediction or the encoding misses, `write_content`
+/// writes it. Either way the bytes equal two-pass signing.
+#[test]
+fn head_and_copied_content_match_two_pass_signing() {
+    let k1 = SecretKey::from_any(&v("keys/k1.sk")).expect("k1");
+    let k2 = SecretKey::from_any(&v("keys/k2.sk")).expect("k2");
+    let (mut copied, mut rewritten) = (0, 0);
+    for (file, key) in [
+        ("modules/add.wasm", &k1),
+        ("modules/min.wasm", &k1),
+        ("modules/add.padded.wasm", &k1),
+        ("signed/add.k1.wasm", &k2),
+        ("signed/custom.split.wasm", &k1),
+        ("signed/custom.split.k1.ext.wasm", &k2),
+        ("modules/component.wasm", &k2),
+    ] {
+        let input = v(file);
+        let want = wsc_core::sign(&input, key).expect("two-pass");
+        let mut out = vec![0xeeu8; want.len() + 512];
+        let mut predicted = None;
+        let head = wsc_core::sign_embedded_head(input.as_slice(), key, |l| {
+            let at = usize::try_from(l.predicted_head_len).expect("small");
+            let from = usize::try_from(l.content_start).expect("small");
+            out.resize(at.max(out.len()), 0xee);
+            out.truncate(at);
+            out.extend_from_slice(&input[from..]);
+            predicted = Some(at);
+        })
+        .expect("head");
+        let got = if !head.reencode && predicted == Some(head.head.len()) {
+            copied += 1;
+            out[head.head.len()..].to_vec()
+        } else {
+            rewritten += 1;
+            let mut content = Vec::new();
+            let n = wsc_core::write_content(std::io::Cursor::new(&input), &mut content, &head).expect("content");
+            assert_eq!(n as usize, content.len());
+            content
+        };
+        let mut signed = head.head.clone();
+        signed.extend_from_slice(&got);
+        assert!(signed == want, "{file}: outputs differ");
+    }
+    assert!(copied >= 4 && rewritten >= 1, "copied {copied}, rewritten {rewritten}");
+}
+
 #[test]
 fn seekable_signing_matches_two_pass_signing() {
     let k1 = SecretKey::from_any(&v("keys/k1.sk")).expect("k1");
