@@ -13,8 +13,8 @@ use wsc_core::sigdata::{AlgorithmId, SignatureData, signed_message};
 use wsc_core::{DEFAULT_MAX_SIGNATURE_CHECKS, KeyAlgorithm, RecordVerifier, Report, Scope, SecretKey, VerifyOptions};
 use wsc_pki::{
     Ca, CaProfile, CertInfo, CertRecord, CertSigner, CertVerifier, DEFAULT_CHAIN_BUDGET, DeviceProfile, LeafError,
-    MAX_INTERMEDIATES, MAX_RECORD_CHAIN_COST, PkiError, anchor_from_pem, check_leaf, one_verifier_per_anchor,
-    require_all,
+    MAX_INTERMEDIATES, MAX_RECORD_CHAIN_COST, PkiError, SIGNATURE_COST, anchor_from_pem, check_leaf,
+    one_verifier_per_anchor, require_all,
 };
 
 fn run(module: &[u8], verifiers: &[CertVerifier]) -> Report {
@@ -206,19 +206,23 @@ fn path_search_under_the_record_limit_is_stopped_by_the_total_budget() {
     assert_eq!(report.rejected.len(), DEFAULT_MAX_SIGNATURE_CHECKS);
 }
 
-/// A full module of ordinary records (root, intermediate, leaf) fits the
-/// budget: 1024 records verify.
+/// Ordinary records (root, intermediate, leaf) cost 4 units of search and
+/// 2 signatures each, so 1024 of them (the most one verification checks)
+/// use about a quarter of the budget: the budget never refuses them.
 #[test]
 fn path_search_budget_leaves_room_for_1024_ordinary_records() {
     let (root, inter) = root_and_intermediate(KeyAlgorithm::Ed25519);
     let dev = key(KeyAlgorithm::Ed25519);
     let chain = device_chain(&inter, &dev, "d", &DeviceProfile::default());
-    let (module, _) = worst::module_with(&chain, &dev, DEFAULT_MAX_SIGNATURE_CHECKS);
+    let records = 256;
+    let (module, _) = worst::module_with(&chain, &dev, records);
     let verifier = CertVerifier::new([root.certificate().der.clone()]).expect("v");
     let report = run(&module, std::slice::from_ref(&verifier));
     assert!(report.rejected.is_empty(), "{:?}", report.rejected.first());
-    assert_eq!(report.results[0].as_ref().expect("verified").signatures.len(), 256);
-    assert!(verifier.chain_budget().remaining() > DEFAULT_CHAIN_BUDGET / 2);
+    assert_eq!(report.results[0].as_ref().expect("verified").signatures.len(), records);
+    let per_record = 4 + 2 * SIGNATURE_COST;
+    assert_eq!(DEFAULT_CHAIN_BUDGET - verifier.chain_budget().remaining(), records as u64 * per_record);
+    assert!(per_record * DEFAULT_MAX_SIGNATURE_CHECKS as u64 <= DEFAULT_CHAIN_BUDGET / 2);
 }
 
 /// Raw record bytes with `count` copies of `cert` after a 64-byte signature.

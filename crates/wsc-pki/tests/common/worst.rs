@@ -11,7 +11,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use wsc_core::sigdata::{AlgorithmId, Hash, MAX_RECORDS, SignatureData, SignatureRecord, signed_message};
+use wsc_core::sigdata::{Hash, MAX_RECORDS, SignatureData, SignatureRecord, signed_message};
 use wsc_core::{KeyAlgorithm, SecretKey};
 use wsc_pki::{CERT_BOUND, Ca, CaProfile, CertRecord};
 
@@ -81,8 +81,8 @@ pub fn module_with(chain: &[Vec<u8>], leaf_key: &SecretKey, records: usize) -> (
     let real = wsc_core::content_hashes(MODULE).expect("hashes");
     let mut data = SignatureData::default();
     let mut record_len = 0;
-    for n in 0..records {
-        let set = n / MAX_RECORDS as usize;
+    let per_set = MAX_RECORDS as usize;
+    for set in 0..records.div_ceil(per_set) {
         let hashes: Vec<Hash> = real
             .iter()
             .map(|h| {
@@ -91,12 +91,15 @@ pub fn module_with(chain: &[Vec<u8>], leaf_key: &SecretKey, records: usize) -> (
                 h
             })
             .collect();
+        // One signature per set: its records differ only in their key ids.
+        let alg = leaf_key.public_key().algorithm().algorithm_id();
         let sig = leaf_key.sign(&signed_message(&hashes));
-        let payload = CertRecord::new(AlgorithmId::ED25519, sig, chain.to_vec()).encode().expect("encode");
+        let payload = CertRecord::new(alg, sig, chain.to_vec()).encode().expect("encode");
         record_len = payload.len();
-        // A distinct key id per record keeps records distinct within a set.
-        let kid = (n as u64).to_be_bytes().to_vec();
-        data.add_signature(&hashes, &SignatureRecord::new(Some(kid), CERT_BOUND, payload)).expect("add");
+        for n in set * per_set..records.min((set + 1) * per_set) {
+            let kid = (n as u64).to_be_bytes().to_vec();
+            data.add_signature(&hashes, &SignatureRecord::new(Some(kid), CERT_BOUND, payload.clone())).expect("add");
+        }
     }
     let sigdata = data.encode().expect("encode");
     let mut module = Vec::new();
