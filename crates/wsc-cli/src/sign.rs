@@ -226,10 +226,10 @@ fn signer_for(a: &SignArgs) -> Result<Box<dyn Signer>> {
 }
 
 /// Signs a regular file into `o`: this thread hashes the input while
-/// another has the kernel copy its content into place (`copy_file_range`),
-/// so the bytes never pass through this process. If the head's length was
-/// mispredicted or the content must be re-encoded, the content is written
-/// again. An input that changed while it was signed is refused.
+/// another lays the content out in the output, the kernel copying the
+/// unchanged runs (`copy_file_range`), so they never pass through this
+/// process. If the head's length was mispredicted, the content is written
+/// again after it. An input that changed while it was signed is refused.
 #[cfg(unix)]
 fn sign_copying(
     f: &std::fs::File,
@@ -245,44 +245,91 @@ fn sign_copying(
     let before = stamp(f);
     let dst: &std::fs::File = o;
     let (signed, copied) = std::thread::scope(|scope| {
-        let mut copier = None;
-        let signed = wsc_core::sign_embedded_head(f, signer, |l| {
-            let n = len.saturating_sub(l.content_start);
-            let at = l.predicted_head_len;
-            copier = Some((at, scope.spawn(move || files::copy_range(f, l.content_start, dst, at, n))));
+        let (tx, rx) = std::sync::mpsc::sync_channel::<CopyJob>(16);
+        // Returns where the content was laid out from, and its length.
+        let copier = scope.spawn(move || -> std::io::Result<Option<(u64, u64)>> {
+            let (mut start, mut at) = (None, 0u64);
+            for job in rx {
+                match job {
+                    CopyJob::Start(p) => (start, at) = (Some(p), p),
+                    CopyJob::Copy(r) => {
+                        files::copy_range(f, r.start, dst, at, r.end - r.start)?;
+                        at += r.end - r.start;
+                    }
+                    CopyJob::Bytes(b) => {
+                        dst.write_all_at(&b, at)?;
+                        at += b.len() as u64;
+                    }
+                }
+            }
+            Ok(start.map(|s| (s, at - s)))
         });
-        let copied = copier.map(|(at, h)| (at, h.join()));
-        (signed, copied)
+        let signed = wsc_core::sign_embedded_head(f, signer, &mut CopySender(tx));
+        (signed, copier.join())
     });
-    let copied_at = match copied {
-        None => None,
-        Some((at, Ok(Ok(())))) => Some(at),
+    let laid_out = match copied {
+        Ok(Ok(l)) => l,
         // A failed copy (a full disk) is why signing stopped: its error
         // comes first, and names the output.
-        Some((_, Ok(Err(e)))) => return Err(files::name_write_error(out, e).into()),
-        Some((_, Err(_))) => anyhow::bail!("the copying thread panicked"),
+        Ok(Err(e)) => return Err(files::name_write_error(out, e).into()),
+        Err(_) => anyhow::bail!("the copying thread panicked"),
     };
     let head = signed.with_context(ctx)?;
     if head.content.end != len || stamp(f) != before {
         anyhow::bail!("'{}' changed while it was signed; nothing written", input.display());
     }
     let head_len = head.head.len() as u64;
-    let content_len = head.content.end - head.content.start;
-    let written = if head.reencode {
+    let written = if let Some((_, n)) = laid_out.filter(|(start, _)| *start == head_len) {
+        n
+    } else if head.reencode {
         use std::io::{Seek, SeekFrom};
         o.seek(SeekFrom::Start(head_len)).map_err(|e| files::name_write_error(out, e))?;
         let mut w = files::NamedWriter::new(&mut *o, out);
         wsc_core::write_content(f, &mut w, &head).with_context(ctx)?
     } else {
-        if copied_at != Some(head_len) {
-            files::copy_range(f, head.content.start, o, head_len, content_len)
-                .map_err(|e| files::name_write_error(out, e))?;
-        }
+        let content_len = head.content.end - head.content.start;
+        files::copy_range(f, head.content.start, o, head_len, content_len)
+            .map_err(|e| files::name_write_error(out, e))?;
         content_len
     };
     o.write_all_at(&head.head, 0).map_err(|e| files::name_write_error(out, e))?;
     o.set_len(head_len + written).map_err(|e| files::name_write_error(out, e))?;
     Ok(head.report)
+}
+
+/// What the hashing thread hands the copying thread.
+#[cfg(unix)]
+enum CopyJob {
+    Start(u64),
+    Copy(std::ops::Range<u64>),
+    Bytes(Vec<u8>),
+}
+
+/// The hashing thread's side of the copy.
+#[cfg(unix)]
+struct CopySender(std::sync::mpsc::SyncSender<CopyJob>);
+
+#[cfg(unix)]
+impl wsc_core::ContentCopier for CopySender {
+    fn start(&mut self, l: wsc_core::Layout) -> wsc_core::Result<()> {
+        self.send(CopyJob::Start(l.predicted_head_len))
+    }
+
+    fn piece(&mut self, p: wsc_core::Piece<'_>) -> wsc_core::Result<()> {
+        match p {
+            wsc_core::Piece::Copy(r) => self.send(CopyJob::Copy(r)),
+            wsc_core::Piece::Bytes(b) => self.send(CopyJob::Bytes(b.to_vec())),
+            _ => Err(std::io::Error::other("an unknown piece of content").into()),
+        }
+    }
+}
+
+#[cfg(unix)]
+impl CopySender {
+    fn send(&self, job: CopyJob) -> wsc_core::Result<()> {
+        // The copier stopped on an error, which it reports when joined.
+        self.0.send(job).map_err(|_| std::io::Error::other("the copy into the output stopped").into())
+    }
 }
 
 #[cfg(not(unix))]

@@ -51,8 +51,8 @@ pub use section::{
     SectionReader, encode_custom_section,
 };
 pub use sign::{
-    Layout, SeekableSignReport, SignReport, SignedHead, content_hashes, sign_detached, sign_embedded, sign_embedded_head,
-    sign_embedded_seekable, write_content,
+    ContentCopier, Layout, NoCopy, Piece, SeekableSignReport, SignReport, SignedHead, content_hashes, sign_detached,
+    sign_embedded, sign_embedded_head, sign_embedded_seekable, write_content,
 };
 pub use signer::{Signer, SignerError, WithKeyId};
 pub use verify::{

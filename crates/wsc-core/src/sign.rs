@@ -53,7 +53,7 @@ pub fn sign_embedded<R: Read + Seek, W: Write>(
     output: &mut W,
     signer: &dyn Signer,
 ) -> Result<SignReport> {
-    let head = sign_embedded_head(&mut input, signer, |_| {})?;
+    let head = sign_embedded_head(&mut input, signer, &mut NoCopy)?;
     output.write_all(&head.head)?;
     write_content(&mut input, output, &head)?;
     Ok(head.report)
@@ -87,28 +87,93 @@ pub struct SignedHead {
     pub report: SignReport,
 }
 
+/// A piece of a signed module's content, in order: a range of the input
+/// to copy as it is, or bytes to write (a re-encoded section header).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Piece<'a> {
+    /// Copy these input bytes unchanged.
+    Copy(std::ops::Range<u64>),
+    /// Write these bytes.
+    Bytes(&'a [u8]),
+}
+
+/// Copies a module's content while [`sign_embedded_head`] hashes it: told
+/// the layout first, then the content piece by piece (runs of unchanged
+/// input up to 4 MiB, and re-encoded headers), so that the copy can go on
+/// beside the hashing (with the kernel's `copy_file_range`, say).
+pub trait ContentCopier {
+    /// Where the content lies in the input and where its copy starts.
+    fn start(&mut self, layout: Layout) -> Result<()>;
+    /// The next piece of the content.
+    fn piece(&mut self, piece: Piece<'_>) -> Result<()>;
+}
+
+/// A [`ContentCopier`] that copies nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoCopy;
+
+impl ContentCopier for NoCopy {
+    fn start(&mut self, _: Layout) -> Result<()> {
+        Ok(())
+    }
+    fn piece(&mut self, _: Piece<'_>) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs of unchanged input are handed over in pieces of at most this size,
+/// so that copying starts early.
+const COPY_RUN: u64 = 4 << 20;
+
 /// Hashes and signs a module without writing it.
 ///
-/// `layout` is called once the old signature section is read, before the
-/// content is hashed, so that a caller can copy the content to
-/// `predicted_head_len` while it is hashed (with the kernel's
-/// `copy_file_range`, say). That copy is the signed content only if
-/// `reencode` is false and `head.len()` is the prediction; otherwise write
-/// the content with [`write_content`] after the head. A caller that copies
-/// the input itself must make sure it did not change in between.
-pub fn sign_embedded_head<R: Read>(input: R, signer: &dyn Signer, layout: impl FnOnce(Layout)) -> Result<SignedHead> {
+/// `copier` is told the layout once the old signature section is read,
+/// then gets the content piece by piece while it is hashed. Its copy, laid
+/// out from `predicted_head_len`, is the signed content if `head.len()` is
+/// that prediction; otherwise write the content again after the head (with
+/// [`write_content`], or by copying `content` when `reencode` is false).
+/// A caller that copies the input itself must make sure it did not change
+/// in between.
+pub fn sign_embedded_head<R: Read>(
+    input: R,
+    signer: &dyn Signer,
+    copier: &mut dyn ContentCopier,
+) -> Result<SignedHead> {
     let mut rd = SectionReader::new(io::BufReader::with_capacity(256 * 1024, input))?;
     let (prev, first) = walk::read_head(&mut rd)?;
     let mut data = prev.map(|(_, d)| d).unwrap_or_default();
     let content_start = first.as_ref().map_or(rd.position(), |h| h.offset);
-    layout(Layout { content_start, predicted_head_len: 8 + predicted_section_len(&data, signer)? });
-    let walked = walk::walk(&mut rd, first, false, None)?;
+    copier.start(Layout { content_start, predicted_head_len: 8 + predicted_section_len(&data, signer)? })?;
+    // The run of unchanged input not yet handed over.
+    let mut run = content_start..content_start;
+    let mut on_header = |h: &crate::section::SectionHeader, canonical: &[u8]| -> Result<()> {
+        if h.canonical {
+            run.end = h.end();
+        } else {
+            if !run.is_empty() {
+                copier.piece(Piece::Copy(run.clone()))?;
+            }
+            copier.piece(Piece::Bytes(canonical))?;
+            run = h.data_offset..h.end();
+        }
+        if run.end - run.start >= COPY_RUN {
+            copier.piece(Piece::Copy(run.clone()))?;
+            run = run.end..run.end;
+        }
+        Ok(())
+    };
+    let walked = walk::walk_into(&mut rd, first, false, None, walk::Sink::Headers(&mut on_header))?;
+    if !run.is_empty() {
+        copier.piece(Piece::Copy(run))?;
+    }
     let hashes = walked.hashes();
     add_record(&mut data, &hashes, signer)?;
     let sigdata = data.encode()?;
     let mut head = rd.kind().preamble().to_vec();
     head.extend_from_slice(&encode_custom_section(SIGNATURE_SECTION, &sigdata)?);
-    let report = SignReport { hashes, sets: data.sets.len(), reencoded: !walked.canonical, signature_len: sigdata.len() };
+    let report =
+        SignReport { hashes, sets: data.sets.len(), reencoded: !walked.canonical, signature_len: sigdata.len() };
     Ok(SignedHead { head, content: walked.start..walked.end, reencode: !walked.canonical, report })
 }
 
@@ -152,7 +217,7 @@ pub fn sign_embedded_seekable<R: Read + Seek, W: Write + Seek>(
         let data = prev.map(|(_, d)| d).unwrap_or_default();
         let guess = 8 + predicted_section_len(&data, signer)?;
         output.seek(SeekFrom::Start(guess))?;
-        let walked = walk::walk_into(&mut rd, first, false, None, Some(output as &mut dyn Write))?;
+        let walked = walk::walk_into(&mut rd, first, false, None, walk::Sink::Bytes(output as &mut dyn Write))?;
         (rd.kind(), data, walked, guess)
     };
     let hashes = walked.hashes();

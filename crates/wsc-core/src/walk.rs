@@ -97,17 +97,26 @@ pub(crate) fn walk<R: Read>(
     signature_is_content: bool,
     selection: Option<Selection<'_>>,
 ) -> Result<Walk> {
-    walk_into(rd, first, signature_is_content, selection, None)
+    walk_into(rd, first, signature_is_content, selection, Sink::None)
 }
 
-/// [`walk`], also writing the canonical content (exactly the hashed bytes)
-/// to `sink`.
+/// Where a walk also sends the content it hashes.
+pub(crate) enum Sink<'a> {
+    /// Nowhere.
+    None,
+    /// The canonical content, byte for byte.
+    Bytes(&'a mut dyn Write),
+    /// Each section's header and its canonical encoding, before its data.
+    Headers(&'a mut dyn FnMut(&SectionHeader, &[u8]) -> Result<()>),
+}
+
+/// [`walk`], also sending the content to `sink`.
 pub(crate) fn walk_into<R: Read>(
     rd: &mut SectionReader<R>,
     first: Option<SectionHeader>,
     signature_is_content: bool,
     selection: Option<Selection<'_>>,
-    mut sink: Option<&mut dyn Write>,
+    mut sink: Sink<'_>,
 ) -> Result<Walk> {
     let start = first.as_ref().map_or(rd.position(), |h| h.offset);
     let mut hasher = Sha256::new();
@@ -135,12 +144,14 @@ pub(crate) fn walk_into<R: Read>(
         let header = h.canonical_header();
         canonical_len += header.len() as u64 + h.data_len();
         hasher.update(&header);
-        if let Some(out) = sink.as_mut() {
-            out.write_all(&header)?;
+        match &mut sink {
+            Sink::None => {}
+            Sink::Bytes(out) => out.write_all(&header)?,
+            Sink::Headers(f) => f(&h, &header)?,
         }
         rd.data_chunks(|c| {
             hasher.update(c);
-            if let Some(out) = sink.as_mut() {
+            if let Sink::Bytes(out) = &mut sink {
                 out.write_all(c)?;
             }
             Ok(())
