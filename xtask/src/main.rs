@@ -28,6 +28,10 @@ commands:
                               first installs missing tools with xtask/setup.sh
   bench [--runs N] [--corpus DIR] [--files a,b] [--out FILE] [--check]
                               wsc vs openssl and wasmsign2 on the large corpus files
+                              (sign to a new and to an existing output, verify)
+  bench --pki-worst [--runs N] [--out FILE]
+                              wsc verify --trust-anchor on the worst certificate-path inputs
+                              the size limits allow (target below 1 s)
   bench --keyless [--runs N] [--out FILE]
                               keyless verification of a 1 MiB module vs sigstore-python
   bench --keyless-sign [--runs N] [--modules N] [--requests N] [--connections N] [--out FILE] [--check]
