@@ -21,6 +21,7 @@ mod net;
 mod ops;
 mod pins;
 mod pki;
+mod policy;
 mod show;
 mod sign;
 mod trust;
@@ -77,6 +78,9 @@ enum Command {
     /// The Sigstore trust root: update it through TUF, show which one is used.
     #[command(subcommand)]
     Trust(trust::TrustCommand),
+    /// Trust policies: check one, convert it between TOML and JSON, start one.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
 }
 
 /// What a command reports besides errors.
@@ -115,6 +119,7 @@ fn dispatch(command: Command) -> anyhow::Result<Outcome> {
         Command::Pins(c) => pins::run(&c),
         Command::Trust(c) => trust::run(&c),
         Command::Pki(c) => pki::run(&c),
+        Command::Policy(c) => policy::run(&c),
         #[cfg(feature = "atecc")]
         Command::Hsm(c) => hsm::run(&c),
         Command::Bundle(c) => keyless::bundle(&c),

@@ -26,8 +26,8 @@ pub enum FileError {
     #[error("this policy was loaded without access to files")]
     NoFiles,
     /// The operating system refused.
-    #[error("cannot read the file")]
-    Io(#[source] std::io::Error),
+    #[error(transparent)]
+    Io(std::io::Error),
 }
 
 /// Gives the loader the bytes of a file the policy names.

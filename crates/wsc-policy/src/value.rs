@@ -491,7 +491,11 @@ pub(crate) fn to_toml(root: &BTreeMap<String, Value>) -> String {
         }
     }
     write_toml_pairs(&mut out, &plain);
-    for (k, v) in root {
+    // Sections in reading order: who, then how, then where.
+    let rank = |k: &str| ["principals", "rules", "scopes", "default"].iter().position(|x| *x == k).unwrap_or(4);
+    let mut sections: Vec<(&String, &Value)> = root.iter().collect();
+    sections.sort_by_key(|(k, _)| rank(k));
+    for (k, v) in sections {
         match v {
             Value::Table(t) if is_table_of_tables(t) => {
                 for (sub, inner) in t {
