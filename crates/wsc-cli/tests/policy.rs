@@ -132,6 +132,9 @@ fn init_writes_a_checked_starter_policy() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let sub = tmp.path().join("conf");
     std::fs::create_dir(&sub).expect("mkdir");
+    let pki = tmp.path().join("pki");
+    std::fs::create_dir(&pki).expect("mkdir");
+    std::fs::copy(data().join("material/root-ca.pem"), pki.join("root-ca.pem")).expect("copy anchor");
     let out = sub.join("policy.toml");
     let s = |p: &Path| p.to_str().expect("UTF-8").to_string();
     let args = [
@@ -146,7 +149,7 @@ fn init_writes_a_checked_starter_policy() {
         "--keyless-issuer".into(),
         "https://token.actions.githubusercontent.com".into(),
         "--anchor".into(),
-        s(&data().join("material/root-ca.pem")),
+        s(&pki.join("root-ca.pem")),
         "-o".into(),
         s(&out),
     ];
@@ -155,7 +158,7 @@ fn init_writes_a_checked_starter_policy() {
     assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
     let written = std::fs::read_to_string(&out).expect("policy written");
     assert!(written.contains("\n# ") && written.contains("[principals.ci]"), "{written}");
-    assert!(written.contains("anchors = [\"../../"), "anchor named relative to the policy: {written}");
+    assert!(written.contains("anchors = [\"../pki/root-ca.pem\"]"), "anchor named relative to the policy: {written}");
     let check = wsc(&["policy", "check", &s(&out)]);
     assert_eq!(check.status.code(), Some(0), "{}", text(&check.stderr));
     let normalized: serde_json::Value =
