@@ -142,13 +142,13 @@ impl Age {
     /// Parses `<n>s`, `<n>m`, `<n>h` or `<n>d`.
     pub fn parse(text: &str) -> Result<Self, String> {
         let bad = || format!("\"{text}\" is not a length of time such as 30d, 12h, 90m or 3600s");
-        let split = text.len().checked_sub(1).ok_or_else(bad)?;
-        let (digits, unit) = text.split_at(split);
-        let unit = match unit {
-            "s" => 1,
-            "m" => 60,
-            "h" => 3600,
-            "d" => 86_400,
+        let last = text.chars().last().ok_or_else(bad)?;
+        let digits = &text[..text.len() - last.len_utf8()];
+        let unit = match last {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
             _ => return Err(bad()),
         };
         if digits.is_empty() || digits.len() > 12 || !digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -236,6 +236,8 @@ mod tests {
             ("36501d", None),
             ("99999999999999999999d", None),
             ("", None),
+            ("5\u{e9}", None),
+            ("\u{e9}d", None),
         ];
         for (text, want) in cases {
             match (Age::parse(text), want) {

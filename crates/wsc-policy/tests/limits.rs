@@ -115,3 +115,48 @@ fn errors_read_code_place_message_and_keep_their_cause() {
     let e = wsc_policy::parse(b"\xff", Format::Json, &NoFiles).expect_err("not UTF-8");
     assert_eq!(e.code(), ErrorCode::Syntax);
 }
+
+/// Every prefix of a full policy, and every one-byte change of it to a
+/// character that matters to TOML or JSON, loads or is refused with a
+/// code: none panics.
+#[test]
+fn mangled_policies_are_refused_without_panicking() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let files = DirFiles::new(&data);
+    let mut memory = MemoryFiles::new();
+    let names = [
+        "../../../../testdata/wasmsign2/keys/k1.pk",
+        "../../../../testdata/wasmsign2/keys/k1.pk.der",
+        "../../../../testdata/wasmsign2/keys/ssh_ed25519.pub",
+        "../../../../testdata/sigstore/trusted_root.staging.json",
+        "material/p256.sec1",
+        "material/root-ca.pem",
+        "material/root.crl",
+        "material/tsa-chain.pem",
+    ];
+    for name in names {
+        memory.insert(name, std::fs::read(data.join(name)).expect(name));
+    }
+    let mut refused = 0;
+    for (file, format) in [("ok-full.toml", Format::Toml), ("ok-full.json", Format::Json)] {
+        let text = std::fs::read(data.join(file)).expect(file);
+        wsc_policy::parse(&text, format, &files).expect("the original loads");
+        let mut variants: Vec<Vec<u8>> = (0..text.len()).map(|n| text[..n].to_vec()).collect();
+        for i in 0..text.len() {
+            // Every position gets a quote; every seventh also the others.
+            let bytes: &[u8] = if i % 7 == 0 { b"\"[\\\xff" } else { b"\"" };
+            for &b in bytes {
+                let mut v = text.clone();
+                v[i] = b;
+                variants.push(v);
+            }
+        }
+        for v in variants {
+            if let Err(e) = wsc_policy::parse(&v, format, &memory) {
+                assert!(!e.message().is_empty() && ErrorCode::ALL.contains(&e.code()), "{e}");
+                refused += 1;
+            }
+        }
+    }
+    assert!(refused > 1000, "only {refused} variants refused");
+}
