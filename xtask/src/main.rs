@@ -16,6 +16,7 @@ mod fuzz;
 mod interop;
 mod keyless_sign;
 mod layers;
+mod policy_bench;
 mod supply;
 mod trace;
 mod util;
@@ -32,6 +33,8 @@ commands:
   bench --pki-worst [--runs N] [--out FILE]
                               wsc verify --trust-anchor on the worst certificate-path inputs
                               the size limits allow (target below 1 s)
+  bench --policy-load [--runs N] [--out FILE] [--check]
+                              wsc policy check on a 50-principal policy (target below 5 ms)
   bench --keyless [--runs N] [--out FILE]
                               keyless verification of a 1 MiB module vs sigstore-python
   bench --keyless-sign [--runs N] [--modules N] [--requests N] [--connections N] [--out FILE] [--check]
@@ -66,6 +69,11 @@ fn main() -> Result<()> {
                 std::fs::write(out, &table).with_context(|| format!("cannot write {out}"))?;
             }
             Ok(())
+        }
+        "bench" if rest.iter().any(|a| a == "--policy-load") => {
+            let runs =
+                opt(rest, "--runs").map(|r| r.parse()).transpose().context("--runs takes a number")?.unwrap_or(30);
+            policy_bench::bench(runs, opt(rest, "--out").map(std::path::Path::new), rest.iter().any(|a| a == "--check"))
         }
         "bench" if rest.iter().any(|a| a == "--keyless") => {
             let runs =
@@ -170,6 +178,8 @@ fn ci(with_corpus: bool) -> Result<()> {
     // Keyless signing against the local instance keeps working: one small
     // round and a short Rekor load, every output verified (not a timing check).
     keyless_sign::bench(&keyless_sign::Opts { runs: 1, modules: 10, requests: 300, connections: 8, check: false })?;
+    // The policy-load benchmark keeps working (not a timing check).
+    policy_bench::bench(3, None, false)?;
     // Every fuzz target builds and runs briefly (a crash fails CI).
     fuzz::run(10)?;
     if with_corpus {
