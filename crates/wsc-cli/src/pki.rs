@@ -208,6 +208,12 @@ fn ca_intermediate(a: &CaIntermediateArgs) -> Result<Outcome> {
 }
 
 fn csr(a: &CsrArgs) -> Result<Outcome> {
+    // The CSR never replaces the key it is made from.
+    let mut same = files::SameFileCheck::default().output("-o", &a.output);
+    if let Some(k) = &a.key.secret_key {
+        same = same.input("-k", k);
+    }
+    same.check()?;
     let allow = a.key_access.allow_readable_key;
     let signer = a.key.open(|p| Ok(Box::new(read_secret_key(p, allow)?)))?;
     let csr = Csr::create(signer.as_ref(), &a.device_id).context("cannot make the CSR")?;
@@ -223,6 +229,12 @@ fn csr(a: &CsrArgs) -> Result<Outcome> {
 }
 
 fn issue(a: &IssueArgs) -> Result<Outcome> {
+    let ca_files = ca_files(&a.ca_dir);
+    let mut same = files::SameFileCheck::default().output("-o", &a.output).input("--csr", &a.csr);
+    for (flag, p) in &ca_files {
+        same = same.input(flag, p);
+    }
+    same.check()?;
     let ca = load_ca(&a.ca_dir, a.key_access.allow_readable_key)?;
     let bytes = files::read_small(&a.csr, MAX_PKI_FILE, "CSR")?;
     let csr = Csr::from_pem_or_der(&bytes).with_context(|| format!("CSR '{}'", a.csr.display()))?;
@@ -244,6 +256,12 @@ fn issue(a: &IssueArgs) -> Result<Outcome> {
 }
 
 fn crl(a: &CrlArgs) -> Result<Outcome> {
+    let ca_files = ca_files(&a.ca_dir);
+    let mut same = files::SameFileCheck::default().output("-o", &a.output);
+    for (flag, p) in &ca_files {
+        same = same.input(flag, p);
+    }
+    same.check()?;
     let ca = load_ca(&a.ca_dir, a.key_access.allow_readable_key)?;
     let serials = a
         .revoke
@@ -453,10 +471,27 @@ fn write_ca(ca: &Ca, dir: &Path) -> Result<()> {
     if key_path.exists() {
         bail!("'{}' exists; a CA key is never overwritten", key_path.display());
     }
-    files::write_bytes(&key_path, Mode::Secret, ca.key_pem()?.as_bytes())?;
-    files::write_bytes(&dir.join("ca.pem"), Mode::Public, ca.certificate_pem()?.as_bytes())?;
+    // The key and the certificates land together or not at all.
+    let mut outputs = files::Outputs::default();
+    let stage = |outputs: &mut files::Outputs, path: &Path, mode, replace, text: &str| {
+        outputs.stage(path, mode, replace, |f| {
+            std::io::Write::write_all(f, text.as_bytes()).map_err(|e| files::name_write_error(path, e).into())
+        })
+    };
+    // The key text is wiped when dropped (Zeroizing).
+    stage(&mut outputs, &key_path, Mode::Secret, files::Replace::Refuse, &ca.key_pem()?)?;
+    stage(&mut outputs, &dir.join("ca.pem"), Mode::Public, files::Replace::Allow, &ca.certificate_pem()?)?;
     if ca.chain().len() > 1 {
-        files::write_bytes(&dir.join("chain.pem"), Mode::Public, ca.chain_pem()?.as_bytes())?;
+        stage(&mut outputs, &dir.join("chain.pem"), Mode::Public, files::Replace::Allow, &ca.chain_pem()?)?;
     }
-    Ok(())
+    outputs.commit()
+}
+
+/// A CA folder's files, as inputs no output may replace.
+fn ca_files(dir: &Path) -> [(&'static str, PathBuf); 3] {
+    [
+        ("--ca-dir (ca.key)", dir.join("ca.key")),
+        ("--ca-dir (ca.pem)", dir.join("ca.pem")),
+        ("--ca-dir (chain.pem)", dir.join("chain.pem")),
+    ]
 }

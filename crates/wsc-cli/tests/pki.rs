@@ -379,3 +379,63 @@ fn timestamped_records_outlive_the_certificate() {
     // --use-timestamp needs a TSA chain.
     assert_eq!(code(&["verify", "-i", &p("s.wasm"), "--trust-anchor", &root, "--use-timestamp"]).0, 2);
 }
+
+/// Fail closed, class "an output replaces an input": a CSR written over its
+/// own key, a chain over its CSR, a certificate or CRL over the CA's files
+/// are refused before anything is written (exit 2), and the inputs stay.
+#[test]
+fn pki_outputs_never_replace_their_inputs() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let d = tmp.path();
+    let p = |n: &str| d.join(n).display().to_string();
+    fleet(d, "sensor-9", "p256");
+    let read = |n: &str| std::fs::read(d.join(n)).expect("read");
+    let before: Vec<(&str, Vec<u8>)> =
+        ["dev.key", "dev.csr", "int/ca.key", "int/ca.pem", "int/chain.pem"].iter().map(|n| (*n, read(n))).collect();
+    let cases: Vec<Vec<String>> = vec![
+        vec![
+            "pki".into(),
+            "csr".into(),
+            "-k".into(),
+            p("dev.key"),
+            "--device-id".into(),
+            "x".into(),
+            "-o".into(),
+            p("dev.key"),
+        ],
+        vec![
+            "pki".into(),
+            "issue".into(),
+            "--ca-dir".into(),
+            p("int"),
+            "--csr".into(),
+            p("dev.csr"),
+            "-o".into(),
+            p("dev.csr"),
+        ],
+        vec![
+            "pki".into(),
+            "issue".into(),
+            "--ca-dir".into(),
+            p("int"),
+            "--csr".into(),
+            p("dev.csr"),
+            "-o".into(),
+            p("int/ca.key"),
+        ],
+        vec!["pki".into(), "crl".into(), "--ca-dir".into(), p("int"), "-o".into(), p("int/ca.pem")],
+        vec!["pki".into(), "crl".into(), "--ca-dir".into(), p("int"), "-o".into(), p("int/chain.pem")],
+    ];
+    for args in &cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (c, e) = code(&args);
+        assert_eq!(c, 2, "{args:?}: {e}");
+        assert!(e.contains("nothing written"), "{args:?}: {e}");
+        for (n, bytes) in &before {
+            assert!(read(n) == *bytes, "{args:?} changed {n}");
+        }
+    }
+    // The same commands with their own outputs still work.
+    ok(&["pki", "crl", "--ca-dir", &p("int"), "-o", &p("int.crl")]);
+    ok(&["pki", "issue", "--ca-dir", &p("int"), "--csr", &p("dev.csr"), "-o", &p("dev2.chain.pem")]);
+}
