@@ -204,6 +204,7 @@ pub(crate) struct ExportArgs {
 pub(crate) fn bundle(cmd: &BundleCommand) -> Result<Outcome> {
     match cmd {
         BundleCommand::Message(a) => {
+            files::SameFileCheck::default().output("-o", &a.output).input("-i", &a.input).check()?;
             let (f, _) = files::open_module(&a.input)?;
             let msg = wsc_keyless::module_message(f).with_context(|| format!("cannot read '{}'", a.input.display()))?;
             files::write_bytes(&a.output, Mode::Public, &msg)?;
@@ -214,6 +215,11 @@ pub(crate) fn bundle(cmd: &BundleCommand) -> Result<Outcome> {
             );
         }
         BundleCommand::Attach(a) => {
+            files::SameFileCheck::default()
+                .output("-o", &a.output)
+                .input("--bundle", &a.bundle)
+                .rewritten_input("-i", &a.input, Some(&a.output))
+                .check()?;
             let bytes = files::read_small(&a.bundle, wsc_keyless::MAX_BUNDLE_LEN as u64, "bundle")?;
             let record = BundleRecord::new(&bytes).with_context(|| format!("bundle '{}'", a.bundle.display()))?;
             let (f, _) = files::open_module(&a.input)?;
@@ -231,11 +237,30 @@ pub(crate) fn bundle(cmd: &BundleCommand) -> Result<Outcome> {
                 bail!("'{}' has no keyless record", a.input.display());
             }
             std::fs::create_dir_all(&a.out_dir).with_context(|| format!("cannot create '{}'", a.out_dir.display()))?;
-            for r in &records {
-                let stem = format!("set{}-record{}", r.set, r.record);
-                files::write_bytes(&a.out_dir.join(format!("{stem}.sigstore.json")), Mode::Public, &r.bundle)?;
-                files::write_bytes(&a.out_dir.join(format!("{stem}.msg")), Mode::Public, &r.message)?;
-                println!("{}", a.out_dir.join(&stem).display());
+            // Every file lands, or none; none replaces the module.
+            let paths: Vec<(PathBuf, PathBuf, PathBuf)> = records
+                .iter()
+                .map(|r| {
+                    let stem = a.out_dir.join(format!("set{}-record{}", r.set, r.record));
+                    (stem.with_extension("sigstore.json"), stem.with_extension("msg"), stem)
+                })
+                .collect();
+            let mut same = files::SameFileCheck::default().input("-i", &a.input);
+            for (b, m, _) in &paths {
+                same = same.output("--out-dir", b).output("--out-dir", m);
+            }
+            same.check()?;
+            let mut outputs = files::Outputs::default();
+            for (r, (b, m, _)) in records.iter().zip(&paths) {
+                for (path, bytes) in [(b, &r.bundle), (m, &r.message)] {
+                    outputs.stage(path, Mode::Public, files::Replace::Allow, |f| {
+                        std::io::Write::write_all(f, bytes).map_err(|e| files::name_write_error(path, e).into())
+                    })?;
+                }
+            }
+            outputs.commit()?;
+            for (_, _, stem) in &paths {
+                println!("{}", stem.display());
             }
             eprintln!("{} keyless record(s) exported", records.len());
         }
@@ -269,6 +294,7 @@ pub(crate) struct SignBundleArgs {
 }
 
 fn sign_bundle(a: &SignBundleArgs) -> Result<Outcome> {
+    files::SameFileCheck::default().output("--bundle", &a.bundle).input("FILE", &a.file).check()?;
     let data = files::read_small(&a.file, 256 * 1024 * 1024, "file to sign")?;
     let signer = a.sigstore.signer(&a.net)?;
     let json = if a.in_toto { signer.sign_in_toto(&data)? } else { signer.sign_message(&data)? };

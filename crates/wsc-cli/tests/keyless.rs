@@ -243,3 +243,32 @@ fn keyless_policy_flags_are_checked() {
     ]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// Fail closed, class "an output replaces an input": `bundle message` over
+/// its module, `bundle attach` over its bundle, `sigstore sign-bundle` over
+/// the file it signs are refused before anything is written (exit 2), and
+/// the inputs stay as they were.
+#[test]
+fn bundle_outputs_never_replace_their_inputs() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let m = tmp.path().join("m.wasm");
+    std::fs::copy(vectors().join("modules/add.wasm"), &m).expect("copy");
+    let b = tmp.path().join("b.json");
+    std::fs::copy(cases().join("happy-path-v0.3/bundle.sigstore.json"), &b).expect("copy");
+    let before = (std::fs::read(&m).expect("m"), std::fs::read(&b).expect("b"));
+    let cases: [&[&str]; 3] = [
+        &["bundle", "message", "-i", &s(&m), "-o", &s(&m)],
+        &["bundle", "attach", "-i", &s(&m), "--bundle", &s(&b), "-o", &s(&b)],
+        &["sigstore", "sign-bundle", "--identity-token", "x.y.z", "--bundle", &s(&m), &s(&m)],
+    ];
+    for args in cases {
+        let o = wsc(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("nothing written"), "{args:?}: {}", stderr(&o));
+        assert!(std::fs::read(&m).expect("m") == before.0 && std::fs::read(&b).expect("b") == before.1, "{args:?}");
+    }
+    // With its own output, the message is written.
+    let msg = tmp.path().join("m.msg");
+    let o = wsc(&["bundle", "message", "-i", &s(&m), "-o", &s(&msg)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
