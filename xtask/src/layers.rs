@@ -147,3 +147,15 @@ pub(crate) fn check() -> Result<()> {
     eprintln!("layers: ok");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    /// `cargo test --workspace` enforces the layering rules too, not only
+    /// `cargo xtask layers` (as rust-analyzer's tidy runs as a test).
+    #[test]
+    fn layering_rules_hold() {
+        if let Err(e) = super::check() {
+            panic!("{e:#}");
+        }
+    }
+}
