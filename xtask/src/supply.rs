@@ -12,13 +12,14 @@
 //!   reads `cargo metadata`'s wider resolve (it lists `ring`, which is not
 //!   compiled) and writes a file into every workspace member's folder. The
 //!   output has no timestamp or serial number, so the same lock file gives
-//!   the same bytes.
+//!   the same bytes. `Cargo.lock` is read with the `toml` crate and the
+//!   JSON written with `serde_json`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
 
 use crate::util;
 
@@ -56,7 +57,7 @@ pub(crate) fn sbom() -> Result<()> {
     }
     let tree = parse_tree(&String::from_utf8_lossy(&out.stdout))?;
     let lock = std::fs::read_to_string(root.join("Cargo.lock")).context("cannot read Cargo.lock")?;
-    let json = cyclonedx(&tree, &lock_checksums(&lock), &host);
+    let json = cyclonedx(&tree, &lock_checksums(&lock)?, &host)?;
     let dir = root.join("target/sbom");
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let path = dir.join(format!("{SBOM_PACKAGE}.cdx.json"));
@@ -147,50 +148,24 @@ fn parse_tree(text: &str) -> Result<Graph> {
     Ok(g)
 }
 
-/// `name@version` -> checksum, from `Cargo.lock`.
-fn lock_checksums(lock: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let (mut name, mut version) = (String::new(), String::new());
-    let value = |l: &str, key: &str| {
-        l.strip_prefix(key)
-            .and_then(|r| r.trim().strip_prefix('"'))
-            .and_then(|r| r.strip_suffix('"'))
-            .map(str::to_string)
-    };
-    for l in lock.lines() {
-        if l.trim() == "[[package]]" {
-            name.clear();
-            version.clear();
-        } else if let Some(v) = value(l, "name = ") {
-            name = v;
-        } else if let Some(v) = value(l, "version = ") {
-            version = v;
-        } else if let Some(v) = value(l, "checksum = ") {
-            out.insert(format!("{name}@{version}"), v);
-        }
-    }
-    out
+/// The part of `Cargo.lock` the SBOM reads.
+#[derive(Debug, Deserialize)]
+struct Lock {
+    #[serde(default)]
+    package: Vec<LockedPackage>,
 }
 
-/// A JSON string literal.
-fn js(s: &str) -> String {
-    let mut o = String::with_capacity(s.len() + 2);
-    o.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            '\n' => o.push_str("\\n"),
-            '\r' => o.push_str("\\r"),
-            '\t' => o.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(o, "\\u{:04x}", c as u32);
-            }
-            c => o.push(c),
-        }
-    }
-    o.push('"');
-    o
+#[derive(Debug, Deserialize)]
+struct LockedPackage {
+    name: String,
+    version: String,
+    checksum: Option<String>,
+}
+
+/// `name@version` -> checksum, from `Cargo.lock`.
+fn lock_checksums(lock: &str) -> Result<BTreeMap<String, String>> {
+    let lock: Lock = toml::from_str(lock).context("Cargo.lock is not a lock file")?;
+    Ok(lock.package.into_iter().filter_map(|p| Some((format!("{}@{}", p.name, p.version), p.checksum?))).collect())
 }
 
 /// An SPDX expression from a Cargo licence field (`MIT/Apache-2.0` is the old form of `MIT OR Apache-2.0`).
@@ -198,65 +173,146 @@ fn spdx(license: &str) -> String {
     license.split('/').map(str::trim).collect::<Vec<_>>().join(" OR ")
 }
 
-/// The JSON object of one component (no trailing newline).
-fn component(p: &Package, kind: &str, checksums: &BTreeMap<String, String>, indent: &str) -> String {
-    let mut f: Vec<String> = vec![
-        format!("\"type\": {}", js(kind)),
-        format!("\"bom-ref\": {}", js(&p.purl())),
-        format!("\"name\": {}", js(&p.name)),
-        format!("\"version\": {}", js(&p.version)),
-        format!("\"purl\": {}", js(&p.purl())),
-    ];
-    if let Some(sum) = checksums.get(&p.key()).filter(|_| !p.local) {
-        f.push(format!("\"hashes\": [{{\"alg\": \"SHA-256\", \"content\": {}}}]", js(sum)));
-    }
-    if !p.license.is_empty() {
-        f.push(format!("\"licenses\": [{{\"expression\": {}}}]", js(&spdx(&p.license))));
-    }
-    if !p.repository.is_empty() {
-        f.push(format!("\"externalReferences\": [{{\"type\": \"vcs\", \"url\": {}}}]", js(&p.repository)));
-    }
-    let inner = format!("{indent}  ");
-    format!("{{\n{inner}{}\n{indent}}}", f.join(&format!(",\n{inner}")))
+/// A CycloneDX 1.5 document (the fields the SBOM uses, in the order written).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Bom<'a> {
+    bom_format: &'static str,
+    spec_version: &'static str,
+    version: u32,
+    metadata: Metadata<'a>,
+    components: Vec<Component<'a>>,
+    dependencies: Vec<Dependency>,
 }
 
-fn cyclonedx(g: &Graph, checksums: &BTreeMap<String, String>, host: &str) -> String {
-    let root = &g.packages[&g.root];
+#[derive(Debug, Serialize)]
+struct Metadata<'a> {
+    tools: Tools,
+    component: Component<'a>,
+    properties: Vec<Property<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct Tools {
+    components: Vec<Tool>,
+}
+
+#[derive(Debug, Serialize)]
+struct Tool {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    name: &'static str,
+    version: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+struct Property<'a> {
+    name: &'static str,
+    value: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Component<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(rename = "bom-ref")]
+    bom_ref: String,
+    name: &'a str,
+    version: &'a str,
+    purl: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    hashes: Vec<Hash<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    licenses: Vec<License>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    external_references: Vec<ExternalReference<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct Hash<'a> {
+    alg: &'static str,
+    content: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+struct License {
+    expression: String,
+}
+
+#[derive(Debug, Serialize)]
+struct ExternalReference<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    url: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Dependency {
+    #[serde(rename = "ref")]
+    reference: String,
+    depends_on: Vec<String>,
+}
+
+/// One component: a hash only for a registry package, the licence and the
+/// repository when known.
+fn component<'a>(p: &'a Package, kind: &'static str, checksums: &'a BTreeMap<String, String>) -> Component<'a> {
+    let hash = checksums.get(&p.key()).filter(|_| !p.local).map(|sum| Hash { alg: "SHA-256", content: sum });
+    let license = Some(&p.license).filter(|l| !l.is_empty()).map(|l| License { expression: spdx(l) });
+    let vcs = Some(&p.repository).filter(|r| !r.is_empty()).map(|r| ExternalReference { kind: "vcs", url: r });
+    Component {
+        kind,
+        bom_ref: p.purl(),
+        name: &p.name,
+        version: &p.version,
+        purl: p.purl(),
+        hashes: hash.into_iter().collect(),
+        licenses: license.into_iter().collect(),
+        external_references: vcs.into_iter().collect(),
+    }
+}
+
+/// The SBOM as pretty-printed JSON with a final newline.
+fn cyclonedx(g: &Graph, checksums: &BTreeMap<String, String>, host: &str) -> Result<String> {
+    let root = g.packages.get(&g.root).context("the root package is not in the graph")?;
     let purl = |k: &String| g.packages.get(k).map_or_else(|| k.clone(), Package::purl);
-    let mut s = String::new();
-    s.push_str("{\n  \"bomFormat\": \"CycloneDX\",\n  \"specVersion\": \"1.5\",\n  \"version\": 1,\n");
-    s.push_str("  \"metadata\": {\n");
-    let _ = writeln!(
-        s,
-        "    \"tools\": {{\"components\": [{{\"type\": \"application\", \"name\": \"cargo xtask sbom\", \"version\": {}}}]}},",
-        js(env!("CARGO_PKG_VERSION"))
-    );
-    let _ = writeln!(s, "    \"component\": {},", component(root, "application", checksums, "    "));
-    let _ = writeln!(
-        s,
-        "    \"properties\": [{{\"name\": \"cargo:target\", \"value\": {}}}, {{\"name\": \"cargo:dependency-kinds\", \"value\": \"normal,build\"}}]",
-        js(host)
-    );
-    s.push_str("  },\n  \"components\": [\n");
-    let comps: Vec<String> = g
-        .packages
-        .values()
-        .filter(|p| p.key() != g.root)
-        .map(|p| format!("    {}", component(p, "library", checksums, "    ")))
-        .collect();
-    s.push_str(&comps.join(",\n"));
-    s.push_str("\n  ],\n  \"dependencies\": [\n");
-    let deps: Vec<String> = g
-        .packages
-        .keys()
-        .map(|k| {
-            let on: Vec<String> = g.edges.get(k).map(|e| e.iter().map(|d| js(&purl(d))).collect()).unwrap_or_default();
-            format!("    {{\"ref\": {}, \"dependsOn\": [{}]}}", js(&purl(k)), on.join(", "))
-        })
-        .collect();
-    s.push_str(&deps.join(",\n"));
-    s.push_str("\n  ]\n}\n");
-    s
+    let bom = Bom {
+        bom_format: "CycloneDX",
+        spec_version: "1.5",
+        version: 1,
+        metadata: Metadata {
+            tools: Tools {
+                components: vec![Tool {
+                    kind: "application",
+                    name: "cargo xtask sbom",
+                    version: env!("CARGO_PKG_VERSION"),
+                }],
+            },
+            component: component(root, "application", checksums),
+            properties: vec![
+                Property { name: "cargo:target", value: host },
+                Property { name: "cargo:dependency-kinds", value: "normal,build" },
+            ],
+        },
+        components: g
+            .packages
+            .values()
+            .filter(|p| p.key() != g.root)
+            .map(|p| component(p, "library", checksums))
+            .collect(),
+        dependencies: g
+            .packages
+            .keys()
+            .map(|k| Dependency {
+                reference: purl(k),
+                depends_on: g.edges.get(k).map(|e| e.iter().map(purl).collect()).unwrap_or_default(),
+            })
+            .collect(),
+    };
+    let mut json = serde_json::to_string_pretty(&bom).context("cannot serialise the SBOM")?;
+    json.push('\n');
+    Ok(json)
 }
 
 #[cfg(test)]
@@ -322,23 +378,40 @@ mod tests {
     }
 
     #[test]
-    fn sbom_json_is_escaped_and_names_checksums_and_licences() {
-        assert_eq!(js("a\"b\\c\nd\u{1}é"), "\"a\\\"b\\\\c\\nd\\u0001é\"");
-        let lock = "[[package]]\nname = \"anyhow\"\nversion = \"1.0.105\"\nsource = \"registry+x\"\nchecksum = \"abc\"\n\n\
-                    [[package]]\nname = \"wsc-core\"\nversion = \"0.1.0\"\n";
-        let sums = lock_checksums(lock);
+    fn sbom_json_names_checksums_licences_and_edges() {
+        let lock = "version = 4\n\n[[package]]\nname = \"anyhow\"\nversion = \"1.0.105\"\nsource = \"registry+x\"\nchecksum = \"abc\"\n\n\
+                    [[package]]\nname = \"wsc-core\"\nversion = \"0.1.0\"\ndependencies = [\n \"anyhow\",\n]\n";
+        let sums = lock_checksums(lock).expect("a lock file");
         assert_eq!(sums.get("anyhow@1.0.105").map(String::as_str), Some("abc"));
         assert_eq!(sums.len(), 1);
-        let json = cyclonedx(&parse_tree(TREE).expect("parses"), &sums, "x86_64-unknown-linux-gnu");
-        assert!(json.contains("\"specVersion\": \"1.5\""));
-        assert!(json.contains("\"hashes\": [{\"alg\": \"SHA-256\", \"content\": \"abc\"}]"));
-        assert!(json.contains("\"expression\": \"MIT OR Apache-2.0\""), "MIT/Apache-2.0 becomes an SPDX expression");
-        assert!(json.contains("{\"ref\": \"pkg:cargo/wsc-cli@0.1.0\", \"dependsOn\": [\"pkg:cargo/anyhow@1.0.105\", \"pkg:cargo/clap@4.6.9\", \"pkg:cargo/wsc-core@0.1.0\"]}"));
-        assert!(json.contains("{\"ref\": \"pkg:cargo/quote@1.0.47\", \"dependsOn\": []}"));
-        assert_eq!(json.matches("\"type\": \"library\"").count(), 5);
+        assert!(lock_checksums("[[package]]\nname = 1\n").is_err());
+        let mut g = parse_tree(TREE).expect("parses");
+        if let Some(p) = g.packages.get_mut("quote@1.0.47") {
+            p.repository = "https://x.invalid/\"q\"\\\n".into();
+        }
+        let json = cyclonedx(&g, &sums, "x86_64-unknown-linux-gnu").expect("serialises");
+        assert!(json.ends_with("}\n"));
         assert!(!json.contains("/w/crates"), "no local paths");
-        let opens = json.matches(['{', '[']).count();
-        let closes = json.matches(['}', ']']).count();
-        assert_eq!(opens, closes);
+        let v: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+        assert_eq!(v["bomFormat"], "CycloneDX");
+        assert_eq!(v["specVersion"], "1.5");
+        assert_eq!(v["metadata"]["component"]["bom-ref"], "pkg:cargo/wsc-cli@0.1.0");
+        assert_eq!(v["metadata"]["properties"][0]["value"], "x86_64-unknown-linux-gnu");
+        let comps = v["components"].as_array().expect("components");
+        assert_eq!(comps.len(), 5);
+        assert!(comps.iter().all(|c| c["type"] == "library"));
+        let comp = |name: &str| comps.iter().find(|c| c["name"] == name).expect(name);
+        assert_eq!(comp("anyhow")["hashes"], serde_json::json!([{"alg": "SHA-256", "content": "abc"}]));
+        assert!(comp("wsc-core").get("hashes").is_none(), "no hash for a path package");
+        assert_eq!(comp("clap")["licenses"][0]["expression"], "MIT OR Apache-2.0", "MIT/Apache-2.0 becomes SPDX");
+        assert!(comp("clap_derive").get("externalReferences").is_none(), "no empty repository");
+        assert_eq!(comp("quote")["externalReferences"][0]["url"], "https://x.invalid/\"q\"\\\n", "escaped");
+        let deps = v["dependencies"].as_array().expect("dependencies");
+        let on = |r: &str| deps.iter().find(|d| d["ref"] == r).expect(r)["dependsOn"].clone();
+        assert_eq!(
+            on("pkg:cargo/wsc-cli@0.1.0"),
+            serde_json::json!(["pkg:cargo/anyhow@1.0.105", "pkg:cargo/clap@4.6.9", "pkg:cargo/wsc-core@0.1.0"])
+        );
+        assert_eq!(on("pkg:cargo/quote@1.0.47"), serde_json::json!([]));
     }
 }
