@@ -51,10 +51,6 @@ struct FileResult {
 }
 
 pub(crate) fn bench(o: &BenchOpts) -> Result<()> {
-    // `--pki-worst` is read here so that the mode lives in this file alone.
-    if std::env::args().any(|a| a == "--pki-worst") {
-        return pki_worst(o.runs, o.out.as_deref());
-    }
     let wsc = crate::build_release_wsc()?;
     let wasmsign2 = crate::find_wasmsign2()?;
     let openssl = PathBuf::from("openssl");
@@ -266,7 +262,7 @@ pub(crate) fn tempfile_dir() -> Result<PathBuf> {
 /// each other in a loop; the same with 5, the largest loop the per-record
 /// limit lets through to rustls-webpki; and 7 named like the anchor, so
 /// the search also tries signatures. Target: below 1 s.
-fn pki_worst(runs: usize, out: Option<&Path>) -> Result<()> {
+pub(crate) fn pki_worst(runs: usize, out: Option<&Path>) -> Result<()> {
     let wsc = crate::build_release_wsc()?;
     let scratch = tempfile_dir()?;
     util::run(

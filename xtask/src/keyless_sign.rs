@@ -55,29 +55,6 @@ pub(crate) struct Opts {
     pub(crate) check: bool,
 }
 
-impl Opts {
-    pub(crate) fn from_args(rest: &[String]) -> Result<Self> {
-        let num = |name: &str, default: usize| -> Result<usize> {
-            let v = crate::opt(rest, name)
-                .map(str::parse)
-                .transpose()
-                .with_context(|| format!("{name} takes a number"))?
-                .unwrap_or(default);
-            if v == 0 {
-                bail!("{name} must be at least 1");
-            }
-            Ok(v)
-        };
-        Ok(Opts {
-            runs: num("--runs", 10)?,
-            modules: num("--modules", 100)?,
-            requests: num("--requests", 5000)?,
-            connections: num("--connections", 8)?,
-            check: rest.iter().any(|a| a == "--check"),
-        })
-    }
-}
-
 /// The three signing modes of a round.
 const MODES: &[&str] = &["keyed", "keyless", "keyless --no-tsa"];
 

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
+use clap::Parser;
 
 mod bench;
 mod corpus;
@@ -49,70 +50,167 @@ commands:
   deny                        cargo deny check bans licenses sources (deny.toml)
   sbom                        CycloneDX 1.5 SBOM of wsc-cli in target/sbom/wsc-cli.cdx.json";
 
+/// The commands and the flags each takes; any other flag is a usage error.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", override_help = USAGE, arg_required_else_help = true)]
+enum Cmd {
+    /// Every check and test; first installs missing tools with xtask/setup.sh.
+    Ci {
+        /// Skip the real-world corpus.
+        #[arg(long)]
+        no_corpus: bool,
+        /// Skip xtask/setup.sh.
+        #[arg(long)]
+        no_setup: bool,
+    },
+    /// Benchmarks (one mode flag at most).
+    Bench(Bench),
+    /// Fetch the real-world modules and sign/verify each.
+    Corpus {
+        /// Where the modules are ($WSC_CORPUS or .corpus by default).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Use the modules already in the folder.
+        #[arg(long)]
+        no_fetch: bool,
+    },
+    /// Keyless records with sigstore-python and a local Sigstore mock.
+    Interop,
+    /// Run each cargo-fuzz target for a while.
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 60)]
+        seconds: u32,
+    },
+    /// Check the crate dependency rules.
+    Layers,
+    /// requirements.toml against the tests; write traceability.md.
+    Trace {
+        /// Compare with the committed traceability.md instead of writing it.
+        #[arg(long)]
+        check: bool,
+    },
+    /// cargo deny check bans licenses sources (deny.toml).
+    Deny,
+    /// CycloneDX 1.5 SBOM of wsc-cli in target/sbom/wsc-cli.cdx.json.
+    Sbom,
+}
+
+/// Benchmarks: at most one mode flag, and only the options of that mode.
+#[derive(Debug, clap::Args)]
+#[command(override_usage = "cargo xtask bench [--runs N] [--corpus DIR] [--files a,b] [--out FILE] [--check]\n       \
+                      cargo xtask bench --pki-worst [--runs N] [--out FILE]\n       \
+                      cargo xtask bench --policy-load [--runs N] [--out FILE] [--check]\n       \
+                      cargo xtask bench --keyless [--runs N] [--out FILE]\n       \
+                      cargo xtask bench --keyless-sign [--runs N] [--modules N] [--requests N] [--connections N] [--out FILE] [--check]")]
+#[command(group = clap::ArgGroup::new("mode").multiple(false))]
+struct Bench {
+    /// wsc verify --trust-anchor on the worst certificate-path inputs.
+    #[arg(long, group = "mode")]
+    pki_worst: bool,
+    /// wsc policy check on a 50-principal policy.
+    #[arg(long, group = "mode")]
+    policy_load: bool,
+    /// Keyless verification of a 1 MiB module vs sigstore-python.
+    #[arg(long, group = "mode")]
+    keyless: bool,
+    /// Keyless vs keyed signing, and Rekor entries per second, against wsc-sigstore-local.
+    #[arg(long, group = "mode")]
+    keyless_sign: bool,
+    /// Measured rounds.
+    #[arg(long, value_name = "N")]
+    runs: Option<usize>,
+    /// Also write the table to FILE.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Fail when a target is missed.
+    #[arg(long, conflicts_with_all = ["pki_worst", "keyless"])]
+    check: bool,
+    /// The corpus folder.
+    #[arg(long, value_name = "DIR", conflicts_with = "mode")]
+    corpus: Option<PathBuf>,
+    /// Corpus files (names without .wasm).
+    #[arg(long, value_name = "a,b", value_delimiter = ',', conflicts_with = "mode")]
+    files: Vec<String>,
+    /// Modules signed per process (--keyless-sign only).
+    #[arg(long, value_name = "N", conflicts_with_all = ["pki_worst", "policy_load", "keyless", "corpus", "files"])]
+    modules: Option<usize>,
+    /// Rekor entries created in the throughput measure (--keyless-sign only).
+    #[arg(long, value_name = "N", conflicts_with_all = ["pki_worst", "policy_load", "keyless", "corpus", "files"])]
+    requests: Option<usize>,
+    /// Concurrent connections of the load generator (--keyless-sign only).
+    #[arg(long, value_name = "N", conflicts_with_all = ["pki_worst", "policy_load", "keyless", "corpus", "files"])]
+    connections: Option<usize>,
+}
+
 fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some(cmd) = args.first() else {
-        bail!("{USAGE}");
-    };
-    let rest = &args[1..];
-    match cmd.as_str() {
-        "ci" => {
-            if !rest.iter().any(|a| a == "--no-setup") {
+    match Cmd::parse() {
+        Cmd::Ci { no_corpus, no_setup } => {
+            if !no_setup {
                 util::run(Command::new("bash").arg(util::root().join("xtask/setup.sh")))?;
             }
-            ci(!rest.iter().any(|a| a == "--no-corpus"))
+            ci(!no_corpus)
         }
-        "bench" if rest.iter().any(|a| a == "--keyless-sign") => {
-            let table = keyless_sign::bench(&keyless_sign::Opts::from_args(rest)?)?;
-            println!("{table}");
-            if let Some(out) = opt(rest, "--out") {
-                std::fs::write(out, &table).with_context(|| format!("cannot write {out}"))?;
-            }
-            Ok(())
-        }
-        "bench" if rest.iter().any(|a| a == "--policy-load") => {
-            let runs =
-                opt(rest, "--runs").map(|r| r.parse()).transpose().context("--runs takes a number")?.unwrap_or(30);
-            policy_bench::bench(runs, opt(rest, "--out").map(std::path::Path::new), rest.iter().any(|a| a == "--check"))
-        }
-        "bench" if rest.iter().any(|a| a == "--keyless") => {
-            let runs =
-                opt(rest, "--runs").map(|r| r.parse()).transpose().context("--runs takes a number")?.unwrap_or(10);
-            let table = interop::keyless_bench(runs)?;
-            println!("{table}");
-            if let Some(out) = opt(rest, "--out") {
-                std::fs::write(out, &table).with_context(|| format!("cannot write {out}"))?;
-            }
-            Ok(())
-        }
-        "bench" => bench::bench(&bench::BenchOpts {
-            corpus: opt(rest, "--corpus").map_or_else(default_corpus, PathBuf::from),
-            runs: opt(rest, "--runs").map(|r| r.parse()).transpose().context("--runs takes a number")?.unwrap_or(15),
-            files: opt(rest, "--files").map(|f| f.split(',').map(str::to_string).collect()).unwrap_or_default(),
-            out: opt(rest, "--out").map(PathBuf::from),
-            check: rest.iter().any(|a| a == "--check"),
-        }),
-        "corpus" => {
-            let dir = opt(rest, "--dir").map_or_else(default_corpus, PathBuf::from);
-            if !rest.iter().any(|a| a == "--no-fetch") {
+        Cmd::Bench(b) => bench(b),
+        Cmd::Corpus { dir, no_fetch } => {
+            let dir = dir.unwrap_or_else(default_corpus);
+            if !no_fetch {
                 corpus::fetch(&dir)?;
             }
             corpus::check(&dir)
         }
-        "interop" => interop::run(),
-        "layers" => layers::check(),
-        "trace" => trace::run(rest.iter().any(|a| a == "--check")),
-        "deny" => supply::deny(),
-        "sbom" => supply::sbom(),
-        "fuzz" => fuzz::run(
-            opt(rest, "--seconds").map(str::parse).transpose().context("--seconds takes a number")?.unwrap_or(60),
-        ),
-        _ => bail!("unknown command '{cmd}'\n{USAGE}"),
+        Cmd::Interop => interop::run(),
+        Cmd::Layers => layers::check(),
+        Cmd::Trace { check } => trace::run(check),
+        Cmd::Deny => supply::deny(),
+        Cmd::Sbom => supply::sbom(),
+        Cmd::Fuzz { seconds } => fuzz::run(seconds),
     }
 }
 
-fn opt<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(String::as_str)
+fn bench(b: Bench) -> Result<()> {
+    let write = |table: &str| -> Result<()> {
+        println!("{table}");
+        if let Some(out) = &b.out {
+            std::fs::write(out, table).with_context(|| format!("cannot write {}", out.display()))?;
+        }
+        Ok(())
+    };
+    if !b.keyless_sign && (b.modules.is_some() || b.requests.is_some() || b.connections.is_some()) {
+        // clap's `requires` counts an absent flag's default `false` as given, so this one is checked here.
+        bail!("--modules, --requests and --connections are options of `cargo xtask bench --keyless-sign`\n{USAGE}");
+    }
+    if b.keyless_sign {
+        let at_least_one = |name: &str, v: Option<usize>, default: usize| -> Result<usize> {
+            let v = v.unwrap_or(default);
+            if v == 0 {
+                bail!("{name} must be at least 1");
+            }
+            Ok(v)
+        };
+        let opts = keyless_sign::Opts {
+            runs: at_least_one("--runs", b.runs, 10)?,
+            modules: at_least_one("--modules", b.modules, 100)?,
+            requests: at_least_one("--requests", b.requests, 5000)?,
+            connections: at_least_one("--connections", b.connections, 8)?,
+            check: b.check,
+        };
+        write(&keyless_sign::bench(&opts)?)
+    } else if b.policy_load {
+        policy_bench::bench(b.runs.unwrap_or(30), b.out.as_deref(), b.check)
+    } else if b.keyless {
+        write(&interop::keyless_bench(b.runs.unwrap_or(10))?)
+    } else if b.pki_worst {
+        bench::pki_worst(b.runs.unwrap_or(15), b.out.as_deref())
+    } else {
+        bench::bench(&bench::BenchOpts {
+            corpus: b.corpus.unwrap_or_else(default_corpus),
+            runs: b.runs.unwrap_or(15),
+            files: b.files,
+            out: b.out,
+            check: b.check,
+        })
+    }
 }
 
 fn default_corpus() -> PathBuf {
@@ -217,4 +315,70 @@ fn memory_limit() -> Result<()> {
         eprintln!("memory limit: {f} rejected: {}", err.trim());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Result<Cmd, clap::Error> {
+        Cmd::try_parse_from(std::iter::once("xtask").chain(line.split_whitespace()))
+    }
+
+    #[test]
+    fn every_documented_flag_parses() {
+        for line in [
+            "ci",
+            "ci --no-corpus --no-setup",
+            "bench",
+            "bench --runs 3 --corpus c --files a,b --out o.md --check",
+            "bench --pki-worst --runs 5 --out o.md",
+            "bench --policy-load --runs 30 --out o.md --check",
+            "bench --keyless --runs 10 --out o.md",
+            "bench --keyless-sign --runs 1 --modules 2 --requests 3 --connections 4 --out o.md --check",
+            "corpus --dir d --no-fetch",
+            "interop",
+            "fuzz --seconds 10",
+            "layers",
+            "trace --check",
+            "deny",
+            "sbom",
+        ] {
+            if let Err(e) = parse(line) {
+                panic!("{line}: {e}");
+            }
+        }
+        let Ok(Cmd::Bench(b)) = parse("bench --files a,b --runs 3") else { panic!("bench") };
+        assert_eq!((b.files, b.runs), (vec!["a".to_string(), "b".to_string()], Some(3)));
+        let Ok(Cmd::Fuzz { seconds }) = parse("fuzz") else { panic!("fuzz") };
+        assert_eq!(seconds, 60);
+    }
+
+    #[test]
+    fn unknown_flags_and_flags_of_another_mode_are_usage_errors() {
+        for line in [
+            "",
+            "frob",
+            "ci --frobnicate",
+            "ci --no-corpus extra",
+            "bench --runz 3",
+            "bench --runs x",
+            "bench --keyless --keyless-sign",
+            "bench --pki-worst --policy-load",
+            "bench --pki-worst --check",
+            "bench --keyless --check",
+            "bench --keyless --files a",
+            "bench --keyless-sign --corpus c",
+            "bench --policy-load --modules 3",
+            "corpus --seconds 3",
+            "fuzz --seconds x",
+            "trace --chek",
+            "layers --check",
+        ] {
+            assert!(parse(line).is_err(), "{line:?} parsed");
+        }
+        let Ok(Cmd::Bench(b)) = parse("bench --modules 3") else { panic!("parses, refused by bench()") };
+        let e = bench(b).expect_err("--modules without --keyless-sign");
+        assert!(e.to_string().contains("--keyless-sign"), "{e}");
+    }
 }
