@@ -8,6 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::util;
 
@@ -346,42 +348,18 @@ fn test_token() -> Result<String> {
         r#"{{"iss":"{ISSUER}","sub":"{IDENTITY}","email":"ci@wsc.test","aud":"sigstore","iat":{now},"nbf":{now},"exp":{},"repository":"wsc-test/interop","event_name":"push","ref":"refs/heads/main"}}"#,
         now + 600
     );
-    Ok(format!("{}.{}.", b64url(header.as_bytes()), b64url(claims.as_bytes())))
-}
-
-fn b64url(data: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut s = String::new();
-    for chunk in data.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..=chunk.len() {
-            s.push(char::from(A[(n >> (18 - 6 * i)) as usize & 63]));
-        }
-    }
-    s
+    Ok(format!("{}.{}.", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(claims)))
 }
 
 /// Flips one byte inside the code section (id 10) of a module.
 fn flip_code_byte(m: &mut [u8]) -> Result<()> {
-    let mut i = 8;
-    while i < m.len() {
-        let id = m[i];
-        i += 1;
-        let (mut len, mut shift) = (0usize, 0);
-        loop {
-            let b = *m.get(i).context("truncated section size")?;
-            i += 1;
-            len |= usize::from(b & 0x7f) << shift;
-            shift += 7;
-            if b < 0x80 {
-                break;
-            }
-        }
-        if id == 10 && len > 1 && i + len <= m.len() {
-            m[i + len / 2] ^= 0x01;
+    let mut sections = wsc_core::SectionReader::new(std::io::Cursor::new(&*m)).context("not a module")?;
+    while let Some(h) = sections.next_header().context("bad section header")? {
+        if h.id == 10 && h.size > 1 {
+            let at = usize::try_from(h.payload_offset + u64::from(h.size / 2))?;
+            m[at] ^= 0x01;
             return Ok(());
         }
-        i += len;
     }
     bail!("no code section to change")
 }
@@ -419,21 +397,8 @@ fn keyless_bench_with(wsc: &Path, server: &Server, tmp: &Path, runs: usize) -> R
     let token = test_token()?;
     // A valid 1 MiB module: the preamble and one custom section.
     let pad = vec![0x5au8; 1024 * 1024];
-    let mut module = b"\0asm\x01\0\0\0".to_vec();
-    let mut payload = vec![3u8];
-    payload.extend_from_slice(b"pad");
-    payload.extend_from_slice(&pad);
-    module.push(0);
-    let mut n = payload.len();
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        module.push(if n == 0 { byte } else { byte | 0x80 });
-        if n == 0 {
-            break;
-        }
-    }
-    module.extend_from_slice(&payload);
+    let mut module = wsc_core::MODULE_PREAMBLE.to_vec();
+    module.extend(wsc_core::encode_custom_section("pad", &pad)?);
     std::fs::write(t("big.wasm"), &module)?;
     let wscc = || Command::new(wsc);
     step("message", 0, "", wscc().args(["bundle", "message", "-i"]).arg(t("big.wasm")).arg("-o").arg(t("big.msg")))?;
@@ -516,4 +481,33 @@ fn keyless_bench_with(wsc: &Path, server: &Server, tmp: &Path, runs: usize) -> R
 fn which_python() -> Result<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path).map(|d| d.join("python3")).find(|p| p.is_file()).context("python3 not found on PATH")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flips_one_byte_in_the_middle_of_the_code_section() {
+        let m = std::fs::read(util::root().join("testdata/wasmsign2/modules/add.wasm")).expect("add.wasm");
+        let mut changed = m.clone();
+        flip_code_byte(&mut changed).expect("add.wasm has code");
+        let diff: Vec<usize> = (0..m.len()).filter(|&i| m[i] != changed[i]).collect();
+        assert_eq!(diff.len(), 1);
+        let mut r = wsc_core::SectionReader::new(std::io::Cursor::new(&m)).expect("module");
+        let code = std::iter::from_fn(|| r.next_header().expect("header")).find(|h| h.id == 10).expect("code");
+        assert_eq!(diff[0] as u64, code.payload_offset + u64::from(code.size / 2));
+        assert!(flip_code_byte(&mut wsc_core::MODULE_PREAMBLE.to_vec()).is_err());
+    }
+
+    #[test]
+    fn test_tokens_are_unpadded_base64url() {
+        let token = test_token().expect("token");
+        let parts: Vec<&str> = token.split('.').collect();
+        assert_eq!((parts.len(), parts[2]), (3, ""));
+        assert_eq!(parts[0], "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0", "{{\"alg\":\"none\",\"typ\":\"JWT\"}}");
+        let claims = URL_SAFE_NO_PAD.decode(parts[1]).expect("base64url");
+        assert!(String::from_utf8_lossy(&claims).contains(IDENTITY));
+        assert_eq!(URL_SAFE_NO_PAD.encode([0xfb, 0xff]), "-_8", "the URL alphabet, no padding");
+    }
 }

@@ -209,31 +209,14 @@ impl Drop for Local {
     }
 }
 
-fn leb128(mut n: usize, out: &mut Vec<u8>) {
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        out.push(if n == 0 { byte } else { byte | 0x80 });
-        if n == 0 {
-            break;
-        }
-    }
-}
-
 /// `base` with a custom section `wsc-bench` holding `tag` and `pad` filler bytes appended.
-fn with_custom_section(base: &[u8], tag: &str, pad: usize) -> Vec<u8> {
-    const NAME: &[u8] = b"wsc-bench";
-    let mut payload = Vec::with_capacity(1 + NAME.len() + tag.len() + pad);
-    leb128(NAME.len(), &mut payload);
-    payload.extend_from_slice(NAME);
-    payload.extend_from_slice(tag.as_bytes());
-    payload.extend(std::iter::repeat_n(0xa5u8, pad));
-    let mut m = Vec::with_capacity(base.len() + payload.len() + 6);
-    m.extend_from_slice(base);
-    m.push(0);
-    leb128(payload.len(), &mut m);
-    m.extend_from_slice(&payload);
-    m
+fn with_custom_section(base: &[u8], tag: &str, pad: usize) -> Result<Vec<u8>> {
+    let mut data = Vec::with_capacity(tag.len() + pad);
+    data.extend_from_slice(tag.as_bytes());
+    data.extend(std::iter::repeat_n(0xa5u8, pad));
+    let mut m = base.to_vec();
+    m.extend(wsc_core::encode_custom_section("wsc-bench", &data)?);
+    Ok(m)
 }
 
 /// Writes the `n` modules of round `round` to `dir`: the wasmsign2 test
@@ -248,8 +231,11 @@ fn write_modules(dir: &Path, round: usize, n: usize) -> Result<(Vec<PathBuf>, u6
     let mut total = 0u64;
     for i in 0..n {
         let base = if i % 2 == 0 { &big } else { &add };
-        let m =
-            with_custom_section(base, &format!("round {round} module {i} pid {}", std::process::id()), (i % 8) * 16384);
+        let m = with_custom_section(
+            base,
+            &format!("round {round} module {i} pid {}", std::process::id()),
+            (i % 8) * 16384,
+        )?;
         let p = dir.join(format!("m{i}.wasm"));
         std::fs::write(&p, &m)?;
         total += m.len() as u64;
@@ -401,12 +387,11 @@ fn hashedrekord(sk: &SigningKey, pem_b64: &str) -> Result<Vec<u8>> {
     let mut digest = [0u8; 32];
     OsRng.fill_bytes(&mut digest);
     let sig: Signature = sk.sign_prehash(&digest).context("signing a digest")?;
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     Ok(serde_json::to_vec(&serde_json::json!({
         "apiVersion": "0.0.1",
         "kind": "hashedrekord",
         "spec": {
-            "data": {"hash": {"algorithm": "sha256", "value": hex}},
+            "data": {"hash": {"algorithm": "sha256", "value": hex::encode(digest)}},
             "signature": {
                 "content": STANDARD.encode(sig.to_der().as_bytes()),
                 "publicKey": {"content": pem_b64}
@@ -603,4 +588,22 @@ fn render(o: &Opts, s: &SignResult, r: &RateResult) -> String {
         verdict(r.per_second >= 500.0)
     );
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bench_section_is_appended_with_leb128_lengths() {
+        let m = with_custom_section(b"base", "t", 2).expect("section");
+        let mut want = b"base".to_vec();
+        want.extend_from_slice(&[0, 13, 9]);
+        want.extend_from_slice(b"wsc-bencht");
+        want.extend_from_slice(&[0xa5, 0xa5]);
+        assert_eq!(m, want);
+        let m = with_custom_section(b"", "", 200).expect("section");
+        assert_eq!(m[..4], [0, 210, 1, 9], "a two-byte length");
+        assert_eq!(m.len(), 3 + 1 + 9 + 200);
+    }
 }
