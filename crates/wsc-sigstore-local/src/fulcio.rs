@@ -4,7 +4,6 @@
 use std::path::Path;
 use std::time::SystemTime;
 
-use base64::Engine;
 use der::asn1::{Ia5String, OctetString, Utf8StringRef};
 use der::oid::ObjectIdentifier;
 use der::{Decode, DecodePem, Encode};
@@ -21,7 +20,8 @@ use x509_cert::name::Name;
 use x509_cert::request::CertReq;
 
 use crate::cert::{self, ECDSA_SHA256};
-use crate::keys::{self, cert_pem, load_or_create_key, read_opt, spki_der, system_time, unix_now, write_atomic};
+use crate::codec::{self, b64, cert_pem};
+use crate::keys::{load_or_create_key, read_opt, spki_der, system_time, unix_now, write_atomic};
 use crate::oidc::{Identity, Issuer};
 use crate::{ApiError, LocalError};
 
@@ -133,7 +133,7 @@ pub(crate) struct CtLog {
 
 impl std::fmt::Debug for CtLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CtLog").field("log_id", &crate::oidc::hex(&self.log_id)).finish_non_exhaustive()
+        f.debug_struct("CtLog").field("log_id", &codec::hex(&self.log_id)).finish_non_exhaustive()
     }
 }
 
@@ -246,7 +246,7 @@ impl Fulcio {
         let (leaf, detached) = self.issue(ca, &identity, issuer.url(), key, opts)?;
         Ok(match detached {
             Some(sct) => {
-                json!({"signedCertificateDetachedSct": {"chain": chain(&leaf), "signedCertificateTimestamp": keys::b64(&sct)}})
+                json!({"signedCertificateDetachedSct": {"chain": chain(&leaf), "signedCertificateTimestamp": b64(&sct)}})
             }
             None => json!({"signedCertificateEmbeddedSct": {"chain": chain(&leaf)}}),
         })
@@ -283,10 +283,10 @@ impl Fulcio {
             let ds = self.ct.sign(timestamp_ms, &entry, opts.bad_sct);
             let sct = json!({
                 "sct_version": 0,
-                "id": keys::b64(&self.ct.log_id),
+                "id": b64(&self.ct.log_id),
                 "timestamp": timestamp_ms,
                 "extensions": "",
-                "signature": keys::b64(&ds),
+                "signature": b64(&ds),
             });
             return Ok((leaf, Some(sct.to_string().into_bytes())));
         }
@@ -340,9 +340,7 @@ fn public_key_request(pkr: &Value, identity: &Identity) -> Result<SubjectPublicK
         .get("proofOfPossession")
         .and_then(Value::as_str)
         .ok_or_else(|| ApiError::bad_request("publicKeyRequest.proofOfPossession missing"))?;
-    let sig = base64::engine::general_purpose::STANDARD
-        .decode(pop)
-        .map_err(|_| ApiError::bad_request("proofOfPossession is not base64"))?;
+    let sig = codec::b64_decode(pop).map_err(|_| ApiError::bad_request("proofOfPossession is not base64"))?;
     let sig = Signature::from_der(&sig)
         .map_err(|_| ApiError::bad_request("proofOfPossession is not a DER ECDSA signature"))?;
     vk.verify(identity.subject().as_bytes(), &sig)
@@ -356,8 +354,7 @@ fn csr_request(csr: &Value) -> Result<SubjectPublicKeyInfoOwned, ApiError> {
     let pem = if text.contains("-----BEGIN") {
         text.to_string()
     } else {
-        let raw = base64::engine::general_purpose::STANDARD
-            .decode(text.trim())
+        let raw = codec::b64_decode(text.trim())
             .map_err(|_| ApiError::bad_request("certificateSigningRequest is not base64"))?;
         String::from_utf8(raw).map_err(|_| ApiError::bad_request("certificateSigningRequest is not base64 of PEM"))?
     };
@@ -377,10 +374,5 @@ fn csr_request(csr: &Value) -> Result<SubjectPublicKeyInfoOwned, ApiError> {
 
 /// The DER inside one PEM block with the given label.
 fn pem_der(text: &str, label: &str) -> Result<Vec<u8>, ApiError> {
-    let (found, der) = der::pem::decode_vec(text.trim().as_bytes())
-        .map_err(|e| ApiError::bad_request(format!("expected a PEM {label} block: {e}")))?;
-    if found != label {
-        return Err(ApiError::bad_request(format!("expected a PEM {label} block, found {found}")));
-    }
-    Ok(der)
+    codec::pem_one(text, label).map_err(ApiError::bad_request)
 }

@@ -5,21 +5,10 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use base64::Engine;
 use p256::ecdsa::SigningKey;
 use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
 
 use crate::LocalError;
-
-/// Standard base64 with padding.
-pub(crate) fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-/// URL-safe base64 without padding (JWT).
-pub(crate) fn b64url(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
 
 /// Writes `bytes` to `dir/name` through a temporary file and a rename.
 pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8], mode: u32) -> Result<(), LocalError> {
@@ -76,16 +65,6 @@ pub(crate) fn load_or_create_ed25519_key(dir: &Path, name: &str) -> Result<ed255
 /// DER SPKI of a P-256 signing key's public half.
 pub(crate) fn spki_der(key: &SigningKey) -> Result<Vec<u8>, LocalError> {
     Ok(key.verifying_key().to_public_key_der().map_err(LocalError::crypto)?.into_vec())
-}
-
-/// PEM of a DER certificate.
-pub(crate) fn cert_pem(der: &[u8]) -> String {
-    pem_block("CERTIFICATE", der)
-}
-
-/// A PEM block with 64-character lines.
-pub(crate) fn pem_block(label: &str, der: &[u8]) -> String {
-    crate::rekor::canon::encode_pem(label, der)
 }
 
 /// Seconds since the Unix epoch.

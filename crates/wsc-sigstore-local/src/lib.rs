@@ -53,6 +53,7 @@
 //! the trusted root lists both logs (the v2 one as `PKIX_ED25519`, log id = C2SP
 //! key id) and the TSA, whose timestamp Rekor v2 bundles need.
 
+pub mod codec;
 pub mod rekor;
 pub mod tsa;
 

@@ -9,7 +9,8 @@ use p256::ecdsa::{Signature, SigningKey};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::keys::{b64url, unix_now};
+use crate::codec::{b64url, b64url_decode, hex};
+use crate::keys::unix_now;
 use crate::{ApiError, LocalError};
 
 /// Longest token accepted (bytes).
@@ -170,7 +171,7 @@ impl Issuer {
         {
             return Err(bad("unknown key id"));
         }
-        let sig_bytes = b64url_decode(s).ok_or_else(|| bad("signature is not base64url"))?;
+        let sig_bytes = b64url_decode(s).map_err(|_| bad("signature is not base64url"))?;
         let sig = Signature::from_slice(&sig_bytes).map_err(|_| bad("signature is not a 64-byte ES256 signature"))?;
         let signing_input = &token[..h.len() + 1 + p.len()];
         self.key
@@ -230,7 +231,7 @@ impl Issuer {
             return Err(ApiError::bad_request("code_challenge_method must be S256"));
         }
         let challenge = need("code_challenge")?;
-        if challenge.len() != 43 || b64url_decode(challenge).is_none() {
+        if challenge.len() != 43 || b64url_decode(challenge).is_err() {
             return Err(ApiError::bad_request("code_challenge must be base64url of a SHA-256 digest"));
         }
         let state = need("state")?;
@@ -328,20 +329,9 @@ fn loopback_redirect(uri: &str) -> bool {
     !port.is_empty() && port.parse::<u16>().is_ok() && (tail.is_empty() || tail.starts_with('/'))
 }
 
-/// Lower-case hex.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Decodes unpadded base64url.
-fn b64url_decode(s: &str) -> Option<Vec<u8>> {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).ok()
-}
-
 /// Decodes a base64url JSON object.
 fn decode_json(s: &str) -> Option<Value> {
-    let v: Value = serde_json::from_slice(&b64url_decode(s)?).ok()?;
+    let v: Value = serde_json::from_slice(&b64url_decode(s).ok()?).ok()?;
     v.is_object().then_some(v)
 }
 

@@ -14,7 +14,8 @@ use rcgen::{
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use crate::LocalError;
-use crate::keys::{cert_pem, load_or_create_key, read_opt, write_atomic};
+use crate::codec::cert_pem;
+use crate::keys::{load_or_create_key, read_opt, write_atomic};
 
 /// The TLS material of the instance.
 pub(crate) struct TlsMaterial {

@@ -5,7 +5,8 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use crate::LocalError;
-use crate::keys::{b64, write_atomic};
+use crate::codec::b64;
+use crate::keys::write_atomic;
 
 /// The public material the trust files describe.
 #[derive(Debug)]

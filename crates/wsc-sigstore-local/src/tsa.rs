@@ -285,17 +285,8 @@ fn issue_chain(key: &SigningKey) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
 }
 
 fn pem_certs(text: &str) -> std::io::Result<Vec<Vec<u8>>> {
-    use base64::Engine as _;
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("-----BEGIN CERTIFICATE-----") {
-        let body = &rest[start + 27..];
-        let end = body.find("-----END CERTIFICATE-----").ok_or_else(|| io_err("tsa chain: unterminated PEM"))?;
-        let b64: String = body[..end].chars().filter(|c| !c.is_ascii_whitespace()).collect();
-        out.push(base64::engine::general_purpose::STANDARD.decode(b64).map_err(io_err)?);
-        rest = &body[end + 25..];
-    }
-    Ok(out)
+    let blocks = crate::codec::pem_blocks(text).map_err(|e| io_err(format!("tsa chain: {e}")))?;
+    Ok(blocks.into_iter().filter(|b| b.label == "CERTIFICATE").map(|b| b.der).collect())
 }
 
 impl Tsa {
@@ -312,11 +303,7 @@ impl Tsa {
             (leaf, root)
         } else {
             let (leaf, root) = issue_chain(&key)?;
-            let text = format!(
-                "{}{}",
-                crate::rekor::canon::encode_pem("CERTIFICATE", &leaf),
-                crate::rekor::canon::encode_pem("CERTIFICATE", &root)
-            );
+            let text = format!("{}{}", crate::codec::cert_pem(&leaf), crate::codec::cert_pem(&root));
             let tmp = tdir.join("chain.pem.tmp");
             {
                 let mut f = std::fs::File::create(&tmp)?;

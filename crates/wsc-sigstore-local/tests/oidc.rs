@@ -3,7 +3,6 @@
 
 mod common;
 
-use base64::Engine;
 use common::*;
 use p256::ecdsa::signature::Verifier;
 use sha2::{Digest, Sha256};
@@ -12,12 +11,10 @@ const ID: &str = "https://github.com/o/r/.github/workflows/w.yml@refs/heads/main
 const EMAIL: &str = "dev@example.test";
 const REDIRECT: &str = "http://127.0.0.1:45678/callback";
 
-fn b64url(b: &[u8]) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
-}
+use wsc_sigstore_local::codec::b64url;
 
 fn unb64url(s: &str) -> Vec<u8> {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).expect("base64url")
+    wsc_sigstore_local::codec::b64url_decode(s).expect("base64url")
 }
 
 fn query(pairs: &[(&str, &str)]) -> String {

@@ -15,6 +15,7 @@ use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use p256::pkcs8::{DecodePublicKey as _, EncodePublicKey as _, LineEnding};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
+use wsc_sigstore_local::codec::hex;
 use wsc_sigstore_local::rekor::{CreateOptions, RekorLog};
 
 fn unhex(s: &str) -> Vec<u8> {
@@ -116,10 +117,6 @@ fn hashedrekord(sk: &SigningKey, data: &[u8]) -> Vec<u8> {
         }
     }))
     .unwrap()
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// The single entry of a create/get answer: (uuid, entry).

@@ -13,6 +13,7 @@ use p256::ecdsa::signature::hazmat::PrehashSigner as _;
 use p256::ecdsa::{Signature, SigningKey};
 use p256::pkcs8::{EncodePublicKey as _, LineEnding};
 use sha2::{Digest as _, Sha256};
+use wsc_sigstore_local::codec::{hex, parse_hex32};
 use wsc_sigstore_local::rekor::{CreateOptions, RekorLog};
 
 const DIR_VAR: &str = "WSC_REKOR_KILL_CHILD_DIR";
@@ -30,17 +31,9 @@ fn request(sk: &SigningKey, data: &[u8]) -> Vec<u8> {
     .unwrap()
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
-}
-
 /// The child: writes entries until killed (or a safety limit), printing each answered UUID.
 fn child(dir: &str, key_hex: &str) {
-    let key = SigningKey::from_slice(&unhex(key_hex)).unwrap();
+    let key = SigningKey::from_slice(&parse_hex32(key_hex).unwrap()).unwrap();
     let log = RekorLog::open(std::path::Path::new(dir), key).unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     std::thread::scope(|s| {

@@ -5,19 +5,13 @@ use std::path::Path;
 use std::process::Command;
 
 use p256::ecdsa::SigningKey;
+use wsc_sigstore_local::codec::cert_pem as pem;
 use wsc_sigstore_local::tsa::Tsa;
 
 fn openssl(args: &[&str], dir: &Path) -> (bool, String) {
     let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl is installed");
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.success(), text)
-}
-
-fn pem(der: &[u8]) -> String {
-    use base64::Engine as _;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let lines: Vec<&str> = b64.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
-    format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", lines.join("\n"))
 }
 
 /// A TSA plus its chain written as leaf.pem and root.pem, and a data file.

@@ -3,8 +3,6 @@
 //! The canonical bodies are byte-for-byte what Rekor stores: JSON with sorted keys and no
 //! whitespace, PEM blocks re-encoded with 64-character lines.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
 use p256::ecdsa::{Signature, VerifyingKey};
 use p256::pkcs8::{DecodePublicKey as _, EncodePublicKey as _};
@@ -12,6 +10,7 @@ use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
 use crate::ApiError;
+use crate::codec::{self, b64, hex, parse_hex32};
 
 /// A validated entry: the canonical body and the digest it is searchable by.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,68 +25,14 @@ fn bad(msg: impl Into<String>) -> ApiError {
     ApiError::new(400, msg)
 }
 
-/// Lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 15)] as char);
-    }
-    s
-}
-
-/// Decodes exactly 64 lowercase hex digits.
-pub fn parse_hex32(s: &str) -> Option<[u8; 32]> {
-    let b = s.as_bytes();
-    if b.len() != 64 {
-        return None;
-    }
-    let digit = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    };
-    let mut out = [0u8; 32];
-    for (i, pair) in b.chunks_exact(2).enumerate() {
-        out[i] = (digit(pair[0])? << 4) | digit(pair[1])?;
-    }
-    Some(out)
-}
-
-/// Standard base64 with padding.
-pub fn b64(bytes: &[u8]) -> String {
-    STANDARD.encode(bytes)
-}
-
 fn b64_decode_std(s: &str, what: &str) -> Result<Vec<u8>, ApiError> {
-    STANDARD.decode(s).map_err(|e| bad(format!("{what}: invalid base64: {e}")))
-}
-
-/// A parsed PEM block: its label and DER content.
-struct PemBlock {
-    label: String,
-    der: Vec<u8>,
+    codec::b64_decode(s).map_err(|e| bad(format!("{what}: invalid base64: {e}")))
 }
 
 /// Parses PEM leniently (CRLF, any line width, surrounding text ignored), like Go's `pem.Decode`.
-fn parse_pem_blocks(text: &[u8]) -> Result<Vec<PemBlock>, ApiError> {
+fn parse_pem_blocks(text: &[u8]) -> Result<Vec<codec::PemBlock>, ApiError> {
     let text = std::str::from_utf8(text).map_err(|_| bad("PEM is not UTF-8"))?;
-    let mut blocks = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("-----BEGIN ") {
-        let after = &rest[start + 11..];
-        let label_end = after.find("-----").ok_or_else(|| bad("PEM: unterminated BEGIN line"))?;
-        let label = after[..label_end].to_string();
-        let body_start = &after[label_end + 5..];
-        let end_marker = format!("-----END {label}-----");
-        let end = body_start.find(&end_marker).ok_or_else(|| bad(format!("PEM: missing END {label}")))?;
-        let b64body: String = body_start[..end].chars().filter(|c| !c.is_ascii_whitespace()).collect();
-        let der = STANDARD.decode(b64body.as_bytes()).map_err(|e| bad(format!("PEM: invalid base64: {e}")))?;
-        blocks.push(PemBlock { label, der });
-        rest = &body_start[end + end_marker.len()..];
-    }
-    Ok(blocks)
+    codec::pem_blocks(text).map_err(bad)
 }
 
 /// The ECDSA P-256 key of a DER certificate (the only kind of key accepted).
@@ -102,19 +47,6 @@ pub(crate) fn certificate_key(der: &[u8]) -> Result<VerifyingKey, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("certificate: invalid public key: {e}")))?;
     VerifyingKey::from_public_key_der(&spki)
         .map_err(|e| ApiError::bad_request(format!("certificate: only ECDSA P-256 keys are supported: {e}")))
-}
-
-/// Encodes a PEM block the way Go's `pem.EncodeToMemory` does: 64-column lines, `\n`, final newline.
-pub fn encode_pem(label: &str, der: &[u8]) -> String {
-    let body = STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in body.as_bytes().chunks(64) {
-        // The base64 alphabet is ASCII, so every chunk is valid UTF-8.
-        out.push_str(&String::from_utf8_lossy(chunk));
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
 }
 
 /// A verification key from a PEM certificate or public key, with Rekor's canonical PEM.
@@ -137,13 +69,13 @@ pub fn parse_verifier(pem: &[u8]) -> Result<Verifier, ApiError> {
     match block.label.as_str() {
         "CERTIFICATE" => {
             let key = certificate_key(&block.der)?;
-            Ok(Verifier { key, canonical_pem: encode_pem("CERTIFICATE", &block.der) })
+            Ok(Verifier { key, canonical_pem: codec::pem("CERTIFICATE", &block.der) })
         }
         "PUBLIC KEY" => {
             let key = VerifyingKey::from_public_key_der(&block.der)
                 .map_err(|e| bad(format!("public key: only ECDSA P-256 keys are supported: {e}")))?;
             let der = key.to_public_key_der().map_err(|e| ApiError::new(500, format!("encoding a key: {e}")))?;
-            Ok(Verifier { key, canonical_pem: encode_pem("PUBLIC KEY", der.as_bytes()) })
+            Ok(Verifier { key, canonical_pem: codec::pem("PUBLIC KEY", der.as_bytes()) })
         }
         other => Err(bad(format!("public key: unsupported PEM type {other:?}"))),
     }
@@ -224,7 +156,7 @@ pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
 
 /// Go's `b64Decode` in the DSSE library: standard, then URL-safe alphabet.
 fn dsse_b64(s: &str, what: &str) -> Result<Vec<u8>, ApiError> {
-    STANDARD.decode(s).or_else(|_| URL_SAFE.decode(s)).map_err(|e| bad(format!("{what}: invalid base64: {e}")))
+    codec::b64_decode_std_or_url(s).map_err(|e| bad(format!("{what}: invalid base64: {e}")))
 }
 
 fn dsse(v: &Value) -> Result<CanonicalEntry, ApiError> {
@@ -305,28 +237,6 @@ fn dsse(v: &Value) -> Result<CanonicalEntry, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hex_round_trip() {
-        let bytes: [u8; 32] = core::array::from_fn(|i| (i * 7) as u8);
-        assert_eq!(parse_hex32(&hex(&bytes)), Some(bytes));
-        assert_eq!(parse_hex32(&hex(&bytes).to_uppercase()), None);
-        assert_eq!(parse_hex32("00"), None);
-    }
-
-    #[test]
-    fn pem_lines_are_64_columns() {
-        let der = vec![0xabu8; 100];
-        let pem = encode_pem("CERTIFICATE", &der);
-        let lines: Vec<&str> = pem.lines().collect();
-        assert_eq!(lines[0], "-----BEGIN CERTIFICATE-----");
-        assert_eq!(lines[1].len(), 64);
-        assert_eq!(lines.last(), Some(&"-----END CERTIFICATE-----"));
-        assert!(pem.ends_with("-----\n"));
-        let parsed = parse_pem_blocks(pem.replace('\n', "\r\n").as_bytes()).unwrap_or_default();
-        assert_eq!(parsed.len(), 1);
-        assert_eq!(parsed[0].der, der);
-    }
 
     #[test]
     fn pae_matches_spec_example() {

@@ -195,7 +195,7 @@ mod tests {
     #[test]
     fn rfc6962_empty_root() {
         let want = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-        let got: String = Tree::new().root(0).iter().map(|b| format!("{b:02x}")).collect();
+        let got = crate::codec::hex(&Tree::new().root(0));
         assert_eq!(got, want);
     }
 }

@@ -22,10 +22,10 @@ use p256::pkcs8::EncodePublicKey as _;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
-use self::canon::{b64, hex, parse_hex32};
 use self::journal::{Appended, Journal, Snapshot, poisoned};
 use self::merkle::Hash;
 use crate::ApiError;
+use crate::codec::{b64, hex, parse_hex32};
 
 pub use self::canon::{CanonicalEntry, canonicalize_request};
 

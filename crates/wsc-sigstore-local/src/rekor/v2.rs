@@ -12,8 +12,6 @@ use std::io;
 use std::path::Path;
 use std::sync::Mutex;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use ed25519_dalek::Signer as _;
 use ed25519_dalek::pkcs8::EncodePublicKey as _;
 use p256::ecdsa::VerifyingKey;
@@ -22,10 +20,11 @@ use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
 use super::MAX_REQUEST_BYTES;
-use super::canon::{CanonicalEntry, b64, verify_prehash};
+use super::canon::{CanonicalEntry, verify_prehash};
 use super::journal::{Appended, Journal, Snapshot, poisoned};
 use super::merkle::Hash;
 use crate::ApiError;
+use crate::codec::{b64, b64_decode_any};
 
 /// The log's name: checkpoint origin and signature key name.
 pub const LOG_NAME: &str = "rekor2.local";
@@ -67,10 +66,7 @@ fn string<'a>(v: &'a Value, json_name: &str, proto_name: &str, path: &str) -> Re
 /// Protobuf-JSON bytes: standard or URL-safe base64, with or without padding.
 fn bytes(v: &Value, json_name: &str, proto_name: &str, path: &str) -> Result<Vec<u8>, ApiError> {
     let s = string(v, json_name, proto_name, path)?;
-    [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
-        .iter()
-        .find_map(|e| e.decode(s).ok())
-        .ok_or_else(|| bad(format!("{path}: invalid base64")))
+    b64_decode_any(s).ok_or_else(|| bad(format!("{path}: invalid base64")))
 }
 
 /// The verifier of a request: the P-256 key and the canonical `verifier` JSON object text.
@@ -245,7 +241,8 @@ mod tests {
     #[test]
     fn key_id_matches_a_real_rekor_v2_log() {
         // log2025-alpha1.rekor.sigstage.dev from the staging trusted root.
-        let spki = STANDARD.decode("MCowBQYDK2VwAyEAPn+AREHoBaZ7wgS1zBqpxmLSGnyhxXj4lFxSdWVB8o8=").unwrap_or_default();
+        let spki = crate::codec::b64_decode("MCowBQYDK2VwAyEAPn+AREHoBaZ7wgS1zBqpxmLSGnyhxXj4lFxSdWVB8o8=")
+            .unwrap_or_default();
         let mut key = [0u8; 32];
         key.copy_from_slice(&spki[12..]);
         let id = c2sp_key_id("log2025-alpha1.rekor.sigstage.dev", &key);

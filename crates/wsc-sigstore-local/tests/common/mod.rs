@@ -5,7 +5,6 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use base64::Engine;
 use wsc_sigstore_local::{Config, Instance};
 
 /// An HTTP answer.
@@ -88,12 +87,10 @@ pub(crate) fn start(identities: &[&str]) -> (tempfile::TempDir, Instance) {
     (dir, inst)
 }
 
-pub(crate) fn b64(b: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(b)
-}
+pub(crate) use wsc_sigstore_local::codec::b64;
 
 pub(crate) fn unb64(s: &str) -> Vec<u8> {
-    base64::engine::general_purpose::STANDARD.decode(s).expect("base64")
+    wsc_sigstore_local::codec::b64_decode(s).expect("base64")
 }
 
 /// A fresh P-256 key, its SPKI PEM and a DER proof of possession over `subject`.
