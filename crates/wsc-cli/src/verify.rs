@@ -254,7 +254,11 @@ fn audit(input: &Path, keys: &[Who], c: &Common, report: &Result<Report>) {
                 let (result, signers, range) = match res {
                     Ok(v) => (
                         "verified".to_string(),
-                        v.signatures.iter().filter_map(|s| s.signer.clone()).collect::<Vec<_>>().join("; "),
+                        v.signatures
+                            .iter()
+                            .filter_map(|s| s.evidence.description.clone())
+                            .collect::<Vec<_>>()
+                            .join("; "),
                         format!("{}..{}", v.start, v.verified_end),
                     ),
                     Err(e) => (format!("failed: {e}"), String::new(), String::new()),
@@ -326,7 +330,7 @@ fn coverage(v: &wsc_core::Verified) -> String {
 fn describe(input: &Path, v: &wsc_core::Verified) {
     eprintln!("'{}': {}; {} hash(es) checked", input.display(), coverage(v), v.hashes_checked);
     for s in &v.signatures {
-        if let Some(who) = &s.signer {
+        if let Some(who) = &s.evidence.description {
             eprintln!("  set {} record {}: signed by {who}", s.set, s.record);
         }
     }
@@ -389,7 +393,7 @@ fn to_json(input: &Path, keys: &[Who], r: &Report) -> Value {
                     o["signatures"] = v
                         .signatures
                         .iter()
-                        .map(|s| json!({"set": s.set, "record": s.record, "algorithm": s.algorithm.name(), "signer": s.signer}))
+                        .map(|s| json!({"set": s.set, "record": s.record, "algorithm": s.algorithm.name(), "signer": s.evidence.description, "signer_id": s.evidence.signer.to_string()}))
                         .collect();
                 }
                 Err(e) => o["error"] = json!(e.to_string()),
