@@ -23,10 +23,25 @@ pub(crate) struct VerifyArgs {
         short = 'K',
         long = "public-key",
         value_name = "FILE",
-        required_unless_present_any = ["keyless", "trust_anchor"],
+        required_unless_present_any = ["keyless", "trust_anchor", "policy"],
         conflicts_with_all = ["keyless", "trust_anchor"]
     )]
     public_key: Option<PathBuf>,
+    /// Decide with a trust policy (wsc-policy/v1, TOML or JSON): the scope for this module,
+    /// its rule, coverage, time and revocation. Exit 0 accepted (or audit), 1 rejected.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["public_key", "keyless", "trust_anchor", "signature", "split", "ssh"]
+    )]
+    pub(crate) policy: Option<PathBuf>,
+    /// The module's path as the policy's scopes name it (default: the -i path as given,
+    /// without leading `./`).
+    #[arg(long, value_name = "NAME", requires = "policy")]
+    pub(crate) path: Option<String>,
+    /// The OCI repository the module comes from (exact, no tag or digest).
+    #[arg(long = "oci-repository", value_name = "REPO", requires = "policy")]
+    pub(crate) oci_repository: Option<String>,
     /// Verify keyless (Sigstore) records against an identity policy, offline.
     #[arg(long)]
     keyless: bool,
@@ -134,6 +149,19 @@ impl Who {
 }
 
 pub(crate) fn run(a: &VerifyArgs) -> Result<Outcome> {
+    // Checked here too: clap's `requires` does not hold beside -K.
+    if a.policy.is_none() && (a.path.is_some() || a.oci_repository.is_some()) {
+        anyhow::bail!("--path and --oci-repository name a module for --policy, and --policy is not given");
+    }
+    if let Some(policy) = &a.policy {
+        return crate::policy_verify::run(
+            &a.input,
+            policy,
+            a.path.as_deref(),
+            a.oci_repository.as_deref(),
+            a.common.json,
+        );
+    }
     let keys = match &a.public_key {
         Some(p) => load_keys(std::slice::from_ref(p), a.common.ssh)?,
         None if !a.cert_args.trust_anchor.is_empty() => cert_verifiers(&a.cert_args)?,

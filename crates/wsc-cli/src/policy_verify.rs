@@ -1,0 +1,106 @@
+//! `wsc verify --policy`: load the policy, evaluate the module, print the
+//! verdict, map its decision to an exit code. The decision is wsc-policy's.
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use anyhow::{Context, Result};
+use wsc_policy::{Decision, Satisfied, Target, Verdict};
+
+use crate::Outcome;
+use crate::files;
+
+/// The module's path as scopes see it: `--path`, else the input path as
+/// given, `/`-separated, without leading `./` segments.
+fn default_path(input: &Path) -> Option<String> {
+    let text = input.to_str()?;
+    let mut rest = text;
+    while let Some(r) = rest.strip_prefix("./") {
+        rest = r.trim_start_matches('/');
+    }
+    Some(rest.to_string())
+}
+
+pub(crate) fn run(
+    input: &Path,
+    policy_file: &Path,
+    path: Option<&str>,
+    oci_repository: Option<&str>,
+    json: bool,
+) -> Result<Outcome> {
+    let policy = wsc_policy::load_file(policy_file).with_context(|| format!("policy '{}'", policy_file.display()))?;
+    let default = default_path(input);
+    let path = path.map(str::to_string).or(default);
+    let target = Target::new(path.as_deref(), oci_repository);
+    let (f, len) = files::open_module(input)?;
+    let verdict = policy
+        .evaluate(f, Some(len), &target, SystemTime::now())
+        .with_context(|| format!("cannot verify '{}' against policy '{}'", input.display(), policy_file.display()))?;
+    tracing::info!(
+        event = "verify_policy",
+        module = %input.display(),
+        policy_sha256 = %policy.sha256_hex(),
+        scope = verdict.scope().unwrap_or(""),
+        decision = verdict.decision().as_str(),
+        "policy verification"
+    );
+    if json {
+        println!("{}", serde_json::to_string_pretty(&verdict.to_json())?);
+    } else {
+        print_text(input, &verdict);
+    }
+    let scope = verdict.scope().unwrap_or("(none)").to_string();
+    let reason = verdict.primary_reason().map_or("unknown", |r| r.as_str());
+    Ok(match verdict.decision() {
+        Decision::Accepted => Outcome::Done,
+        Decision::AuditRejected => {
+            // Every run, JSON or not: an audit pass must never look like success.
+            eprintln!("wsc: POLICY AUDIT: {} WOULD BE REJECTED by scope {scope}: {reason}", input.display());
+            Outcome::Done
+        }
+        Decision::Rejected => {
+            eprintln!("error: '{}': rejected by policy scope {scope}: {reason}", input.display());
+            Outcome::VerificationFailed
+        }
+    })
+}
+
+fn print_text(input: &Path, v: &Verdict) {
+    match v.decision() {
+        Decision::Accepted => {
+            println!("Policy accepted '{}' (scope {}).", input.display(), v.scope().unwrap_or("(none)"));
+            if let Some(tree) = v.satisfied() {
+                print_tree(tree, 1);
+            }
+            for (a, b) in &v.coverage().unsigned_ranges {
+                println!("  unsigned: bytes {a}..{b}");
+            }
+            for name in &v.coverage().unsigned_sections {
+                println!("  unsigned custom section: {name}");
+            }
+        }
+        Decision::Rejected | Decision::AuditRejected => {
+            for r in v.reasons() {
+                match &r.principal {
+                    Some(p) => eprintln!("  {}: principal {p}: {}", r.code, r.message),
+                    None => eprintln!("  {}: {}", r.code, r.message),
+                }
+            }
+        }
+    }
+}
+
+fn print_tree(node: &Satisfied, depth: usize) {
+    let pad = "  ".repeat(depth);
+    match node {
+        Satisfied::Signer(s) => println!("{pad}{}: {} (set {}, record {})", s.principal, s.signer, s.set, s.record),
+        Satisfied::Rule { rule, members, .. } => {
+            println!("{pad}rule {rule}:");
+            for m in members {
+                print_tree(m, depth + 1);
+            }
+        }
+        // Satisfied is non-exhaustive.
+        _ => {}
+    }
+}

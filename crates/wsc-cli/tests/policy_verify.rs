@@ -1,0 +1,116 @@
+//! `wsc verify --policy`: exit codes (0 accepted or audit, 1 rejected, 2
+//! input or policy error), the audit banner on every run, the verdict JSON,
+//! the default `--path`, and flags that conflict with a policy.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn wsc_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wsc")).current_dir(dir).args(args).output().expect("wsc runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+const POLICY: &str = r#"schema = "wsc-policy/v1"
+[principals.a]
+kind = "key"
+algorithm = "ed25519"
+file = "k1.pk"
+[principals.b]
+kind = "key"
+algorithm = "ed25519"
+file = "k2.pk"
+[rules.two]
+threshold = { k = 2, of = ["a", "b"] }
+[[scopes]]
+name = "plugins"
+match = { path_glob = "plugins/*.wasm" }
+rule = "a"
+mode = "audit"
+[[scopes]]
+name = "registry"
+match = { oci_repository = "ghcr.io/acme/app" }
+rule = "two"
+[default]
+rule = "a"
+"#;
+
+/// A directory with the keys, the policy, and `add.wasm` signed by k1 at
+/// `app.wasm` and `plugins/p.wasm`, and signed by k2 at `plugins/q.wasm`.
+fn setup() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    for k in ["k1.pk", "k1.sk", "k2.pk", "k2.sk"] {
+        std::fs::copy(repo().join("testdata/wasmsign2/keys").join(k), d.join(k)).expect("copy key");
+    }
+    std::fs::write(d.join("policy.toml"), POLICY).expect("policy");
+    std::fs::create_dir(d.join("plugins")).expect("mkdir");
+    let module = repo().join("testdata/wasmsign2/modules/add.wasm");
+    let m = module.to_str().expect("utf-8");
+    for (out, key) in [("app.wasm", "k1.sk"), ("plugins/p.wasm", "k1.sk"), ("plugins/q.wasm", "k2.sk")] {
+        let o = wsc_in(d, &["sign", "-i", m, "-o", out, "-k", key]);
+        assert_eq!(o.status.code(), Some(0), "sign: {}", text(&o.stderr));
+    }
+    dir
+}
+
+#[test]
+fn exit_codes_banner_and_json() {
+    let dir = setup();
+    let d = dir.path();
+    const BANNER: &str = "wsc: POLICY AUDIT: plugins/q.wasm WOULD BE REJECTED by scope plugins: rule_unsatisfied";
+    // args, exit code, decision in the JSON (when --json), text that stderr must hold.
+    let cases: &[(&[&str], i32, Option<&str>, &str)] = &[
+        (&["verify", "-i", "app.wasm", "--policy", "policy.toml"], 0, None, ""),
+        (&["verify", "-i", "app.wasm", "--policy", "policy.toml", "--json"], 0, Some("accepted"), ""),
+        // The default path is the -i path: the audit scope applies.
+        (&["verify", "-i", "plugins/q.wasm", "--policy", "policy.toml"], 0, None, BANNER),
+        (&["verify", "-i", "./plugins/q.wasm", "--policy", "policy.toml", "--json"], 0, Some("audit_rejected"), ""),
+        (&["verify", "-i", "plugins/q.wasm", "--policy", "policy.toml", "--json"], 0, Some("audit_rejected"), BANNER),
+        (&["verify", "-i", "plugins/p.wasm", "--policy", "policy.toml"], 0, None, ""),
+        // --path overrides: q under the default scope is rejected.
+        (
+            &["verify", "-i", "plugins/q.wasm", "--policy", "policy.toml", "--path", "q.wasm"],
+            1,
+            None,
+            "rule_unsatisfied",
+        ),
+        // The registry scope needs two signers.
+        (
+            &["verify", "-i", "app.wasm", "--policy", "policy.toml", "--oci-repository", "ghcr.io/acme/app", "--json"],
+            1,
+            Some("rejected"),
+            "threshold_not_met",
+        ),
+        // Input and policy errors exit 2.
+        (&["verify", "-i", "missing.wasm", "--policy", "policy.toml"], 2, None, "missing.wasm"),
+        (&["verify", "-i", "app.wasm", "--policy", "k1.pk"], 2, None, "policy"),
+        // A policy is one decision procedure: no key flags beside it.
+        (&["verify", "-i", "app.wasm", "--policy", "policy.toml", "-K", "k1.pk"], 2, None, "cannot be used with"),
+        (&["verify", "-i", "app.wasm", "--policy", "policy.toml", "--keyless"], 2, None, "cannot be used with"),
+        (&["verify", "-i", "app.wasm", "--path", "x.wasm", "-K", "k1.pk"], 2, None, "--policy"),
+    ];
+    let mut failures = Vec::new();
+    for (args, code, decision, needle) in cases {
+        let o = wsc_in(d, args);
+        let (stdout, stderr) = (text(&o.stdout), text(&o.stderr));
+        let mut ok = o.status.code() == Some(*code) && stderr.contains(needle);
+        if let Some(want) = decision {
+            let v: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_default();
+            ok &= v["decision"] == *want
+                && v["media_type"] == "application/vnd.wsc.policy-result+json;version=1"
+                && v["policy"]["sha256"].as_str().is_some_and(|h| h.len() == 64)
+                && v["module"]["sha256"].as_str().is_some_and(|h| h.len() == 64);
+        }
+        if !ok {
+            failures.push(format!("{args:?}: {:?}\nstdout: {stdout}\nstderr: {stderr}", o.status));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
