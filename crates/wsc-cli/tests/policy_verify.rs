@@ -114,3 +114,84 @@ fn exit_codes_banner_and_json() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// Keyless principals against the local Sigstore instance: the exact
+/// identity, an identity regex, another identity, another issuer, a
+/// GitHub claim the certificate lacks; time from the verified log entry.
+#[test]
+fn keyless_principals_from_the_local_instance() {
+    const IDENTITY: &str = "https://github.com/wsc-test/app/.github/workflows/release.yml@refs/heads/main";
+    let dir = setup();
+    let d = dir.path();
+    let inst = wsc_sigstore_local::Instance::start(wsc_sigstore_local::Config {
+        dir: d.join("sigstore"),
+        identities: vec![IDENTITY.into()],
+        tls: false,
+        port: 0,
+        rekor_v2: false,
+    })
+    .expect("local instance");
+    let token = inst.mint_token(IDENTITY).expect("token");
+    let root = inst.dir().join("trusted_root.json");
+    let root = root.to_str().expect("utf-8");
+    let config = inst.dir().join("signing_config.json");
+    let o = Command::new(env!("CARGO_BIN_EXE_wsc"))
+        .current_dir(d)
+        .env_remove("SIGSTORE_ID_TOKEN")
+        .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL")
+        .env_remove("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+        .args(["sign", "--keyless", "--identity-token", &token, "--trusted-root", root, "--signing-config"])
+        .arg(&config)
+        .args(["--insecure-allow-http", "-i", "app.wasm", "-o", "ci.wasm"])
+        .output()
+        .expect("wsc runs");
+    assert_eq!(o.status.code(), Some(0), "keyless sign: {}", text(&o.stderr));
+    let issuer = inst.url();
+    let principal = |identity_line: &str, issuer: &str, extra: &str| {
+        format!(
+            "schema = \"wsc-policy/v1\"\n[principals.a]\nkind = \"key\"\nalgorithm = \"ed25519\"\nfile = \"k1.pk\"\n\
+             [principals.ci]\nkind = \"keyless\"\nissuer = \"{issuer}\"\n{identity_line}\ntrust_root = \"{root}\"\n{extra}\n\
+             [rules.release]\nall = [\"ci\", \"a\"]\n[default]\nrule = \"release\"\n"
+        )
+    };
+    let exact = format!("identity = \"{IDENTITY}\"");
+    let regex = "identity_regex = 'https://github\\.com/wsc-test/app/\\.github/workflows/[a-z]+\\.yml@refs/heads/main'";
+    let other = "identity = \"https://github.com/evil/app/.github/workflows/release.yml@refs/heads/main\"";
+    let cases = [
+        ("exact", principal(&exact, issuer, ""), "accepted", None),
+        ("regex", principal(regex, issuer, ""), "accepted", None),
+        ("other identity", principal(other, issuer, ""), "rejected", Some("identity_mismatch")),
+        (
+            "other issuer",
+            principal(&exact, "https://token.actions.githubusercontent.com", ""),
+            "rejected",
+            Some("issuer_mismatch"),
+        ),
+        (
+            "claim",
+            principal(&exact, issuer, "github = { repository = \"evil/app\" }"),
+            "rejected",
+            Some("claim_mismatch"),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, policy, decision, reason) in cases {
+        std::fs::write(d.join("k.toml"), &policy).expect("policy");
+        let o = wsc_in(d, &["verify", "-i", "ci.wasm", "--policy", "k.toml", "--json"]);
+        let v: serde_json::Value = serde_json::from_str(&text(&o.stdout)).unwrap_or_default();
+        let mut ok = v["decision"] == decision;
+        match reason {
+            Some(r) => ok &= v["reasons"].as_array().is_some_and(|a| a.iter().any(|x| x == r)),
+            None => {
+                let ci = &v["satisfied"]["all"][0];
+                ok &= ci["principal"] == "ci"
+                    && ci["signer"] == format!("keyless:{issuer}|{IDENTITY}")
+                    && ci["time"]["source"] == "rekor";
+            }
+        }
+        if !ok {
+            failures.push(format!("{name}: {:?}\n{}\n{}", o.status, text(&o.stdout), text(&o.stderr)));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
