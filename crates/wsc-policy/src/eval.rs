@@ -20,7 +20,7 @@ use wsc_core::{
     TrustedTime, VerifyError, VerifyOptions,
 };
 use wsc_keyless::{BundleVerifier, Expectation, IdentityPolicy, KeylessError, Matcher, Mismatch};
-use wsc_pki::{CertVerifier, TsaTrust};
+use wsc_pki::{CertVerifier, ChainBudget, TsaTrust};
 
 use crate::model::{
     Coverage, Identity, KeyPrincipal, KeylessPrincipal, Mode, Policy, Principal, Rule, Runner, Selector, TrustRoot,
@@ -362,8 +362,15 @@ fn keyless_verifier(name: &str, k: &KeylessPrincipal) -> Result<VerifierKind, Ev
     Ok(VerifierKind::Keyless(Box::new(v)))
 }
 
-fn x509_verifier(name: &str, x: &X509Principal, now: SystemTime) -> Result<VerifierKind, EvalError> {
-    let mut v = CertVerifier::new(x.anchors.iter().map(|a| a.bytes.as_slice())).map_err(|e| material_error(name, e))?;
+fn x509_verifier(
+    name: &str,
+    x: &X509Principal,
+    now: SystemTime,
+    budget: &ChainBudget,
+) -> Result<VerifierKind, EvalError> {
+    let mut v = CertVerifier::new(x.anchors.iter().map(|a| a.bytes.as_slice()))
+        .map_err(|e| material_error(name, e))?
+        .with_chain_budget(budget.clone());
     for crl in &x.crls {
         v.add_crl(&crl.bytes).map_err(|e| material_error(name, e))?;
     }
@@ -629,12 +636,14 @@ impl Policy {
         let mut names = BTreeSet::new();
         leaves(&tree, &mut names);
         let names: Vec<&str> = names.into_iter().collect();
+        // Every x509 principal of one evaluation spends one path-building budget.
+        let chain_budget = ChainBudget::default();
         let mut verifiers = Vec::with_capacity(names.len());
         for name in &names {
             let kind = match self.principals.get(*name) {
                 Some(Principal::Key(k)) => key_verifier(k),
                 Some(Principal::Keyless(k)) => keyless_verifier(name, k)?,
-                Some(Principal::X509(x)) => x509_verifier(name, x, now)?,
+                Some(Principal::X509(x)) => x509_verifier(name, x, now, &chain_budget)?,
                 None => {
                     return Err(EvalError::TrustMaterial {
                         principal: name.to_string(),
