@@ -420,10 +420,23 @@ struct Usable {
 #[derive(Clone)]
 enum Sel<'p> {
     Leaf(&'p str),
-    Rule { name: &'p str, kind: RuleKind, members: Vec<Sel<'p>> },
+    /// `size` counts the nodes below and this one: what a clone costs.
+    Rule {
+        name: &'p str,
+        kind: RuleKind,
+        members: Vec<Sel<'p>>,
+        size: usize,
+    },
 }
 
 impl<'p> Sel<'p> {
+    fn size(&self) -> usize {
+        match self {
+            Sel::Leaf(_) => 1,
+            Sel::Rule { size, .. } => *size,
+        }
+    }
+
     fn flatten(&self, out: &mut Vec<&'p str>) {
         match self {
             Sel::Leaf(p) => out.push(p),
@@ -475,7 +488,8 @@ fn selections<'p>(node: &Node<'p>, has: &dyn Fn(&str) -> bool, search: &mut Sear
                     let mut next = Vec::new();
                     for p in &partial {
                         for s in live[i] {
-                            search.step(1)?;
+                            // A clone costs as many steps as it has nodes.
+                            search.step(p.iter().map(Sel::size).sum::<usize>() + s.size())?;
                             let mut q = p.clone();
                             q.push(s.clone());
                             next.push(q);
@@ -484,7 +498,8 @@ fn selections<'p>(node: &Node<'p>, has: &dyn Fn(&str) -> bool, search: &mut Sear
                     partial = next;
                 }
                 for members in partial {
-                    out.push(Sel::Rule { name, kind, members });
+                    let size = 1 + members.iter().map(Sel::size).sum::<usize>();
+                    out.push(Sel::Rule { name, kind, members, size });
                 }
                 // The next combination, in lexicographic order.
                 let n = live.len();
@@ -552,7 +567,7 @@ fn augment(
 fn render(sel: &Sel<'_>, next: &mut impl Iterator<Item = SignerSlot>) -> Satisfied {
     match sel {
         Sel::Leaf(_) => Satisfied::Signer(next.next().unwrap_or_else(unreachable_slot)),
-        Sel::Rule { name, kind, members } => Satisfied::Rule {
+        Sel::Rule { name, kind, members, .. } => Satisfied::Rule {
             rule: name.to_string(),
             kind: *kind,
             members: members.iter().map(|m| render(m, next)).collect(),

@@ -411,3 +411,43 @@ fn a_rule_tree_past_its_budget_is_refused_not_searched() {
         other => panic!("expected the search budget error, got {other:?}"),
     }
 }
+
+#[test]
+fn the_search_for_distinct_signers_is_budgeted() {
+    // Seven keys sign; `all` of `levels` copies of `any` over the seven.
+    // Three levels (343 candidate selections) is decided; six (117 649) is
+    // past MAX_SEARCH_STEPS and refused with a typed error, never guessed.
+    let world = World::new();
+    let keys = [("k1", "ed25519", "k1.pk"), ("k2", "ed25519", "k2.pk"), ("k3", "ed25519", "k3.pk")]
+        .into_iter()
+        .chain(["p1", "p2", "d1", "d2"].map(|k| (k, "p256", "")))
+        .collect::<Vec<_>>();
+    let mut m = read(&repo().join("testdata/wasmsign2/modules/add.wasm"));
+    for (k, _, _) in &keys {
+        m = wsc_core::sign(&m, world.key(k)).expect("sign");
+    }
+    let policy = |levels: usize| {
+        let mut t = String::from("schema = \"wsc-policy/v1\"\n");
+        for (k, alg, file) in &keys {
+            let file = if file.is_empty() { format!("{k}.pem") } else { file.to_string() };
+            t.push_str(&format!("[principals.{k}]\nkind = \"key\"\nalgorithm = \"{alg}\"\nfile = \"{file}\"\n"));
+        }
+        let members: Vec<String> = keys.iter().map(|(k, _, _)| format!("\"{k}\"")).collect();
+        let mut top = Vec::new();
+        for i in 0..levels {
+            t.push_str(&format!("[rules.r{i}]\nany = [{}]\n", members.join(", ")));
+            top.push(format!("\"r{i}\""));
+        }
+        t.push_str(&format!("[rules.top]\nall = [{}]\n[default]\nrule = \"top\"\n", top.join(", ")));
+        let p = world.dir.path().join(format!("wide{levels}.toml"));
+        std::fs::write(&p, t).expect("write");
+        wsc_policy::load_file(&p).expect("load")
+    };
+    let decided = policy(3).evaluate(m.as_slice(), None, &Target::unnamed(), SystemTime::now()).expect("decided");
+    assert_eq!(decided.decision(), Decision::Accepted);
+    assert_eq!(decided.satisfied().map(|t| t.slots().len()), Some(3));
+    match policy(6).evaluate(m.as_slice(), None, &Target::unnamed(), SystemTime::now()) {
+        Err(wsc_policy::EvalError::SearchBudget { limit, .. }) => assert_eq!(limit, wsc_policy::MAX_SEARCH_STEPS),
+        other => panic!("expected the search budget error, got {other:?}"),
+    }
+}
