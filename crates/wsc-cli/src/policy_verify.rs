@@ -21,21 +21,32 @@ fn default_path(input: &Path) -> Option<String> {
     Some(rest.to_string())
 }
 
+/// How the command line names the module for the scopes.
+pub(crate) struct Named<'a> {
+    pub(crate) path: Option<&'a str>,
+    pub(crate) oci_repository: Option<&'a str>,
+}
+
 pub(crate) fn run(
     input: &Path,
+    signature: Option<&Path>,
     policy_file: &Path,
-    path: Option<&str>,
-    oci_repository: Option<&str>,
+    named: Named<'_>,
     json: bool,
 ) -> Result<Outcome> {
     let policy = wsc_policy::load_file(policy_file).with_context(|| format!("policy '{}'", policy_file.display()))?;
-    let default = default_path(input);
-    let path = path.map(str::to_string).or(default);
-    let target = Target::new(path.as_deref(), oci_repository);
+    let path = named.path.map(str::to_string).or_else(|| default_path(input));
+    let target = Target::new(path.as_deref(), named.oci_repository);
     let (f, len) = files::open_module(input)?;
-    let verdict = policy
-        .evaluate(f, Some(len), &target, SystemTime::now())
-        .with_context(|| format!("cannot verify '{}' against policy '{}'", input.display(), policy_file.display()))?;
+    let now = SystemTime::now();
+    let verdict = match signature {
+        None => policy.evaluate(f, Some(len), &target, now),
+        Some(sig) => {
+            let data = files::read_small(sig, wsc_core::sigdata::MAX_SIGNATURE_DATA as u64, "signature file")?;
+            policy.evaluate_detached(f, Some(len), &data, &target, now)
+        }
+    }
+    .with_context(|| format!("cannot verify '{}' against policy '{}'", input.display(), policy_file.display()))?;
     tracing::info!(
         event = "verify_policy",
         module = %input.display(),

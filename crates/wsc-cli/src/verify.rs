@@ -32,7 +32,7 @@ pub(crate) struct VerifyArgs {
     #[arg(
         long,
         value_name = "FILE",
-        conflicts_with_all = ["public_key", "keyless", "trust_anchor", "signature", "split", "ssh"]
+        conflicts_with_all = ["public_key", "keyless", "trust_anchor", "split", "ssh"]
     )]
     pub(crate) policy: Option<PathBuf>,
     /// The module's path as the policy's scopes name it (default: the -i path as given,
@@ -154,13 +154,9 @@ pub(crate) fn run(a: &VerifyArgs) -> Result<Outcome> {
         anyhow::bail!("--path and --oci-repository name a module for --policy, and --policy is not given");
     }
     if let Some(policy) = &a.policy {
-        return crate::policy_verify::run(
-            &a.input,
-            policy,
-            a.path.as_deref(),
-            a.oci_repository.as_deref(),
-            a.common.json,
-        );
+        let named =
+            crate::policy_verify::Named { path: a.path.as_deref(), oci_repository: a.oci_repository.as_deref() };
+        return crate::policy_verify::run(&a.input, a.common.signature.as_deref(), policy, named, a.common.json);
     }
     let keys = match &a.public_key {
         Some(p) => load_keys(std::slice::from_ref(p), a.common.ssh)?,

@@ -57,6 +57,9 @@ fn setup() -> tempfile::TempDir {
         let o = wsc_in(d, &["sign", "-i", m, "-o", out, "-k", key]);
         assert_eq!(o.status.code(), Some(0), "sign: {}", text(&o.stderr));
     }
+    std::fs::copy(&module, d.join("plain.wasm")).expect("copy");
+    let o = wsc_in(d, &["sign", "-i", "plain.wasm", "-S", "app.sig", "-k", "k2.sk"]);
+    assert_eq!(o.status.code(), Some(0), "sign -S: {}", text(&o.stderr));
     dir
 }
 
@@ -87,6 +90,14 @@ fn exit_codes_banner_and_json() {
             1,
             Some("rejected"),
             "threshold_not_met",
+        ),
+        // Detached: app.sig is k2's signature of add.wasm (a copy at plain.wasm).
+        (&["verify", "-i", "plain.wasm", "-S", "app.sig", "--policy", "policy.toml"], 1, None, "rule_unsatisfied"),
+        (
+            &["verify", "-i", "plain.wasm", "-S", "app.sig", "--policy", "policy.toml", "--path", "plugins/x.wasm"],
+            0,
+            None,
+            "AUDIT",
         ),
         // Input and policy errors exit 2.
         (&["verify", "-i", "missing.wasm", "--policy", "policy.toml"], 2, None, "missing.wasm"),

@@ -601,6 +601,31 @@ impl Policy {
         target: &Target<'_>,
         now: SystemTime,
     ) -> Result<Verdict, EvalError> {
+        self.evaluate_with(module, total_len, None, target, now)
+    }
+
+    /// [`Policy::evaluate`] for a module whose signature data is detached
+    /// (`signature`, as `wsc sign -S` writes it). The module's SHA-256 in
+    /// the verdict is that of the module bytes alone.
+    pub fn evaluate_detached<R: Read>(
+        &self,
+        module: R,
+        total_len: Option<u64>,
+        signature: &[u8],
+        target: &Target<'_>,
+        now: SystemTime,
+    ) -> Result<Verdict, EvalError> {
+        self.evaluate_with(module, total_len, Some(signature), target, now)
+    }
+
+    fn evaluate_with<R: Read>(
+        &self,
+        module: R,
+        total_len: Option<u64>,
+        signature: Option<&[u8]>,
+        target: &Target<'_>,
+        now: SystemTime,
+    ) -> Result<Verdict, EvalError> {
         let facts = ModuleFacts {
             path: target.path.map(str::to_string),
             oci_repository: target.oci_repository.map(str::to_string),
@@ -695,7 +720,11 @@ impl Policy {
             Coverage::Sections { .. } => wsc_core::Scope::Partial(&select),
         };
         let mut input = Hashing { inner: module, hasher: Sha256::new(), len: 0 };
-        let result = wsc_core::verify_embedded(&mut input, total_len, &dyns, scope, &VerifyOptions::default());
+        let options = VerifyOptions::default();
+        let result = match signature {
+            None => wsc_core::verify_embedded(&mut input, total_len, &dyns, scope, &options),
+            Some(sig) => wsc_core::verify_detached(&mut input, total_len, sig, &dyns, scope, &options),
+        };
         let report = match result {
             Ok(r) => Some(r),
             Err(wsc_core::Error::NoSignature) => None,

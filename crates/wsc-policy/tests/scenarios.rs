@@ -45,6 +45,9 @@ struct Scenario {
     unsigned_sections: Option<Vec<String>>,
     #[serde(default)]
     policy_error: Option<String>,
+    /// Verify with the signature data detached from the module.
+    #[serde(default)]
+    detached: bool,
 }
 
 fn default_module() -> String {
@@ -284,11 +287,17 @@ fn run(world: &World, s: &Scenario) -> Result<(), String> {
     if let Some(code) = &s.policy_error {
         return Err(format!("expected policy error {code}, the policy loaded"));
     }
-    let module = build_module(world, s);
+    let mut module = build_module(world, s);
     let target = Target::new(s.path.as_deref(), s.oci_repository.as_deref());
-    let verdict = policy
-        .evaluate(module.as_slice(), Some(module.len() as u64), &target, SystemTime::now())
-        .map_err(|e| format!("evaluation error: {e}"))?;
+    let verdict = if s.detached {
+        let mut content = Vec::new();
+        let sig = wsc_core::detach(module.as_slice(), &mut content).expect("detach");
+        module = content;
+        policy.evaluate_detached(module.as_slice(), Some(module.len() as u64), &sig, &target, SystemTime::now())
+    } else {
+        policy.evaluate(module.as_slice(), Some(module.len() as u64), &target, SystemTime::now())
+    }
+    .map_err(|e| format!("evaluation error: {e}"))?;
     let json = verdict.to_json();
     let decision = match verdict.decision() {
         Decision::Accepted => "accepted",
