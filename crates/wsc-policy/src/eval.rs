@@ -27,7 +27,7 @@ use crate::model::{
     X509Principal, X509Time,
 };
 use crate::verdict::{
-    CoverageReport, Decision, ModuleFacts, Reason, ReasonCode, RuleKind, Satisfied, SignerSlot, Verdict,
+    CoverageReport, Decision, ModuleFacts, Reason, ReasonCode, RuleKind, Satisfied, SignerSlot, Unused, Verdict,
 };
 
 /// Most nodes the rule tree may expand to (rules shared by several
@@ -643,6 +643,7 @@ impl Policy {
             coverage: CoverageReport::default(),
             module: facts,
             policy_sha256: self.sha256,
+            unused: Vec::new(),
         };
         // With no scope the module is still hashed, for the verdict.
         let hashed = |module: R, facts: ModuleFacts| -> Result<ModuleFacts, EvalError> {
@@ -756,6 +757,7 @@ impl Policy {
         let mut signers: Vec<SignerId> = Vec::new();
         let mut usable: BTreeMap<&str, Vec<Usable>> = BTreeMap::new();
         let mut reasons: Vec<Reason> = Vec::new();
+        let mut unused: Vec<Unused> = Vec::new();
         let mut note = |code: ReasonCode, principal: &str, message: String| {
             if !reasons.iter().any(|r| r.code == code && r.principal.as_deref() == Some(principal)) {
                 reasons.push(Reason { code, principal: Some(principal.to_string()), message });
@@ -786,48 +788,37 @@ impl Policy {
             let principal = self.principals.get(*name);
             for sig in &verified.signatures {
                 let ev = &sig.evidence;
-                let Some(parts) = report.set_covers_scope(sig.set) else {
-                    note(
-                        ReasonCode::CoverageInsufficient,
-                        name,
-                        format!("set {} alone does not cover what scope {} requires", sig.set, chosen.name),
-                    );
-                    continue;
+                let mut unused_as = |why: &'static str| {
+                    if unused.len() < MAX_UNUSED {
+                        unused.push(Unused {
+                            set: sig.set,
+                            record: sig.record,
+                            principal: name.to_string(),
+                            signer: ev.signer.clone(),
+                            why,
+                        });
+                    }
                 };
-                let id_text = ev.signer.to_string();
-                if self.revoked.contains(&id_text) {
-                    note(ReasonCode::Revoked, name, format!("{id_text} is revoked by the policy"));
-                    continue;
-                }
-                match principal {
-                    Some(Principal::Key(k)) => {
-                        // Fail closed: a key's evidence must name that key.
-                        if ev.signer != (SignerId::Key { spki_sha256: k.fingerprint }) {
-                            continue;
-                        }
-                        if let Some(until) = k.valid_until {
-                            let at = ev.time.as_ref().map_or(now_secs, |t| t.unix_secs);
-                            if at > until.unix_seconds() {
-                                note(ReasonCode::KeyExpired, name, format!("{id_text} is valid until {until}"));
+                let checked = self.check_evidence(principal, ev, report.set_covers_scope(sig.set), now_secs);
+                let parts = match checked {
+                    Ok(parts) => parts,
+                    Err(refusal) => {
+                        let (code, message) = match refusal {
+                            Refusal::Coverage => (
+                                ReasonCode::CoverageInsufficient,
+                                format!("set {} alone does not cover what scope {} requires", sig.set, chosen.name),
+                            ),
+                            Refusal::Code(code, message) => (code, message),
+                            Refusal::NotThisKey => {
+                                unused_as("not_this_key");
                                 continue;
                             }
-                        }
+                        };
+                        unused_as(code.as_str());
+                        note(code, name, message);
+                        continue;
                     }
-                    Some(Principal::X509(x)) => {
-                        if let Some(age) = x.max_age {
-                            let Some(t) = &ev.time else {
-                                note(ReasonCode::NoTrustedTime, name, "max_age needs a trusted time".into());
-                                continue;
-                            };
-                            let max = i64::try_from(age.as_secs()).unwrap_or(i64::MAX);
-                            if now_secs.saturating_sub(t.unix_secs) > max {
-                                note(ReasonCode::MaxAgeExceeded, name, format!("signed more than {age} ago"));
-                                continue;
-                            }
-                        }
-                    }
-                    _ => {}
-                }
+                };
                 // One key is one signer, in a plain record or as a leaf.
                 let signer = match signers.iter().position(|s| same_signer(s, &ev.signer)) {
                     Some(p) => p,
@@ -837,7 +828,9 @@ impl Policy {
                     }
                 };
                 let list = usable.entry(name).or_default();
-                if !list.iter().any(|u| u.signer == signer) {
+                if list.iter().any(|u| u.signer == signer) {
+                    unused_as("same_signer");
+                } else {
                     list.push(Usable { signer, set: sig.set, record: sig.record, parts, time: ev.time.clone() });
                 }
             }
@@ -870,6 +863,19 @@ impl Policy {
             };
             verdict.reasons.push(Reason { code, principal: None, message });
             verdict.reasons.extend(reasons);
+            for (p, list) in &usable {
+                for u in list {
+                    unused.push(Unused {
+                        set: u.set,
+                        record: u.record,
+                        principal: p.to_string(),
+                        signer: signers[u.signer].clone(),
+                        why: "rule_unsatisfied",
+                    });
+                }
+            }
+            unused.truncate(MAX_UNUSED);
+            verdict.unused = unused;
             return Ok(finish(verdict, chosen.mode));
         };
         let mut filled = Vec::with_capacity(slots.len());
@@ -894,11 +900,86 @@ impl Policy {
                 time: u.time.clone(),
             });
         }
+        for (p, list) in &usable {
+            for u in list {
+                let used = filled.iter().any(|f| f.principal == *p && f.set == u.set && f.record == u.record);
+                if !used {
+                    unused.push(Unused {
+                        set: u.set,
+                        record: u.record,
+                        principal: p.to_string(),
+                        signer: signers[u.signer].clone(),
+                        why: "not_needed",
+                    });
+                }
+            }
+        }
+        unused.truncate(MAX_UNUSED);
+        verdict.unused = unused;
         let mut it = filled.into_iter();
         verdict.satisfied = Some(render(sel, &mut it));
         verdict.decision = Decision::Accepted;
         verdict.coverage = coverage_report(&report, parts, &unselected.into_inner());
         Ok(verdict)
+    }
+}
+
+/// Why a valid record does not count for a principal.
+enum Refusal {
+    /// Its set alone does not cover the scope.
+    Coverage,
+    /// A check of the policy refused it.
+    Code(ReasonCode, String),
+    /// The evidence names another key than the principal's (never for
+    /// a key's own verifier; kept so that it fails closed).
+    NotThisKey,
+}
+
+/// Most entries of the verdict's `unused` list.
+const MAX_UNUSED: usize = 1024;
+
+impl Policy {
+    /// The checks a valid record must pass to count for `principal`:
+    /// its set alone covers the scope (`parts`), its signer is not
+    /// revoked, and its time checks pass. Returns the parts it covers.
+    fn check_evidence(
+        &self,
+        principal: Option<&Principal>,
+        ev: &Evidence,
+        parts: Option<usize>,
+        now_secs: i64,
+    ) -> Result<usize, Refusal> {
+        let parts = parts.ok_or(Refusal::Coverage)?;
+        let id_text = ev.signer.to_string();
+        if self.revoked.contains(&id_text) {
+            return Err(Refusal::Code(ReasonCode::Revoked, format!("{id_text} is revoked by the policy")));
+        }
+        match principal {
+            Some(Principal::Key(k)) => {
+                if ev.signer != (SignerId::Key { spki_sha256: k.fingerprint }) {
+                    return Err(Refusal::NotThisKey);
+                }
+                if let Some(until) = k.valid_until {
+                    let at = ev.time.as_ref().map_or(now_secs, |t| t.unix_secs);
+                    if at > until.unix_seconds() {
+                        return Err(Refusal::Code(ReasonCode::KeyExpired, format!("{id_text} is valid until {until}")));
+                    }
+                }
+            }
+            Some(Principal::X509(x)) => {
+                if let Some(age) = x.max_age {
+                    let Some(t) = &ev.time else {
+                        return Err(Refusal::Code(ReasonCode::NoTrustedTime, "max_age needs a trusted time".into()));
+                    };
+                    let max = i64::try_from(age.as_secs()).unwrap_or(i64::MAX);
+                    if now_secs.saturating_sub(t.unix_secs) > max {
+                        return Err(Refusal::Code(ReasonCode::MaxAgeExceeded, format!("signed more than {age} ago")));
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(parts)
     }
 }
 

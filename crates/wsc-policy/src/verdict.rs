@@ -222,6 +222,25 @@ pub struct CoverageReport {
     pub unsigned_sections: Vec<String>,
 }
 
+/// A valid record that did not count, and why: a reason code
+/// (`coverage_insufficient`, `revoked`, `key_expired`, ...), `same_signer`
+/// (another record of the same signer counted), `not_needed` (the rule was
+/// met without it) or `rule_unsatisfied` (the rule failed anyway).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Unused {
+    /// Set index.
+    pub set: usize,
+    /// Record index in the set.
+    pub record: usize,
+    /// The principal it verified under.
+    pub principal: String,
+    /// Who signed.
+    pub signer: SignerId,
+    /// Why it did not count.
+    pub why: &'static str,
+}
+
 /// The module as evaluated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ModuleFacts {
@@ -247,6 +266,7 @@ pub struct Verdict {
     pub(crate) coverage: CoverageReport,
     pub(crate) module: ModuleFacts,
     pub(crate) policy_sha256: [u8; 32],
+    pub(crate) unused: Vec<Unused>,
 }
 
 impl Verdict {
@@ -295,6 +315,11 @@ impl Verdict {
         self.module.size
     }
 
+    /// Valid records that did not count, and why.
+    pub fn unused(&self) -> &[Unused] {
+        &self.unused
+    }
+
     /// SHA-256 of the policy's normalized form.
     pub fn policy_sha256(&self) -> [u8; 32] {
         self.policy_sha256
@@ -341,6 +366,9 @@ impl Verdict {
                 "unsigned_ranges": ranges(&self.coverage.unsigned_ranges),
                 "unsigned_sections": self.coverage.unsigned_sections,
             },
+            "unused": self.unused.iter().map(|u| json!({
+                "set": u.set, "record": u.record, "principal": u.principal, "signer": u.signer.to_string(), "why": u.why,
+            })).collect::<Vec<_>>(),
         })
     }
 }

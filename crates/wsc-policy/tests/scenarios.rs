@@ -45,6 +45,9 @@ struct Scenario {
     unsigned_sections: Option<Vec<String>>,
     #[serde(default)]
     policy_error: Option<String>,
+    /// `why` values that must be among the verdict's unused records.
+    #[serde(default)]
+    unused: Vec<String>,
     /// Verify with the signature data detached from the module.
     #[serde(default)]
     detached: bool,
@@ -341,6 +344,11 @@ fn run(world: &World, s: &Scenario) -> Result<(), String> {
     if let Some(expected) = &s.unsigned_sections {
         if &verdict.coverage().unsigned_sections != expected {
             return Err(format!("unsigned sections {:?}, expected {expected:?}", verdict.coverage().unsigned_sections));
+        }
+    }
+    for why in &s.unused {
+        if !verdict.unused().iter().any(|u| u.why == why) {
+            return Err(format!("unused record with why {why} missing: {json}"));
         }
     }
     let sha: [u8; 32] = Sha256::digest(&module).into();
