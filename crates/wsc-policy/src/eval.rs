@@ -951,7 +951,15 @@ impl Policy {
     ) -> Result<usize, Refusal> {
         let parts = parts.ok_or(Refusal::Coverage)?;
         let id_text = ev.signer.to_string();
-        if self.revoked.contains(&id_text) {
+        // A key is one signer in a plain record and as a leaf: revoking
+        // either id revokes both.
+        let other = match &ev.signer {
+            SignerId::Key { spki_sha256 } => Some(SignerId::X509 { leaf_spki_sha256: *spki_sha256 }),
+            SignerId::X509 { leaf_spki_sha256 } => Some(SignerId::Key { spki_sha256: *leaf_spki_sha256 }),
+            _ => None,
+        };
+        let revoked = self.revoked.contains(&id_text) || other.is_some_and(|o| self.revoked.contains(&o.to_string()));
+        if revoked {
             return Err(Refusal::Code(ReasonCode::Revoked, format!("{id_text} is revoked by the policy")));
         }
         match principal {
