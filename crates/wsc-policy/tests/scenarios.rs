@@ -13,7 +13,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use wsc_core::sigdata::{SetEntry, SignatureData, SignatureRecord};
 use wsc_core::{KeyAlgorithm, PublicKey, SecretKey, Signer, SignerError};
-use wsc_pki::{Ca, CaProfile, CertSigner, Csr, DeviceProfile};
+use wsc_pki::{Ca, CaProfile, CertSigner, Csr, DeviceProfile, Timestamper, TsaTrust};
 use wsc_policy::{Decision, Target};
 
 #[derive(Deserialize)]
@@ -45,6 +45,9 @@ struct Scenario {
     unsigned_sections: Option<Vec<String>>,
     #[serde(default)]
     policy_error: Option<String>,
+    /// The time source every satisfied slot must have (`tsa`, `rekor`).
+    #[serde(default)]
+    time_source: Option<String>,
     /// `why` values that must be among the verdict's unused records.
     #[serde(default)]
     unused: Vec<String>,
@@ -78,6 +81,8 @@ struct Step {
     x509: Option<String>,
     ca: Option<String>,
     device: Option<String>,
+    /// With `x509`: an RFC 3161 timestamp from the test's `openssl ts` TSA.
+    timestamp: Option<bool>,
     /// Flip the module's last byte.
     tamper: Option<bool>,
 }
@@ -124,6 +129,11 @@ impl World {
             std::fs::write(dir.path().join(format!("{c}.pem")), ca.certificate_pem().expect("pem")).expect("write");
             cas.insert(c.to_string(), ca);
         }
+        // A timestamp authority run by `openssl ts -reply` (files in tsa/).
+        let script = repo().join("testdata/openssl-tsa/setup.sh");
+        let out =
+            Command::new("sh").arg(script).arg(dir.path().join("tsa")).arg("Scenario TSA").output().expect("setup.sh");
+        assert!(out.status.success(), "openssl-tsa/setup.sh: {}", String::from_utf8_lossy(&out.stderr));
         World { dir, keys, cas }
     }
 
@@ -139,6 +149,30 @@ impl World {
             out = out.replace(&format!("{{fp:{name}}}"), &wsc_core::keys::hex(&fp));
         }
         out
+    }
+}
+
+/// `openssl ts -reply` with the configuration in a directory.
+struct OpensslTsa(PathBuf);
+
+impl Timestamper for OpensslTsa {
+    fn timestamp(&self, request: &[u8]) -> Result<Vec<u8>, SignerError> {
+        let n = rand_core::RngCore::next_u64(&mut rand_core::OsRng);
+        let (q, r) = (self.0.join(format!("{n}.tsq")), self.0.join(format!("{n}.tsr")));
+        std::fs::write(&q, request).map_err(SignerError::new)?;
+        let out = Command::new("openssl")
+            .args(["ts", "-reply", "-config"])
+            .arg(self.0.join("ts.cnf"))
+            .arg("-queryfile")
+            .arg(&q)
+            .arg("-out")
+            .arg(&r)
+            .output()
+            .map_err(SignerError::new)?;
+        if !out.status.success() {
+            return Err(SignerError::new(String::from_utf8_lossy(&out.stderr).into_owned()));
+        }
+        std::fs::read(&r).map_err(SignerError::new)
     }
 }
 
@@ -265,6 +299,13 @@ fn build_module(world: &World, s: &Scenario) -> Vec<u8> {
             let csr = Csr::create(key, device).expect("csr");
             let chain = ca.issue(&csr, &DeviceProfile::for_device(device)).expect("issue");
             let signer = CertSigner::new(key, chain).expect("cert signer");
+            let signer = if step.timestamp == Some(true) {
+                let mut trust = TsaTrust::new();
+                trust.add_chain(&read(&world.dir.path().join("tsa/chain.pem"))).expect("TSA chain");
+                signer.with_timestamps(Box::new(OpensslTsa(world.dir.path().join("tsa"))), trust).expect("timestamps")
+            } else {
+                signer
+            };
             m = wsc_core::sign(&m, &signer).expect("sign");
         }
         if step.tamper == Some(true) {
@@ -344,6 +385,13 @@ fn run(world: &World, s: &Scenario) -> Result<(), String> {
     if let Some(expected) = &s.unsigned_sections {
         if &verdict.coverage().unsigned_sections != expected {
             return Err(format!("unsigned sections {:?}, expected {expected:?}", verdict.coverage().unsigned_sections));
+        }
+    }
+    if let Some(source) = &s.time_source {
+        let slots = verdict.satisfied().map(|t| t.slots()).unwrap_or_default();
+        if slots.is_empty() || slots.iter().any(|x| x.time.as_ref().map(|t| t.source.as_str()) != Some(source.as_str()))
+        {
+            return Err(format!("time source {source} expected on every slot: {json}"));
         }
     }
     for why in &s.unused {
