@@ -389,17 +389,79 @@ fn x509_verifier(
     })))
 }
 
-/// Hashes every byte read through it.
+/// Hashes every byte read through it, on a second thread when one can be
+/// started, so the module's SHA-256 costs little time beside the content
+/// walk (which hashes the content, not the file). The channel holds at
+/// most [`HASH_QUEUE`] chunks: memory stays bounded.
 struct Hashing<R> {
     inner: R,
-    hasher: Sha256,
     len: u64,
+    sink: HashSink,
+}
+
+enum HashSink {
+    Here(Sha256),
+    Beside {
+        tx: std::sync::mpsc::SyncSender<Vec<u8>>,
+        /// Buffers the thread has hashed, for reuse (no page faults per chunk).
+        back: std::sync::mpsc::Receiver<Vec<u8>>,
+        worker: std::thread::JoinHandle<Sha256>,
+    },
+}
+
+/// Chunks waiting for the hashing thread.
+const HASH_QUEUE: usize = 8;
+
+impl<R: Read> Hashing<R> {
+    fn new(inner: R) -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(HASH_QUEUE);
+        let (back_tx, back) = std::sync::mpsc::sync_channel::<Vec<u8>>(HASH_QUEUE + 2);
+        let spawned = std::thread::Builder::new().name("wsc-policy-sha256".into()).spawn(move || {
+            let mut h = Sha256::new();
+            for chunk in rx {
+                h.update(&chunk);
+                // A full return queue only means the buffer is not reused.
+                let _ = back_tx.try_send(chunk);
+            }
+            h
+        });
+        let sink = match spawned {
+            Ok(worker) => HashSink::Beside { tx, back, worker },
+            Err(_) => HashSink::Here(Sha256::new()),
+        };
+        Hashing { inner, len: 0, sink }
+    }
+
+    /// Reads what is left, then the SHA-256 and length of every byte read.
+    fn finish(mut self) -> io::Result<([u8; 32], u64)> {
+        io::copy(&mut self, &mut io::sink())?;
+        let hasher = match self.sink {
+            HashSink::Here(h) => h,
+            HashSink::Beside { tx, worker, .. } => {
+                drop(tx);
+                worker.join().map_err(|_| io::Error::other("the hashing thread failed"))?
+            }
+        };
+        Ok((hasher.finalize().into(), self.len))
+    }
 }
 
 impl<R: Read> Read for Hashing<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
+        let chunk = &buf[..n];
+        match &mut self.sink {
+            HashSink::Here(h) => h.update(chunk),
+            HashSink::Beside { tx, back, .. } => {
+                if n > 0 {
+                    let mut owned = back.try_recv().unwrap_or_default();
+                    owned.clear();
+                    owned.extend_from_slice(chunk);
+                    // Fail closed: a lost chunk would give a wrong digest.
+                    tx.send(owned).map_err(|_| io::Error::other("the hashing thread stopped"))?;
+                }
+            }
+        }
         self.len += n as u64;
         Ok(n)
     }
@@ -647,9 +709,8 @@ impl Policy {
         };
         // With no scope the module is still hashed, for the verdict.
         let hashed = |module: R, facts: ModuleFacts| -> Result<ModuleFacts, EvalError> {
-            let mut input = Hashing { inner: module, hasher: Sha256::new(), len: 0 };
-            io::copy(&mut input, &mut io::sink()).map_err(|e| EvalError::Module(e.into()))?;
-            Ok(ModuleFacts { sha256: Some(input.hasher.finalize().into()), size: Some(input.len), ..facts })
+            let (sha256, size) = Hashing::new(module).finish().map_err(|e| EvalError::Module(e.into()))?;
+            Ok(ModuleFacts { sha256: Some(sha256), size: Some(size), ..facts })
         };
         let chosen = match choose_scope(self, target) {
             Err(reason) => {
@@ -720,7 +781,7 @@ impl Policy {
             Coverage::Whole => wsc_core::Scope::Whole,
             Coverage::Sections { .. } => wsc_core::Scope::Partial(&select),
         };
-        let mut input = Hashing { inner: module, hasher: Sha256::new(), len: 0 };
+        let mut input = Hashing::new(module);
         let options = VerifyOptions::default();
         let result = match signature {
             None => wsc_core::verify_embedded(&mut input, total_len, &dyns, scope, &options),
@@ -732,14 +793,14 @@ impl Policy {
             Err(e) => return Err(EvalError::Module(e)),
         };
         // Whatever the walk did not need is hashed too.
-        io::copy(&mut input, &mut io::sink()).map_err(|e| EvalError::Module(e.into()))?;
+        let (sha256, size) = input.finish().map_err(|e| EvalError::Module(e.into()))?;
         let facts = ModuleFacts {
             kind: report.as_ref().map(|r| match r.kind {
                 ModuleKind::Component => "component",
                 _ => "module",
             }),
-            sha256: Some(input.hasher.finalize().into()),
-            size: Some(input.len),
+            sha256: Some(sha256),
+            size: Some(size),
             ..facts
         };
         let mut verdict = base(Some(chosen.name.clone()), chosen.mode, coverage_kind, facts);
