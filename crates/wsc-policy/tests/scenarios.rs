@@ -516,3 +516,41 @@ fn the_search_for_distinct_signers_is_budgeted() {
         other => panic!("expected the search budget error, got {other:?}"),
     }
 }
+
+#[test]
+fn cut_or_flipped_modules_are_never_accepted_and_never_panic() {
+    // Two keys, 2 of 2: every cut of the signed module and every single
+    // bit flip is evaluated; a cut is never accepted, a flip of a content
+    // or signature byte never is either (only the key id bytes, which
+    // are hints, may change without effect; they are not flipped here).
+    let world = World::new();
+    let text = "schema = \"wsc-policy/v1\"\n[principals.a]\nkind = \"key\"\nalgorithm = \"ed25519\"\nfile = \"k1.pk\"\n[principals.b]\nkind = \"key\"\nalgorithm = \"p256\"\nfile = \"p1.pem\"\n[rules.both]\nall = [\"a\", \"b\"]\n[default]\nrule = \"both\"\n";
+    let p = world.dir.path().join("cut.toml");
+    std::fs::write(&p, text).expect("write");
+    let policy = wsc_policy::load_file(&p).expect("load");
+    let mut m = read(&repo().join("testdata/wasmsign2/modules/add.wasm"));
+    for k in ["k1", "p1"] {
+        m = wsc_core::sign(&m, world.key(k)).expect("sign");
+    }
+    let eval = |bytes: &[u8]| policy.evaluate(bytes, Some(bytes.len() as u64), &Target::unnamed(), SystemTime::now());
+    let whole = eval(&m).expect("evaluate");
+    assert_eq!(whole.decision(), Decision::Accepted);
+    let mut accepted = Vec::new();
+    for cut in 0..m.len() {
+        if let Ok(v) = eval(&m[..cut]) {
+            if v.decision() == Decision::Accepted {
+                accepted.push(format!("cut at {cut}"));
+            }
+        }
+    }
+    for i in 0..m.len() {
+        let mut f = m.clone();
+        f[i] ^= 0x01;
+        if let Ok(v) = eval(&f) {
+            if v.decision() == Decision::Accepted {
+                accepted.push(format!("flip at {i}"));
+            }
+        }
+    }
+    assert!(accepted.is_empty(), "accepted: {accepted:?}");
+}
