@@ -16,6 +16,7 @@ mod fuzz;
 mod interop;
 mod keyless_sign;
 mod layers;
+mod policy_bench;
 mod supply;
 mod trace;
 mod util;
@@ -32,6 +33,9 @@ commands:
   bench --pki-worst [--runs N] [--out FILE]
                               wsc verify --trust-anchor on the worst certificate-path inputs
                               the size limits allow (target below 1 s)
+  bench --policy [--input FILE] [--runs N] [--out FILE] [--check]
+                              wsc verify --policy (2 of 3 keys) vs verify -K of one module
+                              (default: the corpus large-flite.wasm), and loading 50 principals
   bench --keyless [--runs N] [--out FILE]
                               keyless verification of a 1 MiB module vs sigstore-python
   bench --keyless-sign [--runs N] [--modules N] [--requests N] [--connections N] [--out FILE] [--check]
@@ -67,6 +71,12 @@ fn main() -> Result<()> {
             }
             Ok(())
         }
+        "bench" if rest.iter().any(|a| a == "--policy") => policy_bench::bench(&policy_bench::Opts {
+            input: opt(rest, "--input").map_or_else(|| default_corpus().join("large-flite.wasm"), PathBuf::from),
+            runs: opt(rest, "--runs").map(|r| r.parse()).transpose().context("--runs takes a number")?.unwrap_or(10),
+            out: opt(rest, "--out").map(PathBuf::from),
+            check: rest.iter().any(|a| a == "--check"),
+        }),
         "bench" if rest.iter().any(|a| a == "--keyless") => {
             let runs =
                 opt(rest, "--runs").map(|r| r.parse()).transpose().context("--runs takes a number")?.unwrap_or(10);
