@@ -27,13 +27,7 @@ pub(crate) struct Named<'a> {
     pub(crate) oci_repository: Option<&'a str>,
 }
 
-pub(crate) fn run(
-    input: &Path,
-    signature: Option<&Path>,
-    policy_file: &Path,
-    named: Named<'_>,
-    json: bool,
-) -> Result<Outcome> {
+fn evaluate(input: &Path, signature: Option<&Path>, policy_file: &Path, named: Named<'_>) -> Result<(Verdict, String)> {
     let policy = wsc_policy::load_file(policy_file).with_context(|| format!("policy '{}'", policy_file.display()))?;
     let path = named.path.map(str::to_string).or_else(|| default_path(input));
     let target = Target::new(path.as_deref(), named.oci_repository);
@@ -47,22 +41,76 @@ pub(crate) fn run(
         }
     }
     .with_context(|| format!("cannot verify '{}' against policy '{}'", input.display(), policy_file.display()))?;
-    tracing::info!(
-        event = "verify_policy",
-        module = %input.display(),
-        policy_sha256 = %policy.sha256_hex(),
-        scope = verdict.scope().unwrap_or(""),
-        decision = verdict.decision().as_str(),
-        "policy verification"
-    );
+    Ok((verdict, policy.sha256_hex()))
+}
+
+pub(crate) fn run(
+    input: &Path,
+    signature: Option<&Path>,
+    policy_file: &Path,
+    named: Named<'_>,
+    json: bool,
+) -> Result<Outcome> {
+    let (verdict, policy_sha256) = evaluate(input, signature, policy_file, named)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&verdict.to_json())?);
     } else {
         print_text(input, &verdict);
     }
+    Ok(decide(input, &verdict, &policy_sha256))
+}
+
+/// `verify_matrix --policy`: the verdict, then one line per principal.
+pub(crate) fn run_matrix(
+    input: &Path,
+    signature: Option<&Path>,
+    policy_file: &Path,
+    named: Named<'_>,
+    json: bool,
+) -> Result<Outcome> {
+    let (verdict, policy_sha256) = evaluate(input, signature, policy_file, named)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&verdict.to_json())?);
+    } else {
+        println!("Scope {}: {}", verdict.scope().unwrap_or("(none)"), verdict.decision().as_str());
+        for row in verdict.matrix() {
+            let counted: Vec<String> =
+                row.counted.iter().map(|s| format!("{} (set {}, record {})", s.signer, s.set, s.record)).collect();
+            let unused: Vec<String> =
+                row.unused.iter().map(|u| format!("set {} record {}: {}", u.set, u.record, u.why)).collect();
+            let reasons: Vec<&str> = row.reasons.iter().map(|r| r.code.as_str()).collect();
+            let mut line = format!("  - {}: ", row.principal);
+            if counted.is_empty() {
+                line.push_str("not counted");
+            } else {
+                line.push_str(&format!("counted {}", counted.join(", ")));
+            }
+            if !unused.is_empty() {
+                line.push_str(&format!("; unused {}", unused.join(", ")));
+            }
+            if !reasons.is_empty() {
+                line.push_str(&format!("; {}", reasons.join(", ")));
+            }
+            println!("{line}");
+        }
+    }
+    Ok(decide(input, &verdict, &policy_sha256))
+}
+
+/// Logs the decision, prints the audit banner or the rejection, and maps
+/// the decision to an exit code.
+fn decide(input: &Path, verdict: &Verdict, policy_sha256: &str) -> Outcome {
+    tracing::info!(
+        event = "verify_policy",
+        module = %input.display(),
+        policy_sha256 = %policy_sha256,
+        scope = verdict.scope().unwrap_or(""),
+        decision = verdict.decision().as_str(),
+        "policy verification"
+    );
     let scope = verdict.scope().unwrap_or("(none)").to_string();
     let reason = verdict.primary_reason().map_or("unknown", |r| r.as_str());
-    Ok(match verdict.decision() {
+    match verdict.decision() {
         Decision::Accepted => Outcome::Done,
         Decision::AuditRejected => {
             // Every run, JSON or not: an audit pass must never look like success.
@@ -73,7 +121,7 @@ pub(crate) fn run(
             eprintln!("error: '{}': rejected by policy scope {scope}: {reason}", input.display());
             Outcome::VerificationFailed
         }
-    })
+    }
 }
 
 fn print_text(input: &Path, v: &Verdict) {

@@ -87,8 +87,17 @@ pub(crate) struct MatrixArgs {
     #[arg(short = 'i', long = "input-file", value_name = "FILE")]
     input: PathBuf,
     /// Public keys; each is reported on its own.
-    #[arg(short = 'K', long = "public-keys", value_name = "FILE", num_args = 1.., required = true)]
+    #[arg(short = 'K', long = "public-keys", value_name = "FILE", num_args = 1.., required_unless_present = "policy")]
     public_keys: Vec<PathBuf>,
+    /// Evaluate a trust policy and report each principal its scope reaches.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["public_keys", "split", "ssh"])]
+    policy: Option<PathBuf>,
+    /// The module's path as the policy's scopes name it (default: the -i path).
+    #[arg(long, value_name = "NAME", requires = "policy")]
+    path: Option<String>,
+    /// The OCI repository the module comes from.
+    #[arg(long = "oci-repository", value_name = "REPO", requires = "policy")]
+    oci_repository: Option<String>,
     #[command(flatten)]
     common: Common,
 }
@@ -214,6 +223,14 @@ pub(crate) fn run(a: &VerifyArgs) -> Result<Outcome> {
 }
 
 pub(crate) fn run_matrix(a: &MatrixArgs) -> Result<Outcome> {
+    if a.policy.is_none() && (a.path.is_some() || a.oci_repository.is_some()) {
+        anyhow::bail!("--path and --oci-repository name a module for --policy, and --policy is not given");
+    }
+    if let Some(policy) = &a.policy {
+        let named =
+            crate::policy_verify::Named { path: a.path.as_deref(), oci_repository: a.oci_repository.as_deref() };
+        return crate::policy_verify::run_matrix(&a.input, a.common.signature.as_deref(), policy, named, a.common.json);
+    }
     let keys = load_keys(&a.public_keys, a.common.ssh)?;
     let report = verify(&a.input, &keys, &a.common)?;
     let ok = report.any_verified();

@@ -106,6 +106,20 @@ fn exit_codes_banner_and_json() {
         (&["verify", "-i", "app.wasm", "--policy", "policy.toml", "-K", "k1.pk"], 2, None, "cannot be used with"),
         (&["verify", "-i", "app.wasm", "--policy", "policy.toml", "--keyless"], 2, None, "cannot be used with"),
         (&["verify", "-i", "app.wasm", "--path", "x.wasm", "-K", "k1.pk"], 2, None, "--policy"),
+        // verify_matrix --policy: the same decision and exit code, with a row per principal.
+        (&["verify_matrix", "-i", "app.wasm", "--policy", "policy.toml", "--json"], 0, Some("accepted"), ""),
+        (
+            &["verify_matrix", "-i", "app.wasm", "--policy", "policy.toml", "--oci-repository", "ghcr.io/acme/app"],
+            1,
+            None,
+            "threshold_not_met",
+        ),
+        (
+            &["verify_matrix", "-i", "app.wasm", "--policy", "policy.toml", "-K", "k1.pk"],
+            2,
+            None,
+            "cannot be used with",
+        ),
     ];
     let mut failures = Vec::new();
     for (args, code, decision, needle) in cases {
@@ -124,6 +138,31 @@ fn exit_codes_banner_and_json() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// `verify_matrix --policy` prints one row per principal the scope reaches:
+/// what counted, and what did not and why.
+#[test]
+fn matrix_rows_per_principal() {
+    let dir = setup();
+    let d = dir.path();
+    let o = wsc_in(
+        d,
+        &["verify_matrix", "-i", "app.wasm", "--policy", "policy.toml", "--oci-repository", "ghcr.io/acme/app"],
+    );
+    let stdout = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{stdout}{}", text(&o.stderr));
+    assert!(stdout.contains("Scope registry: rejected"), "{stdout}");
+    assert!(
+        stdout.lines().any(|l| l.starts_with("  - a: not counted; unused set 0 record 0: rule_unsatisfied")),
+        "{stdout}"
+    );
+    assert!(stdout.lines().any(|l| l == "  - b: not counted"), "{stdout}");
+    let o = wsc_in(d, &["verify_matrix", "-i", "app.wasm", "--policy", "policy.toml", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&text(&o.stdout)).expect("json");
+    assert_eq!(v["principals"].as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v["principals"][0]["principal"], "a");
+    assert_eq!(v["principals"][0]["counted"][0]["set"], 0);
 }
 
 /// Keyless principals against the local Sigstore instance: the exact

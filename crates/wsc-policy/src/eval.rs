@@ -706,6 +706,7 @@ impl Policy {
             module: facts,
             policy_sha256: self.sha256,
             unused: Vec::new(),
+            principals: Vec::new(),
         };
         // With no scope the module is still hashed, for the verdict.
         let hashed = |module: R, facts: ModuleFacts| -> Result<ModuleFacts, EvalError> {
@@ -804,6 +805,7 @@ impl Policy {
             ..facts
         };
         let mut verdict = base(Some(chosen.name.clone()), chosen.mode, coverage_kind, facts);
+        verdict.principals = names.iter().map(|n| n.to_string()).collect();
         let Some(report) = report else {
             verdict.reasons.push(Reason {
                 code: ReasonCode::NoSignature,

@@ -76,7 +76,8 @@ pub use model::{
 };
 pub use time::{Age, Timestamp};
 pub use verdict::{
-    CoverageReport, Decision, Reason, ReasonCode, RuleKind, Satisfied, SignerSlot, Unused, VERDICT_MEDIA_TYPE, Verdict,
+    CoverageReport, Decision, PrincipalRow, Reason, ReasonCode, RuleKind, Satisfied, SignerSlot, Unused,
+    VERDICT_MEDIA_TYPE, Verdict,
 };
 
 use value::Value;

@@ -241,6 +241,20 @@ pub struct Unused {
     pub why: &'static str,
 }
 
+/// One principal's row of [`Verdict::matrix`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PrincipalRow<'a> {
+    /// The principal.
+    pub principal: &'a str,
+    /// The slots it filled in the satisfied tree.
+    pub counted: Vec<&'a SignerSlot>,
+    /// Its valid records that did not count.
+    pub unused: Vec<&'a Unused>,
+    /// Reasons about it.
+    pub reasons: Vec<&'a Reason>,
+}
+
 /// The module as evaluated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ModuleFacts {
@@ -267,6 +281,7 @@ pub struct Verdict {
     pub(crate) module: ModuleFacts,
     pub(crate) policy_sha256: [u8; 32],
     pub(crate) unused: Vec<Unused>,
+    pub(crate) principals: Vec<String>,
 }
 
 impl Verdict {
@@ -313,6 +328,28 @@ impl Verdict {
     /// The module's size in bytes, when it was read.
     pub fn module_size(&self) -> Option<u64> {
         self.module.size
+    }
+
+    /// The principals the scope's rule reaches, by name (empty when no
+    /// scope applied).
+    pub fn principals(&self) -> &[String] {
+        &self.principals
+    }
+
+    /// Per principal the scope's rule reaches: the records that filled its
+    /// slots, the valid records that did not count (and why), and the
+    /// reasons seen for it.
+    pub fn matrix(&self) -> Vec<PrincipalRow<'_>> {
+        let slots = self.satisfied.as_ref().map(Satisfied::slots).unwrap_or_default();
+        self.principals
+            .iter()
+            .map(|name| PrincipalRow {
+                principal: name,
+                counted: slots.iter().copied().filter(|s| s.principal == *name).collect(),
+                unused: self.unused.iter().filter(|u| u.principal == *name).collect(),
+                reasons: self.reasons.iter().filter(|r| r.principal.as_deref() == Some(name.as_str())).collect(),
+            })
+            .collect()
     }
 
     /// Valid records that did not count, and why.
@@ -366,6 +403,12 @@ impl Verdict {
                 "unsigned_ranges": ranges(&self.coverage.unsigned_ranges),
                 "unsigned_sections": self.coverage.unsigned_sections,
             },
+            "principals": self.matrix().iter().map(|row| json!({
+                "principal": row.principal,
+                "counted": row.counted.iter().map(|s| json!({"signer": s.signer.to_string(), "set": s.set, "record": s.record})).collect::<Vec<_>>(),
+                "unused": row.unused.len(),
+                "reasons": row.reasons.iter().map(|r| r.code.as_str()).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
             "unused": self.unused.iter().map(|u| json!({
                 "set": u.set, "record": u.record, "principal": u.principal, "signer": u.signer.to_string(), "why": u.why,
             })).collect::<Vec<_>>(),
