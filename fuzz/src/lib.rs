@@ -692,7 +692,7 @@ pub fn signed_hash_lists(data: &SignatureData, verifier: &dyn RecordVerifier) ->
 
 /// Whether `verifier` wants `record` and says its signature over `message` is valid.
 pub fn accepts(verifier: &dyn RecordVerifier, message: &[u8], record: &SignatureRecord) -> bool {
-    verifier.wants(record) && matches!(verifier.verify_record(message, record), RecordOutcome::Valid { .. })
+    verifier.wants(record) && matches!(verifier.verify_record(message, record), RecordOutcome::Valid(..))
 }
 
 /// The first section of `module` when it is the `signature` section: the

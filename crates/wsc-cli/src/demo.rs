@@ -141,7 +141,7 @@ fn keyless(dir: &std::path::Path) -> Result<String> {
     match report.single() {
         Ok(v) => println!(
             "9. with the instance stopped, verified offline: {}",
-            v.signatures.first().and_then(|s| s.signer.clone()).unwrap_or_default()
+            v.signatures.first().and_then(|s| s.evidence.description.clone()).unwrap_or_default()
         ),
         Err(e) => bail!("demo: the keyless signature did not verify: {e}"),
     }

@@ -22,6 +22,7 @@ mod ops;
 mod pins;
 mod pki;
 mod policy;
+mod policy_verify;
 mod show;
 mod sign;
 mod trust;

@@ -23,10 +23,25 @@ pub(crate) struct VerifyArgs {
         short = 'K',
         long = "public-key",
         value_name = "FILE",
-        required_unless_present_any = ["keyless", "trust_anchor"],
+        required_unless_present_any = ["keyless", "trust_anchor", "policy"],
         conflicts_with_all = ["keyless", "trust_anchor"]
     )]
     public_key: Option<PathBuf>,
+    /// Decide with a trust policy (wsc-policy/v1, TOML or JSON): the scope for this module,
+    /// its rule, coverage, time and revocation. Exit 0 accepted (or audit), 1 rejected.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["public_key", "keyless", "trust_anchor", "split", "ssh"]
+    )]
+    pub(crate) policy: Option<PathBuf>,
+    /// The module's path as the policy's scopes name it (default: the -i path as given,
+    /// without leading `./`).
+    #[arg(long, value_name = "NAME", requires = "policy")]
+    pub(crate) path: Option<String>,
+    /// The OCI repository the module comes from (exact, no tag or digest).
+    #[arg(long = "oci-repository", value_name = "REPO", requires = "policy")]
+    pub(crate) oci_repository: Option<String>,
     /// Verify keyless (Sigstore) records against an identity policy, offline.
     #[arg(long)]
     keyless: bool,
@@ -72,8 +87,17 @@ pub(crate) struct MatrixArgs {
     #[arg(short = 'i', long = "input-file", value_name = "FILE")]
     input: PathBuf,
     /// Public keys; each is reported on its own.
-    #[arg(short = 'K', long = "public-keys", value_name = "FILE", num_args = 1.., required = true)]
+    #[arg(short = 'K', long = "public-keys", value_name = "FILE", num_args = 1.., required_unless_present = "policy")]
     public_keys: Vec<PathBuf>,
+    /// Evaluate a trust policy and report each principal its scope reaches.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["public_keys", "split", "ssh"])]
+    policy: Option<PathBuf>,
+    /// The module's path as the policy's scopes name it (default: the -i path).
+    #[arg(long, value_name = "NAME", requires = "policy")]
+    path: Option<String>,
+    /// The OCI repository the module comes from.
+    #[arg(long = "oci-repository", value_name = "REPO", requires = "policy")]
+    oci_repository: Option<String>,
     #[command(flatten)]
     common: Common,
 }
@@ -134,6 +158,15 @@ impl Who {
 }
 
 pub(crate) fn run(a: &VerifyArgs) -> Result<Outcome> {
+    // Checked here too: clap's `requires` does not hold beside -K.
+    if a.policy.is_none() && (a.path.is_some() || a.oci_repository.is_some()) {
+        anyhow::bail!("--path and --oci-repository name a module for --policy, and --policy is not given");
+    }
+    if let Some(policy) = &a.policy {
+        let named =
+            crate::policy_verify::Named { path: a.path.as_deref(), oci_repository: a.oci_repository.as_deref() };
+        return crate::policy_verify::run(&a.input, a.common.signature.as_deref(), policy, named, a.common.json);
+    }
     let keys = match &a.public_key {
         Some(p) => load_keys(std::slice::from_ref(p), a.common.ssh)?,
         None if !a.cert_args.trust_anchor.is_empty() => cert_verifiers(&a.cert_args)?,
@@ -190,6 +223,14 @@ pub(crate) fn run(a: &VerifyArgs) -> Result<Outcome> {
 }
 
 pub(crate) fn run_matrix(a: &MatrixArgs) -> Result<Outcome> {
+    if a.policy.is_none() && (a.path.is_some() || a.oci_repository.is_some()) {
+        anyhow::bail!("--path and --oci-repository name a module for --policy, and --policy is not given");
+    }
+    if let Some(policy) = &a.policy {
+        let named =
+            crate::policy_verify::Named { path: a.path.as_deref(), oci_repository: a.oci_repository.as_deref() };
+        return crate::policy_verify::run_matrix(&a.input, a.common.signature.as_deref(), policy, named, a.common.json);
+    }
     let keys = load_keys(&a.public_keys, a.common.ssh)?;
     let report = verify(&a.input, &keys, &a.common)?;
     let ok = report.any_verified();
@@ -254,7 +295,11 @@ fn audit(input: &Path, keys: &[Who], c: &Common, report: &Result<Report>) {
                 let (result, signers, range) = match res {
                     Ok(v) => (
                         "verified".to_string(),
-                        v.signatures.iter().filter_map(|s| s.signer.clone()).collect::<Vec<_>>().join("; "),
+                        v.signatures
+                            .iter()
+                            .filter_map(|s| s.evidence.description.clone())
+                            .collect::<Vec<_>>()
+                            .join("; "),
                         format!("{}..{}", v.start, v.verified_end),
                     ),
                     Err(e) => (format!("failed: {e}"), String::new(), String::new()),
@@ -326,7 +371,7 @@ fn coverage(v: &wsc_core::Verified) -> String {
 fn describe(input: &Path, v: &wsc_core::Verified) {
     eprintln!("'{}': {}; {} hash(es) checked", input.display(), coverage(v), v.hashes_checked);
     for s in &v.signatures {
-        if let Some(who) = &s.signer {
+        if let Some(who) = &s.evidence.description {
             eprintln!("  set {} record {}: signed by {who}", s.set, s.record);
         }
     }
@@ -389,7 +434,7 @@ fn to_json(input: &Path, keys: &[Who], r: &Report) -> Value {
                     o["signatures"] = v
                         .signatures
                         .iter()
-                        .map(|s| json!({"set": s.set, "record": s.record, "algorithm": s.algorithm.name(), "signer": s.signer}))
+                        .map(|s| json!({"set": s.set, "record": s.record, "algorithm": s.algorithm.name(), "signer": s.evidence.description, "signer_id": s.evidence.signer.to_string()}))
                         .collect();
                 }
                 Err(e) => o["error"] = json!(e.to_string()),

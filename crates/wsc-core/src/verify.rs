@@ -34,16 +34,127 @@ pub trait RecordVerifier {
     fn verify_record(&self, message: &[u8], record: &SignatureRecord) -> RecordOutcome;
 }
 
+/// Who signed a record, as established by what verified it. Never taken
+/// from the record's unsigned key id.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum SignerId {
+    /// A public key: SHA-256 of its SubjectPublicKeyInfo DER.
+    Key {
+        /// SHA-256 of the SPKI DER.
+        spki_sha256: [u8; 32],
+    },
+    /// A Sigstore keyless certificate: its OIDC issuer and its SAN.
+    Keyless {
+        /// The OIDC issuer.
+        issuer: String,
+        /// The certificate identity (SAN).
+        identity: String,
+    },
+    /// A certificate-bound record: SHA-256 of the leaf's SPKI DER.
+    X509 {
+        /// SHA-256 of the leaf's SPKI DER.
+        leaf_spki_sha256: [u8; 32],
+    },
+}
+
+impl SignerId {
+    /// The signer id of a public key.
+    pub fn of_key(key: &PublicKey) -> std::result::Result<Self, crate::keys::KeyError> {
+        Ok(SignerId::Key { spki_sha256: sha256(&key.to_der()?) })
+    }
+}
+
+/// SHA-256 of `bytes`.
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).into()
+}
+
+impl std::fmt::Display for SignerId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SignerId::Key { spki_sha256 } => write!(f, "key:sha256:{}", crate::keys::hex(spki_sha256)),
+            SignerId::Keyless { issuer, identity } => write!(f, "keyless:{issuer}|{identity}"),
+            SignerId::X509 { leaf_spki_sha256 } => write!(f, "x509:sha256:{}", crate::keys::hex(leaf_spki_sha256)),
+        }
+    }
+}
+
+/// Where a trusted signing time comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimeSource {
+    /// A verified Rekor (transparency log) entry.
+    Rekor,
+    /// A verified RFC 3161 timestamp.
+    Tsa,
+}
+
+impl TimeSource {
+    /// `rekor` or `tsa`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            TimeSource::Rekor => "rekor",
+            TimeSource::Tsa => "tsa",
+        }
+    }
+}
+
+/// A signing time that a verifier checked (a log entry or a timestamp).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TrustedTime {
+    /// Its source.
+    pub source: TimeSource,
+    /// Seconds since the Unix epoch.
+    pub unix_secs: i64,
+}
+
+impl TrustedTime {
+    /// A time from `source`.
+    pub fn new(source: TimeSource, unix_secs: i64) -> Self {
+        TrustedTime { source, unix_secs }
+    }
+}
+
+/// What a verifier established about a valid record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Evidence {
+    /// Who signed.
+    pub signer: SignerId,
+    /// When, if a log entry or a timestamp says so.
+    pub time: Option<TrustedTime>,
+    /// A description for people (a certificate subject, an identity).
+    pub description: Option<String>,
+}
+
+impl Evidence {
+    /// Evidence of `signer`, with no time and no description.
+    pub fn new(signer: SignerId) -> Self {
+        Evidence { signer, time: None, description: None }
+    }
+
+    /// Adds a trusted time.
+    pub fn with_time(mut self, time: Option<TrustedTime>) -> Self {
+        self.time = time;
+        self
+    }
+
+    /// Adds a description.
+    pub fn with_description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+}
+
 /// What a verifier said about one record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RecordOutcome {
-    /// The signature is valid; `signer` describes who signed, when the
-    /// verifier knows more than the key (a keyless identity, a certificate).
-    Valid {
-        /// Who signed.
-        signer: Option<String>,
-    },
+    /// The signature is valid, and who signed it.
+    Valid(Evidence),
     /// The signature is not valid, and why.
     Invalid {
         /// Why.
@@ -57,10 +168,13 @@ impl RecordVerifier for PublicKey {
     }
 
     fn verify_record(&self, message: &[u8], record: &SignatureRecord) -> RecordOutcome {
-        if self.verify(message, &record.signature) {
-            RecordOutcome::Valid { signer: None }
-        } else {
-            RecordOutcome::Invalid { reason: "the signature does not verify with this key".into() }
+        if !self.verify(message, &record.signature) {
+            return RecordOutcome::Invalid { reason: "the signature does not verify with this key".into() };
+        }
+        // Fail closed: a key with no SPKI encoding has no identity.
+        match SignerId::of_key(self) {
+            Ok(id) => RecordOutcome::Valid(Evidence::new(id)),
+            Err(e) => RecordOutcome::Invalid { reason: format!("the key has no SPKI encoding: {e}") },
         }
     }
 }
@@ -122,8 +236,8 @@ pub struct SignatureRef {
     pub record: usize,
     /// The record's algorithm.
     pub algorithm: AlgorithmId,
-    /// Who signed, when the verifier says more than the key.
-    pub signer: Option<String>,
+    /// Who signed, and when, as the verifier established it.
+    pub evidence: Evidence,
 }
 
 /// A record addressed to a verifier that did not verify, and why.
@@ -183,6 +297,10 @@ pub struct Report {
     pub trailing_bytes: usize,
     /// The content checkpoints (parts) of the module.
     pub checkpoints: Vec<Checkpoint>,
+    /// Per set, how many hashes it has (0 for a malformed set).
+    set_hash_counts: Vec<usize>,
+    /// Whether the scope was [`Scope::Whole`].
+    whole_scope: bool,
 }
 
 impl Report {
@@ -198,6 +316,31 @@ impl Report {
     /// Whether at least one verifier verified.
     pub fn any_verified(&self) -> bool {
         self.results.iter().any(Result::is_ok)
+    }
+
+    /// How many parts of the module set `set` covers, on its own, when it
+    /// covers the verification's scope on its own; else `None`.
+    ///
+    /// Meant for a set named by a [`SignatureRef`] of a verified result,
+    /// whose hashes were checked against the module: for a whole scope
+    /// they are exactly the module's; for a partial one a prefix. A set
+    /// covers a partial scope alone when every selected part lies within
+    /// that prefix and no part mixes selected and unselected sections.
+    /// A union of sets never counts: each set answers for itself.
+    pub fn set_covers_scope(&self, set: usize) -> Option<usize> {
+        let count = *self.set_hash_counts.get(set)?;
+        if count == 0 || count > self.checkpoints.len() {
+            return None;
+        }
+        if self.whole_scope {
+            return (count == self.checkpoints.len()).then_some(count);
+        }
+        let covers = self.checkpoints.iter().enumerate().all(|(i, cp)| match cp.selection {
+            PartSelection::Mixed => false,
+            PartSelection::Selected => i < count,
+            _ => true,
+        });
+        covers.then_some(count)
     }
 }
 
@@ -298,8 +441,8 @@ fn check_signatures(data: &SignatureData, verifiers: &[&dyn RecordVerifier], opt
                     continue;
                 }
                 match v.verify_record(&msg, rec) {
-                    RecordOutcome::Valid { signer } => {
-                        valid[vi].push(SignatureRef { set: si, record: ri, algorithm: rec.algorithm, signer })
+                    RecordOutcome::Valid(evidence) => {
+                        valid[vi].push(SignatureRef { set: si, record: ri, algorithm: rec.algorithm, evidence })
                     }
                     RecordOutcome::Invalid { reason } => {
                         rejected.push(Rejected { verifier: vi, set: si, record: ri, reason })
@@ -320,7 +463,10 @@ fn finish(
     scope: Scope<'_>,
 ) -> Report {
     let results = plan.valid.into_iter().map(|sigs| decide(&data, sigs, &walked, scope)).collect();
+    let set_hash_counts = (0..data.sets.len()).map(|i| set_hashes(&data, i).len()).collect();
     Report {
+        set_hash_counts,
+        whole_scope: matches!(scope, Scope::Whole),
         kind,
         signature_offset,
         results,

@@ -42,7 +42,9 @@ use sigstore_verify::trust_root::TrustedRoot;
 use sigstore_verify::types::{Artifact, Bundle, DerPublicKey, HashAlgorithm, SignatureContent};
 use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy, VerificationResult, Verifier};
 use wsc_core::sigdata::{AlgorithmId, SetEntry, SignatureRecord};
-use wsc_core::{PublicKey, RecordOutcome, RecordVerifier, Signer, SignerError};
+use wsc_core::{
+    Evidence, PublicKey, RecordOutcome, RecordVerifier, Signer, SignerError, SignerId, TimeSource, TrustedTime,
+};
 
 pub use sigstore_verify;
 
@@ -86,6 +88,15 @@ pub enum KeylessError {
     /// The certificate verified, but its identity or claims do not satisfy the policy.
     #[error("identity policy not met: {0}")]
     Identity(String),
+    /// The certificate verified, but one of its names or claims is not the
+    /// one the policy asks for.
+    #[error("identity policy not met: {message}")]
+    Mismatch {
+        /// Which name or claim.
+        what: Mismatch,
+        /// What was found and what was expected.
+        message: String,
+    },
     /// The bundle's artifact is not this module's message.
     #[error("the bundle signs another artifact (digest {found}), not this module's message (digest {expected})")]
     WrongArtifact {
@@ -97,6 +108,24 @@ pub enum KeylessError {
     /// A module-level error.
     #[error("{0}")]
     Core(#[from] wsc_core::Error),
+}
+
+/// Which part of a verified certificate did not match the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Mismatch {
+    /// The SAN (identity).
+    Identity,
+    /// The OIDC issuer.
+    Issuer,
+    /// A GitHub workflow claim.
+    Claim,
+}
+
+impl KeylessError {
+    fn mismatch(what: Mismatch, message: String) -> Self {
+        KeylessError::Mismatch { what, message }
+    }
 }
 
 /// Why a bundle cannot be a keyless record.
@@ -255,6 +284,8 @@ pub struct GithubClaims {
     pub sha: Option<String>,
     /// The workflow's name.
     pub name: Option<String>,
+    /// The runner environment (`github-hosted` or `self-hosted`).
+    pub runner: Option<String>,
 }
 
 /// Who must have signed.
@@ -285,41 +316,52 @@ impl IdentityPolicy {
         match &san {
             Some(s) if self.identity.matches(s) => {}
             _ => {
-                return Err(KeylessError::Identity(format!(
-                    "certificate identity {} does not match {}",
-                    san.as_deref().map_or("(none)".to_string(), |s| format!("{s:?}")),
-                    self.identity
-                )));
+                return Err(KeylessError::mismatch(
+                    Mismatch::Identity,
+                    format!(
+                        "certificate identity {} does not match {}",
+                        san.as_deref().map_or("(none)".to_string(), |s| format!("{s:?}")),
+                        self.identity
+                    ),
+                ));
             }
         }
         match &iss {
             Some(s) if self.issuer.matches(s) => {}
             _ => {
-                return Err(KeylessError::Identity(format!(
-                    "certificate OIDC issuer {} does not match {}",
-                    iss.as_deref().map_or("(none)".to_string(), |s| format!("{s:?}")),
-                    self.issuer
-                )));
+                return Err(KeylessError::mismatch(
+                    Mismatch::Issuer,
+                    format!(
+                        "certificate OIDC issuer {} does not match {}",
+                        iss.as_deref().map_or("(none)".to_string(), |s| format!("{s:?}")),
+                        self.issuer
+                    ),
+                ));
             }
         }
         let claims = result.certificate().map(|c| &c.ci_claims);
         let gh = claims.map(|c| &c.deprecated_github);
         type Check<'a> = (&'a str, &'a Option<String>, Option<&'a Option<String>>);
-        let checks: [Check<'_>; 5] = [
+        let runner = claims.map(|c| &c.runner_environment);
+        let checks: [Check<'_>; 6] = [
             ("workflow repository", &self.github.repository, gh.map(|g| &g.workflow_repository)),
             ("workflow ref", &self.github.git_ref, gh.map(|g| &g.workflow_ref)),
             ("workflow trigger", &self.github.trigger, gh.map(|g| &g.workflow_trigger)),
             ("workflow sha", &self.github.sha, gh.map(|g| &g.workflow_sha)),
             ("workflow name", &self.github.name, gh.map(|g| &g.workflow_name)),
+            ("runner environment", &self.github.runner, runner),
         ];
         for (what, want, got) in checks {
             if let Some(want) = want {
                 let got = got.and_then(Option::as_deref);
                 if got != Some(want.as_str()) {
-                    return Err(KeylessError::Identity(format!(
-                        "GitHub {what} is {}, expected {want:?}",
-                        got.map_or("absent".to_string(), |g| format!("{g:?}"))
-                    )));
+                    return Err(KeylessError::mismatch(
+                        Mismatch::Claim,
+                        format!(
+                            "GitHub {what} is {}, expected {want:?}",
+                            got.map_or("absent".to_string(), |g| format!("{g:?}"))
+                        ),
+                    ));
                 }
             }
         }
@@ -360,6 +402,12 @@ pub struct SignerIdentity {
     pub verified_times: Vec<String>,
     /// Whether the transparency-log evidence was verified.
     pub tlog_verified: bool,
+    /// Who signed, as the verified certificate (issuer and SAN) or the
+    /// managed key (SHA-256 of its SPKI) says.
+    pub signer: SignerId,
+    /// The signing time the verified log entry (Rekor integrated time) or,
+    /// failing that, the first verified RFC 3161 timestamp gives.
+    pub time: Option<TrustedTime>,
 }
 
 impl fmt::Display for SignerIdentity {
@@ -444,7 +492,24 @@ impl BundleVerifier {
         if !result.tlog_verified() && result.verified_timestamps().is_empty() {
             return Err(KeylessError::Identity("no verified transparency-log entry or timestamp".into()));
         }
+        let signer = match &self.expectation {
+            Expectation::Identity(_) => match (result.issuer(), result.identity()) {
+                (Some(issuer), Some(san)) => {
+                    SignerId::Keyless { issuer: issuer.to_string(), identity: san.as_str().to_string() }
+                }
+                // Fail closed: a certificate without both names is nobody.
+                _ => return Err(KeylessError::Identity("the certificate has no issuer or no identity".into())),
+            },
+            Expectation::Key(key) => SignerId::Key { spki_sha256: Sha256::digest(key.as_bytes()).into() },
+        };
+        // The Rekor time only counts when the log evidence was verified.
+        let time = match result.integrated_time() {
+            Some(t) if result.tlog_verified() => Some(TrustedTime::new(TimeSource::Rekor, t.as_second())),
+            _ => result.verified_timestamps().first().map(|t| TrustedTime::new(TimeSource::Tsa, t.as_second())),
+        };
         Ok(SignerIdentity {
+            signer,
+            time,
             identity: result.identity().map(|s| s.as_str().to_string()),
             issuer: result.issuer().map(str::to_string),
             integrated_time: result.integrated_time().map(|t| t.to_string()),
@@ -488,7 +553,9 @@ impl RecordVerifier for BundleVerifier {
             .map_err(|_| KeylessError::Bundle("the keyless record is not UTF-8 JSON".into()))
             .and_then(|json| self.verify_record_bundle(message, json));
         match outcome {
-            Ok(id) => RecordOutcome::Valid { signer: Some(id.to_string()) },
+            Ok(id) => RecordOutcome::Valid(
+                Evidence::new(id.signer.clone()).with_time(id.time.clone()).with_description(id.to_string()),
+            ),
             Err(e) => RecordOutcome::Invalid { reason: e.to_string() },
         }
     }

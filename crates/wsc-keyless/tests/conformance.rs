@@ -142,10 +142,18 @@ fn wrong_identity_issuer_or_artifact_is_rejected() {
             false,
         )
         .expect_err("wrong identity");
-        assert!(matches!(e, KeylessError::Identity(ref m) if m.contains("identity")), "{}: {e}", c.name);
+        assert!(
+            matches!(e, KeylessError::Mismatch { what: wsc_keyless::Mismatch::Identity, ref message } if message.contains("identity")),
+            "{}: {e}",
+            c.name
+        );
         let e = run(c, expectation(c, None, Some("https://accounts.google.com")), &c.artifact, false)
             .expect_err("wrong issuer");
-        assert!(matches!(e, KeylessError::Identity(ref m) if m.contains("issuer")), "{}: {e}", c.name);
+        assert!(
+            matches!(e, KeylessError::Mismatch { what: wsc_keyless::Mismatch::Issuer, ref message } if message.contains("issuer")),
+            "{}: {e}",
+            c.name
+        );
         let mut changed = c.artifact.clone();
         changed[0] ^= 0x01;
         for by_digest in [false, true] {
@@ -168,7 +176,7 @@ fn wrong_identity_issuer_or_artifact_is_rejected() {
                 Matcher::Exact(DEFAULT_ISSUER.into()),
             );
             let e = run(c, Ok(Expectation::Identity(partial)), &c.artifact, false).expect_err("unanchored part");
-            assert!(matches!(e, KeylessError::Identity(_)), "{e}");
+            assert!(matches!(e, KeylessError::Mismatch { what: wsc_keyless::Mismatch::Identity, .. }), "{e}");
         }
         checked += 1;
     }

@@ -47,7 +47,7 @@
 //! let verifiers: [&dyn RecordVerifier; 1] = [&verifier];
 //! let report = wsc_core::verify_embedded(&signed[..], None, &verifiers, Scope::Whole, &VerifyOptions::default())?;
 //! let verified = report.single()?;
-//! assert!(verified.signatures[0].signer.as_deref().unwrap_or("").contains("urn:wsc:device:sensor-42"));
+//! assert!(verified.signatures[0].evidence.description.as_deref().unwrap_or("").contains("urn:wsc:device:sensor-42"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 

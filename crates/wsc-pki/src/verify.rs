@@ -14,12 +14,13 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use rustls_pki_types::{CertificateDer, SignatureVerificationAlgorithm, TrustAnchor, UnixTime};
+use sha2::{Digest, Sha256};
 use webpki::{
     CertRevocationList, EndEntityCert, ExpirationPolicy, KeyUsage, OwnedCertRevocationList, RevocationCheckDepth,
     RevocationOptionsBuilder, UnknownStatusPolicy, VerifiedPath,
 };
 use wsc_core::sigdata::SignatureRecord;
-use wsc_core::{PublicKey, RecordOutcome, RecordVerifier, Report};
+use wsc_core::{Evidence, PublicKey, RecordOutcome, RecordVerifier, Report, SignerId, TimeSource, TrustedTime};
 
 use crate::budget::{self, ChainBudget, MAX_RECORD_CHAIN_COST, Names};
 use crate::error::{PkiError, Result};
@@ -54,6 +55,9 @@ impl Anchor {
 pub struct CertIdentity {
     /// The leaf subject.
     pub subject: String,
+    /// The leaf subject's attributes a policy can name (see
+    /// [`CertInfo::subject_attributes`](crate::x509::CertInfo)).
+    pub subject_attributes: Vec<(String, String)>,
     /// The leaf URI SANs (device ids).
     pub uris: Vec<String>,
     /// The leaf serial number.
@@ -370,6 +374,7 @@ impl CertVerifier {
         }
         let id = CertIdentity {
             subject: leaf.subject,
+            subject_attributes: leaf.subject_attributes,
             uris: leaf.uris,
             serial: leaf.serial,
             key,
@@ -509,7 +514,16 @@ impl RecordVerifier for CertVerifier {
 
     fn verify_record(&self, message: &[u8], record: &SignatureRecord) -> RecordOutcome {
         match self.check(message, &record.signature) {
-            Ok(id) => RecordOutcome::Valid { signer: Some(id.to_string()) },
+            Ok(id) => {
+                let signer = SignerId::X509 { leaf_spki_sha256: Sha256::digest(&id.spki).into() };
+                // A timestamp before 1970 has no Unix seconds here: no time.
+                let time = id
+                    .timestamp
+                    .and_then(|t| x509::unix_secs(t).ok())
+                    .and_then(|t| i64::try_from(t).ok())
+                    .map(|t| TrustedTime::new(TimeSource::Tsa, t));
+                RecordOutcome::Valid(Evidence::new(signer).with_time(time).with_description(id.to_string()))
+            }
             Err(e) => RecordOutcome::Invalid { reason: with_causes(&e) },
         }
     }
@@ -577,7 +591,7 @@ pub fn require_all(report: &Report, verifiers: &[&CertVerifier]) -> Result<()> {
             }
         };
         let mut mine = Vec::new();
-        for label in verified.signatures.iter().filter_map(|s| s.signer.as_deref()) {
+        for label in verified.signatures.iter().filter_map(|s| s.evidence.description.as_deref()) {
             let Some(spki) = v.signer_of(label) else { continue };
             let k = match keys.iter().position(|k| *k == spki) {
                 Some(k) => k,

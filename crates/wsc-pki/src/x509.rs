@@ -101,6 +101,10 @@ pub struct CertInfo {
     pub der: Vec<u8>,
     /// Subject, RFC 4514 style.
     pub subject: String,
+    /// The subject's attributes of the kinds a policy can name (`C`,
+    /// `ST`, `L`, `O`, `OU`, `CN`, `serialNumber`), in order; a value
+    /// that is no string is left out.
+    pub subject_attributes: Vec<(String, String)>,
     /// Issuer, RFC 4514 style.
     pub issuer: String,
     /// DER of the subject name.
@@ -145,6 +149,39 @@ pub struct KeyUsageBits {
     pub crl_sign: bool,
 }
 
+/// The attributes of `name` a policy can name, as (short name, value).
+fn attributes(name: &Name) -> Vec<(String, String)> {
+    use x509_cert::der::asn1::{Ia5StringRef, PrintableStringRef, Utf8StringRef};
+    const KINDS: [(&str, &str); 7] = [
+        ("2.5.4.6", "C"),
+        ("2.5.4.8", "ST"),
+        ("2.5.4.7", "L"),
+        ("2.5.4.10", "O"),
+        ("2.5.4.11", "OU"),
+        ("2.5.4.3", "CN"),
+        ("2.5.4.5", "serialNumber"),
+    ];
+    let mut out = Vec::new();
+    for rdn in name.0.iter() {
+        for atv in rdn.0.iter() {
+            let oid = atv.oid.to_string();
+            let Some((_, short)) = KINDS.iter().find(|(o, _)| *o == oid) else { continue };
+            let value = match atv.value.tag() {
+                Tag::Utf8String => atv.value.decode_as::<Utf8StringRef<'_>>().ok().map(|v| v.as_str().to_string()),
+                Tag::PrintableString => {
+                    atv.value.decode_as::<PrintableStringRef<'_>>().ok().map(|v| v.as_str().to_string())
+                }
+                Tag::Ia5String => atv.value.decode_as::<Ia5StringRef<'_>>().ok().map(|v| v.as_str().to_string()),
+                _ => None,
+            };
+            if let Some(v) = value {
+                out.push((short.to_string(), v));
+            }
+        }
+    }
+    out
+}
+
 impl CertInfo {
     /// Parses a DER certificate.
     pub fn parse(der: &[u8]) -> Result<Self> {
@@ -156,6 +193,7 @@ impl CertInfo {
         let mut info = CertInfo {
             der: der.to_vec(),
             subject: tbs.subject.to_string(),
+            subject_attributes: attributes(&tbs.subject),
             issuer: tbs.issuer.to_string(),
             subject_der: enc(&tbs.subject)?,
             issuer_der: enc(&tbs.issuer)?,

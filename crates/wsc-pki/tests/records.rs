@@ -314,8 +314,11 @@ fn vendor_and_integrator_both_sign_and_all_anchors_are_required() {
     let refs: Vec<&CertVerifier> = required.iter().collect();
     let report = run(&by_both);
     require_all(&report, &refs).expect("both parties signed");
-    let who: Vec<String> =
-        report.results.iter().map(|r| r.as_ref().expect("ok").signatures[0].signer.clone().expect("signer")).collect();
+    let who: Vec<String> = report
+        .results
+        .iter()
+        .map(|r| r.as_ref().expect("ok").signatures[0].evidence.description.clone().expect("signer"))
+        .collect();
     assert!(who[0].contains("Vendor Root") && who[0].contains("build-server"), "{who:?}");
     assert!(who[1].contains("Integrator Root") && who[1].contains("line-3"), "{who:?}");
 

@@ -53,6 +53,7 @@
 mod de;
 mod doc;
 mod error;
+mod eval;
 mod files;
 mod init;
 mod load;
@@ -60,10 +61,12 @@ mod matchers;
 mod model;
 mod time;
 mod value;
+mod verdict;
 
 use std::path::Path as FsPath;
 
 pub use error::{ErrorCode, Location, PolicyError};
+pub use eval::{EvalError, MAX_SEARCH_STEPS, MAX_TREE_NODES, Target};
 pub use files::{DirFiles, FileError, FileSource, MemoryFiles, NoFiles};
 pub use init::Starter;
 pub use matchers::PathGlob;
@@ -72,6 +75,10 @@ pub use model::{
     Rule, Runner, Scope, Selector, TrustRoot, X509Principal, X509Time,
 };
 pub use time::{Age, Timestamp};
+pub use verdict::{
+    CoverageReport, Decision, PrincipalRow, Reason, ReasonCode, RuleKind, Satisfied, SignerSlot, Unused,
+    VERDICT_MEDIA_TYPE, Verdict,
+};
 
 use value::Value;
 

@@ -191,6 +191,13 @@ impl Serialize for Age {
     }
 }
 
+impl Timestamp {
+    /// The instant `secs` seconds after 1970-01-01T00:00:00Z.
+    pub(crate) fn from_unix_seconds(secs: i64) -> Self {
+        Timestamp { secs, nanos: 0 }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -42,7 +42,7 @@ fn verify(signed: &[u8], verifier: &CertVerifier) -> Result<String, String> {
         .map_err(|e| e.to_string())?;
     let reason = report.rejected.first().map(|r| r.reason.clone());
     match report.single() {
-        Ok(ok) => Ok(ok.signatures[0].signer.clone().unwrap_or_default()),
+        Ok(ok) => Ok(ok.signatures[0].evidence.description.clone().unwrap_or_default()),
         Err(e) => Err(reason.unwrap_or_else(|| e.to_string())),
     }
 }

@@ -22,7 +22,7 @@ pub fn verify(module: &[u8], root: &TrustedRoot, identity: &str, issuer: &str) -
         .map_err(|e| e.to_string())?;
     let rejected = format!("{:?}", report.rejected);
     match report.single() {
-        Ok(ok) => Ok(ok.signatures[0].signer.clone().unwrap_or_default()),
+        Ok(ok) => Ok(ok.signatures[0].evidence.description.clone().unwrap_or_default()),
         Err(e) => Err(format!("{e}: {rejected}")),
     }
 }

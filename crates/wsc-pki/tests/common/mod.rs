@@ -94,7 +94,7 @@ pub fn verify(module: &[u8], v: &CertVerifier) -> Result<String, String> {
             .map_err(|e| e.to_string())?;
     let reasons: Vec<String> = report.rejected.iter().map(|r| r.reason.clone()).collect();
     match report.single() {
-        Ok(v) => Ok(v.signatures[0].signer.clone().unwrap_or_default()),
+        Ok(v) => Ok(v.signatures[0].evidence.description.clone().unwrap_or_default()),
         Err(e) => Err(format!("{e}: {}", reasons.join("; "))),
     }
 }

@@ -1,0 +1,1090 @@
+//! Evaluation: one module, one policy, one streaming pass, one verdict.
+//!
+//! The steps of `docs/policy.md` ("Evaluation"): pick the scope; build one
+//! verifier per principal the scope's rule reaches; verify every record
+//! with all of them in one pass; keep a record for a principal only when
+//! it verified under that principal, its own set covers the scope, its
+//! signer is not revoked and its time checks pass; then satisfy the rule
+//! tree with distinct signers (a matching of leaf slots to signer ids over
+//! the whole tree), within a search budget.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{self, Read};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sha2::{Digest, Sha256};
+use wsc_core::sigdata::SignatureRecord;
+use wsc_core::{
+    Evidence, ModuleKind, PublicKey, RecordOutcome, RecordVerifier, Report, SectionHeader, SignerId, TimeSource,
+    TrustedTime, VerifyError, VerifyOptions,
+};
+use wsc_keyless::{BundleVerifier, Expectation, IdentityPolicy, KeylessError, Matcher, Mismatch};
+use wsc_pki::{CertVerifier, ChainBudget, TsaTrust};
+
+use crate::model::{
+    Coverage, Identity, KeyPrincipal, KeylessPrincipal, Mode, Policy, Principal, Rule, Runner, Selector, TrustRoot,
+    X509Principal, X509Time,
+};
+use crate::verdict::{
+    CoverageReport, Decision, ModuleFacts, Reason, ReasonCode, RuleKind, Satisfied, SignerSlot, Unused, Verdict,
+};
+
+/// Most nodes the rule tree may expand to (rules shared by several
+/// parents are expanded once per parent).
+pub const MAX_TREE_NODES: usize = 4096;
+
+/// Most steps the search for a satisfying assignment may take: each
+/// candidate selection built and each matching step counts one.
+pub const MAX_SEARCH_STEPS: usize = 100_000;
+
+/// Which module is evaluated: its path or its OCI repository, as the
+/// scopes match them. Neither may be given (only `[default]` applies).
+#[derive(Debug, Clone, Copy, Default)]
+#[non_exhaustive]
+pub struct Target<'a> {
+    /// The module's path, `/`-separated, as the scopes' `path` and
+    /// `path_glob` name it.
+    pub path: Option<&'a str>,
+    /// The OCI repository the module comes from (no tag or digest).
+    pub oci_repository: Option<&'a str>,
+}
+
+impl<'a> Target<'a> {
+    /// A module known by its path, its OCI repository, both or neither.
+    pub fn new(path: Option<&'a str>, oci_repository: Option<&'a str>) -> Self {
+        Target { path, oci_repository }
+    }
+
+    /// A module known by its path.
+    pub fn path(path: &'a str) -> Self {
+        Target { path: Some(path), oci_repository: None }
+    }
+
+    /// A module known by its OCI repository.
+    pub fn oci_repository(repository: &'a str) -> Self {
+        Target { path: None, oci_repository: Some(repository) }
+    }
+
+    /// A module known by neither.
+    pub fn unnamed() -> Self {
+        Target::default()
+    }
+}
+
+/// Why an evaluation could not decide (exit 2): the input or the policy's
+/// trust material is unusable, or the rule search is over its budget.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EvalError {
+    /// The module could not be read or is malformed.
+    #[error("the module cannot be verified")]
+    Module(#[source] wsc_core::Error),
+    /// A principal's trust material cannot be used.
+    #[error("principal {principal}: its trust material cannot be used")]
+    TrustMaterial {
+        /// The principal.
+        principal: String,
+        /// Why.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The rule tree or the search for distinct signers is over its budget.
+    #[error("the rule search is over its budget of {limit} {what}")]
+    SearchBudget {
+        /// What was counted.
+        what: &'static str,
+        /// The budget.
+        limit: usize,
+    },
+}
+
+/// How a scope was chosen.
+struct Chosen<'p> {
+    name: String,
+    rule: &'p str,
+    coverage: &'p Coverage,
+    mode: Mode,
+}
+
+/// Picks the scope: exact OCI repository, then exact path, then the most
+/// specific path glob (most literal characters); then `[default]`.
+fn choose_scope<'p>(policy: &'p Policy, target: &Target<'_>) -> Result<Option<Chosen<'p>>, Reason> {
+    let pick = |s: &'p crate::model::Scope| Chosen {
+        name: s.name.clone(),
+        rule: &s.rule,
+        coverage: &s.coverage,
+        mode: s.mode,
+    };
+    if let Some(repo) = target.oci_repository {
+        if let Some(s) = policy.scopes.iter().find(|s| matches!(&s.selector, Selector::OciRepository(r) if r == repo)) {
+            return Ok(Some(pick(s)));
+        }
+    }
+    if let Some(path) = target.path {
+        if let Some(s) = policy.scopes.iter().find(|s| matches!(&s.selector, Selector::Path(p) if p == path)) {
+            return Ok(Some(pick(s)));
+        }
+        let mut best: Vec<(usize, &crate::model::Scope)> = policy
+            .scopes
+            .iter()
+            .filter_map(|s| match &s.selector {
+                Selector::PathGlob(g) if g.matches(path) => Some((g.as_str().chars().filter(|c| *c != '*').count(), s)),
+                _ => None,
+            })
+            .collect();
+        best.sort_by_key(|b| std::cmp::Reverse(b.0));
+        match best.as_slice() {
+            [] => {}
+            [(_, s)] => return Ok(Some(pick(s))),
+            [(a, s), (b, t), ..] => {
+                if a == b {
+                    return Err(Reason {
+                        code: ReasonCode::AmbiguousScope,
+                        principal: None,
+                        message: format!(
+                            "path {path:?} matches scopes {:?} and {:?}, equally specific",
+                            s.name, t.name
+                        ),
+                    });
+                }
+                return Ok(Some(pick(s)));
+            }
+        }
+    }
+    Ok(policy.default.as_ref().map(|d| Chosen {
+        name: "default".to_string(),
+        rule: &d.rule,
+        coverage: &d.coverage,
+        mode: Mode::Enforce,
+    }))
+}
+
+/// The rule tree, expanded from the scope's rule.
+enum Node<'p> {
+    Leaf(&'p str),
+    Rule { name: &'p str, rule: &'p Rule, members: Vec<Node<'p>> },
+}
+
+fn expand<'p>(policy: &'p Policy, name: &'p str, count: &mut usize) -> Result<Node<'p>, EvalError> {
+    *count += 1;
+    if *count > MAX_TREE_NODES {
+        return Err(EvalError::SearchBudget { what: "rule tree nodes", limit: MAX_TREE_NODES });
+    }
+    // The loader refused cycles and unknown names, so this ends.
+    match policy.rules.get(name) {
+        None => Ok(Node::Leaf(name)),
+        Some(rule) => {
+            let members = rule.members().iter().map(|m| expand(policy, m, count)).collect::<Result<Vec<_>, _>>()?;
+            Ok(Node::Rule { name, rule, members })
+        }
+    }
+}
+
+fn leaves<'p>(node: &Node<'p>, out: &mut BTreeSet<&'p str>) {
+    match node {
+        Node::Leaf(p) => {
+            out.insert(p);
+        }
+        Node::Rule { members, .. } => members.iter().for_each(|m| leaves(m, out)),
+    }
+}
+
+/// Reason codes a verifier recorded for records it refused.
+type Codes = RefCell<Vec<(ReasonCode, String)>>;
+
+/// One principal's verifier, recording why records were refused.
+struct PrincipalVerifier {
+    kind: VerifierKind,
+    codes: Codes,
+}
+
+enum VerifierKind {
+    Key(PublicKey),
+    Keyless(Box<BundleVerifier>),
+    X509(Box<X509Check>),
+}
+
+struct X509Check {
+    verifier: CertVerifier,
+    device: Option<regex::Regex>,
+    subject: BTreeMap<String, String>,
+}
+
+/// The most reason codes one verifier keeps (records are capped by the
+/// core's signature-check budget anyway).
+const MAX_CODES: usize = 64;
+
+impl PrincipalVerifier {
+    fn note(&self, code: ReasonCode, message: String) {
+        let mut codes = self.codes.borrow_mut();
+        if codes.len() < MAX_CODES {
+            codes.push((code, message));
+        }
+    }
+}
+
+impl RecordVerifier for PrincipalVerifier {
+    fn wants(&self, record: &SignatureRecord) -> bool {
+        match &self.kind {
+            VerifierKind::Key(k) => RecordVerifier::wants(k, record),
+            VerifierKind::Keyless(b) => b.wants(record),
+            VerifierKind::X509(x) => x.verifier.wants(record),
+        }
+    }
+
+    fn verify_record(&self, message: &[u8], record: &SignatureRecord) -> RecordOutcome {
+        match &self.kind {
+            VerifierKind::Key(k) => k.verify_record(message, record),
+            VerifierKind::Keyless(b) => {
+                let Ok(json) = std::str::from_utf8(&record.signature) else {
+                    return RecordOutcome::Invalid { reason: "the keyless record is not UTF-8 JSON".into() };
+                };
+                match b.verify_record_bundle(message, json) {
+                    Ok(id) => RecordOutcome::Valid(
+                        Evidence::new(id.signer.clone()).with_time(id.time.clone()).with_description(id.to_string()),
+                    ),
+                    Err(e) => {
+                        let code = match &e {
+                            KeylessError::Mismatch { what: Mismatch::Identity, .. } => {
+                                Some(ReasonCode::IdentityMismatch)
+                            }
+                            KeylessError::Mismatch { what: Mismatch::Issuer, .. } => Some(ReasonCode::IssuerMismatch),
+                            KeylessError::Mismatch { what: Mismatch::Claim, .. } => Some(ReasonCode::ClaimMismatch),
+                            KeylessError::Identity(m) if m.contains("no verified transparency-log entry") => {
+                                Some(ReasonCode::NoTrustedTime)
+                            }
+                            _ => None,
+                        };
+                        if let Some(code) = code {
+                            self.note(code, e.to_string());
+                        }
+                        RecordOutcome::Invalid { reason: e.to_string() }
+                    }
+                }
+            }
+            VerifierKind::X509(x) => match x.verifier.check(message, &record.signature) {
+                Ok(id) => {
+                    if let Some(re) = &x.device {
+                        let ok =
+                            id.uris.iter().any(|u| u.strip_prefix("urn:wsc:device:").is_some_and(|d| re.is_match(d)));
+                        if !ok {
+                            let m = format!("no device id of {} matches /{}/", id.subject, re.as_str());
+                            self.note(ReasonCode::IdentityMismatch, m.clone());
+                            return RecordOutcome::Invalid { reason: m };
+                        }
+                    }
+                    for (k, v) in &x.subject {
+                        let values: Vec<&str> =
+                            id.subject_attributes.iter().filter(|(a, _)| a == k).map(|(_, b)| b.as_str()).collect();
+                        if values.is_empty() || values.iter().any(|got| got != v) {
+                            let m = format!("the subject {} does not have {k}={v} (only)", id.subject);
+                            self.note(ReasonCode::SubjectMismatch, m.clone());
+                            return RecordOutcome::Invalid { reason: m };
+                        }
+                    }
+                    let signer = SignerId::X509 { leaf_spki_sha256: Sha256::digest(&id.spki).into() };
+                    let time = id
+                        .timestamp
+                        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                        .and_then(|d| i64::try_from(d.as_secs()).ok())
+                        .map(|s| TrustedTime::new(TimeSource::Tsa, s));
+                    RecordOutcome::Valid(Evidence::new(signer).with_time(time).with_description(id.to_string()))
+                }
+                Err(e) => {
+                    let text = chain_text(&e);
+                    let code = if text.contains("revoked") {
+                        Some(ReasonCode::Revoked)
+                    } else if text.contains("CRL") {
+                        Some(ReasonCode::CrlStale)
+                    } else if text.contains("carries no RFC 3161 token") {
+                        Some(ReasonCode::TimestampRequired)
+                    } else {
+                        None
+                    };
+                    if let Some(code) = code {
+                        self.note(code, text.clone());
+                    }
+                    RecordOutcome::Invalid { reason: text }
+                }
+            },
+        }
+    }
+}
+
+fn chain_text(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
+fn material_error(principal: &str, e: impl std::error::Error + Send + Sync + 'static) -> EvalError {
+    EvalError::TrustMaterial { principal: principal.to_string(), source: Box::new(e) }
+}
+
+fn key_verifier(k: &KeyPrincipal) -> VerifierKind {
+    VerifierKind::Key(k.key.clone())
+}
+
+fn keyless_verifier(name: &str, k: &KeylessPrincipal) -> Result<VerifierKind, EvalError> {
+    let root = match &k.trust_root {
+        TrustRoot::Production => wsc_keyless::production_root(),
+        TrustRoot::Staging => wsc_keyless::staging_root(),
+        TrustRoot::File { json, .. } => wsc_keyless::root_from_json(json),
+    }
+    .map_err(|e| material_error(name, e))?;
+    let identity = match &k.identity {
+        Identity::Exact(s) => Matcher::Exact(s.clone()),
+        Identity::Regex { pattern, .. } => Matcher::regex(pattern).map_err(|e| material_error(name, e))?,
+    };
+    let mut policy = IdentityPolicy::new(identity, Matcher::Exact(k.issuer.clone()));
+    if let Some(g) = &k.github {
+        let mut claims = wsc_keyless::GithubClaims::default();
+        claims.repository = g.repository.clone();
+        claims.git_ref = g.git_ref.clone();
+        claims.trigger = g.trigger.clone();
+        claims.sha = g.sha.clone();
+        claims.name = g.name.clone();
+        claims.runner = g.runner.map(|r| {
+            match r {
+                Runner::GithubHosted => "github-hosted",
+                Runner::SelfHosted => "self-hosted",
+            }
+            .to_string()
+        });
+        policy = policy.with_github(claims);
+    }
+    let v = BundleVerifier::new(&root, Expectation::Identity(policy)).map_err(|e| material_error(name, e))?;
+    Ok(VerifierKind::Keyless(Box::new(v)))
+}
+
+fn x509_verifier(
+    name: &str,
+    x: &X509Principal,
+    now: SystemTime,
+    budget: &ChainBudget,
+) -> Result<VerifierKind, EvalError> {
+    let mut v = CertVerifier::new(x.anchors.iter().map(|a| a.bytes.as_slice()))
+        .map_err(|e| material_error(name, e))?
+        .with_chain_budget(budget.clone());
+    for crl in &x.crls {
+        v.add_crl(&crl.bytes).map_err(|e| material_error(name, e))?;
+    }
+    let mut v = v.require_crl(x.require_crl).at_time(now);
+    if x.time == X509Time::Timestamp {
+        let mut trust = TsaTrust::new();
+        for chain in &x.tsa_chains {
+            trust.add_chain(&chain.bytes).map_err(|e| material_error(name, e))?;
+        }
+        v = v.use_timestamps(trust);
+    }
+    Ok(VerifierKind::X509(Box::new(X509Check {
+        verifier: v,
+        device: x.device_id.as_ref().map(|(_, re)| re.clone()),
+        subject: x.subject.clone(),
+    })))
+}
+
+/// Hashes every byte read through it, on a second thread when one can be
+/// started, so the module's SHA-256 costs little time beside the content
+/// walk (which hashes the content, not the file). The channel holds at
+/// most [`HASH_QUEUE`] chunks: memory stays bounded.
+struct Hashing<R> {
+    inner: R,
+    len: u64,
+    sink: HashSink,
+}
+
+enum HashSink {
+    Here(Sha256),
+    Beside {
+        tx: std::sync::mpsc::SyncSender<Vec<u8>>,
+        /// Buffers the thread has hashed, for reuse (no page faults per chunk).
+        back: std::sync::mpsc::Receiver<Vec<u8>>,
+        worker: std::thread::JoinHandle<Sha256>,
+    },
+}
+
+/// Chunks waiting for the hashing thread.
+const HASH_QUEUE: usize = 8;
+
+impl<R: Read> Hashing<R> {
+    fn new(inner: R) -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(HASH_QUEUE);
+        let (back_tx, back) = std::sync::mpsc::sync_channel::<Vec<u8>>(HASH_QUEUE + 2);
+        let spawned = std::thread::Builder::new().name("wsc-policy-sha256".into()).spawn(move || {
+            let mut h = Sha256::new();
+            for chunk in rx {
+                h.update(&chunk);
+                // A full return queue only means the buffer is not reused.
+                let _ = back_tx.try_send(chunk);
+            }
+            h
+        });
+        let sink = match spawned {
+            Ok(worker) => HashSink::Beside { tx, back, worker },
+            Err(_) => HashSink::Here(Sha256::new()),
+        };
+        Hashing { inner, len: 0, sink }
+    }
+
+    /// Reads what is left, then the SHA-256 and length of every byte read.
+    fn finish(mut self) -> io::Result<([u8; 32], u64)> {
+        io::copy(&mut self, &mut io::sink())?;
+        let hasher = match self.sink {
+            HashSink::Here(h) => h,
+            HashSink::Beside { tx, worker, .. } => {
+                drop(tx);
+                worker.join().map_err(|_| io::Error::other("the hashing thread failed"))?
+            }
+        };
+        Ok((hasher.finalize().into(), self.len))
+    }
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let chunk = &buf[..n];
+        match &mut self.sink {
+            HashSink::Here(h) => h.update(chunk),
+            HashSink::Beside { tx, back, .. } => {
+                if n > 0 {
+                    let mut owned = back.try_recv().unwrap_or_default();
+                    owned.clear();
+                    owned.extend_from_slice(chunk);
+                    // Fail closed: a lost chunk would give a wrong digest.
+                    tx.send(owned).map_err(|_| io::Error::other("the hashing thread stopped"))?;
+                }
+            }
+        }
+        self.len += n as u64;
+        Ok(n)
+    }
+}
+
+/// One usable piece of evidence for a principal.
+#[derive(Debug, Clone)]
+struct Usable {
+    signer: usize,
+    set: usize,
+    record: usize,
+    parts: usize,
+    time: Option<TrustedTime>,
+}
+
+/// A way the rule tree can be satisfied: the chosen members, principals
+/// at the leaves.
+#[derive(Clone)]
+enum Sel<'p> {
+    Leaf(&'p str),
+    /// `size` counts the nodes below and this one: what a clone costs.
+    Rule {
+        name: &'p str,
+        kind: RuleKind,
+        members: Vec<Sel<'p>>,
+        size: usize,
+    },
+}
+
+impl<'p> Sel<'p> {
+    fn size(&self) -> usize {
+        match self {
+            Sel::Leaf(_) => 1,
+            Sel::Rule { size, .. } => *size,
+        }
+    }
+
+    fn flatten(&self, out: &mut Vec<&'p str>) {
+        match self {
+            Sel::Leaf(p) => out.push(p),
+            Sel::Rule { members, .. } => members.iter().for_each(|m| m.flatten(out)),
+        }
+    }
+}
+
+struct Search {
+    steps: usize,
+}
+
+impl Search {
+    fn step(&mut self, n: usize) -> Result<(), EvalError> {
+        self.steps = self.steps.saturating_add(n);
+        if self.steps > MAX_SEARCH_STEPS {
+            return Err(EvalError::SearchBudget { what: "search steps", limit: MAX_SEARCH_STEPS });
+        }
+        Ok(())
+    }
+}
+
+/// Every minimal way to satisfy `node` with principals that have evidence:
+/// `all` takes every member, `any` one, `threshold` exactly `k`.
+fn selections<'p>(node: &Node<'p>, has: &dyn Fn(&str) -> bool, search: &mut Search) -> Result<Vec<Sel<'p>>, EvalError> {
+    search.step(1)?;
+    match node {
+        Node::Leaf(p) => Ok(if has(p) { vec![Sel::Leaf(p)] } else { Vec::new() }),
+        Node::Rule { name, rule, members } => {
+            let mut per_member = Vec::with_capacity(members.len());
+            for m in members {
+                per_member.push(selections(m, has, search)?);
+            }
+            let (k, kind) = match rule {
+                Rule::All(m) => (m.len(), RuleKind::All),
+                Rule::Any(_) => (1, RuleKind::Any),
+                Rule::Threshold { k, of } => (*k, RuleKind::Threshold { k: *k, n: of.len() }),
+            };
+            let live: Vec<&Vec<Sel<'p>>> = per_member.iter().filter(|s| !s.is_empty()).collect();
+            if live.len() < k || (matches!(rule, Rule::All(_)) && live.len() < members.len()) {
+                return Ok(Vec::new());
+            }
+            let mut out = Vec::new();
+            // Each k-combination of live members, then their product.
+            let mut combo: Vec<usize> = (0..k).collect();
+            loop {
+                let mut partial: Vec<Vec<Sel<'p>>> = vec![Vec::new()];
+                for &i in &combo {
+                    let mut next = Vec::new();
+                    for p in &partial {
+                        for s in live[i] {
+                            // A clone costs as many steps as it has nodes.
+                            search.step(p.iter().map(Sel::size).sum::<usize>() + s.size())?;
+                            let mut q = p.clone();
+                            q.push(s.clone());
+                            next.push(q);
+                        }
+                    }
+                    partial = next;
+                }
+                for members in partial {
+                    let size = 1 + members.iter().map(Sel::size).sum::<usize>();
+                    out.push(Sel::Rule { name, kind, members, size });
+                }
+                // The next combination, in lexicographic order.
+                let n = live.len();
+                let Some(i) = (0..k).rev().find(|&i| combo[i] != i + n - k) else { break };
+                combo[i] += 1;
+                for j in i + 1..k {
+                    combo[j] = combo[j - 1] + 1;
+                }
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// Gives each slot a distinct signer among its principal's candidates
+/// (augmenting paths); `None` when some slot cannot have one.
+fn matching(
+    slots: &[&str],
+    candidates: &BTreeMap<&str, Vec<usize>>,
+    search: &mut Search,
+) -> Result<Option<Vec<usize>>, EvalError> {
+    let signers = candidates.values().flatten().copied().max().map_or(0, |m| m + 1);
+    let mut owner: Vec<Option<usize>> = vec![None; signers];
+    for slot in 0..slots.len() {
+        let mut seen = vec![false; signers];
+        if !augment(slot, slots, candidates, &mut owner, &mut seen, search)? {
+            return Ok(None);
+        }
+    }
+    let mut assigned = vec![usize::MAX; slots.len()];
+    for (signer, o) in owner.iter().enumerate() {
+        if let Some(slot) = o {
+            assigned[*slot] = signer;
+        }
+    }
+    Ok(Some(assigned))
+}
+
+fn augment(
+    slot: usize,
+    slots: &[&str],
+    candidates: &BTreeMap<&str, Vec<usize>>,
+    owner: &mut [Option<usize>],
+    seen: &mut [bool],
+    search: &mut Search,
+) -> Result<bool, EvalError> {
+    for &s in candidates.get(slots[slot]).map(Vec::as_slice).unwrap_or(&[]) {
+        search.step(1)?;
+        if seen[s] {
+            continue;
+        }
+        seen[s] = true;
+        let free = match owner[s] {
+            None => true,
+            Some(other) => augment(other, slots, candidates, owner, seen, search)?,
+        };
+        if free {
+            owner[s] = Some(slot);
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn render(sel: &Sel<'_>, next: &mut impl Iterator<Item = SignerSlot>) -> Satisfied {
+    match sel {
+        Sel::Leaf(_) => Satisfied::Signer(next.next().unwrap_or_else(unreachable_slot)),
+        Sel::Rule { name, kind, members, .. } => Satisfied::Rule {
+            rule: name.to_string(),
+            kind: *kind,
+            members: members.iter().map(|m| render(m, next)).collect(),
+        },
+    }
+}
+
+/// Slots and selections are built from one flatten, so this cannot run;
+/// a placeholder keeps the function total without a panic.
+fn unreachable_slot() -> SignerSlot {
+    SignerSlot {
+        principal: String::new(),
+        signer: SignerId::Key { spki_sha256: [0; 32] },
+        set: 0,
+        record: 0,
+        time: None,
+    }
+}
+
+impl Policy {
+    /// Evaluates a module that carries its signatures (embedded) against
+    /// this policy, in one streaming pass, at time `now`.
+    ///
+    /// `total_len`, when known, lets oversized length fields fail at once.
+    /// A module that does not parse is an [`EvalError`]; one that parses
+    /// and does not satisfy the policy is a [`Verdict`] that says why.
+    pub fn evaluate<R: Read>(
+        &self,
+        module: R,
+        total_len: Option<u64>,
+        target: &Target<'_>,
+        now: SystemTime,
+    ) -> Result<Verdict, EvalError> {
+        self.evaluate_with(module, total_len, None, target, now)
+    }
+
+    /// [`Policy::evaluate`] for a module whose signature data is detached
+    /// (`signature`, as `wsc sign -S` writes it). The module's SHA-256 in
+    /// the verdict is that of the module bytes alone.
+    pub fn evaluate_detached<R: Read>(
+        &self,
+        module: R,
+        total_len: Option<u64>,
+        signature: &[u8],
+        target: &Target<'_>,
+        now: SystemTime,
+    ) -> Result<Verdict, EvalError> {
+        self.evaluate_with(module, total_len, Some(signature), target, now)
+    }
+
+    fn evaluate_with<R: Read>(
+        &self,
+        module: R,
+        total_len: Option<u64>,
+        signature: Option<&[u8]>,
+        target: &Target<'_>,
+        now: SystemTime,
+    ) -> Result<Verdict, EvalError> {
+        let facts = ModuleFacts {
+            path: target.path.map(str::to_string),
+            oci_repository: target.oci_repository.map(str::to_string),
+            kind: None,
+            sha256: None,
+            size: None,
+        };
+        let base = |scope: Option<String>, mode: Mode, coverage_kind: &'static str, facts: ModuleFacts| Verdict {
+            decision: Decision::Rejected,
+            scope,
+            mode,
+            coverage_kind,
+            reasons: Vec::new(),
+            satisfied: None,
+            coverage: CoverageReport::default(),
+            module: facts,
+            policy_sha256: self.sha256,
+            unused: Vec::new(),
+            principals: Vec::new(),
+        };
+        // With no scope the module is still hashed, for the verdict.
+        let hashed = |module: R, facts: ModuleFacts| -> Result<ModuleFacts, EvalError> {
+            let (sha256, size) = Hashing::new(module).finish().map_err(|e| EvalError::Module(e.into()))?;
+            Ok(ModuleFacts { sha256: Some(sha256), size: Some(size), ..facts })
+        };
+        let chosen = match choose_scope(self, target) {
+            Err(reason) => {
+                let mut v = base(None, Mode::Enforce, "whole", hashed(module, facts)?);
+                v.reasons.push(reason);
+                return Ok(v);
+            }
+            Ok(None) => {
+                let mut v = base(None, Mode::Enforce, "whole", hashed(module, facts)?);
+                v.reasons.push(Reason {
+                    code: ReasonCode::NoScope,
+                    principal: None,
+                    message: "no scope matches the module and the policy has no [default]".into(),
+                });
+                return Ok(v);
+            }
+            Ok(Some(c)) => c,
+        };
+        let coverage_kind = match chosen.coverage {
+            Coverage::Whole => "whole",
+            Coverage::Sections { .. } => "sections",
+        };
+        let mut nodes = 0;
+        let tree = expand(self, chosen.rule, &mut nodes)?;
+        let mut names = BTreeSet::new();
+        leaves(&tree, &mut names);
+        let names: Vec<&str> = names.into_iter().collect();
+        // Every x509 principal of one evaluation spends one path-building budget.
+        let chain_budget = ChainBudget::default();
+        let mut verifiers = Vec::with_capacity(names.len());
+        for name in &names {
+            let kind = match self.principals.get(*name) {
+                Some(Principal::Key(k)) => key_verifier(k),
+                Some(Principal::Keyless(k)) => keyless_verifier(name, k)?,
+                Some(Principal::X509(x)) => x509_verifier(name, x, now, &chain_budget)?,
+                None => {
+                    return Err(EvalError::TrustMaterial {
+                        principal: name.to_string(),
+                        source: "no such principal".into(),
+                    });
+                }
+            };
+            verifiers.push(PrincipalVerifier { kind, codes: RefCell::new(Vec::new()) });
+        }
+        let dyns: Vec<&dyn RecordVerifier> = verifiers.iter().map(|v| v as &dyn RecordVerifier).collect();
+
+        // Custom sections the coverage leaves out, for the report.
+        let unselected: RefCell<Vec<(u64, String)>> = RefCell::new(Vec::new());
+        let select = |h: &SectionHeader| -> bool {
+            if h.id != 0 {
+                return true;
+            }
+            let name = h.name.as_deref().unwrap_or("");
+            let wanted = match chosen.coverage {
+                Coverage::Sections { custom: Some((_, re)) } => re.is_match(name),
+                _ => false,
+            };
+            if !wanted {
+                let mut u = unselected.borrow_mut();
+                // Bounded like the section count the walk allows.
+                if u.len() < 65_536 {
+                    u.push((h.offset, name.to_string()));
+                }
+            }
+            wanted
+        };
+        let scope = match chosen.coverage {
+            Coverage::Whole => wsc_core::Scope::Whole,
+            Coverage::Sections { .. } => wsc_core::Scope::Partial(&select),
+        };
+        let mut input = Hashing::new(module);
+        let options = VerifyOptions::default();
+        let result = match signature {
+            None => wsc_core::verify_embedded(&mut input, total_len, &dyns, scope, &options),
+            Some(sig) => wsc_core::verify_detached(&mut input, total_len, sig, &dyns, scope, &options),
+        };
+        let report = match result {
+            Ok(r) => Some(r),
+            Err(wsc_core::Error::NoSignature) => None,
+            Err(e) => return Err(EvalError::Module(e)),
+        };
+        // Whatever the walk did not need is hashed too.
+        let (sha256, size) = input.finish().map_err(|e| EvalError::Module(e.into()))?;
+        let facts = ModuleFacts {
+            kind: report.as_ref().map(|r| match r.kind {
+                ModuleKind::Component => "component",
+                _ => "module",
+            }),
+            sha256: Some(sha256),
+            size: Some(size),
+            ..facts
+        };
+        let mut verdict = base(Some(chosen.name.clone()), chosen.mode, coverage_kind, facts);
+        verdict.principals = names.iter().map(|n| n.to_string()).collect();
+        let Some(report) = report else {
+            verdict.reasons.push(Reason {
+                code: ReasonCode::NoSignature,
+                principal: None,
+                message: "the module has no signature section".into(),
+            });
+            return Ok(finish(verdict, chosen.mode));
+        };
+        let now_secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+
+        // Per principal, the evidence that counts.
+        let mut signers: Vec<SignerId> = Vec::new();
+        let mut usable: BTreeMap<&str, Vec<Usable>> = BTreeMap::new();
+        let mut reasons: Vec<Reason> = Vec::new();
+        let mut unused: Vec<Unused> = Vec::new();
+        let mut note = |code: ReasonCode, principal: &str, message: String| {
+            if !reasons.iter().any(|r| r.code == code && r.principal.as_deref() == Some(principal)) {
+                reasons.push(Reason { code, principal: Some(principal.to_string()), message });
+            }
+        };
+        for (i, name) in names.iter().enumerate() {
+            for (code, message) in verifiers[i].codes.borrow().iter() {
+                note(*code, name, message.clone());
+            }
+            let verified = match &report.results[i] {
+                Ok(v) => v,
+                Err(e) => {
+                    let code = match e {
+                        VerifyError::ContentMismatch
+                        | VerifyError::SignedPartChanged { .. }
+                        | VerifyError::SignedPartsMissing { .. } => Some(ReasonCode::HashMismatch),
+                        VerifyError::SelectionNotCovered { .. }
+                        | VerifyError::PredicateNotAligned { .. }
+                        | VerifyError::NothingChecked => Some(ReasonCode::CoverageInsufficient),
+                        _ => None,
+                    };
+                    if let Some(code) = code {
+                        note(code, name, e.to_string());
+                    }
+                    continue;
+                }
+            };
+            let principal = self.principals.get(*name);
+            for sig in &verified.signatures {
+                let ev = &sig.evidence;
+                let mut unused_as = |why: &'static str| {
+                    if unused.len() < MAX_UNUSED {
+                        unused.push(Unused {
+                            set: sig.set,
+                            record: sig.record,
+                            principal: name.to_string(),
+                            signer: ev.signer.clone(),
+                            why,
+                        });
+                    }
+                };
+                let checked = self.check_evidence(principal, ev, report.set_covers_scope(sig.set), now_secs);
+                let parts = match checked {
+                    Ok(parts) => parts,
+                    Err(refusal) => {
+                        let (code, message) = match refusal {
+                            Refusal::Coverage => (
+                                ReasonCode::CoverageInsufficient,
+                                format!("set {} alone does not cover what scope {} requires", sig.set, chosen.name),
+                            ),
+                            Refusal::Code(code, message) => (code, message),
+                            Refusal::NotThisKey => {
+                                unused_as("not_this_key");
+                                continue;
+                            }
+                        };
+                        unused_as(code.as_str());
+                        note(code, name, message);
+                        continue;
+                    }
+                };
+                // One key is one signer, in a plain record or as a leaf.
+                let signer = match signers.iter().position(|s| same_signer(s, &ev.signer)) {
+                    Some(p) => p,
+                    None => {
+                        signers.push(ev.signer.clone());
+                        signers.len() - 1
+                    }
+                };
+                let list = usable.entry(name).or_default();
+                if list.iter().any(|u| u.signer == signer) {
+                    unused_as("same_signer");
+                } else {
+                    list.push(Usable { signer, set: sig.set, record: sig.record, parts, time: ev.time.clone() });
+                }
+            }
+        }
+
+        // The rule tree, satisfied by distinct signers.
+        let candidates: BTreeMap<&str, Vec<usize>> =
+            usable.iter().map(|(p, l)| (*p, l.iter().map(|u| u.signer).collect())).collect();
+        let has = |p: &str| candidates.get(p).is_some_and(|c| !c.is_empty());
+        let mut search = Search { steps: 0 };
+        let sels = selections(&tree, &has, &mut search)?;
+        let mut found = None;
+        for sel in &sels {
+            let mut slots = Vec::new();
+            sel.flatten(&mut slots);
+            if let Some(assigned) = matching(&slots, &candidates, &mut search)? {
+                found = Some((sel, slots, assigned));
+                break;
+            }
+        }
+        let Some((sel, slots, assigned)) = found else {
+            let code = match &tree {
+                Node::Rule { rule: Rule::Threshold { .. }, .. } => ReasonCode::ThresholdNotMet,
+                _ => ReasonCode::RuleUnsatisfied,
+            };
+            let message = if sels.is_empty() {
+                format!("rule {} of scope {} is not satisfied by the valid signatures", chosen.rule, chosen.name)
+            } else {
+                format!("rule {} of scope {} needs more distinct signers than signed", chosen.rule, chosen.name)
+            };
+            verdict.reasons.push(Reason { code, principal: None, message });
+            verdict.reasons.extend(reasons);
+            for (p, list) in &usable {
+                for u in list {
+                    unused.push(Unused {
+                        set: u.set,
+                        record: u.record,
+                        principal: p.to_string(),
+                        signer: signers[u.signer].clone(),
+                        why: "rule_unsatisfied",
+                    });
+                }
+            }
+            unused.truncate(MAX_UNUSED);
+            verdict.unused = unused;
+            return Ok(finish(verdict, chosen.mode));
+        };
+        let mut filled = Vec::with_capacity(slots.len());
+        let mut parts = 0;
+        for (slot, signer) in slots.iter().zip(&assigned) {
+            let u = usable.get(slot).and_then(|l| l.iter().find(|u| u.signer == *signer));
+            let Some(u) = u else {
+                // Fail closed: every slot was assigned from its own candidates.
+                verdict.reasons.push(Reason {
+                    code: ReasonCode::RuleUnsatisfied,
+                    principal: Some(slot.to_string()),
+                    message: "internal: a slot without evidence".into(),
+                });
+                return Ok(finish(verdict, chosen.mode));
+            };
+            parts = parts.max(u.parts);
+            filled.push(SignerSlot {
+                principal: slot.to_string(),
+                signer: signers[*signer].clone(),
+                set: u.set,
+                record: u.record,
+                time: u.time.clone(),
+            });
+        }
+        for (p, list) in &usable {
+            for u in list {
+                let used = filled.iter().any(|f| f.principal == *p && f.set == u.set && f.record == u.record);
+                if !used {
+                    unused.push(Unused {
+                        set: u.set,
+                        record: u.record,
+                        principal: p.to_string(),
+                        signer: signers[u.signer].clone(),
+                        why: "not_needed",
+                    });
+                }
+            }
+        }
+        unused.truncate(MAX_UNUSED);
+        verdict.unused = unused;
+        let mut it = filled.into_iter();
+        verdict.satisfied = Some(render(sel, &mut it));
+        verdict.decision = Decision::Accepted;
+        verdict.coverage = coverage_report(&report, parts, &unselected.into_inner());
+        Ok(verdict)
+    }
+}
+
+/// Why a valid record does not count for a principal.
+enum Refusal {
+    /// Its set alone does not cover the scope.
+    Coverage,
+    /// A check of the policy refused it.
+    Code(ReasonCode, String),
+    /// The evidence names another key than the principal's (never for
+    /// a key's own verifier; kept so that it fails closed).
+    NotThisKey,
+}
+
+/// Most entries of the verdict's `unused` list.
+const MAX_UNUSED: usize = 1024;
+
+impl Policy {
+    /// The checks a valid record must pass to count for `principal`:
+    /// its set alone covers the scope (`parts`), its signer is not
+    /// revoked, and its time checks pass. Returns the parts it covers.
+    fn check_evidence(
+        &self,
+        principal: Option<&Principal>,
+        ev: &Evidence,
+        parts: Option<usize>,
+        now_secs: i64,
+    ) -> Result<usize, Refusal> {
+        let parts = parts.ok_or(Refusal::Coverage)?;
+        let id_text = ev.signer.to_string();
+        // A key is one signer in a plain record and as a leaf: revoking
+        // either id revokes both.
+        let other = match &ev.signer {
+            SignerId::Key { spki_sha256 } => Some(SignerId::X509 { leaf_spki_sha256: *spki_sha256 }),
+            SignerId::X509 { leaf_spki_sha256 } => Some(SignerId::Key { spki_sha256: *leaf_spki_sha256 }),
+            _ => None,
+        };
+        let revoked = self.revoked.contains(&id_text) || other.is_some_and(|o| self.revoked.contains(&o.to_string()));
+        if revoked {
+            return Err(Refusal::Code(ReasonCode::Revoked, format!("{id_text} is revoked by the policy")));
+        }
+        match principal {
+            Some(Principal::Key(k)) => {
+                if ev.signer != (SignerId::Key { spki_sha256: k.fingerprint }) {
+                    return Err(Refusal::NotThisKey);
+                }
+                if let Some(until) = k.valid_until {
+                    let at = ev.time.as_ref().map_or(now_secs, |t| t.unix_secs);
+                    if at > until.unix_seconds() {
+                        return Err(Refusal::Code(ReasonCode::KeyExpired, format!("{id_text} is valid until {until}")));
+                    }
+                }
+            }
+            Some(Principal::X509(x)) => {
+                if let Some(age) = x.max_age {
+                    let Some(t) = &ev.time else {
+                        return Err(Refusal::Code(ReasonCode::NoTrustedTime, "max_age needs a trusted time".into()));
+                    };
+                    let max = i64::try_from(age.as_secs()).unwrap_or(i64::MAX);
+                    if now_secs.saturating_sub(t.unix_secs) > max {
+                        return Err(Refusal::Code(ReasonCode::MaxAgeExceeded, format!("signed more than {age} ago")));
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(parts)
+    }
+}
+
+/// Whether two ids name one signer: a key and a leaf with the same SPKI
+/// are one.
+fn same_signer(a: &SignerId, b: &SignerId) -> bool {
+    let spki = |s: &SignerId| match s {
+        SignerId::Key { spki_sha256 } => Some(*spki_sha256),
+        SignerId::X509 { leaf_spki_sha256 } => Some(*leaf_spki_sha256),
+        _ => None,
+    };
+    match (spki(a), spki(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+/// Covered and unsigned ranges when the counted sets cover `parts` parts.
+fn coverage_report(report: &Report, parts: usize, unselected: &[(u64, String)]) -> CoverageReport {
+    let cps = &report.checkpoints;
+    let (Some(first), Some(last)) = (cps.first(), cps.last()) else { return CoverageReport::default() };
+    let covered_end = cps.get(parts.saturating_sub(1)).map_or(first.start, |c| c.end);
+    let mut out = CoverageReport { covered: vec![(first.start, covered_end)], ..CoverageReport::default() };
+    if covered_end < last.end {
+        out.unsigned_ranges.push((covered_end, last.end));
+        out.unsigned_sections = unselected.iter().filter(|(o, _)| *o >= covered_end).map(|(_, n)| n.clone()).collect();
+    }
+    out
+}
+
+/// Audit mode turns a rejection into an audit rejection.
+fn finish(mut v: Verdict, mode: Mode) -> Verdict {
+    if v.decision == Decision::Rejected && mode == Mode::Audit {
+        v.decision = Decision::AuditRejected;
+    }
+    v
+}
