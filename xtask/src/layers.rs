@@ -58,6 +58,11 @@ const RULES: &[(&str, &[&str], &str)] = &[
         "keyless verification is offline: no HTTP client, async runtime or TUF client in its graph",
     ),
     (
+        "wsc-cli",
+        &["wsc-sigstore-local"],
+        "an installed wsc carries no local Sigstore instance (feature local-sigstore, off by default)",
+    ),
+    (
         "wsc-sigstore-local",
         &["wsc-", "sigstore-"],
         "the local Sigstore instance shares no code with the client it tests",

@@ -86,21 +86,39 @@ pub(crate) fn run(a: &DemoArgs) -> Result<Outcome> {
     println!("  wsc verify -i {} -K {}", p("demo.signed.wasm").display(), p("ed25519.pk").display());
     println!("  wsc verify -i {} -K {}", p("demo.tampered.wasm").display(), p("ed25519.pk").display());
     println!("  wsc show -i {}", p("demo.signed.wasm").display());
-    println!(
-        "  wsc verify -i {} --keyless --certificate-identity {DEMO_IDENTITY} --certificate-oidc-issuer {issuer} --trusted-root {}",
-        p("demo.keyless.wasm").display(),
-        p("sigstore/trusted_root.json").display()
-    );
+    #[cfg(feature = "local-sigstore")]
+    if let Some(issuer) = issuer {
+        println!(
+            "  wsc verify -i {} --keyless --certificate-identity {DEMO_IDENTITY} --certificate-oidc-issuer {issuer} --trusted-root {}",
+            p("demo.keyless.wasm").display(),
+            p("sigstore/trusted_root.json").display()
+        );
+    }
+    #[cfg(not(feature = "local-sigstore"))]
+    let _ = issuer;
     Ok(Outcome::Done)
 }
 
 /// The CI identity the demo's local OIDC issuer vouches for.
+#[cfg(feature = "local-sigstore")]
 const DEMO_IDENTITY: &str = wsc_sigstore_local::DEFAULT_IDENTITY;
+
+/// Without the local instance (an installed `wsc`), the keyless half is
+/// left out, and the demo says so.
+#[cfg(not(feature = "local-sigstore"))]
+fn keyless(_dir: &std::path::Path) -> Result<Option<String>> {
+    println!(
+        "7. keyless signing: not in this build. An installed wsc carries no local Sigstore instance; \
+         run `cargo run --release -p wsc-cli --features local-sigstore -- demo` for that half"
+    );
+    Ok(None)
+}
 
 /// Steps 7 to 9: keyless signing against a local Sigstore-compatible
 /// instance (OIDC issuer, Fulcio, Rekor, TSA on 127.0.0.1, started here and
 /// stopped before verifying), then offline verification. Returns the issuer.
-fn keyless(dir: &std::path::Path) -> Result<String> {
+#[cfg(feature = "local-sigstore")]
+fn keyless(dir: &std::path::Path) -> Result<Option<String>> {
     use wsc_keyless::sign::{IdentityToken, KeylessSigner, ServiceOptions, Services};
     let sdir = dir.join("sigstore");
     let inst = wsc_sigstore_local::Instance::start(wsc_sigstore_local::Config {
@@ -153,5 +171,5 @@ fn keyless(dir: &std::path::Path) -> Result<String> {
         bail!("demo: a tampered keyless module verified, which must never happen");
     }
     println!("   and a copy with one byte flipped is rejected");
-    Ok(issuer)
+    Ok(Some(issuer))
 }
