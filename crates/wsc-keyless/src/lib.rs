@@ -88,6 +88,10 @@ pub enum KeylessError {
     /// The certificate verified, but its identity or claims do not satisfy the policy.
     #[error("identity policy not met: {0}")]
     Identity(String),
+    /// Neither a transparency-log entry nor an RFC 3161 timestamp of the
+    /// bundle verified, so there is no trusted signing time.
+    #[error("no verified transparency-log entry or timestamp")]
+    NoTrustedTime,
     /// The certificate verified, but one of its names or claims is not the
     /// one the policy asks for.
     #[error("identity policy not met: {message}")]
@@ -490,7 +494,7 @@ impl BundleVerifier {
             }
         };
         if !result.tlog_verified() && result.verified_timestamps().is_empty() {
-            return Err(KeylessError::Identity("no verified transparency-log entry or timestamp".into()));
+            return Err(KeylessError::NoTrustedTime);
         }
         let signer = match &self.expectation {
             Expectation::Identity(_) => match (result.issuer(), result.identity()) {

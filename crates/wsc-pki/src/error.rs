@@ -118,6 +118,16 @@ pub enum PkiError {
     /// The chain does not lead to a trust anchor under the rules.
     #[error("certificate chain rejected: {0}")]
     Chain(String),
+    /// A certificate on the path is on a given CRL.
+    #[error("certificate chain rejected: a certificate on the path is revoked")]
+    Revoked,
+    /// Revocation cannot be decided: a CRL is past its nextUpdate, or CRLs
+    /// are required and a CA on the path has none.
+    #[error("certificate chain rejected: {0}")]
+    RevocationUnknown(String),
+    /// Timestamps are required and the record carries no RFC 3161 token.
+    #[error("timestamp rejected: timestamps are required and the record carries no RFC 3161 token")]
+    TimestampRequired,
     /// Path building for one record could cost more than a record may use.
     #[error("certificate path search refused: it could cost more than the {limit} units one record may use")]
     ChainTooComplex {
@@ -159,6 +169,9 @@ impl PkiError {
         matches!(
             self,
             PkiError::Chain(_)
+                | PkiError::Revoked
+                | PkiError::RevocationUnknown(_)
+                | PkiError::TimestampRequired
                 | PkiError::Timestamp(_)
                 | PkiError::Leaf { .. }
                 | PkiError::ChainTooComplex { .. }

@@ -265,9 +265,7 @@ impl CertVerifier {
         let mut now = self.time.unwrap_or_else(SystemTime::now);
         let mut stamped = None;
         if let Some(trust) = &self.timestamps {
-            let token = record.timestamp.as_deref().ok_or_else(|| {
-                PkiError::Timestamp("timestamps are required and the record carries no RFC 3161 token".into())
-            })?;
+            let token = record.timestamp.as_deref().ok_or(PkiError::TimestampRequired)?;
             let t = trust.verify(token, &record.signature)?;
             if t > now + TIMESTAMP_SKEW {
                 return Err(PkiError::Timestamp(format!(
@@ -289,7 +287,7 @@ impl CertVerifier {
             if self.enforce_crl_expiry {
                 for next in self.crl_next_updates.iter().flatten() {
                     if *next <= now {
-                        return Err(PkiError::Chain(format!(
+                        return Err(PkiError::RevocationUnknown(format!(
                             "a CRL has expired (nextUpdate {}, verification time {})",
                             x509::format_rfc3339(*next),
                             x509::format_rfc3339(now)
@@ -312,7 +310,9 @@ impl CertVerifier {
         // With no CRL at all there is nothing to check; when CRLs are
         // required, that is a failure, never a silent pass.
         if self.require_crl && crl_refs.is_empty() {
-            return Err(PkiError::Chain("CRLs are required for every CA on the path, and none was given".into()));
+            return Err(PkiError::RevocationUnknown(
+                "CRLs are required for every CA on the path, and none was given".into(),
+            ));
         }
         let revocation = RevocationOptionsBuilder::new(&crl_refs).ok().map(|b| {
             b.with_depth(RevocationCheckDepth::Chain)
@@ -354,10 +354,14 @@ impl CertVerifier {
             Some(&extra),
         );
         if let Err(e) = verified {
-            return Err(PkiError::Chain(match our_reason.into_inner() {
-                Some(r) => r,
-                None => describe_webpki(&e),
-            }));
+            return Err(match (our_reason.into_inner(), &e) {
+                (Some(r), _) => PkiError::Chain(r),
+                (None, webpki::Error::CertRevoked) => PkiError::Revoked,
+                (None, webpki::Error::UnknownRevocationStatus | webpki::Error::CrlExpired { .. }) => {
+                    PkiError::RevocationUnknown(describe_webpki(&e))
+                }
+                (None, _) => PkiError::Chain(describe_webpki(&e)),
+            });
         }
         let anchor = &self.anchors[used_anchor.into_inner().ok_or_else(|| PkiError::Chain("no anchor used".into()))?];
         let key = leaf.key()?;

@@ -250,9 +250,7 @@ impl RecordVerifier for PrincipalVerifier {
                             }
                             KeylessError::Mismatch { what: Mismatch::Issuer, .. } => Some(ReasonCode::IssuerMismatch),
                             KeylessError::Mismatch { what: Mismatch::Claim, .. } => Some(ReasonCode::ClaimMismatch),
-                            KeylessError::Identity(m) if m.contains("no verified transparency-log entry") => {
-                                Some(ReasonCode::NoTrustedTime)
-                            }
+                            KeylessError::NoTrustedTime => Some(ReasonCode::NoTrustedTime),
                             _ => None,
                         };
                         if let Some(code) = code {
@@ -292,14 +290,11 @@ impl RecordVerifier for PrincipalVerifier {
                 }
                 Err(e) => {
                     let text = chain_text(&e);
-                    let code = if text.contains("revoked") {
-                        Some(ReasonCode::Revoked)
-                    } else if text.contains("CRL") {
-                        Some(ReasonCode::CrlStale)
-                    } else if text.contains("carries no RFC 3161 token") {
-                        Some(ReasonCode::TimestampRequired)
-                    } else {
-                        None
+                    let code = match &e {
+                        wsc_pki::PkiError::Revoked => Some(ReasonCode::Revoked),
+                        wsc_pki::PkiError::RevocationUnknown(_) => Some(ReasonCode::CrlStale),
+                        wsc_pki::PkiError::TimestampRequired => Some(ReasonCode::TimestampRequired),
+                        _ => None,
                     };
                     if let Some(code) = code {
                         self.note(code, text.clone());

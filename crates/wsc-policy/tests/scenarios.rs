@@ -83,6 +83,9 @@ struct Step {
     device: Option<String>,
     /// With `x509`: an RFC 3161 timestamp from the test's `openssl ts` TSA.
     timestamp: Option<bool>,
+    /// With `x509`: write `{ca}.crl`: `revoke` lists the new leaf, `fresh`
+    /// lists nothing, `stale` lists nothing and is past its nextUpdate.
+    crl: Option<String>,
     /// Flip the module's last byte.
     tamper: Option<bool>,
 }
@@ -298,6 +301,20 @@ fn build_module(world: &World, s: &Scenario) -> Vec<u8> {
             let key = world.key(k);
             let csr = Csr::create(key, device).expect("csr");
             let chain = ca.issue(&csr, &DeviceProfile::for_device(device)).expect("issue");
+            if let Some(kind) = &step.crl {
+                let now = SystemTime::now();
+                let day = Duration::from_secs(86_400);
+                let serial = wsc_pki::CertInfo::parse(&chain[0]).expect("leaf").serial;
+                let der = match kind.as_str() {
+                    "revoke" => ca.crl(&[serial], now - day, now + day),
+                    "fresh" => ca.crl(&[], now - day, now + day),
+                    "stale" => ca.crl(&[], now - 2 * day, now - day),
+                    other => panic!("{}: unknown crl {other}", s.name),
+                }
+                .expect("crl");
+                let name = format!("{}.crl", step.ca.as_deref().unwrap_or("ca1"));
+                std::fs::write(world.dir.path().join(name), wsc_pki::crl_to_pem(&der).expect("pem")).expect("write");
+            }
             let signer = CertSigner::new(key, chain).expect("cert signer");
             let signer = if step.timestamp == Some(true) {
                 let mut trust = TsaTrust::new();
@@ -317,6 +334,8 @@ fn build_module(world: &World, s: &Scenario) -> Vec<u8> {
 }
 
 fn run(world: &World, s: &Scenario) -> Result<(), String> {
+    // The module first: its steps may write files the policy names (CRLs).
+    let mut module = build_module(world, s);
     let policy_path = world.dir.path().join("policy.toml");
     std::fs::write(&policy_path, world.expand(&s.policy)).expect("write policy");
     let policy = match wsc_policy::load_file(&policy_path) {
@@ -331,7 +350,6 @@ fn run(world: &World, s: &Scenario) -> Result<(), String> {
     if let Some(code) = &s.policy_error {
         return Err(format!("expected policy error {code}, the policy loaded"));
     }
-    let mut module = build_module(world, s);
     let target = Target::new(s.path.as_deref(), s.oci_repository.as_deref());
     let verdict = if s.detached {
         let mut content = Vec::new();
