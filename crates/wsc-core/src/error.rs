@@ -122,10 +122,6 @@ pub enum Error {
     /// Verification ran and failed.
     #[error("verification failed: {0}")]
     Verification(VerifyError),
-
-    /// Splitting found nothing to do or a predicate cut is impossible.
-    #[error("{0}")]
-    Usage(&'static str),
 }
 
 /// Why verification failed after every input was read correctly.
