@@ -88,6 +88,10 @@ pub enum EvalError {
         /// Why.
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// An internal invariant does not hold (a bug in wsc-policy; please
+    /// report it). Evaluation refuses to decide instead of guessing.
+    #[error("internal inconsistency in policy evaluation: {0}")]
+    Unreachable(&'static str),
     /// The rule tree or the search for distinct signers is over its budget.
     #[error("the rule search is over its budget of {limit} {what}")]
     SearchBudget {
@@ -621,27 +625,18 @@ fn augment(
     Ok(false)
 }
 
-fn render(sel: &Sel<'_>, next: &mut impl Iterator<Item = SignerSlot>) -> Satisfied {
-    match sel {
-        Sel::Leaf(_) => Satisfied::Signer(next.next().unwrap_or_else(unreachable_slot)),
+/// The satisfied tree, each leaf with its signer. `None` if the slots do
+/// not fit the selection (they come from one flatten, so that is a bug):
+/// the caller then refuses to decide rather than report a made-up signer.
+fn render(sel: &Sel<'_>, next: &mut impl Iterator<Item = SignerSlot>) -> Option<Satisfied> {
+    Some(match sel {
+        Sel::Leaf(_) => Satisfied::Signer(next.next()?),
         Sel::Rule { name, kind, members, .. } => Satisfied::Rule {
             rule: name.to_string(),
             kind: *kind,
-            members: members.iter().map(|m| render(m, next)).collect(),
+            members: members.iter().map(|m| render(m, next)).collect::<Option<_>>()?,
         },
-    }
-}
-
-/// Slots and selections are built from one flatten, so this cannot run;
-/// a placeholder keeps the function total without a panic.
-fn unreachable_slot() -> SignerSlot {
-    SignerSlot {
-        principal: String::new(),
-        signer: SignerId::Key { spki_sha256: [0; 32] },
-        set: 0,
-        record: 0,
-        time: None,
-    }
+    })
 }
 
 impl Policy {
@@ -975,7 +970,12 @@ impl Policy {
         unused.truncate(MAX_UNUSED);
         verdict.unused = unused;
         let mut it = filled.into_iter();
-        verdict.satisfied = Some(render(sel, &mut it));
+        let misfit = || EvalError::Unreachable("the matched signers do not fit the rule tree");
+        let satisfied = render(sel, &mut it).ok_or_else(misfit)?;
+        if it.next().is_some() {
+            return Err(misfit());
+        }
+        verdict.satisfied = Some(satisfied);
         verdict.decision = Decision::Accepted;
         verdict.coverage = coverage_report(&report, parts, &unselected.into_inner());
         Ok(verdict)
