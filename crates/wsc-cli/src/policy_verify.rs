@@ -44,6 +44,7 @@ fn evaluate(input: &Path, signature: Option<&Path>, policy_file: &Path, named: N
     Ok((verdict, policy.sha256_hex()))
 }
 
+/// `verify --policy`: the verdict as text or JSON.
 pub(crate) fn run(
     input: &Path,
     signature: Option<&Path>,
@@ -51,13 +52,7 @@ pub(crate) fn run(
     named: Named<'_>,
     json: bool,
 ) -> Result<Outcome> {
-    let (verdict, policy_sha256) = evaluate(input, signature, policy_file, named)?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&verdict.to_json())?);
-    } else {
-        print_text(input, &verdict);
-    }
-    Ok(decide(input, &verdict, &policy_sha256))
+    report(input, signature, policy_file, named, json, print_text)
 }
 
 /// `verify_matrix --policy`: the verdict, then one line per principal.
@@ -68,33 +63,49 @@ pub(crate) fn run_matrix(
     named: Named<'_>,
     json: bool,
 ) -> Result<Outcome> {
+    report(input, signature, policy_file, named, json, print_matrix)
+}
+
+/// Evaluates, prints the verdict (JSON, or `text`) and decides.
+fn report(
+    input: &Path,
+    signature: Option<&Path>,
+    policy_file: &Path,
+    named: Named<'_>,
+    json: bool,
+    text: fn(&Path, &Verdict),
+) -> Result<Outcome> {
     let (verdict, policy_sha256) = evaluate(input, signature, policy_file, named)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&verdict.to_json())?);
     } else {
-        println!("Scope {}: {}", verdict.scope().unwrap_or("(none)"), verdict.decision().as_str());
-        for row in verdict.matrix() {
-            let counted: Vec<String> =
-                row.counted.iter().map(|s| format!("{} (set {}, record {})", s.signer, s.set, s.record)).collect();
-            let unused: Vec<String> =
-                row.unused.iter().map(|u| format!("set {} record {}: {}", u.set, u.record, u.why)).collect();
-            let reasons: Vec<&str> = row.reasons.iter().map(|r| r.code.as_str()).collect();
-            let mut line = format!("  - {}: ", row.principal);
-            if counted.is_empty() {
-                line.push_str("not counted");
-            } else {
-                line.push_str(&format!("counted {}", counted.join(", ")));
-            }
-            if !unused.is_empty() {
-                line.push_str(&format!("; unused {}", unused.join(", ")));
-            }
-            if !reasons.is_empty() {
-                line.push_str(&format!("; {}", reasons.join(", ")));
-            }
-            println!("{line}");
-        }
+        text(input, &verdict);
     }
     Ok(decide(input, &verdict, &policy_sha256))
+}
+
+fn print_matrix(_input: &Path, verdict: &Verdict) {
+    println!("Scope {}: {}", verdict.scope().unwrap_or("(none)"), verdict.decision().as_str());
+    for row in verdict.matrix() {
+        let counted: Vec<String> =
+            row.counted.iter().map(|s| format!("{} (set {}, record {})", s.signer, s.set, s.record)).collect();
+        let unused: Vec<String> =
+            row.unused.iter().map(|u| format!("set {} record {}: {}", u.set, u.record, u.why)).collect();
+        let reasons: Vec<&str> = row.reasons.iter().map(|r| r.code.as_str()).collect();
+        let mut line = format!("  - {}: ", row.principal);
+        if counted.is_empty() {
+            line.push_str("not counted");
+        } else {
+            line.push_str(&format!("counted {}", counted.join(", ")));
+        }
+        if !unused.is_empty() {
+            line.push_str(&format!("; unused {}", unused.join(", ")));
+        }
+        if !reasons.is_empty() {
+            line.push_str(&format!("; {}", reasons.join(", ")));
+        }
+        println!("{line}");
+    }
 }
 
 /// Logs the decision, prints the audit banner or the rejection, and maps
