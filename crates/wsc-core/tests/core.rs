@@ -331,6 +331,24 @@ fn truncations_of_a_signed_module_never_verify() {
 /// The one-pass signer writes exactly what the two-pass signer writes, when
 /// its guess of the header size holds and when it misses (delimiters,
 /// another set, padded sizes).
+/// Modules and keys the signing paths are compared on: plain, padded
+/// (re-encoded), already signed, split, extended, a component.
+fn signing_cases() -> Vec<(&'static str, SecretKey)> {
+    let k = |n: &str| SecretKey::from_any(&v(&format!("keys/{n}.sk"))).expect("key");
+    [
+        ("modules/add.wasm", "k1"),
+        ("modules/min.wasm", "k1"),
+        ("modules/add.padded.wasm", "k1"),
+        ("signed/add.k1.wasm", "k2"),
+        ("signed/custom.split.wasm", "k1"),
+        ("signed/custom.split.k1.ext.wasm", "k2"),
+        ("modules/component.wasm", "k2"),
+    ]
+    .into_iter()
+    .map(|(f, n)| (f, k(n)))
+    .collect()
+}
+
 /// The head-and-copy signing path: a copier lays the content out from the
 /// predicted offset, piece by piece, while it is hashed, as the CLI does
 /// with the kernel; when the prediction misses, `write_content` writes it.
@@ -361,18 +379,8 @@ fn head_and_copied_content_match_two_pass_signing() {
             Ok(())
         }
     }
-    let k1 = SecretKey::from_any(&v("keys/k1.sk")).expect("k1");
-    let k2 = SecretKey::from_any(&v("keys/k2.sk")).expect("k2");
     let (mut copied, mut rewritten, mut reencoded) = (0, 0, 0);
-    for (file, key) in [
-        ("modules/add.wasm", &k1),
-        ("modules/min.wasm", &k1),
-        ("modules/add.padded.wasm", &k1),
-        ("signed/add.k1.wasm", &k2),
-        ("signed/custom.split.wasm", &k1),
-        ("signed/custom.split.k1.ext.wasm", &k2),
-        ("modules/component.wasm", &k2),
-    ] {
+    for (file, key) in &signing_cases() {
         let input = v(file);
         let want = wsc_core::sign(&input, key).expect("two-pass");
         let mut c = Copier { input: &input, out: Vec::new(), at: None };
@@ -397,18 +405,8 @@ fn head_and_copied_content_match_two_pass_signing() {
 
 #[test]
 fn seekable_signing_matches_two_pass_signing() {
-    let k1 = SecretKey::from_any(&v("keys/k1.sk")).expect("k1");
-    let k2 = SecretKey::from_any(&v("keys/k2.sk")).expect("k2");
     let mut single = 0;
-    for (file, key) in [
-        ("modules/add.wasm", &k1),
-        ("modules/min.wasm", &k1),
-        ("modules/add.padded.wasm", &k1),
-        ("signed/add.k1.wasm", &k2),
-        ("signed/custom.split.wasm", &k1),
-        ("signed/custom.split.k1.ext.wasm", &k2),
-        ("modules/component.wasm", &k2),
-    ] {
+    for (file, key) in &signing_cases() {
         let input = v(file);
         let want = wsc_core::sign(&input, key).expect("two-pass");
         // Pre-filled with junk, as a reused file would be.
