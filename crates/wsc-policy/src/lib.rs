@@ -251,7 +251,7 @@ impl Policy {
 
     /// The policy as JSON, as written (files stay file names), indented.
     pub fn to_json(&self) -> Result<String, PolicyError> {
-        let mut out = value::to_json(&self.doc.to_value(false)?, Some(2));
+        let mut out = value::to_json(&self.doc.to_value(false)?, true);
         out.push('\n');
         Ok(out)
     }

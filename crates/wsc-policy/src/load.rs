@@ -140,7 +140,7 @@ pub(crate) fn build(doc: Document, files: &dyn FileSource, limits: &Limits) -> R
 
     let mut policy =
         Policy { doc, revoked, principals, rules, scopes, default, normalized: String::new(), sha256: [0; 32] };
-    policy.normalized = to_json(&normalized(&policy), None);
+    policy.normalized = to_json(&normalized(&policy), false);
     policy.sha256 = Sha256::digest(policy.normalized.as_bytes()).into();
     Ok(policy)
 }

@@ -273,84 +273,22 @@ impl<'de> Visitor<'de> for JsonSeed<'_> {
     }
 }
 
-/// JSON string escaping: `"`, `\` and control characters; the rest as
-/// UTF-8.
-fn write_json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
+/// The same value as serde_json's (tables keep their byte order).
+fn to_serde(v: &Value) -> serde_json::Value {
+    match v {
+        Value::String(s) | Value::Datetime(s) => serde_json::Value::String(s.clone()),
+        Value::Integer(i) => serde_json::Value::from(*i),
+        Value::Bool(b) => serde_json::Value::Bool(*b),
+        Value::Array(a) => serde_json::Value::Array(a.iter().map(to_serde).collect()),
+        Value::Table(t) => serde_json::Value::Object(t.iter().map(|(k, v)| (k.clone(), to_serde(v))).collect()),
     }
-    out.push('"');
 }
 
 /// Compact JSON with keys in byte order and no spaces: the canonical form
-/// the policy hash is taken over. `indent` gives a pretty form instead.
-pub(crate) fn to_json(v: &Value, indent: Option<usize>) -> String {
-    let mut out = String::new();
-    write_json(&mut out, v, indent, 0);
-    out
-}
-
-fn newline(out: &mut String, indent: Option<usize>, level: usize) {
-    if let Some(n) = indent {
-        out.push('\n');
-        out.extend(std::iter::repeat_n(' ', n * level));
-    }
-}
-
-fn write_json(out: &mut String, v: &Value, indent: Option<usize>, level: usize) {
-    match v {
-        Value::String(s) | Value::Datetime(s) => write_json_string(out, s),
-        Value::Integer(i) => {
-            let _ = write!(out, "{i}");
-        }
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Array(a) => {
-            out.push('[');
-            for (i, item) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                newline(out, indent, level + 1);
-                write_json(out, item, indent, level + 1);
-            }
-            if !a.is_empty() {
-                newline(out, indent, level);
-            }
-            out.push(']');
-        }
-        Value::Table(t) => {
-            out.push('{');
-            for (i, (k, item)) in t.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                newline(out, indent, level + 1);
-                write_json_string(out, k);
-                out.push(':');
-                if indent.is_some() {
-                    out.push(' ');
-                }
-                write_json(out, item, indent, level + 1);
-            }
-            if !t.is_empty() {
-                newline(out, indent, level);
-            }
-            out.push('}');
-        }
-    }
+/// the policy hash is taken over. `pretty` indents by two spaces instead.
+pub(crate) fn to_json(v: &Value, pretty: bool) -> String {
+    let j = to_serde(v);
+    if pretty { format!("{j:#}") } else { j.to_string() }
 }
 
 /// A TOML basic string.
@@ -596,7 +534,7 @@ mod tests {
         let Value::Table(t) = &v else { panic!("a table") };
         let written = to_toml(t);
         assert_eq!(parse_toml(&written).expect("written TOML parses"), v, "{written}");
-        let json = to_json(&v, Some(2));
+        let json = to_json(&v, true);
         let mut back = parse_json(&json).expect("written JSON parses");
         // JSON has no date-time type.
         if let (Value::Table(b), Value::Table(orig)) = (&mut back, &v) {
