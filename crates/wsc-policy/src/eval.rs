@@ -11,6 +11,7 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Read};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
@@ -388,80 +389,156 @@ fn x509_verifier(
     })))
 }
 
-/// Hashes every byte read through it, on a second thread when one can be
-/// started, so the module's SHA-256 costs little time beside the content
-/// walk (which hashes the content, not the file). The channel holds at
-/// most [`HASH_QUEUE`] chunks: memory stays bounded.
-struct Hashing<R> {
-    inner: R,
-    len: u64,
-    sink: HashSink,
+/// The module's SHA-256 and length, hashed here (no walk needs the bytes).
+fn hash_all<R: Read>(mut r: R) -> io::Result<([u8; 32], u64)> {
+    let mut h = Sha256::new();
+    let len = io::copy(&mut r, &mut HashWriter(&mut h))?;
+    Ok((h.finalize().into(), len))
 }
 
-enum HashSink {
-    Here(Sha256),
-    Beside {
-        tx: std::sync::mpsc::SyncSender<Vec<u8>>,
-        /// Buffers the thread has hashed, for reuse (no page faults per chunk).
-        back: std::sync::mpsc::Receiver<Vec<u8>>,
-        worker: std::thread::JoinHandle<Sha256>,
-    },
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl io::Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
-/// Chunks waiting for the hashing thread.
-const HASH_QUEUE: usize = 8;
+/// Bytes read ahead by the reading thread, in chunks of this size.
+const READ_CHUNK: usize = 512 * 1024;
+/// Chunks in flight between two stages: memory stays bounded.
+const READ_QUEUE: usize = 4;
 
-impl<R: Read> Hashing<R> {
-    fn new(inner: R) -> Self {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(HASH_QUEUE);
-        let (back_tx, back) = std::sync::mpsc::sync_channel::<Vec<u8>>(HASH_QUEUE + 2);
-        let spawned = std::thread::Builder::new().name("wsc-policy-sha256".into()).spawn(move || {
-            let mut h = Sha256::new();
-            for chunk in rx {
-                h.update(&chunk);
-                // A full return queue only means the buffer is not reused.
-                let _ = back_tx.try_send(chunk);
+/// What the hashing thread hands over.
+enum Chunk {
+    /// Bytes, already added to the module's SHA-256.
+    Data(Vec<u8>),
+    /// The end of the input: the SHA-256 and length of every byte read.
+    End([u8; 32], u64),
+    /// A read failed.
+    Failed(io::Error),
+}
+
+/// The reading thread: reads the module into reused buffers. Reads are
+/// the third piece of work beside the two hashes, so they get a thread of
+/// their own.
+fn read_chunks<R: Read>(mut r: R, tx: SyncSender<io::Result<Vec<u8>>>, back: Receiver<Vec<u8>>) {
+    loop {
+        let mut buf = back.try_recv().unwrap_or_default();
+        buf.resize(READ_CHUNK, 0);
+        let n = loop {
+            match r.read(&mut buf) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
             }
-            h
-        });
-        let sink = match spawned {
-            Ok(worker) => HashSink::Beside { tx, back, worker },
-            Err(_) => HashSink::Here(Sha256::new()),
         };
-        Hashing { inner, len: 0, sink }
+        buf.truncate(n);
+        // An empty chunk is the end; a closed channel means the walk stopped.
+        if tx.send(Ok(buf)).is_err() || n == 0 {
+            return;
+        }
+    }
+}
+
+/// The hashing thread: adds every chunk to the module's SHA-256 (for the
+/// verdict), then hands it to the walk, which hashes the content. The two
+/// hashes run side by side over the same bytes, read once.
+fn hash_chunks(rx: Receiver<io::Result<Vec<u8>>>, tx: SyncSender<Chunk>) {
+    let mut h = Sha256::new();
+    let mut len = 0u64;
+    for got in rx {
+        let msg = match got {
+            Ok(buf) if buf.is_empty() => Chunk::End(h.clone().finalize().into(), len),
+            Ok(buf) => {
+                h.update(&buf);
+                len += buf.len() as u64;
+                Chunk::Data(buf)
+            }
+            Err(e) => Chunk::Failed(e),
+        };
+        let last = !matches!(msg, Chunk::Data(_));
+        if tx.send(msg).is_err() || last {
+            return;
+        }
+    }
+    // The reading thread stopped without an end: the walk sees the
+    // channel close and fails.
+}
+
+/// The walk's side of [`read_chunks`] and [`hash_chunks`].
+struct ReadAhead {
+    rx: Receiver<Chunk>,
+    /// Chunks consumed, for reuse (no page faults per chunk).
+    back: SyncSender<Vec<u8>>,
+    cur: Vec<u8>,
+    at: usize,
+    end: Option<([u8; 32], u64)>,
+    failed: bool,
+}
+
+impl ReadAhead {
+    /// Starts the reading and hashing threads in `scope`.
+    fn start<'scope, 'env, R: Read + Send + 'scope>(
+        scope: &'scope std::thread::Scope<'scope, 'env>,
+        module: R,
+    ) -> io::Result<Self> {
+        let (raw_tx, raw_rx) = sync_channel(READ_QUEUE);
+        let (tx, rx) = sync_channel(READ_QUEUE);
+        let (back, back_rx) = sync_channel(2 * READ_QUEUE + 2);
+        std::thread::Builder::new()
+            .name("wsc-policy-sha256".into())
+            .spawn_scoped(scope, move || hash_chunks(raw_rx, tx))?;
+        std::thread::Builder::new()
+            .name("wsc-policy-read".into())
+            .spawn_scoped(scope, move || read_chunks(module, raw_tx, back_rx))?;
+        Ok(ReadAhead { rx, back, cur: Vec::new(), at: 0, end: None, failed: false })
     }
 
     /// Reads what is left, then the SHA-256 and length of every byte read.
     fn finish(mut self) -> io::Result<([u8; 32], u64)> {
         io::copy(&mut self, &mut io::sink())?;
-        let hasher = match self.sink {
-            HashSink::Here(h) => h,
-            HashSink::Beside { tx, worker, .. } => {
-                drop(tx);
-                worker.join().map_err(|_| io::Error::other("the hashing thread failed"))?
-            }
-        };
-        Ok((hasher.finalize().into(), self.len))
+        self.end.ok_or_else(|| io::Error::other("the module was not read to its end"))
     }
 }
 
-impl<R: Read> Read for Hashing<R> {
+impl Read for ReadAhead {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let chunk = &buf[..n];
-        match &mut self.sink {
-            HashSink::Here(h) => h.update(chunk),
-            HashSink::Beside { tx, back, .. } => {
-                if n > 0 {
-                    let mut owned = back.try_recv().unwrap_or_default();
-                    owned.clear();
-                    owned.extend_from_slice(chunk);
-                    // Fail closed: a lost chunk would give a wrong digest.
-                    tx.send(owned).map_err(|_| io::Error::other("the hashing thread stopped"))?;
+        if self.failed {
+            return Err(io::Error::other("an earlier read of the module failed"));
+        }
+        while self.at == self.cur.len() {
+            if self.end.is_some() {
+                return Ok(0);
+            }
+            let done = std::mem::take(&mut self.cur);
+            // A full return queue only means the buffer is not reused.
+            let _ = self.back.try_send(done);
+            self.at = 0;
+            match self.rx.recv() {
+                Ok(Chunk::Data(c)) => self.cur = c,
+                Ok(Chunk::End(sha256, len)) => self.end = Some((sha256, len)),
+                Ok(Chunk::Failed(e)) => {
+                    self.failed = true;
+                    return Err(e);
+                }
+                // Fail closed: a thread gone without an end is not an end.
+                Err(_) => {
+                    self.failed = true;
+                    return Err(io::Error::other("the reading thread stopped"));
                 }
             }
         }
-        self.len += n as u64;
+        let n = buf.len().min(self.cur.len() - self.at);
+        buf[..n].copy_from_slice(&self.cur[self.at..self.at + n]);
+        self.at += n;
         Ok(n)
     }
 }
@@ -646,7 +723,7 @@ impl Policy {
     /// `total_len`, when known, lets oversized length fields fail at once.
     /// A module that does not parse is an [`EvalError`]; one that parses
     /// and does not satisfy the policy is a [`Verdict`] that says why.
-    pub fn evaluate<R: Read>(
+    pub fn evaluate<R: Read + Send>(
         &self,
         module: R,
         total_len: Option<u64>,
@@ -659,7 +736,7 @@ impl Policy {
     /// [`Policy::evaluate`] for a module whose signature data is detached
     /// (`signature`, as `wsc sign -S` writes it). The module's SHA-256 in
     /// the verdict is that of the module bytes alone.
-    pub fn evaluate_detached<R: Read>(
+    pub fn evaluate_detached<R: Read + Send>(
         &self,
         module: R,
         total_len: Option<u64>,
@@ -670,7 +747,7 @@ impl Policy {
         self.evaluate_with(module, total_len, Some(signature), target, now)
     }
 
-    fn evaluate_with<R: Read>(
+    fn evaluate_with<R: Read + Send>(
         &self,
         module: R,
         total_len: Option<u64>,
@@ -700,7 +777,7 @@ impl Policy {
         };
         // With no scope the module is still hashed, for the verdict.
         let hashed = |module: R, facts: ModuleFacts| -> Result<ModuleFacts, EvalError> {
-            let (sha256, size) = Hashing::new(module).finish().map_err(|e| EvalError::Module(e.into()))?;
+            let (sha256, size) = hash_all(module).map_err(|e| EvalError::Module(e.into()))?;
             Ok(ModuleFacts { sha256: Some(sha256), size: Some(size), ..facts })
         };
         let chosen = match choose_scope(self, target) {
@@ -772,19 +849,21 @@ impl Policy {
             Coverage::Whole => wsc_core::Scope::Whole,
             Coverage::Sections { .. } => wsc_core::Scope::Partial(&select),
         };
-        let mut input = Hashing::new(module);
         let options = VerifyOptions::default();
-        let result = match signature {
-            None => wsc_core::verify_embedded(&mut input, total_len, &dyns, scope, &options),
-            Some(sig) => wsc_core::verify_detached(&mut input, total_len, sig, &dyns, scope, &options),
-        };
-        let report = match result {
-            Ok(r) => Some(r),
-            Err(wsc_core::Error::NoSignature) => None,
-            Err(e) => return Err(EvalError::Module(e)),
-        };
-        // Whatever the walk did not need is hashed too.
-        let (sha256, size) = input.finish().map_err(|e| EvalError::Module(e.into()))?;
+        let (report, (sha256, size)) = std::thread::scope(|s| -> Result<_, EvalError> {
+            let mut input = ReadAhead::start(s, module).map_err(|e| EvalError::Module(e.into()))?;
+            let result = match signature {
+                None => wsc_core::verify_embedded(&mut input, total_len, &dyns, scope, &options),
+                Some(sig) => wsc_core::verify_detached(&mut input, total_len, sig, &dyns, scope, &options),
+            };
+            let report = match result {
+                Ok(r) => Some(r),
+                Err(wsc_core::Error::NoSignature) => None,
+                Err(e) => return Err(EvalError::Module(e)),
+            };
+            // Whatever the walk did not need is hashed too.
+            Ok((report, input.finish().map_err(|e| EvalError::Module(e.into()))?))
+        })?;
         let facts = ModuleFacts {
             kind: report.as_ref().map(|r| match r.kind {
                 ModuleKind::Component => "component",
