@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use wsc_keyless::sigstore_verify::types::{Artifact, Sha256Hash};
-use wsc_keyless::{BundleRecord, BundleVerifier, Expectation, GithubClaims, IdentityPolicy, Matcher};
+use wsc_keyless::{BundleRecord, BundleVerifier, Expectation, IdentityPolicy, Matcher};
 
 use crate::Outcome;
 use crate::files::{self, Mode};
@@ -79,17 +79,26 @@ impl RootArgs {
 
     /// As [`RootArgs::load`], or the root cached for `--tuf-root`'s repository.
     pub(crate) fn load_with(&self, tuf: &TufRootArg) -> Result<wsc_keyless::sigstore_verify::trust_root::TrustedRoot> {
+        match self.resolve_with(tuf)? {
+            RootSource::File(p) => root_file(&p),
+            RootSource::Embedded { staging: true } => Ok(wsc_keyless::staging_root()?),
+            RootSource::Embedded { staging: false } => Ok(wsc_keyless::production_root()?),
+        }
+    }
+
+    /// Which root [`RootArgs::load_with`] uses, said on stderr.
+    pub(crate) fn resolve_with(&self, tuf: &TufRootArg) -> Result<RootSource> {
         use crate::trust::{Cached, Domain};
         if let Some(p) = &self.trusted_root {
             eprintln!("trust root: '{}' (--trusted-root)", p.display());
-            return root_file(p);
+            return Ok(RootSource::File(p.clone()));
         }
         if let Some(r) = &tuf.tuf_root {
             let domain = Domain::of_tuf_root(&files::read_small(r, 1024 * 1024, "TUF root")?);
             return match crate::trust::cached_root(&domain) {
                 Some(Cached::Usable(p)) => {
                     eprintln!("trust root: {domain}, cached by `wsc trust update` ('{}')", p.display());
-                    root_file(&p)
+                    Ok(RootSource::File(p))
                 }
                 Some(Cached::Foreign(p, why)) => bail!("the trust root at '{}' is not usable: {why}", p.display()),
                 Some(Cached::Missing(p)) => bail!(
@@ -106,7 +115,7 @@ impl RootArgs {
         match crate::trust::cached_root(&domain) {
             Some(Cached::Usable(p)) => {
                 eprintln!("trust root: {domain}, cached by `wsc trust update` ('{}')", p.display());
-                return root_file(&p);
+                return Ok(RootSource::File(p));
             }
             Some(Cached::Foreign(p, why)) => {
                 eprintln!(
@@ -119,43 +128,22 @@ impl RootArgs {
         eprintln!(
             "trust root: {domain}, embedded (sigstore-trust-root 0.15.1; run `wsc trust update{flag}` to refresh it)"
         );
-        Ok(if self.staging { wsc_keyless::staging_root()? } else { wsc_keyless::production_root()? })
+        Ok(RootSource::Embedded { staging: self.staging })
     }
+}
+
+/// Where a Sigstore trust root comes from.
+pub(crate) enum RootSource {
+    /// The root embedded in wsc.
+    Embedded { staging: bool },
+    /// A trusted-root JSON file.
+    File(PathBuf),
 }
 
 fn root_file(p: &Path) -> Result<wsc_keyless::sigstore_verify::trust_root::TrustedRoot> {
     let bytes = files::read_small(p, 16 * 1024 * 1024, "trust root")?;
     let text = String::from_utf8(bytes).with_context(|| format!("trust root '{}' is not UTF-8", p.display()))?;
     wsc_keyless::root_from_json(&text).with_context(|| format!("trust root '{}'", p.display()))
-}
-
-impl KeylessArgs {
-    pub(crate) fn policy(&self) -> Result<IdentityPolicy> {
-        let identity = match (&self.certificate_identity, &self.certificate_identity_regexp) {
-            (Some(s), _) => Matcher::Exact(s.clone()),
-            (None, Some(r)) => Matcher::regex(r)?,
-            (None, None) => bail!("keyless verification needs --certificate-identity or --certificate-identity-regexp"),
-        };
-        let issuer = match (&self.certificate_oidc_issuer, &self.certificate_oidc_issuer_regexp) {
-            (Some(s), _) => Matcher::Exact(s.clone()),
-            (None, Some(r)) => Matcher::regex(r)?,
-            (None, None) => {
-                bail!("keyless verification needs --certificate-oidc-issuer or --certificate-oidc-issuer-regexp")
-            }
-        };
-        let mut gh = GithubClaims::default();
-        gh.repository = self.certificate_github_workflow_repository.clone();
-        gh.git_ref = self.certificate_github_workflow_ref.clone();
-        gh.trigger = self.certificate_github_workflow_trigger.clone();
-        gh.sha = self.certificate_github_workflow_sha.clone();
-        gh.name = self.certificate_github_workflow_name.clone();
-        Ok(IdentityPolicy::new(identity, issuer).with_github(gh))
-    }
-
-    pub(crate) fn verifier(&self) -> Result<BundleVerifier> {
-        let root = self.root.load_with(&self.tuf)?;
-        Ok(BundleVerifier::new(&root, Expectation::Identity(self.policy()?))?)
-    }
 }
 
 #[derive(Debug, Subcommand)]

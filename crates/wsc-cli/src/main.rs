@@ -23,6 +23,7 @@ mod pins;
 mod pki;
 mod policy;
 mod policy_verify;
+mod shorthand;
 mod show;
 mod sign;
 mod trust;

@@ -69,10 +69,6 @@ impl SplitRegex {
             _ => true,
         }
     }
-
-    pub(crate) fn is_set(&self) -> bool {
-        self.0.is_some()
-    }
 }
 
 pub(crate) fn detach(a: &DetachArgs) -> Result<Outcome> {

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use wsc_core::keys::hex;
 use wsc_core::{KeyAlgorithm, SecretKey};
-use wsc_pki::{Ca, CaProfile, CertInfo, CertSigner, CertVerifier, Csr, DAY, DeviceProfile};
+use wsc_pki::{Ca, CaProfile, CertInfo, CertSigner, Csr, DAY, DeviceProfile};
 
 use crate::Outcome;
 use crate::files::{self, Mode};
@@ -352,72 +352,6 @@ pub(crate) fn tsa_trust(chain_paths: &[PathBuf]) -> Result<wsc_pki::TsaTrust> {
         t.add_chain(&bytes).with_context(|| format!("TSA chain '{}'", p.display()))?;
     }
     Ok(t)
-}
-
-/// What every trust anchor's verifier is told besides its anchor.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct CertChecks<'a> {
-    /// CRL files (PEM or DER).
-    pub(crate) crls: &'a [PathBuf],
-    /// Verification time, RFC 3339.
-    pub(crate) at_time: Option<&'a str>,
-    /// Every CA on the path must have a CRL.
-    pub(crate) require_crl: bool,
-    /// TSA chains: verify at the records' timestamps.
-    pub(crate) tsa_chains: &'a [PathBuf],
-}
-
-/// A verifier for `wsc verify --trust-anchor ROOT.pem [--crl CRL] [--at-time T]`
-/// that accepts a record leading to any of the anchors. Each anchor file
-/// must hold exactly one certificate.
-pub(crate) fn cert_verifier(anchor_pem_paths: &[PathBuf], checks: CertChecks<'_>) -> Result<CertVerifier> {
-    if anchor_pem_paths.is_empty() {
-        bail!("no trust anchor file given");
-    }
-    let ders = anchor_pem_paths.iter().map(|p| read_anchor(p)).collect::<Result<Vec<_>>>()?;
-    let v = CertVerifier::new(&ders).context("cannot use the trust anchors")?;
-    configure(v, checks)
-}
-
-/// One verifier per anchor file for `--require-all-anchors`, sharing one
-/// path-building budget. The same anchor in two files is refused: each
-/// required anchor must be another party.
-pub(crate) fn cert_verifier_per_anchor(
-    anchor_pem_paths: &[PathBuf],
-    checks: CertChecks<'_>,
-) -> Result<Vec<CertVerifier>> {
-    let ders = anchor_pem_paths.iter().map(|p| read_anchor(p)).collect::<Result<Vec<_>>>()?;
-    let verifiers = match wsc_pki::one_verifier_per_anchor(&ders) {
-        Err(wsc_pki::PkiError::DuplicateAnchor { first, second, subject }) => bail!(
-            "trust anchor files '{}' and '{}' hold the same anchor ({subject}); --require-all-anchors needs a \
-             different anchor in each file, one per party that must sign",
-            anchor_pem_paths[first].display(),
-            anchor_pem_paths[second].display()
-        ),
-        other => other.context("cannot use the trust anchors")?,
-    };
-    verifiers.into_iter().map(|v| configure(v, checks)).collect()
-}
-
-/// The one certificate of a trust anchor file.
-fn read_anchor(path: &Path) -> Result<Vec<u8>> {
-    let bytes = files::read_small(path, MAX_PKI_FILE, "trust anchor file")?;
-    wsc_pki::anchor_from_pem(&bytes).with_context(|| format!("trust anchor file '{}'", path.display()))
-}
-
-/// Adds the CRLs, the time and the TSA chains to a verifier.
-fn configure(mut v: CertVerifier, checks: CertChecks<'_>) -> Result<CertVerifier> {
-    for p in checks.crls {
-        let bytes = files::read_small(p, MAX_PKI_FILE, "CRL")?;
-        v.add_crl(&bytes).with_context(|| format!("CRL '{}'", p.display()))?;
-    }
-    if let Some(t) = checks.at_time {
-        v = v.at_time(wsc_pki::parse_rfc3339(t)?);
-    }
-    if !checks.tsa_chains.is_empty() {
-        v = v.use_timestamps(tsa_trust(checks.tsa_chains)?);
-    }
-    Ok(v.require_crl(checks.require_crl))
 }
 
 /// Reads a secret key, refusing files that group or others may access

@@ -5,7 +5,9 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use anyhow::{Context, Result};
-use wsc_policy::{Decision, Satisfied, Target, Verdict};
+use wsc_policy::{Decision, Policy, Satisfied, Target, Verdict};
+
+use crate::shorthand::Flags;
 
 use crate::Outcome;
 use crate::files;
@@ -27,21 +29,23 @@ pub(crate) struct Named<'a> {
     pub(crate) oci_repository: Option<&'a str>,
 }
 
-fn evaluate(input: &Path, signature: Option<&Path>, policy_file: &Path, named: Named<'_>) -> Result<(Verdict, String)> {
-    let policy = wsc_policy::load_file(policy_file).with_context(|| format!("policy '{}'", policy_file.display()))?;
-    let path = named.path.map(str::to_string).or_else(|| default_path(input));
-    let target = Target::new(path.as_deref(), named.oci_repository);
+/// Evaluates one module against a loaded policy.
+fn evaluate(
+    input: &Path,
+    signature: Option<&Path>,
+    policy: &Policy,
+    target: &Target<'_>,
+    now: SystemTime,
+) -> Result<Verdict> {
     let (f, len) = files::open_module(input)?;
-    let now = SystemTime::now();
-    let verdict = match signature {
-        None => policy.evaluate(f, Some(len), &target, now),
+    match signature {
+        None => policy.evaluate(f, Some(len), target, now),
         Some(sig) => {
             let data = files::read_small(sig, wsc_core::sigdata::MAX_SIGNATURE_DATA as u64, "signature file")?;
-            policy.evaluate_detached(f, Some(len), &data, &target, now)
+            policy.evaluate_detached(f, Some(len), &data, target, now)
         }
     }
-    .with_context(|| format!("cannot verify '{}' against policy '{}'", input.display(), policy_file.display()))?;
-    Ok((verdict, policy.sha256_hex()))
+    .with_context(|| format!("cannot verify '{}'", input.display()))
 }
 
 /// `verify --policy`: the verdict as text or JSON.
@@ -75,13 +79,236 @@ fn report(
     json: bool,
     text: fn(&Path, &Verdict),
 ) -> Result<Outcome> {
-    let (verdict, policy_sha256) = evaluate(input, signature, policy_file, named)?;
+    let policy = wsc_policy::load_file(policy_file).with_context(|| format!("policy '{}'", policy_file.display()))?;
+    let path = named.path.map(str::to_string).or_else(|| default_path(input));
+    let target = Target::new(path.as_deref(), named.oci_repository);
+    let verdict = evaluate(input, signature, &policy, &target, SystemTime::now())
+        .with_context(|| format!("policy '{}'", policy_file.display()));
+    let verdict = match verdict {
+        Ok(v) => v,
+        Err(e) => {
+            audit_error(input, "policy", &e);
+            return Err(e);
+        }
+    };
+    print_warnings(input, &verdict);
     if json {
         println!("{}", serde_json::to_string_pretty(&verdict.to_json())?);
     } else {
         text(input, &verdict);
     }
-    Ok(decide(input, &verdict, &policy_sha256))
+    audit(input, &verdict, &|p: &str| format!("policy {} principal {p}", policy_file.display()));
+    Ok(decide(input, &verdict))
+}
+
+/// How `verify` and `verify_matrix` print a verdict of the flags' policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FlagsOutput {
+    /// `verify`: "Signature is valid." and what verified.
+    Verify,
+    /// `verify_matrix`: one line per key.
+    Matrix,
+}
+
+/// `verify -K|--keyless|--trust-anchor` and `verify_matrix -K`: the flags'
+/// policy, decided like any other.
+pub(crate) fn run_flags(
+    input: &Path,
+    signature: Option<&Path>,
+    flags: &Flags,
+    now: SystemTime,
+    json: bool,
+    output: FlagsOutput,
+) -> Result<Outcome> {
+    let verdict = match evaluate(input, signature, &flags.policy, &Target::unnamed(), now) {
+        Ok(v) => v,
+        Err(e) => {
+            audit_error(input, "flags", &e);
+            return Err(e);
+        }
+    };
+    print_warnings(input, &verdict);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&verdict.to_json())?);
+    } else {
+        match output {
+            FlagsOutput::Verify => print_flags(input, &verdict, flags),
+            FlagsOutput::Matrix => print_flags_matrix(input, &verdict, flags),
+        }
+    }
+    audit(input, &verdict, &|p: &str| flags.label(p));
+    Ok(match verdict.decision() {
+        Decision::Accepted => Outcome::Done,
+        // The flags' policy has no audit scope; anything else rejects.
+        _ => Outcome::VerificationFailed,
+    })
+}
+
+/// What verified, as `wsc verify` has always said it.
+fn coverage_text(v: &Verdict) -> String {
+    let c = v.coverage();
+    let span = |r: &[(u64, u64)]| match (r.first(), r.last()) {
+        (Some((a, _)), Some((_, b))) => format!("{a}..{b}"),
+        _ => "none".to_string(),
+    };
+    if c.unsigned_ranges.is_empty() {
+        format!("whole content verified (bytes {})", span(&c.covered))
+    } else {
+        let unsigned: Vec<String> = c.unsigned_ranges.iter().map(|(a, b)| format!("{a}..{b}")).collect();
+        format!("bytes {} verified; bytes {} NOT verified", span(&c.covered), unsigned.join(", "))
+    }
+}
+
+fn print_flags(input: &Path, v: &Verdict, flags: &Flags) {
+    match v.decision() {
+        Decision::Accepted => {
+            println!("Signature is valid.");
+            eprintln!("'{}': {}", input.display(), coverage_text(v));
+            if let Some(tree) = v.satisfied() {
+                for s in tree.slots() {
+                    let by = s
+                        .description
+                        .as_deref()
+                        .map_or_else(|| s.signer.to_string(), |d| format!("{d} ({})", s.signer));
+                    eprintln!("  set {} record {}: signed by {by} as {}", s.set, s.record, flags.label(&s.principal));
+                }
+            }
+            for name in &v.coverage().unsigned_sections {
+                eprintln!("  unsigned custom section: {name}");
+            }
+        }
+        Decision::Rejected | Decision::AuditRejected => {
+            for r in v.rejected() {
+                eprintln!("'{}': set {} record {} rejected: {}", input.display(), r.set, r.record, r.reason);
+            }
+            print_reasons(v, &|p| flags.label(p));
+            let why = v.reasons().first().map_or_else(|| "no rule was met".to_string(), |r| r.message.clone());
+            eprintln!("error: '{}': verification failed: {why}", input.display());
+        }
+    }
+}
+
+fn print_flags_matrix(input: &Path, v: &Verdict, flags: &Flags) {
+    let rows = v.matrix();
+    // A key verified when a record of it counted, or verified and was not
+    // needed (one key is enough for the flags' `any`).
+    let valid = |row: &wsc_policy::PrincipalRow<'_>| -> Vec<(usize, usize)> {
+        let mut out: Vec<(usize, usize)> = row.counted.iter().map(|s| (s.set, s.record)).collect();
+        out.extend(
+            row.unused.iter().filter(|u| matches!(u.why, "not_needed" | "same_signer")).map(|u| (u.set, u.record)),
+        );
+        out
+    };
+    if rows.iter().any(|r| !valid(r).is_empty()) {
+        println!("Valid public keys:");
+    }
+    for row in &rows {
+        let label = flags.label(row.principal);
+        let records = valid(row);
+        if records.is_empty() {
+            let why: Vec<String> = row.reasons.iter().map(|r| format!("{}: {}", r.code, r.message)).collect();
+            let why = if why.is_empty() { "no record verifies under it".to_string() } else { why.join("; ") };
+            eprintln!("  not verified: {label}: {why}");
+        } else {
+            let records: Vec<String> = records.iter().map(|(s, r)| format!("set {s} record {r}")).collect();
+            println!("  - {label}: {} ({})", coverage_text(v), records.join(", "));
+        }
+    }
+    if v.decision() != Decision::Accepted {
+        eprintln!("error: '{}': no public key verified the module", input.display());
+    }
+}
+
+fn print_reasons(v: &Verdict, label: &dyn Fn(&str) -> String) {
+    for r in v.reasons() {
+        match &r.principal {
+            Some(p) => eprintln!("  {}: {}: {}", r.code, label(p), r.message),
+            None => eprintln!("  {}: {}", r.code, r.message),
+        }
+    }
+}
+
+fn print_warnings(input: &Path, v: &Verdict) {
+    for s in v.skipped() {
+        match s.record {
+            Some(i) => eprintln!(
+                "warning: '{}': skipped record {i} of set {} at signature-data offset {}: {}",
+                input.display(),
+                s.set,
+                s.offset,
+                s.reason
+            ),
+            None => eprintln!(
+                "warning: '{}': skipped set {} at signature-data offset {}: {}",
+                input.display(),
+                s.set,
+                s.offset,
+                s.reason
+            ),
+        }
+    }
+    if v.trailing_bytes() > 0 {
+        eprintln!(
+            "warning: '{}': {} byte(s) after the last signature set are ignored",
+            input.display(),
+            v.trailing_bytes()
+        );
+    }
+}
+
+/// One audit event per principal.
+fn audit(input: &Path, v: &Verdict, label: &dyn Fn(&str) -> String) {
+    let hex = wsc_core::keys::hex;
+    let content = v.content_sha256().map(|h| hex(&h)).unwrap_or_default();
+    let module = v.module_sha256().map(|h| hex(&h)).unwrap_or_default();
+    let rows = v.matrix();
+    for row in &rows {
+        let result = if !row.counted.is_empty() {
+            "verified".to_string()
+        } else {
+            match row.reasons.first().copied().or(v.reasons().first()) {
+                Some(r) => format!("failed: {}: {}", r.code, r.message),
+                None => "failed: no record verifies under it".to_string(),
+            }
+        };
+        let signers: Vec<String> = row.counted.iter().map(|s| s.signer.to_string()).collect();
+        let covered: Vec<String> = v.coverage().covered.iter().map(|(a, b)| format!("{a}..{b}")).collect();
+        tracing::info!(
+            target: crate::audit::TARGET,
+            event = "verify",
+            module = %input.display(),
+            scope = v.scope().unwrap_or(""),
+            decision = v.decision().as_str(),
+            policy_sha256 = hex(&v.policy_sha256()).as_str(),
+            verifier = label(row.principal).as_str(),
+            content_sha256 = content.as_str(),
+            module_sha256 = module.as_str(),
+            signer = signers.join("; ").as_str(),
+            verified_range = if row.counted.is_empty() { String::new() } else { covered.join(", ") }.as_str(),
+            result = result.as_str(),
+        );
+    }
+    if rows.is_empty() {
+        let result = match v.reasons().first() {
+            Some(r) => format!("failed: {}: {}", r.code, r.message),
+            None => "failed".to_string(),
+        };
+        tracing::info!(
+            target: crate::audit::TARGET,
+            event = "verify",
+            module = %input.display(),
+            decision = v.decision().as_str(),
+            policy_sha256 = hex(&v.policy_sha256()).as_str(),
+            module_sha256 = module.as_str(),
+            result = result.as_str(),
+        );
+    }
+}
+
+/// A verification that could not decide (exit 2).
+fn audit_error(input: &Path, by: &str, e: &anyhow::Error) {
+    let result = format!("error: {e:#}");
+    tracing::info!(target: crate::audit::TARGET, event = "verify", module = %input.display(), by, result = result.as_str());
 }
 
 fn print_matrix(_input: &Path, verdict: &Verdict) {
@@ -108,17 +335,9 @@ fn print_matrix(_input: &Path, verdict: &Verdict) {
     }
 }
 
-/// Logs the decision, prints the audit banner or the rejection, and maps
-/// the decision to an exit code.
-fn decide(input: &Path, verdict: &Verdict, policy_sha256: &str) -> Outcome {
-    tracing::info!(
-        event = "verify_policy",
-        module = %input.display(),
-        policy_sha256 = %policy_sha256,
-        scope = verdict.scope().unwrap_or(""),
-        decision = verdict.decision().as_str(),
-        "policy verification"
-    );
+/// Prints the audit banner or the rejection, and maps the decision to an
+/// exit code.
+fn decide(input: &Path, verdict: &Verdict) -> Outcome {
     let scope = verdict.scope().unwrap_or("(none)").to_string();
     let reason = verdict.primary_reason().map_or("unknown", |r| r.as_str());
     match verdict.decision() {

@@ -78,12 +78,16 @@ fn verify_json_reports_ranges() {
     let o = wsc(&["verify", "--json", "-i", "signed/custom.split.k1.ext.wasm", "-K", "keys/k1.pk", "-s", r"^\.debug_"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
-    let r = &v["results"][0];
-    assert_eq!(v["verified"], true);
-    assert_eq!(r["whole"], false);
-    assert_eq!(r["verified_range"], serde_json::json!([205, 774]));
-    assert_eq!(r["unverified_range"], serde_json::json!([774, 804]));
-    assert_eq!(r["key_id"], "3229a5f688dc440331d6fd89");
+    // The flags are a policy: the result is its verdict.
+    assert_eq!(v["media_type"], "application/vnd.wsc.policy-result+json;version=1");
+    assert_eq!(v["decision"], "accepted");
+    assert_eq!(v["coverage"]["kind"], "sections");
+    assert_eq!(v["coverage"]["covered"], serde_json::json!([[205, 774]]));
+    assert_eq!(v["coverage"]["unsigned_ranges"], serde_json::json!([[774, 804]]));
+    let k1 = std::fs::read(vectors().join("keys/k1.pk")).expect("k1");
+    let spki = wsc_core::PublicKey::from_any(&k1).expect("key").to_der().expect("spki");
+    let signer = format!("key:sha256:{}", wsc_core::keys::hex(&<sha2::Sha256 as sha2::Digest>::digest(&spki)));
+    assert_eq!(v["satisfied"]["any"][0]["signer"], signer.as_str());
 
     let o = wsc(&["verify", "--json", "-i", "crafted/add.k1.unknown-alg.wasm", "-K", "keys/k1.pk"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");

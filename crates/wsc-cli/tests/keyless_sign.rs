@@ -523,15 +523,21 @@ fn escaping_regexps_are_refused_not_matched() {
         assert!(text(&o).contains("invalid regular expression"), "{}", text(&o));
         let o = run(exact_id, ("--certificate-oidc-issuer-regexp", pattern));
         assert_eq!(o.status.code(), Some(2), "issuer {pattern}: {}", text(&o));
+        assert!(text(&o).contains("--certificate-oidc-issuer-regexp is not accepted"), "{}", text(&o));
     }
     let o = run(("--certificate-identity-regexp", r"https://github\.com/wsc-test/.*"), exact_iss);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // A pattern without a literal scheme://host/segment/ prefix is refused before any match.
     let o = run(("--certificate-identity-regexp", "wsc-test"), exact_iss);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("weak_identity_regex"), "{}", text(&o));
+    // Anchored: a pattern naming another repository does not match this one.
+    let o = run(("--certificate-identity-regexp", r"https://github\.com/wsc-test2/.*"), exact_iss);
     assert_eq!(o.status.code(), Some(1), "an unanchored part matched: {}", text(&o));
     // Verbose mode: the comment ends the pattern, the anchors still hold.
-    let o = run(("--certificate-identity-regexp", "(?x)https://github.com/wsc-test/.* # any workflow"), exact_iss);
+    let o = run(("--certificate-identity-regexp", r"(?x)https://github\.com/wsc-test/.* # any workflow"), exact_iss);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let o = run(("--certificate-identity-regexp", "(?x)wsc-test#"), exact_iss);
+    let o = run(("--certificate-identity-regexp", r"(?x)https://github\.com/wsc-test/x#"), exact_iss);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
 }
 

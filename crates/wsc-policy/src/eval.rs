@@ -28,7 +28,8 @@ use crate::model::{
     X509Principal, X509Time,
 };
 use crate::verdict::{
-    CoverageReport, Decision, ModuleFacts, Reason, ReasonCode, RuleKind, Satisfied, SignerSlot, Unused, Verdict,
+    CoverageReport, Decision, ModuleFacts, Reason, ReasonCode, RejectedRecord, RuleKind, Satisfied, SignerSlot, Unused,
+    Verdict,
 };
 
 /// Most nodes the rule tree may expand to (rules shared by several
@@ -551,6 +552,7 @@ struct Usable {
     record: usize,
     parts: usize,
     time: Option<TrustedTime>,
+    description: Option<String>,
 }
 
 /// A way the rule tree can be satisfied: the chosen members, principals
@@ -760,6 +762,7 @@ impl Policy {
             oci_repository: target.oci_repository.map(str::to_string),
             kind: None,
             sha256: None,
+            content_sha256: None,
             size: None,
         };
         let base = |scope: Option<String>, mode: Mode, coverage_kind: &'static str, facts: ModuleFacts| Verdict {
@@ -774,6 +777,9 @@ impl Policy {
             policy_sha256: self.sha256,
             unused: Vec::new(),
             principals: Vec::new(),
+            rejected: Vec::new(),
+            skipped: Vec::new(),
+            trailing_bytes: 0,
         };
         // With no scope the module is still hashed, for the verdict.
         let hashed = |module: R, facts: ModuleFacts| -> Result<ModuleFacts, EvalError> {
@@ -870,16 +876,32 @@ impl Policy {
                 _ => "module",
             }),
             sha256: Some(sha256),
+            content_sha256: report.as_ref().and_then(|r| r.checkpoints.last().map(|c| c.hash)),
             size: Some(size),
             ..facts
         };
         let mut verdict = base(Some(chosen.name.clone()), chosen.mode, coverage_kind, facts);
         verdict.principals = names.iter().map(|n| n.to_string()).collect();
+        if let Some(r) = &report {
+            // Bounded by the signature data's own limits on sets and records.
+            verdict.skipped = r.skipped.clone();
+            verdict.trailing_bytes = r.trailing_bytes as u64;
+            verdict.rejected = r
+                .rejected
+                .iter()
+                .map(|x| RejectedRecord {
+                    principal: names[x.verifier].to_string(),
+                    set: x.set,
+                    record: x.record,
+                    reason: x.reason.clone(),
+                })
+                .collect();
+        }
         let Some(report) = report else {
             verdict.reasons.push(Reason {
                 code: ReasonCode::NoSignature,
                 principal: None,
-                message: "the module has no signature section".into(),
+                message: wsc_core::Error::NoSignature.to_string(),
             });
             return Ok(finish(verdict, chosen.mode));
         };
@@ -911,9 +933,8 @@ impl Policy {
                         | VerifyError::NothingChecked => Some(ReasonCode::CoverageInsufficient),
                         _ => None,
                     };
-                    if let Some(code) = code {
-                        note(code, name, e.to_string());
-                    }
+                    // Otherwise no record verified under this principal at all.
+                    note(code.unwrap_or(ReasonCode::RuleUnsatisfied), name, e.to_string());
                     continue;
                 }
             };
@@ -963,7 +984,14 @@ impl Policy {
                 if list.iter().any(|u| u.signer == signer) {
                     unused_as("same_signer");
                 } else {
-                    list.push(Usable { signer, set: sig.set, record: sig.record, parts, time: ev.time.clone() });
+                    list.push(Usable {
+                        signer,
+                        set: sig.set,
+                        record: sig.record,
+                        parts,
+                        time: ev.time.clone(),
+                        description: ev.description.clone(),
+                    });
                 }
             }
         }
@@ -1030,6 +1058,7 @@ impl Policy {
                 set: u.set,
                 record: u.record,
                 time: u.time.clone(),
+                description: u.description.clone(),
             });
         }
         for (p, list) in &usable {

@@ -18,9 +18,16 @@
 //! form whose SHA-256 ([`Policy::sha256`]) is the same for the TOML and
 //! JSON forms of one policy.
 //!
-//! What it is not (yet): it does not evaluate a module against a policy
-//! and builds no verdict; `wsc verify --policy` does not exist. It does no
-//! network access and needs no hardware.
+//! [`Policy::evaluate`] decides for one module, in one pass over it: every
+//! record is verified first, signers are identified by what verifies them,
+//! a rule is met only by distinct signers, and the typed [`Verdict`] says
+//! which rule was met by whom, what is covered, and why not when it is not.
+//! `wsc verify --policy` prints it; `wsc verify -K`/`--keyless`/
+//! `--trust-anchor` build a policy in memory and decide the same way.
+//!
+//! What it is not: it does no network access (trust roots, CRLs and
+//! timestamps come from files), needs no hardware, and fetches nothing
+//! from a registry.
 //!
 //! ```
 //! use wsc_policy::{Format, NoFiles};
@@ -76,8 +83,8 @@ pub use model::{
 };
 pub use time::{Age, Timestamp};
 pub use verdict::{
-    CoverageReport, Decision, PrincipalRow, Reason, ReasonCode, RuleKind, Satisfied, SignerSlot, Unused,
-    VERDICT_MEDIA_TYPE, Verdict,
+    CoverageReport, Decision, PrincipalRow, Reason, ReasonCode, RejectedRecord, RuleKind, Satisfied, SignerSlot,
+    Unused, VERDICT_MEDIA_TYPE, Verdict,
 };
 
 use value::Value;

@@ -132,6 +132,9 @@ pub struct SignerSlot {
     pub record: usize,
     /// The trusted time, when the evidence has one.
     pub time: Option<TrustedTime>,
+    /// The evidence described for people (a certificate subject, an
+    /// identity), when the verifier gives one.
+    pub description: Option<String>,
 }
 
 /// The kind of a satisfied rule.
@@ -189,6 +192,9 @@ impl Satisfied {
                     json!({"principal": s.principal, "signer": s.signer.to_string(), "set": s.set, "record": s.record});
                 if let Some(t) = &s.time {
                     o["time"] = time_json(t);
+                }
+                if let Some(d) = &s.description {
+                    o["description"] = json!(d);
                 }
                 o
             }
@@ -255,6 +261,20 @@ pub struct PrincipalRow<'a> {
     pub reasons: Vec<&'a Reason>,
 }
 
+/// A record addressed to a principal that did not verify under it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RejectedRecord {
+    /// The principal.
+    pub principal: String,
+    /// Set index.
+    pub set: usize,
+    /// Record index in the set.
+    pub record: usize,
+    /// Why.
+    pub reason: String,
+}
+
 /// The module as evaluated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ModuleFacts {
@@ -262,6 +282,9 @@ pub(crate) struct ModuleFacts {
     pub(crate) oci_repository: Option<String>,
     pub(crate) kind: Option<&'static str>,
     pub(crate) sha256: Option<[u8; 32]>,
+    /// The rolling hash over the whole content: what a signature over
+    /// the whole module signs (no signature section).
+    pub(crate) content_sha256: Option<[u8; 32]>,
     pub(crate) size: Option<u64>,
 }
 
@@ -282,6 +305,9 @@ pub struct Verdict {
     pub(crate) policy_sha256: [u8; 32],
     pub(crate) unused: Vec<Unused>,
     pub(crate) principals: Vec<String>,
+    pub(crate) rejected: Vec<RejectedRecord>,
+    pub(crate) skipped: Vec<wsc_core::Skipped>,
+    pub(crate) trailing_bytes: u64,
 }
 
 impl Verdict {
@@ -357,6 +383,28 @@ impl Verdict {
         &self.unused
     }
 
+    /// SHA-256 of the module's content without its signature section
+    /// (the bytes a whole-module signature covers, `docs/format.md` §3).
+    pub fn content_sha256(&self) -> Option<[u8; 32]> {
+        self.module.content_sha256
+    }
+
+    /// Records addressed to a principal that did not verify under it.
+    pub fn rejected(&self) -> &[RejectedRecord] {
+        &self.rejected
+    }
+
+    /// Records and sets that could not be read (an unknown algorithm, a
+    /// malformed record): they count for no principal.
+    pub fn skipped(&self) -> &[wsc_core::Skipped] {
+        &self.skipped
+    }
+
+    /// Bytes after the last signature set, ignored.
+    pub fn trailing_bytes(&self) -> u64 {
+        self.trailing_bytes
+    }
+
     /// SHA-256 of the policy's normalized form.
     pub fn policy_sha256(&self) -> [u8; 32] {
         self.policy_sha256
@@ -382,6 +430,9 @@ impl Verdict {
         }
         if let Some(h) = &self.module.sha256 {
             module["sha256"] = json!(hex(h));
+        }
+        if let Some(h) = &self.module.content_sha256 {
+            module["content_sha256"] = json!(hex(h));
         }
         if let Some(n) = self.module.size {
             module["size"] = json!(n);
@@ -412,6 +463,13 @@ impl Verdict {
             "unused": self.unused.iter().map(|u| json!({
                 "set": u.set, "record": u.record, "principal": u.principal, "signer": u.signer.to_string(), "why": u.why,
             })).collect::<Vec<_>>(),
+            "rejected": self.rejected.iter().map(|r| json!({
+                "principal": r.principal, "set": r.set, "record": r.record, "reason": r.reason,
+            })).collect::<Vec<_>>(),
+            "skipped": self.skipped.iter().map(|s| json!({
+                "set": s.set, "record": s.record, "offset": s.offset, "reason": s.reason,
+            })).collect::<Vec<_>>(),
+            "trailing_bytes": self.trailing_bytes,
         })
     }
 }
