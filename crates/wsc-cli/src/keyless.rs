@@ -23,8 +23,9 @@ pub(crate) struct KeylessArgs {
     /// Expected OIDC issuer (Fulcio issuer extension), exactly.
     #[arg(long, value_name = "URL", conflicts_with = "certificate_oidc_issuer_regexp")]
     pub(crate) certificate_oidc_issuer: Option<String>,
-    /// Expected OIDC issuer, as a regular expression over the whole value.
-    #[arg(long, value_name = "REGEX")]
+    /// cosign's issuer pattern: refused with an explanation. A principal names its issuer
+    /// exactly (docs/policy.md); give --certificate-oidc-issuer.
+    #[arg(long, value_name = "REGEX", hide = true)]
     pub(crate) certificate_oidc_issuer_regexp: Option<String>,
     /// Expected GitHub workflow repository (owner/name).
     #[arg(long, value_name = "REPO")]

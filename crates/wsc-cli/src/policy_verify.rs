@@ -54,9 +54,10 @@ pub(crate) fn run(
     signature: Option<&Path>,
     policy_file: &Path,
     named: Named<'_>,
+    now: SystemTime,
     json: bool,
 ) -> Result<Outcome> {
-    report(input, signature, policy_file, named, json, print_text)
+    report(input, signature, policy_file, named, now, json, print_text)
 }
 
 /// `verify_matrix --policy`: the verdict, then one line per principal.
@@ -65,9 +66,10 @@ pub(crate) fn run_matrix(
     signature: Option<&Path>,
     policy_file: &Path,
     named: Named<'_>,
+    now: SystemTime,
     json: bool,
 ) -> Result<Outcome> {
-    report(input, signature, policy_file, named, json, print_matrix)
+    report(input, signature, policy_file, named, now, json, print_matrix)
 }
 
 /// Evaluates, prints the verdict (JSON, or `text`) and decides.
@@ -76,13 +78,14 @@ fn report(
     signature: Option<&Path>,
     policy_file: &Path,
     named: Named<'_>,
+    now: SystemTime,
     json: bool,
     text: fn(&Path, &Verdict),
 ) -> Result<Outcome> {
     let policy = wsc_policy::load_file(policy_file).with_context(|| format!("policy '{}'", policy_file.display()))?;
     let path = named.path.map(str::to_string).or_else(|| default_path(input));
     let target = Target::new(path.as_deref(), named.oci_repository);
-    let verdict = evaluate(input, signature, &policy, &target, SystemTime::now())
+    let verdict = evaluate(input, signature, &policy, &target, now)
         .with_context(|| format!("policy '{}'", policy_file.display()));
     let verdict = match verdict {
         Ok(v) => v,

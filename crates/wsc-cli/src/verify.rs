@@ -66,8 +66,9 @@ struct CertArgs {
     /// CRL (PEM or DER) of a CA on the path; repeatable.
     #[arg(long = "crl", value_name = "FILE", requires = "trust_anchor")]
     crl: Vec<PathBuf>,
-    /// Check certificates at this time (RFC 3339) instead of now.
-    #[arg(long = "at-time", value_name = "TIME", requires = "trust_anchor", conflicts_with = "use_timestamp")]
+    /// Decide at this time (RFC 3339) instead of now: certificates, CRLs, `valid_until` and
+    /// `max_age` (with --trust-anchor or --policy).
+    #[arg(long = "at-time", value_name = "TIME", conflicts_with = "use_timestamp")]
     at_time: Option<String>,
     /// Check certificates at the time of the record's RFC 3161 timestamp, which must verify
     /// with a --tsa-chain (records without one fail).
@@ -124,13 +125,21 @@ pub(crate) fn run(a: &VerifyArgs) -> Result<Outcome> {
     if a.policy.is_none() && (a.path.is_some() || a.oci_repository.is_some()) {
         anyhow::bail!("--path and --oci-repository name a module for --policy, and --policy is not given");
     }
+    let c = &a.cert_args;
+    if c.at_time.is_some() && a.policy.is_none() && c.trust_anchor.is_empty() {
+        anyhow::bail!("--at-time needs --trust-anchor or --policy");
+    }
+    // Decided at --at-time when given.
+    let now = match &c.at_time {
+        Some(t) => wsc_pki::parse_rfc3339(t).with_context(|| format!("--at-time '{t}'"))?,
+        None => SystemTime::now(),
+    };
     if let Some(policy) = &a.policy {
         let named =
             crate::policy_verify::Named { path: a.path.as_deref(), oci_repository: a.oci_repository.as_deref() };
-        return crate::policy_verify::run(&a.input, a.common.signature.as_deref(), policy, named, a.common.json);
+        return crate::policy_verify::run(&a.input, a.common.signature.as_deref(), policy, named, now, a.common.json);
     }
     let split = a.common.split.as_deref();
-    let c = &a.cert_args;
     let flags = match &a.public_key {
         Some(p) => shorthand::keys(&load_keys(std::slice::from_ref(p), a.common.ssh)?, split)?,
         None if !c.trust_anchor.is_empty() => shorthand::x509(
@@ -145,11 +154,6 @@ pub(crate) fn run(a: &VerifyArgs) -> Result<Outcome> {
             split,
         )?,
         None => shorthand::keyless(&a.keyless_args, split)?,
-    };
-    // Certificates are checked at --at-time when given.
-    let now = match &c.at_time {
-        Some(t) => wsc_pki::parse_rfc3339(t).with_context(|| format!("--at-time '{t}'"))?,
-        None => SystemTime::now(),
     };
     crate::policy_verify::run_flags(
         &a.input,
@@ -168,7 +172,14 @@ pub(crate) fn run_matrix(a: &MatrixArgs) -> Result<Outcome> {
     if let Some(policy) = &a.policy {
         let named =
             crate::policy_verify::Named { path: a.path.as_deref(), oci_repository: a.oci_repository.as_deref() };
-        return crate::policy_verify::run_matrix(&a.input, a.common.signature.as_deref(), policy, named, a.common.json);
+        return crate::policy_verify::run_matrix(
+            &a.input,
+            a.common.signature.as_deref(),
+            policy,
+            named,
+            SystemTime::now(),
+            a.common.json,
+        );
     }
     let flags = shorthand::keys(&load_keys(&a.public_keys, a.common.ssh)?, a.common.split.as_deref())?;
     crate::policy_verify::run_flags(

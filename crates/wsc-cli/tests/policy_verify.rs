@@ -256,7 +256,10 @@ fn flags_decide_like_the_same_policy_written_out() {
     let any = |keys: &[&str], coverage: &str| {
         let mut t = String::from("schema = \"wsc-policy/v1\"\n");
         for (i, k) in keys.iter().enumerate() {
-            t.push_str(&format!("[principals.key-{}]\nkind = \"key\"\nalgorithm = \"ed25519\"\nfile = \"{k}\"\n", i + 1));
+            t.push_str(&format!(
+                "[principals.key-{}]\nkind = \"key\"\nalgorithm = \"ed25519\"\nfile = \"{k}\"\n",
+                i + 1
+            ));
         }
         let names: Vec<String> = (1..=keys.len()).map(|i| format!("\"key-{i}\"")).collect();
         t.push_str(&format!("[rules.flags]\nany = [{}]\n[default]\nrule = \"flags\"\n{coverage}", names.join(", ")));
@@ -298,4 +301,29 @@ fn flags_decide_like_the_same_policy_written_out() {
     let o = wsc_in(d, &["verify_matrix", "-i", "app.wasm", "-K", "k1.pk", "k1.pk"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
     assert!(text(&o.stderr).contains("duplicate_key"), "{}", text(&o.stderr));
+}
+
+/// `--at-time` decides at another time, with `--policy` as with
+/// `--trust-anchor`; without either it is refused.
+#[test]
+fn at_time_moves_the_decision_time() {
+    let dir = setup();
+    let d = dir.path();
+    let policy = "schema = \"wsc-policy/v1\"\n[principals.a]\nkind = \"key\"\nalgorithm = \"ed25519\"\nfile = \"k1.pk\"\nvalid_until = 2020-01-01T00:00:00Z\n[default]\nrule = \"a\"\n";
+    std::fs::write(d.join("expiring.toml"), policy).expect("policy");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["verify", "-i", "app.wasm", "--policy", "expiring.toml"];
+        args.extend_from_slice(extra);
+        wsc_in(d, &args)
+    };
+    let o = run(&[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("key_expired"), "{}", text(&o.stderr));
+    let o = run(&["--at-time", "2019-06-01T00:00:00Z"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let o = run(&["--at-time", "yesterday"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    let o = wsc_in(d, &["verify", "-i", "app.wasm", "-K", "k1.pk", "--at-time", "2019-06-01T00:00:00Z"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("--at-time needs --trust-anchor or --policy"), "{}", text(&o.stderr));
 }
