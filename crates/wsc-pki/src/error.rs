@@ -86,16 +86,6 @@ pub enum PkiError {
         /// Certificates found.
         count: usize,
     },
-    /// The same trust anchor given twice where each must be met on its own.
-    #[error("required trust anchors #{first} and #{second} are the same anchor ({subject})")]
-    DuplicateAnchor {
-        /// Index of the first.
-        first: usize,
-        /// Index of the repeat.
-        second: usize,
-        /// Its subject.
-        subject: String,
-    },
     /// A leaf certificate that may not sign code: refused by the signer
     /// before anything is written, and by the verifier.
     #[error("leaf certificate {subject} refused")]
@@ -143,24 +133,6 @@ pub enum PkiError {
     /// The signature over the set message does not verify with the leaf key.
     #[error("the signature does not verify with the leaf certificate's key")]
     BadSignature,
-    /// A verifier that was required did not verify.
-    #[error("required verifier #{index} did not verify: {reason}")]
-    PolicyNotMet {
-        /// The verifier's index in the report.
-        index: usize,
-        /// What it said.
-        reason: String,
-    },
-    /// A required anchor whose valid records all come from signers that
-    /// other anchors count: each anchor needs a signer of its own.
-    #[error(
-        "required anchor #{index} has no signer of its own: each of its valid records comes from a signer \
-         (leaf key) already counted for another anchor"
-    )]
-    SignerNotDistinct {
-        /// The anchor's index in the report.
-        index: usize,
-    },
 }
 
 impl PkiError {
@@ -177,8 +149,6 @@ impl PkiError {
                 | PkiError::ChainTooComplex { .. }
                 | PkiError::ChainBudgetExhausted { .. }
                 | PkiError::BadSignature
-                | PkiError::PolicyNotMet { .. }
-                | PkiError::SignerNotDistinct { .. }
         )
     }
 

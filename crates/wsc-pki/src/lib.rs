@@ -14,8 +14,8 @@
 //! * offline verification ([`CertVerifier`], a `wsc_core::RecordVerifier`)
 //!   against trust anchors, at now, a given time or an RFC 3161
 //!   timestamp's time, with CRLs, within a path-building budget
-//!   ([`ChainBudget`]), and the "all of these anchors" policy
-//!   ([`require_all`]: one distinct signer per anchor).
+//!   ([`ChainBudget`]). Which anchors must be met, and by how many
+//!   distinct signers, is decided by a trust policy (`wsc-policy`).
 //!
 //! The leaf rules ([`check_leaf`]) are one function that the signer runs
 //! before writing a record and the verifier runs before building a path.
@@ -76,7 +76,7 @@ pub use timestamp::{
     MAX_RESPONSE_LEN, MAX_TOKEN_LEN, TIMESTAMP_QUERY_TYPE, TIMESTAMP_REPLY_TYPE, Timestamper, TsaTrust,
     timestamp_request, token_from_response,
 };
-pub use verify::{CertIdentity, CertVerifier, TIMESTAMP_SKEW, anchor_from_pem, one_verifier_per_anchor, require_all};
+pub use verify::{CertIdentity, CertVerifier, TIMESTAMP_SKEW, anchor_from_pem};
 pub use x509::{
     CertInfo, KeyUsageBits, OID_CODE_SIGNING, certificates_from_pem_or_der, format_rfc3339, parse_rfc3339,
     pem_decode_all, pem_encode,

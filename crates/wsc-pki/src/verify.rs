@@ -10,7 +10,6 @@
 
 use std::cell::RefCell;
 use std::fmt;
-use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use rustls_pki_types::{CertificateDer, SignatureVerificationAlgorithm, TrustAnchor, UnixTime};
@@ -20,7 +19,7 @@ use webpki::{
     RevocationOptionsBuilder, UnknownStatusPolicy, VerifiedPath,
 };
 use wsc_core::sigdata::SignatureRecord;
-use wsc_core::{Evidence, PublicKey, RecordOutcome, RecordVerifier, Report, SignerId, TimeSource, TrustedTime};
+use wsc_core::{Evidence, PublicKey, RecordOutcome, RecordVerifier, SignerId, TimeSource, TrustedTime};
 
 use crate::budget::{self, ChainBudget, MAX_RECORD_CHAIN_COST, Names};
 use crate::error::{PkiError, Result};
@@ -42,13 +41,6 @@ struct Anchor {
     anchor: TrustAnchor<'static>,
 }
 
-impl Anchor {
-    /// The same anchor to webpki: the same subject and key.
-    fn same_as(&self, other: &Anchor) -> bool {
-        self.info.subject_der == other.info.subject_der && self.info.spki_der == other.info.spki_der
-    }
-}
-
 /// Who signed a record that verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -64,8 +56,7 @@ pub struct CertIdentity {
     pub serial: Vec<u8>,
     /// The leaf key.
     pub key: PublicKey,
-    /// DER of the leaf's SubjectPublicKeyInfo: who signed, for
-    /// [`require_all`]'s one signer per anchor.
+    /// DER of the leaf's SubjectPublicKeyInfo: who signed.
     pub spki: Vec<u8>,
     /// The subject of the trust anchor the chain leads to.
     pub anchor: String,
@@ -93,9 +84,9 @@ impl fmt::Display for CertIdentity {
 /// trust anchors: any record whose chain leads to one of them counts.
 ///
 /// A verifier serves one verification: its [`ChainBudget`] covers every
-/// record it checks, and it remembers who signed the records that
-/// verified (for [`require_all`]). Call [`reset`](Self::reset) before
-/// using it for another module.
+/// record it checks. Call [`reset`](Self::reset) before using it for
+/// another module. Which anchors must be met, and by how many distinct
+/// signers, is a trust policy's decision (`wsc-policy`), not this type's.
 pub struct CertVerifier {
     anchors: Vec<Anchor>,
     crls: Vec<CertRevocationList<'static>>,
@@ -106,12 +97,7 @@ pub struct CertVerifier {
     require_crl: bool,
     enforce_crl_expiry: bool,
     budget: ChainBudget,
-    /// The label reported for each verified record, and its leaf SPKI.
-    signers: Mutex<Vec<(String, Vec<u8>)>>,
 }
-
-/// Most verified signers one verifier remembers between resets.
-const MAX_SIGNERS_REMEMBERED: usize = 4096;
 
 /// How far in the future a TSA's time may be (clock skew) before it is refused.
 pub const TIMESTAMP_SKEW: Duration = Duration::from_secs(300);
@@ -147,7 +133,6 @@ impl CertVerifier {
             require_crl: false,
             enforce_crl_expiry: true,
             budget: ChainBudget::default(),
-            signers: Mutex::new(Vec::new()),
         };
         for der in anchors {
             v.add_anchor(der.as_ref())?;
@@ -242,10 +227,9 @@ impl CertVerifier {
     }
 
     /// Starts a new verification: refills the chain budget (for every
-    /// verifier sharing it) and forgets the signers seen so far.
+    /// verifier sharing it).
     pub fn reset(&self) {
         self.budget.reset();
-        self.signers.lock().unwrap_or_else(PoisonError::into_inner).clear();
     }
 
     /// Subjects of the trust anchors.
@@ -387,12 +371,6 @@ impl CertVerifier {
             anchor_fingerprint: anchor.info.fingerprint(),
             timestamp: stamped,
         };
-        let mut signers = self.signers.lock().unwrap_or_else(PoisonError::into_inner);
-        // Past the cap a signer is not remembered, so `require_all` cannot count it.
-        if signers.len() < MAX_SIGNERS_REMEMBERED {
-            signers.push((id.to_string(), id.spki.clone()));
-        }
-        drop(signers);
         Ok(id)
     }
 
@@ -468,15 +446,6 @@ impl CertVerifier {
         }
         Ok(index)
     }
-
-    /// The leaf SPKI of the verified record reported as `label`, when
-    /// exactly one key was reported under that label.
-    fn signer_of(&self, label: &str) -> Option<Vec<u8>> {
-        let signers = self.signers.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut keys = signers.iter().filter(|(l, _)| l == label).map(|(_, k)| k);
-        let first = keys.next()?;
-        keys.all(|k| k == first).then(|| first.clone())
-    }
 }
 
 /// A short text for a webpki error.
@@ -542,98 +511,6 @@ pub fn anchor_from_pem(bytes: &[u8]) -> Result<Vec<u8>> {
         1 => Ok(certs.remove(0)),
         count => Err(PkiError::AnchorCount { count }),
     }
-}
-
-/// One verifier per anchor, for the "all of these anchors" policy: run
-/// them together in one `verify_embedded` call, then [`require_all`].
-/// They share one [`ChainBudget`]. The same anchor (subject and key)
-/// given twice is refused: each required anchor must be another party.
-pub fn one_verifier_per_anchor<I, D>(anchors: I) -> Result<Vec<CertVerifier>>
-where
-    I: IntoIterator<Item = D>,
-    D: AsRef<[u8]>,
-{
-    let budget = ChainBudget::default();
-    let mut out: Vec<CertVerifier> = Vec::new();
-    for (second, der) in anchors.into_iter().enumerate() {
-        let v = CertVerifier::new([der])?.with_chain_budget(budget.clone());
-        if let Some(first) = out.iter().position(|o| o.anchors[0].same_as(&v.anchors[0])) {
-            return Err(PkiError::DuplicateAnchor { first, second, subject: v.anchors[0].info.subject.clone() });
-        }
-        out.push(v);
-    }
-    Ok(out)
-}
-
-/// The "all of a list of required anchors" policy over a report of
-/// `verifiers` (one per required anchor, in order, as given to the
-/// verification): each anchor needs a valid record of its own, from a
-/// signer (leaf key) that no other anchor counts. One record, or several
-/// records of one key, never meet two anchors, even when the key's chains
-/// lead to both (a cross-signed CA, an anchor and its own intermediate).
-pub fn require_all(report: &Report, verifiers: &[&CertVerifier]) -> Result<()> {
-    if report.results.is_empty() {
-        return Err(PkiError::PolicyNotMet { index: 0, reason: "no verifier was run".into() });
-    }
-    if report.results.len() != verifiers.len() {
-        return Err(PkiError::PolicyNotMet {
-            index: 0,
-            reason: format!("the report has {} results for {} verifiers", report.results.len(), verifiers.len()),
-        });
-    }
-    // Per anchor, the distinct signer keys of its valid records.
-    let mut keys: Vec<Vec<u8>> = Vec::new();
-    let mut candidates: Vec<Vec<usize>> = Vec::with_capacity(verifiers.len());
-    for (index, (r, v)) in report.results.iter().zip(verifiers).enumerate() {
-        let verified = match r {
-            Ok(verified) => verified,
-            Err(e) => {
-                let rejected: Vec<&str> =
-                    report.rejected.iter().filter(|x| x.verifier == index).map(|x| x.reason.as_str()).collect();
-                let reason = if rejected.is_empty() { e.to_string() } else { format!("{e} ({})", rejected.join("; ")) };
-                return Err(PkiError::PolicyNotMet { index, reason });
-            }
-        };
-        let mut mine = Vec::new();
-        for label in verified.signatures.iter().filter_map(|s| s.evidence.description.as_deref()) {
-            let Some(spki) = v.signer_of(label) else { continue };
-            let k = match keys.iter().position(|k| *k == spki) {
-                Some(k) => k,
-                None => {
-                    keys.push(spki);
-                    keys.len() - 1
-                }
-            };
-            if !mine.contains(&k) {
-                mine.push(k);
-            }
-        }
-        candidates.push(mine);
-    }
-    // Each anchor gets its own key (a bipartite matching, augmenting paths).
-    let mut owner: Vec<Option<usize>> = vec![None; keys.len()];
-    for index in 0..candidates.len() {
-        let mut seen = vec![false; keys.len()];
-        if !assign(index, &candidates, &mut owner, &mut seen) {
-            return Err(PkiError::SignerNotDistinct { index });
-        }
-    }
-    Ok(())
-}
-
-/// Finds a key for `anchor`, moving earlier anchors to other keys if needed.
-fn assign(anchor: usize, candidates: &[Vec<usize>], owner: &mut [Option<usize>], seen: &mut [bool]) -> bool {
-    for &k in &candidates[anchor] {
-        if seen[k] {
-            continue;
-        }
-        seen[k] = true;
-        if owner[k].is_none_or(|other| assign(other, candidates, owner, seen)) {
-            owner[k] = Some(anchor);
-            return true;
-        }
-    }
-    false
 }
 
 /// A certificate's names and key as the path-search count compares them.

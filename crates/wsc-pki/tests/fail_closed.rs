@@ -1,6 +1,7 @@
 //! Regression tests for the "fail closed" issue, one section per defect
-//! class: an anchor file that trusted every certificate in it, the
-//! all-anchors policy met by one record, path-building amplification, and
+//! class: an anchor file that trusted every certificate in it (the
+//! all-anchors policy met by one record: `wsc-policy/tests/distinct_anchors.rs`),
+//! path-building amplification, and
 //! a signer that wrote records no verifier could accept.
 
 mod common;
@@ -14,17 +15,12 @@ use wsc_core::{DEFAULT_MAX_SIGNATURE_CHECKS, KeyAlgorithm, RecordVerifier, Repor
 use wsc_pki::{
     Ca, CaProfile, CertInfo, CertRecord, CertSigner, CertVerifier, DEFAULT_CHAIN_BUDGET, DeviceProfile, LeafError,
     MAX_INTERMEDIATES, MAX_RECORD_CHAIN_COST, PkiError, SIGNATURE_COST, anchor_from_pem, check_leaf,
-    one_verifier_per_anchor, require_all,
 };
 
 fn run(module: &[u8], verifiers: &[CertVerifier]) -> Report {
     let vs: Vec<&dyn RecordVerifier> = verifiers.iter().map(|v| v as &dyn RecordVerifier).collect();
     wsc_core::verify_embedded(module, Some(module.len() as u64), &vs, Scope::Whole, &VerifyOptions::default())
         .expect("report")
-}
-
-fn refs(verifiers: &[CertVerifier]) -> Vec<&CertVerifier> {
-    verifiers.iter().collect()
 }
 
 // Defect class: an anchor file trusted every certificate in it.
@@ -53,99 +49,6 @@ fn anchor_file_trusting_every_certificate_is_refused() {
     assert_rejected(&signed, &only_inter, "does not lead to a trusted anchor");
     verify(&signed, &CertVerifier::from_pem(root.certificate_pem().expect("pem").as_bytes()).expect("v"))
         .expect("the root trusts both");
-}
-
-// Defect class: --require-all-anchors met by one record.
-
-/// A copy of `key`, so that two CAs can certify the same key.
-fn copy(key: &SecretKey) -> SecretKey {
-    SecretKey::from_any(key.to_pem().expect("pem").as_bytes()).expect("key")
-}
-
-/// One record whose chain leads to two anchors (a cross-signed CA) must
-/// not count for both.
-#[test]
-fn require_all_one_cross_signed_record_cannot_meet_two_anchors() {
-    let r1 = Ca::new_root(&CaProfile::root("Root One", KeyAlgorithm::P256)).expect("r1");
-    let r2 = Ca::new_root(&CaProfile::root("Root Two", KeyAlgorithm::P256)).expect("r2");
-    let shared = key(KeyAlgorithm::P256);
-    let profile = CaProfile::intermediate("Shared CA", KeyAlgorithm::P256);
-    let under_r1 = r1.intermediate_with_key(&profile, copy(&shared)).expect("i@r1");
-    let under_r2 = r2.intermediate_with_key(&profile, copy(&shared)).expect("i@r2");
-    let cross = |dev: &SecretKey, id: &str| {
-        let mut chain = device_chain(&under_r1, dev, id, &DeviceProfile::default());
-        chain.push(under_r2.certificate().der.clone());
-        chain
-    };
-    let a = key(KeyAlgorithm::P256);
-    let signed = sign_with(MODULE, &a, cross(&a, "a"));
-
-    let anchors = [r1.certificate().der.clone(), r2.certificate().der.clone()];
-    let required = one_verifier_per_anchor(&anchors).expect("verifiers");
-    let report = run(&signed, &required);
-    // Each anchor alone accepts the record...
-    assert!(report.results.iter().all(Result::is_ok), "{:?}", report.rejected);
-    // ...but one record is one signer, and two anchors need two.
-    let err = require_all(&report, &refs(&required)).expect_err("one signer for two anchors");
-    assert!(matches!(err, PkiError::SignerNotDistinct { index: 1 }), "{err}");
-    assert!(err.is_verification_failure());
-
-    // A second signer under Root Two meets the policy, even when the first
-    // anchor listed is the one both signers reach (the matching moves it).
-    let b = key(KeyAlgorithm::P256);
-    let only_r2 = device_chain(&under_r2, &b, "b", &DeviceProfile::default());
-    let both = sign_with(&signed, &b, only_r2);
-    let reversed = one_verifier_per_anchor([&anchors[1], &anchors[0]]).expect("verifiers");
-    require_all(&run(&both, &reversed), &refs(&reversed)).expect("two distinct signers");
-    let required = one_verifier_per_anchor(&anchors).expect("verifiers");
-    require_all(&run(&both, &required), &refs(&required)).expect("two distinct signers");
-}
-
-/// An anchor and its own intermediate as two required anchors: one
-/// record leads to both, and counts for one.
-#[test]
-fn require_all_one_record_under_an_anchor_and_its_intermediate_fails() {
-    let (root, inter) = root_and_intermediate(KeyAlgorithm::Ed25519);
-    let dev = key(KeyAlgorithm::Ed25519);
-    let signed = sign_with(MODULE, &dev, device_chain(&inter, &dev, "d", &DeviceProfile::default()));
-    let required =
-        one_verifier_per_anchor([root.certificate().der.clone(), inter.certificate().der.clone()]).expect("v");
-    let report = run(&signed, &required);
-    assert!(report.results.iter().all(Result::is_ok));
-    assert!(matches!(require_all(&report, &refs(&required)), Err(PkiError::SignerNotDistinct { index: 1 })));
-}
-
-/// The same anchor given twice is refused: it names one party, not two.
-#[test]
-fn require_all_the_same_anchor_twice_is_refused() {
-    let (root, _) = root_and_intermediate(KeyAlgorithm::P256);
-    let der = root.certificate().der.clone();
-    let err = one_verifier_per_anchor([der.clone(), der]).expect_err("duplicate");
-    assert!(matches!(err, PkiError::DuplicateAnchor { first: 0, second: 1, .. }), "{err}");
-}
-
-/// Two records of the same signer key, each under its own anchor (the key
-/// was certified by both CAs), are one signer: the policy fails.
-#[test]
-fn require_all_two_records_of_one_signer_key_fail() {
-    let vendor = Ca::new_root(&CaProfile::root("Vendor Root", KeyAlgorithm::P256)).expect("vendor");
-    let integrator = Ca::new_root(&CaProfile::root("Integrator Root", KeyAlgorithm::P256)).expect("integrator");
-    let dev = key(KeyAlgorithm::P256);
-    let by_vendor = sign_with(MODULE, &dev, device_chain(&vendor, &dev, "d", &DeviceProfile::default()));
-    let twice = sign_with(&by_vendor, &dev, device_chain(&integrator, &dev, "d", &DeviceProfile::default()));
-    let required =
-        one_verifier_per_anchor([vendor.certificate().der.clone(), integrator.certificate().der.clone()]).expect("v");
-    let report = run(&twice, &required);
-    assert!(report.results.iter().all(Result::is_ok));
-    assert!(matches!(require_all(&report, &refs(&required)), Err(PkiError::SignerNotDistinct { index: 1 })));
-
-    // Two different keys, one per anchor, pass.
-    let other = key(KeyAlgorithm::P256);
-    let two = sign_with(&by_vendor, &other, device_chain(&integrator, &other, "o", &DeviceProfile::default()));
-    for v in &required {
-        v.reset();
-    }
-    require_all(&run(&two, &required), &refs(&required)).expect("two signers");
 }
 
 // Defect class: path-building amplification.
