@@ -11,6 +11,7 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Read};
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -411,121 +412,144 @@ impl io::Write for HashWriter<'_> {
 
 /// Bytes read ahead by the reading thread, in chunks of this size.
 const READ_CHUNK: usize = 512 * 1024;
-/// Chunks in flight between two stages: memory stays bounded.
+/// Chunks in flight from the reading thread to each reader of them:
+/// memory stays bounded.
 const READ_QUEUE: usize = 4;
 
-/// What the hashing thread hands over.
+/// What the reading thread hands over.
 enum Chunk {
-    /// Bytes, already added to the module's SHA-256.
-    Data(Vec<u8>),
-    /// The end of the input: the SHA-256 and length of every byte read.
-    End([u8; 32], u64),
+    /// Bytes, shared by the walk and the hashing thread.
+    Data(Arc<Vec<u8>>),
+    /// The end of the input.
+    End,
     /// A read failed.
     Failed(io::Error),
 }
 
-/// The reading thread: reads the module into reused buffers. Reads are
-/// the third piece of work beside the two hashes, so they get a thread of
-/// their own.
-fn read_chunks<R: Read>(mut r: R, tx: SyncSender<io::Result<Vec<u8>>>, back: Receiver<Vec<u8>>) {
+/// Gives a chunk back for reuse once its last reader is done with it.
+fn recycle(chunk: Arc<Vec<u8>>, pool: &SyncSender<Vec<u8>>) {
+    if let Some(buf) = Arc::into_inner(chunk) {
+        // A full pool only means the buffer is not reused.
+        let _ = pool.try_send(buf);
+    }
+}
+
+/// The reading thread: reads the module once into reused buffers and hands
+/// each chunk to both the walk and the hashing thread, which then run side
+/// by side over the same bytes.
+fn read_chunks<R: Read>(mut r: R, walk: SyncSender<Chunk>, hash: SyncSender<Chunk>, pool: Receiver<Vec<u8>>) {
     loop {
-        let mut buf = back.try_recv().unwrap_or_default();
+        let mut buf = pool.try_recv().unwrap_or_default();
         buf.resize(READ_CHUNK, 0);
         let n = loop {
             match r.read(&mut buf) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    let _ = tx.send(Err(e));
+                    let _ = hash.send(Chunk::Failed(io::Error::new(e.kind(), e.to_string())));
+                    let _ = walk.send(Chunk::Failed(e));
                     return;
                 }
             }
         };
+        if n == 0 {
+            let _ = hash.send(Chunk::End);
+            let _ = walk.send(Chunk::End);
+            return;
+        }
         buf.truncate(n);
-        // An empty chunk is the end; a closed channel means the walk stopped.
-        if tx.send(Ok(buf)).is_err() || n == 0 {
+        let chunk = Arc::new(buf);
+        // Either side gone means the evaluation stopped: nothing more to read.
+        if hash.send(Chunk::Data(Arc::clone(&chunk))).is_err() || walk.send(Chunk::Data(chunk)).is_err() {
             return;
         }
     }
 }
 
-/// The hashing thread: adds every chunk to the module's SHA-256 (for the
-/// verdict), then hands it to the walk, which hashes the content. The two
-/// hashes run side by side over the same bytes, read once.
-fn hash_chunks(rx: Receiver<io::Result<Vec<u8>>>, tx: SyncSender<Chunk>) {
+/// The hashing thread: the module's SHA-256 (for the verdict) and length,
+/// or `None` when the input did not end cleanly.
+fn hash_chunks(rx: Receiver<Chunk>, pool: SyncSender<Vec<u8>>) -> Option<([u8; 32], u64)> {
     let mut h = Sha256::new();
     let mut len = 0u64;
     for got in rx {
-        let msg = match got {
-            Ok(buf) if buf.is_empty() => Chunk::End(h.clone().finalize().into(), len),
-            Ok(buf) => {
-                h.update(&buf);
-                len += buf.len() as u64;
-                Chunk::Data(buf)
+        match got {
+            Chunk::Data(c) => {
+                h.update(c.as_slice());
+                len += c.len() as u64;
+                recycle(c, &pool);
             }
-            Err(e) => Chunk::Failed(e),
-        };
-        let last = !matches!(msg, Chunk::Data(_));
-        if tx.send(msg).is_err() || last {
-            return;
+            Chunk::End => return Some((h.finalize().into(), len)),
+            Chunk::Failed(_) => return None,
         }
     }
-    // The reading thread stopped without an end: the walk sees the
-    // channel close and fails.
+    None
 }
 
-/// The walk's side of [`read_chunks`] and [`hash_chunks`].
-struct ReadAhead {
+/// The walk's side of [`read_chunks`], and the result of [`hash_chunks`].
+struct ReadAhead<'scope> {
     rx: Receiver<Chunk>,
-    /// Chunks consumed, for reuse (no page faults per chunk).
-    back: SyncSender<Vec<u8>>,
-    cur: Vec<u8>,
+    pool: SyncSender<Vec<u8>>,
+    cur: Option<Arc<Vec<u8>>>,
     at: usize,
-    end: Option<([u8; 32], u64)>,
+    ended: bool,
     failed: bool,
+    hasher: std::thread::ScopedJoinHandle<'scope, Option<([u8; 32], u64)>>,
 }
 
-impl ReadAhead {
+impl<'scope> ReadAhead<'scope> {
     /// Starts the reading and hashing threads in `scope`.
-    fn start<'scope, 'env, R: Read + Send + 'scope>(
+    fn start<'env, R: Read + Send + 'scope>(
         scope: &'scope std::thread::Scope<'scope, 'env>,
         module: R,
     ) -> io::Result<Self> {
-        let (raw_tx, raw_rx) = sync_channel(READ_QUEUE);
-        let (tx, rx) = sync_channel(READ_QUEUE);
-        let (back, back_rx) = sync_channel(2 * READ_QUEUE + 2);
-        std::thread::Builder::new()
+        let (walk_tx, rx) = sync_channel(READ_QUEUE);
+        let (hash_tx, hash_rx) = sync_channel(READ_QUEUE);
+        let (pool, pool_rx) = sync_channel(2 * READ_QUEUE + 2);
+        let hash_pool = pool.clone();
+        let hasher = std::thread::Builder::new()
             .name("wsc-policy-sha256".into())
-            .spawn_scoped(scope, move || hash_chunks(raw_rx, tx))?;
+            .spawn_scoped(scope, move || hash_chunks(hash_rx, hash_pool))?;
         std::thread::Builder::new()
             .name("wsc-policy-read".into())
-            .spawn_scoped(scope, move || read_chunks(module, raw_tx, back_rx))?;
-        Ok(ReadAhead { rx, back, cur: Vec::new(), at: 0, end: None, failed: false })
+            .spawn_scoped(scope, move || read_chunks(module, walk_tx, hash_tx, pool_rx))?;
+        Ok(ReadAhead { rx, pool, cur: None, at: 0, ended: false, failed: false, hasher })
     }
 
     /// Reads what is left, then the SHA-256 and length of every byte read.
     fn finish(mut self) -> io::Result<([u8; 32], u64)> {
         io::copy(&mut self, &mut io::sink())?;
-        self.end.ok_or_else(|| io::Error::other("the module was not read to its end"))
+        match self.hasher.join() {
+            Ok(Some(done)) => Ok(done),
+            Ok(None) => Err(io::Error::other("the module was not read to its end")),
+            Err(_) => Err(io::Error::other("the hashing thread failed")),
+        }
     }
 }
 
-impl Read for ReadAhead {
+impl Read for ReadAhead<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.failed {
             return Err(io::Error::other("an earlier read of the module failed"));
         }
-        while self.at == self.cur.len() {
-            if self.end.is_some() {
+        loop {
+            if let Some(c) = &self.cur {
+                if self.at < c.len() {
+                    let n = buf.len().min(c.len() - self.at);
+                    buf[..n].copy_from_slice(&c[self.at..self.at + n]);
+                    self.at += n;
+                    return Ok(n);
+                }
+            }
+            if let Some(done) = self.cur.take() {
+                recycle(done, &self.pool);
+            }
+            if self.ended {
                 return Ok(0);
             }
-            let done = std::mem::take(&mut self.cur);
-            // A full return queue only means the buffer is not reused.
-            let _ = self.back.try_send(done);
             self.at = 0;
             match self.rx.recv() {
-                Ok(Chunk::Data(c)) => self.cur = c,
-                Ok(Chunk::End(sha256, len)) => self.end = Some((sha256, len)),
+                Ok(Chunk::Data(c)) => self.cur = Some(c),
+                Ok(Chunk::End) => self.ended = true,
                 Ok(Chunk::Failed(e)) => {
                     self.failed = true;
                     return Err(e);
@@ -537,10 +561,6 @@ impl Read for ReadAhead {
                 }
             }
         }
-        let n = buf.len().min(self.cur.len() - self.at);
-        buf[..n].copy_from_slice(&self.cur[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
     }
 }
 
