@@ -799,6 +799,17 @@ fn check_outcome(
                     assert!(
                         !lists.is_empty() && !lists.contains(&hashes),
                         "content mismatch, but the content is signed"
+                    );
+                    assert!(
+                        !lists.iter().any(|l| !l.is_empty() && l.len() < hashes.len() && hashes.starts_with(l)),
+                        "content mismatch, but a set signs the first parts"
+                    )
+                }
+                Err(VerifyError::PartsUnsigned { signed, present }) => {
+                    assert!(!lists.contains(&hashes), "parts unsigned, but the content is signed");
+                    assert!(
+                        lists.iter().any(|l| l.len() == *signed && signed < present && hashes.starts_with(l)),
+                        "parts unsigned, but no set signs the first {signed} of {present} parts"
                     )
                 }
                 Err(e) => panic!("whole-module verification failed with {e}"),

@@ -164,6 +164,17 @@ pub enum VerifyError {
         /// Checkpoints (parts) in the module.
         present: usize,
     },
+    /// The whole module must be signed, and the valid set signs only its
+    /// first parts.
+    #[error(
+        "the signed set covers only the first {signed} of the module's {present} parts (content appended after signing, or a signature over some parts where the whole module must be signed)"
+    )]
+    PartsUnsigned {
+        /// Parts the set signs.
+        signed: usize,
+        /// Parts the module has.
+        present: usize,
+    },
     /// No validly signed set matches the module's parts in order: the part
     /// at `start..end` differs from what was signed (changed, or removed and
     /// replaced).

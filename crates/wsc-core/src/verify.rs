@@ -506,9 +506,19 @@ fn decide(
         Scope::Whole => {
             let module: Vec<Hash> = walked.hashes();
             let matching: Vec<SignatureRef> =
-                sigs.into_iter().filter(|s| set_hashes(data, s.set) == module.as_slice()).collect();
+                sigs.iter().filter(|s| set_hashes(data, s.set) == module.as_slice()).cloned().collect();
             if matching.is_empty() {
-                return Err(VerifyError::ContentMismatch);
+                // A set whose hashes are the module's first parts, in order,
+                // signed less than the whole: content appended after
+                // signing, or a signature over some parts only.
+                let prefix = sigs
+                    .iter()
+                    .map(|s| set_hashes(data, s.set))
+                    .find(|h| !h.is_empty() && h.len() < module.len() && module.starts_with(h));
+                return Err(match prefix {
+                    Some(h) => VerifyError::PartsUnsigned { signed: h.len(), present: module.len() },
+                    None => VerifyError::ContentMismatch,
+                });
             }
             Ok(base(matching, true, walked.end, module.len()))
         }

@@ -209,7 +209,10 @@ fn partial_verification_reports_coverage() {
 
     // Whole: the original verifies, the extended one does not.
     assert!(wsc_core::verify(&signed, &pk).expect("whole").whole);
-    assert!(matches!(wsc_core::verify(&extended, &pk), Err(Error::Verification(VerifyError::ContentMismatch))));
+    assert!(matches!(
+        wsc_core::verify(&extended, &pk),
+        Err(Error::Verification(VerifyError::PartsUnsigned { signed: 3, present: 4 }))
+    ));
 
     // Partial with the split's own selection: verified up to the last delimiter.
     let r = verify_with(&extended, &[&pk], Scope::Partial(&debug)).expect("runs").single().expect("partial");

@@ -173,3 +173,32 @@ fn whole_is_only_said_when_one_set_covers_everything() {
     assert!(!r.whole, "an unsigned tail is not whole");
     assert!(r.unverified().is_some());
 }
+
+#[test]
+fn a_signed_prefix_under_whole_scope_is_named_as_such() {
+    // custom.split.k1.ext.wasm: k1 signed the parts up to the last
+    // delimiter; a section was appended after. Whole scope refuses it and
+    // says the set signs only the first parts; changed content is still
+    // a content mismatch.
+    let m = v("signed/custom.split.k1.ext.wasm");
+    let k1 = PublicKey::from_any(&v("keys/k1.pk")).expect("k1");
+    let whole = |m: &[u8]| {
+        wsc_core::verify_embedded(m, None, &[&k1], Scope::Whole, &VerifyOptions::default())
+            .expect("runs")
+            .single()
+            .expect_err("whole scope must fail")
+    };
+    let e = whole(&m);
+    assert!(
+        matches!(
+            e,
+            wsc_core::Error::Verification(wsc_core::VerifyError::PartsUnsigned { signed, present }) if signed < present
+        ),
+        "{e:?}"
+    );
+    // The last byte of the first standard section: inside a signed part.
+    let mut changed = m.clone();
+    let (_, end, _) = *sections(&m).iter().find(|(_, _, name)| name.is_none()).expect("a standard section");
+    changed[end - 1] ^= 1;
+    assert!(matches!(whole(&changed), wsc_core::Error::Verification(wsc_core::VerifyError::ContentMismatch)));
+}

@@ -949,6 +949,7 @@ impl Policy {
                         | VerifyError::SignedPartChanged { .. }
                         | VerifyError::SignedPartsMissing { .. } => Some(ReasonCode::HashMismatch),
                         VerifyError::SelectionNotCovered { .. }
+                        | VerifyError::PartsUnsigned { .. }
                         | VerifyError::PredicateNotAligned { .. }
                         | VerifyError::NothingChecked => Some(ReasonCode::CoverageInsufficient),
                         _ => None,
