@@ -165,48 +165,36 @@ impl<R: Read> SectionReader<R> {
     /// current payload. `None` at a clean end of input.
     pub fn next_header(&mut self) -> Result<Option<SectionHeader>> {
         self.skip_data()?;
-        let offset = self.pos;
         let mut id = [0u8; 1];
         if read_full(&mut self.inner, &mut id)? == 0 {
             return Ok(None);
         }
-        self.pos += 1;
-        let id = id[0];
-        if id & 0x80 != 0 {
-            return Err(Error::malformed(offset, "section header", "section id has its high bit set"));
+        let mut dec = HeaderDecoder::new(self.pos, self.total);
+        let mut got = dec.push(&id)?.1;
+        while got.is_none() {
+            // One byte at a time through the numbers, the name at once.
+            let want = dec.wants();
+            let bytes = if want == 1 {
+                let mut b = [0u8; 1];
+                if read_full(&mut self.inner, &mut b)? == 0 {
+                    return Err(Error::eof(dec.position(), dec.reading()));
+                }
+                b.to_vec()
+            } else {
+                let what = dec.reading();
+                let mut v = Vec::with_capacity(want.min(CHUNK));
+                let n = (&mut self.inner).take(want as u64).read_to_end(&mut v)?;
+                if n < want {
+                    return Err(Error::eof(dec.position() + n as u64, what));
+                }
+                v
+            };
+            got = dec.push(&bytes)?.1;
         }
-        let size = self.read_leb("section size")?;
-        let payload_offset = self.pos;
-        self.check_len(offset + 1, "section size", u64::from(size.value))?;
-        let mut canonical = size.minimal;
-        let mut name = None;
-        if id == 0 {
-            let name_len = self.read_leb("custom section name length")?;
-            canonical &= name_len.minimal;
-            let used = self.pos - payload_offset;
-            if u64::from(name_len.value) + used > u64::from(size.value) {
-                return Err(Error::malformed(
-                    payload_offset,
-                    "custom section",
-                    "name runs past the end of the section",
-                ));
-            }
-            if name_len.value > MAX_NAME_LEN {
-                return Err(Error::TooLarge {
-                    offset: payload_offset,
-                    what: "custom section name",
-                    len: u64::from(name_len.value),
-                    limit: u64::from(MAX_NAME_LEN),
-                });
-            }
-            let bytes = self.read_exact_vec(name_len.value as usize, "custom section name")?;
-            let s = String::from_utf8(bytes)
-                .map_err(|_| Error::malformed(payload_offset, "custom section", "name is not valid UTF-8"))?;
-            name = Some(s);
-        }
-        let data_offset = self.pos;
-        self.pending = u64::from(size.value) - (data_offset - payload_offset);
-        Ok(Some(SectionHeader { id, offset, size: size.value, payload_offset, name, data_offset, canonical }))
+        let h = got.expect("the loop ends with a header");
+        self.pos = h.data_offset;
+        self.pending = h.data_len();
+        Ok(Some(h))
     }
 
     /// Streams the rest of the current section's data to `f`, in chunks.
@@ -260,31 +248,6 @@ impl<R: Read> SectionReader<R> {
         Ok(())
     }
 
-    fn check_len(&self, offset: u64, what: &'static str, len: u64) -> Result<()> {
-        if let Some(total) = self.total {
-            let left = total.saturating_sub(self.pos);
-            if len > left {
-                return Err(Error::TooLarge { offset, what, len, limit: left });
-            }
-        }
-        Ok(())
-    }
-
-    fn read_leb(&mut self, what: &'static str) -> Result<leb::Leb> {
-        let start = self.pos;
-        let mut dec = LebDecoder::default();
-        loop {
-            let mut b = [0u8; 1];
-            if read_full(&mut self.inner, &mut b)? == 0 {
-                return Err(Error::eof(self.pos, what));
-            }
-            self.pos += 1;
-            if let Some(l) = dec.push(b[0], start, what)? {
-                return Ok(l);
-            }
-        }
-    }
-
     /// Reads exactly `len` bytes; the vector grows with the bytes that
     /// really arrive, never with the announced length.
     fn read_exact_vec(&mut self, len: usize, what: &'static str) -> Result<Vec<u8>> {
@@ -295,6 +258,186 @@ impl<R: Read> SectionReader<R> {
             return Err(Error::eof(self.pos, what));
         }
         Ok(v)
+    }
+}
+
+/// Decodes one section header from bytes given in pieces of any size:
+/// the id, the size, and for custom sections the name's length and the
+/// name. Every length is checked as soon as it is known, and nothing is
+/// allocated beyond the bytes that arrived.
+#[derive(Debug)]
+pub(crate) struct HeaderDecoder {
+    /// Offset of the id byte.
+    offset: u64,
+    /// Offset of the next byte.
+    pos: u64,
+    /// Input length, when known.
+    total: Option<u64>,
+    state: HeaderState,
+}
+
+#[derive(Debug)]
+enum HeaderState {
+    Id,
+    Size { id: u8, dec: LebDecoder },
+    NameLen { id: u8, size: leb::Leb, payload_offset: u64, dec: LebDecoder },
+    Name { id: u8, size: leb::Leb, payload_offset: u64, name_len: leb::Leb, name: Vec<u8> },
+    Done,
+}
+
+impl HeaderDecoder {
+    /// A header whose id byte is at `offset`.
+    pub(crate) fn new(offset: u64, total: Option<u64>) -> Self {
+        HeaderDecoder { offset, pos: offset, total, state: HeaderState::Id }
+    }
+
+    /// Offset of the next byte the decoder needs.
+    pub(crate) fn position(&self) -> u64 {
+        self.pos
+    }
+
+    /// What the decoder is reading, for errors.
+    pub(crate) fn reading(&self) -> &'static str {
+        match self.state {
+            HeaderState::Id | HeaderState::Done => "section header",
+            HeaderState::Size { .. } => "section size",
+            HeaderState::NameLen { .. } => "custom section name length",
+            HeaderState::Name { .. } => "custom section name",
+        }
+    }
+
+    /// How many bytes the decoder can take now without reading past the
+    /// header: one inside a number, the rest of the name inside a name.
+    pub(crate) fn wants(&self) -> usize {
+        match &self.state {
+            HeaderState::Name { name_len, name, .. } => name_len.value as usize - name.len(),
+            HeaderState::Done => 0,
+            _ => 1,
+        }
+    }
+
+    /// Takes bytes from `input`; returns how many it used, and the header
+    /// once it is complete.
+    pub(crate) fn push(&mut self, input: &[u8]) -> Result<(usize, Option<SectionHeader>)> {
+        let mut used = 0;
+        while used < input.len() {
+            let state = std::mem::replace(&mut self.state, HeaderState::Done);
+            match state {
+                HeaderState::Done => return Ok((used, None)),
+                HeaderState::Name { id, size, payload_offset, name_len, mut name } => {
+                    let take = (name_len.value as usize - name.len()).min(input.len() - used);
+                    name.extend_from_slice(&input[used..used + take]);
+                    used += take;
+                    self.pos += take as u64;
+                    if name.len() == name_len.value as usize {
+                        let name = String::from_utf8(name).map_err(|_| {
+                            Error::malformed(payload_offset, "custom section", "name is not valid UTF-8")
+                        })?;
+                        return Ok((used, Some(self.header(id, size, payload_offset, Some(name), name_len.minimal))));
+                    }
+                    self.state = HeaderState::Name { id, size, payload_offset, name_len, name };
+                }
+                other => {
+                    let byte = input[used];
+                    used += 1;
+                    self.pos += 1;
+                    if let Some(h) = self.step(other, byte)? {
+                        return Ok((used, Some(h)));
+                    }
+                }
+            }
+        }
+        Ok((used, None))
+    }
+
+    /// One byte of the id or of a number.
+    fn step(&mut self, state: HeaderState, byte: u8) -> Result<Option<SectionHeader>> {
+        match state {
+            HeaderState::Id => {
+                if byte & 0x80 != 0 {
+                    return Err(Error::malformed(self.offset, "section header", "section id has its high bit set"));
+                }
+                self.state = HeaderState::Size { id: byte, dec: LebDecoder::default() };
+            }
+            HeaderState::Size { id, mut dec } => match dec.push(byte, self.offset + 1, "section size")? {
+                None => self.state = HeaderState::Size { id, dec },
+                Some(size) => {
+                    let payload_offset = self.pos;
+                    if let Some(total) = self.total {
+                        let left = total.saturating_sub(payload_offset);
+                        if u64::from(size.value) > left {
+                            return Err(Error::TooLarge {
+                                offset: self.offset + 1,
+                                what: "section size",
+                                len: u64::from(size.value),
+                                limit: left,
+                            });
+                        }
+                    }
+                    if id != 0 {
+                        return Ok(Some(self.header(id, size, payload_offset, None, true)));
+                    }
+                    self.state = HeaderState::NameLen { id, size, payload_offset, dec: LebDecoder::default() };
+                }
+            },
+            HeaderState::NameLen { id, size, payload_offset, mut dec } => {
+                match dec.push(byte, payload_offset, "custom section name length")? {
+                    None => self.state = HeaderState::NameLen { id, size, payload_offset, dec },
+                    Some(name_len) => {
+                        let used = self.pos - payload_offset;
+                        if u64::from(name_len.value) + used > u64::from(size.value) {
+                            return Err(Error::malformed(
+                                payload_offset,
+                                "custom section",
+                                "name runs past the end of the section",
+                            ));
+                        }
+                        if name_len.value > MAX_NAME_LEN {
+                            return Err(Error::TooLarge {
+                                offset: payload_offset,
+                                what: "custom section name",
+                                len: u64::from(name_len.value),
+                                limit: u64::from(MAX_NAME_LEN),
+                            });
+                        }
+                        if name_len.value == 0 {
+                            return Ok(Some(self.header(
+                                id,
+                                size,
+                                payload_offset,
+                                Some(String::new()),
+                                name_len.minimal,
+                            )));
+                        }
+                        let name = Vec::with_capacity((name_len.value as usize).min(CHUNK));
+                        self.state = HeaderState::Name { id, size, payload_offset, name_len, name };
+                    }
+                }
+            }
+            // `push` takes names and stops when done; nothing to do here.
+            other @ (HeaderState::Name { .. } | HeaderState::Done) => self.state = other,
+        }
+        Ok(None)
+    }
+
+    fn header(
+        &mut self,
+        id: u8,
+        size: leb::Leb,
+        payload_offset: u64,
+        name: Option<String>,
+        name_minimal: bool,
+    ) -> SectionHeader {
+        self.state = HeaderState::Done;
+        SectionHeader {
+            id,
+            offset: self.offset,
+            size: size.value,
+            payload_offset,
+            name,
+            data_offset: self.pos,
+            canonical: size.minimal && name_minimal,
+        }
     }
 }
 
