@@ -10,30 +10,10 @@ pub enum SignError {
     /// provider refused). The message never contains the token.
     #[error("identity token: {0}")]
     Token(String),
-    /// A service could not be reached or answered something unusable.
-    #[error("{service} at {url}: {reason}")]
-    Service {
-        /// Which service ("Fulcio", "Rekor", ...).
-        service: String,
-        /// The URL called.
-        url: String,
-        /// What went wrong.
-        reason: String,
-    },
-    /// A service answered with an HTTP error status (after any retries).
-    #[error("{service} at {url} answered HTTP {status} after {attempts} attempt(s): {message}")]
-    Status {
-        /// Which service.
-        service: String,
-        /// The URL called.
-        url: String,
-        /// The last status code.
-        status: u16,
-        /// Attempts made.
-        attempts: u32,
-        /// The start of the answer's body.
-        message: String,
-    },
+    /// A service could not be reached, answered with an HTTP error status
+    /// (after any retries), or answered too much.
+    #[error(transparent)]
+    Service(#[from] wsc_pinning::ServiceError),
     /// Fulcio's certificate cannot be used.
     #[error("Fulcio certificate rejected: {0}")]
     Certificate(String),

@@ -17,9 +17,9 @@ use wsc_core::sigdata::AlgorithmId;
 use wsc_core::{PublicKey, Signer, SignerError};
 use wsc_pinning::{ClientBuilder, Service};
 
-use super::http::{ServiceClient, ServiceOptions};
 use super::{IdentityToken, SignError, fulcio, rekor, tsa};
 use crate::{BundleVerifier, Expectation, IdentityPolicy, KEYLESS_ALGORITHM, Matcher};
+use wsc_pinning::{ServiceClient, ServiceOptions};
 
 /// DER of the codeSigning OID, 1.3.6.1.5.5.7.3.3.
 const CODE_SIGNING: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x03];
@@ -112,7 +112,7 @@ impl Services {
 
     /// The URLs in use: Fulcio, Rekor, TSA.
     pub fn urls(&self) -> (&str, &str, Option<&str>) {
-        (&self.fulcio.url, &self.rekor.url, self.tsa.as_ref().map(|t| t.url.as_str()))
+        (self.fulcio.url(), self.rekor.url(), self.tsa.as_ref().map(ServiceClient::url))
     }
 }
 

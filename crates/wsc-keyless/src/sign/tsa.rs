@@ -4,7 +4,7 @@ use sha2::{Digest, Sha256};
 use sigstore_verify::types::TimestampToken;
 
 use super::SignError;
-use super::http::ServiceClient;
+use wsc_pinning::ServiceClient;
 
 /// DER `TimeStampReq`: version 1, SHA-256 imprint of `signature`, the TSA's
 /// certificate requested, no nonce: the imprint of a fresh signature from a
@@ -29,16 +29,8 @@ pub(crate) fn request(signature: &[u8]) -> Vec<u8> {
 /// Asks the TSA for a timestamp over `signature`. The token is verified
 /// with the rest of the bundle before anything is written.
 pub(crate) fn timestamp(client: &ServiceClient, signature: &[u8]) -> Result<TimestampToken, SignError> {
-    let query = request(signature);
-    let url = client.url.clone();
-    let answer = client.send(&url, &|c| {
-        c.post(&url)
-            .header("Content-Type", "application/timestamp-query")
-            .header("Accept", "application/timestamp-reply")
-            .body(query.clone())
-    })?;
-    let answer = client.expect(&url, answer, &[200])?;
-    token_from_response(&answer.body)
+    let answer = client.timestamp(&request(signature))?;
+    token_from_response(&answer)
 }
 
 /// A granted DER `TimeStampResp` (checked to carry a token), as bundles store it.
