@@ -20,13 +20,19 @@ pub enum SignError {
     /// Rekor's answer cannot be used.
     #[error("Rekor entry rejected: {0}")]
     LogEntry(String),
-    /// The timestamp authority's answer cannot be used.
+    /// The timestamp request could not be made, or the answer cannot be used.
     #[error("timestamp authority: {0}")]
-    Timestamp(String),
+    Timestamp(wsc_tsp::TspError),
     /// The finished bundle did not verify against the trust root.
     #[error("the new signature does not verify against the trust root, so nothing is written: {0}")]
     Verify(#[from] KeylessError),
     /// The signing configuration or options cannot be used.
     #[error("signing configuration: {0}")]
     Config(String),
+}
+
+impl From<wsc_tsp::TspError> for SignError {
+    fn from(e: wsc_tsp::TspError) -> Self {
+        SignError::Timestamp(e)
+    }
 }

@@ -68,7 +68,10 @@ impl Services {
             rekor: ServiceClient::new(builder, Service::Rekor, "Rekor", rekor_url, options)?,
             rekor_version,
             tsa: tsa_url
-                .map(|u| ServiceClient::new(builder, Service::Tsa, "the timestamp authority", u, options))
+                .map(|u| {
+                    ServiceClient::new(builder, Service::Tsa, "the timestamp authority", u, options)
+                        .map(|c| c.with_max_answer(wsc_tsp::MAX_RESPONSE_LEN as u64))
+                })
                 .transpose()?,
         })
     }
