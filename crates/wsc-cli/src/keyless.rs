@@ -79,14 +79,14 @@ impl RootArgs {
 
     /// As [`RootArgs::load`], or the root cached for `--tuf-root`'s repository.
     pub(crate) fn load_with(&self, tuf: &TufRootArg) -> Result<wsc_keyless::sigstore_verify::trust_root::TrustedRoot> {
-        use crate::trust::{Cached, Domain};
+        use wsc_keyless::tuf::{Cached, Domain, cached_root};
         if let Some(p) = &self.trusted_root {
             eprintln!("trust root: '{}' (--trusted-root)", p.display());
             return root_file(p);
         }
         if let Some(r) = &tuf.tuf_root {
             let domain = Domain::of_tuf_root(&files::read_small(r, 1024 * 1024, "TUF root")?);
-            return match crate::trust::cached_root(&domain) {
+            return match cached_root(&domain) {
                 Some(Cached::Usable(p)) => {
                     eprintln!("trust root: {domain}, cached by `wsc trust update` ('{}')", p.display());
                     root_file(&p)
@@ -103,7 +103,7 @@ impl RootArgs {
         }
         let domain = Domain::Instance(self.staging);
         let flag = if self.staging { " --staging" } else { "" };
-        match crate::trust::cached_root(&domain) {
+        match cached_root(&domain) {
             Some(Cached::Usable(p)) => {
                 eprintln!("trust root: {domain}, cached by `wsc trust update` ('{}')", p.display());
                 return root_file(&p);

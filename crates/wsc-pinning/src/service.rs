@@ -48,8 +48,11 @@ pub enum ServiceError {
         #[source]
         source: reqwest::Error,
     },
-    /// No answer after every attempt (connection, TLS, timeout).
-    #[error("{service} at {url}: no answer after {attempts} attempt(s)")]
+    /// No answer after every attempt (connection, TLS, timeout). The
+    /// message spells out the last failure's whole chain (a wrong pin, a
+    /// refused connection), and `error` is not a `source`: signers hand
+    /// errors to wsc-core as text, so a source chain would be lost there.
+    #[error("{service} at {url}: {} (after {attempts} attempt(s))", chain(.error))]
     Unreachable {
         /// Which service.
         service: &'static str,
@@ -58,8 +61,7 @@ pub enum ServiceError {
         /// Attempts made.
         attempts: u32,
         /// The last failure.
-        #[source]
-        source: reqwest::Error,
+        error: reqwest::Error,
     },
     /// The answer could not be read.
     #[error("{service} at {url}: reading the answer")]
@@ -283,9 +285,10 @@ impl ServiceClient {
                 Err(source) if source.is_builder() => {
                     return Err(ServiceError::Request { service: self.name, url: url.into(), source });
                 }
-                Err(source) => {
-                    (ServiceError::Unreachable { service: self.name, url: url.into(), attempts: attempt, source }, None)
-                }
+                Err(source) => (
+                    ServiceError::Unreachable { service: self.name, url: url.into(), attempts: attempt, error: source },
+                    None,
+                ),
             };
             if attempt >= attempts {
                 return Err(failure);
@@ -371,6 +374,18 @@ pub fn read_capped(r: impl Read, limit: u64) -> std::io::Result<Vec<u8>> {
         return Err(std::io::Error::new(std::io::ErrorKind::FileTooLarge, format!("more than {limit} bytes")));
     }
     Ok(buf)
+}
+
+/// An error and its sources, joined with ": ".
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut next = e.source();
+    while let Some(inner) = next {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        next = inner.source();
+    }
+    s
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is not used by Sigstore services).
