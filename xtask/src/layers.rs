@@ -32,6 +32,11 @@ const RULES: &[(&str, &[&str], &str)] = &[
     ),
     ("wsc-pinning", &["wsc-"], "wsc-pinning depends on no wsc crate"),
     (
+        "wsc-tsp",
+        &["wsc-", "sigstore-", "reqwest", "hyper", "tokio", "rustls", "ureq"],
+        "the RFC 3161 codec has no transport and no verification, and depends on no wsc crate",
+    ),
+    (
         "wsc-hsm-pkcs11",
         &["wsc-cli", "wsc-keyless", "wsc-pinning", "wsc-pki", "tokio", "reqwest"],
         "a hardware backend sits on wsc-core only",
@@ -97,6 +102,14 @@ const RULES: &[(&str, &[&str], &str)] = &[
     ),
 ];
 
+/// (crate, forbidden direct dependencies, why): what a crate must not depend
+/// on itself, even where its graph holds it through a crate of ours.
+const DIRECT_RULES: &[(&str, &[&str], &str)] = &[(
+    "wsc-cli",
+    &["reqwest", "tokio", "hyper", "h2", "ureq", "async-", "futures", "sigstore-tuf", "sigstore-trust-root"],
+    "the CLI has no HTTP or async stack of its own: clients come from wsc-pinning, the TUF update from wsc-keyless",
+)];
+
 /// Source patterns wsc-core must not contain: it does no file, network,
 /// process or environment I/O.
 const CORE_FORBIDDEN_SOURCE: &[&str] = &["std::fs", "std::net", "std::process", "std::env", "File::open"];
@@ -108,19 +121,16 @@ pub(crate) fn check() -> Result<()> {
         if !root.join("crates").join(krate).is_dir() {
             continue;
         }
-        let out = Command::new(env!("CARGO"))
-            .current_dir(&root)
-            .args(["tree", "--locked", "-e", "normal", "--prefix", "none", "-p", krate])
-            .output()
-            .context("cannot run cargo tree")?;
-        if !out.status.success() {
-            bail!("cargo tree -p {krate} failed: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        let tree = String::from_utf8_lossy(&out.stdout);
-        for line in tree.lines().skip(1) {
-            let name = line.split_whitespace().next().unwrap_or("");
+        for name in dependencies(&root, krate, &[])? {
             if forbidden.iter().any(|f| name.starts_with(f)) {
                 failures.push(format!("{krate} depends on {name}: {why}"));
+            }
+        }
+    }
+    for (krate, forbidden, why) in DIRECT_RULES {
+        for name in dependencies(&root, krate, &["--depth", "1"])? {
+            if forbidden.iter().any(|f| name.starts_with(f)) {
+                failures.push(format!("{krate} depends on {name} directly: {why}"));
             }
         }
     }
@@ -151,6 +161,22 @@ pub(crate) fn check() -> Result<()> {
     }
     eprintln!("layers: ok");
     Ok(())
+}
+
+/// The names of the normal dependencies of `krate` that `cargo tree`
+/// lists with `extra` arguments (all of them, or only the direct ones).
+fn dependencies(root: &std::path::Path, krate: &str, extra: &[&str]) -> Result<Vec<String>> {
+    let out = Command::new(env!("CARGO"))
+        .current_dir(root)
+        .args(["tree", "--locked", "-e", "normal", "--prefix", "none", "-p", krate])
+        .args(extra)
+        .output()
+        .context("cannot run cargo tree")?;
+    if !out.status.success() {
+        bail!("cargo tree -p {krate} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let tree = String::from_utf8_lossy(&out.stdout);
+    Ok(tree.lines().skip(1).filter_map(|l| l.split_whitespace().next()).map(str::to_string).collect())
 }
 
 #[cfg(test)]

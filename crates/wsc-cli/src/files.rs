@@ -43,16 +43,6 @@ pub(crate) fn read_small(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>>
     Ok(buf)
 }
 
-/// Reads a stream (an HTTP body), refusing more than `limit` bytes.
-pub(crate) fn read_limited(r: impl Read, limit: u64) -> std::io::Result<Vec<u8>> {
-    let mut buf = Vec::new();
-    r.take(limit + 1).read_to_end(&mut buf)?;
-    if buf.len() as u64 > limit {
-        return Err(std::io::Error::other(format!("answer larger than {limit} bytes")));
-    }
-    Ok(buf)
-}
-
 /// Reads a secret into memory that is wiped when dropped.
 pub(crate) fn read_secret(path: &Path) -> Result<Zeroizing<Vec<u8>>> {
     Ok(Zeroizing::new(read_small(path, 64 * 1024, "secret key")?))

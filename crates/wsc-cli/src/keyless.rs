@@ -89,14 +89,14 @@ impl RootArgs {
 
     /// Which root [`RootArgs::load_with`] uses, said on stderr.
     pub(crate) fn resolve_with(&self, tuf: &TufRootArg) -> Result<RootSource> {
-        use crate::trust::{Cached, Domain};
+        use wsc_keyless::tuf::{Cached, Domain, cached_root};
         if let Some(p) = &self.trusted_root {
             eprintln!("trust root: '{}' (--trusted-root)", p.display());
             return Ok(RootSource::File(p.clone()));
         }
         if let Some(r) = &tuf.tuf_root {
             let domain = Domain::of_tuf_root(&files::read_small(r, 1024 * 1024, "TUF root")?);
-            return match crate::trust::cached_root(&domain) {
+            return match cached_root(&domain) {
                 Some(Cached::Usable(p)) => {
                     eprintln!("trust root: {domain}, cached by `wsc trust update` ('{}')", p.display());
                     Ok(RootSource::File(p))
@@ -113,7 +113,7 @@ impl RootArgs {
         }
         let domain = Domain::Instance(self.staging);
         let flag = if self.staging { " --staging" } else { "" };
-        match crate::trust::cached_root(&domain) {
+        match cached_root(&domain) {
             Some(Cached::Usable(p)) => {
                 eprintln!("trust root: {domain}, cached by `wsc trust update` ('{}')", p.display());
                 return Ok(RootSource::File(p));

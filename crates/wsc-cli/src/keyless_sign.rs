@@ -140,9 +140,7 @@ impl ServiceArgs {
             ("Rekor", config.rekor_url(None).map(|s| s.url.as_str())),
         ] {
             if let Some(u) = url {
-                if u.starts_with("http://") && !net.insecure_allow_http {
-                    bail!("{what} at {u} is plain HTTP: add --insecure-allow-http for a local test instance");
-                }
+                net.check_scheme(what, u)?;
             }
         }
         let services = Services::from_signing_config(&config, &builder, &options, !self.no_tsa)?;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use wsc_core::SignerError;
-use wsc_pinning::{ClientBuilder, PinningConfig, Service};
+use wsc_pinning::{ClientBuilder, PinningConfig, RetryPolicy, Service, ServiceClient, ServiceOptions};
 
 use crate::files;
 
@@ -27,59 +27,57 @@ impl NetArgs {
     /// The pinned client builder these options describe.
     pub(crate) fn builder(&self) -> Result<ClientBuilder> {
         let pins = PinningConfig::load().context("certificate pinning configuration")?;
-        let mut b = ClientBuilder::new(pins.clone()).with_timeouts(Duration::from_secs(30), Duration::from_secs(10));
+        let mut b = ClientBuilder::new(pins).with_timeouts(Duration::from_secs(30), Duration::from_secs(10));
         if let Some(p) = &self.tls_ca {
             let pem = files::read_small(p, 1024 * 1024, "TLS CA file")?;
             let roots = wsc_pinning::roots_from_pem(&pem).with_context(|| format!("TLS CA file '{}'", p.display()))?;
             b = b.with_roots(roots);
         }
         if self.insecure_allow_http {
-            if pins.required() {
-                bail!("--insecure-allow-http is refused: certificate pinning is required (WSC_REQUIRE_CERT_PINNING)");
-            }
-            b = b.danger_allow_http();
+            b = b.opt_in_http().context("--insecure-allow-http")?;
         }
         Ok(b)
     }
 
-    /// A blocking client for `service` at `url`, with a note when it is not pinned.
-    pub(crate) fn client(&self, service: Service, url: &str) -> Result<reqwest::blocking::Client> {
-        let c = self.builder()?.build(service, url).with_context(|| format!("{service} at {url}"))?;
+    /// Refuses a plain http:// `url` for `what` unless --insecure-allow-http
+    /// was given, naming the flag (wsc-pinning refuses it in any case).
+    pub(crate) fn check_scheme(&self, what: &str, url: &str) -> Result<()> {
+        if url.starts_with("http://") && !self.insecure_allow_http {
+            bail!(
+                "{what} at {url}: only https:// URLs may be used; add --insecure-allow-http for a local test instance"
+            );
+        }
+        Ok(())
+    }
+
+    /// Says on stderr when the client for `service` at `url` has no TLS or no pins.
+    pub(crate) fn announce(&self, service: Service, url: &str, client: &ServiceClient) {
         if url.starts_with("http://") {
             eprintln!("WARNING: --insecure-allow-http: {service} at {url} is reached without TLS");
-        } else if !c.pinned {
-            eprintln!("note: no certificate pins for {} ({})", c.host, service.variable());
+        } else if !client.pinned() {
+            eprintln!("note: no certificate pins for {} ({})", client.host(), service.variable());
         }
-        Ok(c.client)
     }
 }
 
-/// An RFC 3161 timestamp authority over HTTP(S).
-pub(crate) struct HttpTimestamper {
-    client: reqwest::blocking::Client,
-    url: String,
-}
+/// An RFC 3161 timestamp authority reached through wsc-pinning's transport.
+#[derive(Debug)]
+pub(crate) struct HttpTimestamper(ServiceClient);
 
 impl HttpTimestamper {
+    /// One attempt per request, as before retries were shared with keyless signing.
     pub(crate) fn new(net: &NetArgs, url: &str) -> Result<Self> {
-        Ok(HttpTimestamper { client: net.client(Service::Tsa, url)?, url: url.to_string() })
+        let options =
+            ServiceOptions { retry: RetryPolicy { attempts: 1, ..RetryPolicy::default() }, ..Default::default() };
+        let client = ServiceClient::new(&net.builder()?, Service::Tsa, "timestamp authority", url, &options)?
+            .with_max_answer(wsc_pki::MAX_RESPONSE_LEN as u64);
+        net.announce(Service::Tsa, url, &client);
+        Ok(HttpTimestamper(client))
     }
 }
 
 impl wsc_pki::Timestamper for HttpTimestamper {
     fn timestamp(&self, request: &[u8]) -> Result<Vec<u8>, SignerError> {
-        let fail = |what: String| SignerError::new(format!("timestamp authority {}: {what}", self.url));
-        let resp = self
-            .client
-            .post(&self.url)
-            .header(reqwest::header::CONTENT_TYPE, wsc_pki::TIMESTAMP_QUERY_TYPE)
-            .body(request.to_vec())
-            .send()
-            .map_err(|e| fail(e.to_string()))?;
-        let status = resp.status();
-        if !status.is_success() {
-            return Err(fail(format!("HTTP {status}")));
-        }
-        files::read_limited(resp, wsc_pki::MAX_RESPONSE_LEN as u64).map_err(|e| fail(e.to_string()))
+        self.0.timestamp(request).map_err(SignerError::new)
     }
 }

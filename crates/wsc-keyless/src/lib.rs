@@ -25,8 +25,11 @@
 //! With the `sign` feature it also signs: identity tokens (explicit, CI
 //! providers, browser login), Fulcio, Rekor (v1, v2) and TSA clients over
 //! wsc-pinning, and the [`sign::KeylessSigner`] that checks every bundle it
-//! makes with the same offline verifier before handing it back. Without
-//! that feature the crate has no network dependency at all.
+//! makes with the same offline verifier before handing it back. With the
+//! `tuf` feature, [`tuf`] keeps the trust root cached per trust domain and
+//! updates it through a TUF repository (a pinned client, its own small
+//! runtime). Without those features the crate has no network dependency at
+//! all.
 //!
 //! What it is not: it writes no Sigstore cryptography of its own
 //! (verification is `sigstore-verify`'s), and it does not log DSSE
@@ -50,6 +53,8 @@ pub use sigstore_verify;
 
 #[cfg(feature = "sign")]
 pub mod sign;
+#[cfg(feature = "tuf")]
+pub mod tuf;
 
 /// The algorithm id of a keyless record: its payload is a Sigstore bundle.
 pub const KEYLESS_ALGORITHM: AlgorithmId = AlgorithmId::SIGSTORE_KEYLESS;

@@ -4,25 +4,37 @@
 //! What it is: a rustls server-certificate verifier that first does the full
 //! WebPKI check (chain to the root store, host name, validity) and then
 //! requires that the presented chain matches a pin configured for the host;
-//! the configuration (environment, a file, or code); and a builder for
-//! blocking and async `reqwest` clients that use that verifier, with timeouts.
+//! the configuration (environment, a file, or code); a builder for
+//! blocking and async `reqwest` clients that use that verifier, with timeouts;
+//! and [`ServiceClient`], the one client wsc talks to services with (retries
+//! with backoff and `Retry-After`, a rate limit, answers read under a cap,
+//! the RFC 3161 transport). It is the only crate of wsc that builds HTTP
+//! clients; plain `http://` is used only after an explicit opt-in, and never
+//! when pinning is required.
 //!
 //! A pin is a SHA-256 in hex. It matches the DER of the leaf certificate, or
 //! the SubjectPublicKeyInfo of a certificate on the path WebPKI verified
 //! (leaf, intermediates, trust anchor). Pins on a CA's key (SPKI) survive
 //! leaf renewals and are the ones to prefer.
 //!
-//! What it is not: it signs and verifies nothing, and depends on no other wsc
-//! crate. There is no silent fallback: when pins are configured for a host, a
+//! What it is not: it signs and verifies nothing, encodes no request and
+//! checks no answer (callers do), and depends on no other wsc crate. There is no silent fallback: when pins are configured for a host, a
 //! connection whose chain matches none of them fails, in every mode; in strict
 //! mode a host without pins fails too.
 
 mod config;
 mod pin;
+mod service;
 mod verifier;
 
 pub use config::{CONFIG_FILE_VARIABLE, PinningConfig, REQUIRE_VARIABLE, Service};
 pub use pin::{CertificateInfo, Pin, describe_chain};
+/// The HTTP crate of the clients built here, for request builders and URLs.
+pub use reqwest;
+pub use service::{
+    Answer, MAX_ANSWER, RateLimit, RetryPolicy, ServiceClient, ServiceError, ServiceOptions, TIMESTAMP_QUERY_TYPE,
+    TIMESTAMP_REPLY_TYPE, read_capped,
+};
 pub use verifier::{PinFailure, PinningVerifier};
 
 use std::io::{Read, Write};
@@ -77,6 +89,9 @@ pub enum PinningError {
         /// Why.
         why: &'static str,
     },
+    /// Plain http was asked for while pinning is required.
+    #[error("plain http:// is refused: certificate pinning is required (WSC_REQUIRE_CERT_PINNING)")]
+    HttpRefused,
     /// A URL that does not parse.
     #[error("invalid URL {url:?}: {reason}")]
     InvalidUrl {
@@ -203,6 +218,16 @@ impl ClientBuilder {
     pub fn danger_allow_http(mut self) -> Self {
         self.allow_http = true;
         self
+    }
+
+    /// [`danger_allow_http`](Self::danger_allow_http) for an operator's
+    /// explicit opt-in (a command-line flag): refused at once when pinning is
+    /// required, rather than at the first `http://` URL.
+    pub fn opt_in_http(self) -> Result<Self, PinningError> {
+        if self.config.required() {
+            return Err(PinningError::HttpRefused);
+        }
+        Ok(self.danger_allow_http())
     }
 
     /// The configuration in use.

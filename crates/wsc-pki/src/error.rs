@@ -97,9 +97,14 @@ pub enum PkiError {
         reason: crate::leaf::LeafError,
     },
 
-    /// A timestamp authority's answer that cannot be used.
+    /// Timestamps cannot be set up, or the TSA cannot be reached.
     #[error("timestamp authority: {0}")]
     Tsa(String),
+
+    /// The timestamp request could not be made, or the TSA's answer cannot
+    /// be used (refused, malformed, no token, too large).
+    #[error("timestamp authority: {0}")]
+    TsaAnswer(wsc_tsp::TspError),
 
     /// The record's RFC 3161 timestamp does not verify, is missing, or its
     /// time is outside what the policy allows.

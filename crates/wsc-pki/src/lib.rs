@@ -72,10 +72,7 @@ pub use record::{
     CERT_BOUND, CertRecord, CertSigner, MAX_CERT_LEN, MAX_CHAIN, MAX_INTERMEDIATES, RECORD_VERSION,
     RECORD_VERSION_TIMESTAMPED,
 };
-pub use timestamp::{
-    MAX_RESPONSE_LEN, MAX_TOKEN_LEN, TIMESTAMP_QUERY_TYPE, TIMESTAMP_REPLY_TYPE, Timestamper, TsaTrust,
-    timestamp_request, token_from_response,
-};
+pub use timestamp::{MAX_RESPONSE_LEN, MAX_TOKEN_LEN, Timestamper, TsaTrust};
 pub use verify::{CertIdentity, CertVerifier, TIMESTAMP_SKEW, anchor_from_pem};
 pub use x509::{
     CertInfo, KeyUsageBits, OID_CODE_SIGNING, certificates_from_pem_or_der, format_rfc3339, parse_rfc3339,

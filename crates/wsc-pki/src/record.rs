@@ -24,7 +24,7 @@ use wsc_core::{PublicKey, Signer, SignerError};
 
 use crate::error::{PkiError, Result};
 use crate::leaf::check_leaf;
-use crate::timestamp::{self, MAX_TOKEN_LEN, Timestamper, TsaTrust};
+use crate::timestamp::{MAX_TOKEN_LEN, Timestamper, TsaTrust};
 use crate::x509::{self, CertInfo};
 
 /// The algorithm id of certificate-bound records.
@@ -251,9 +251,9 @@ impl<S: Signer> CertSigner<S> {
 
     /// Asks the TSA for a token over `sig` and checks it.
     fn timestamp(&self, sig: &[u8], transport: &dyn Timestamper, trust: &TsaTrust) -> Result<Vec<u8>> {
-        let request = timestamp::timestamp_request(sig)?;
+        let request = wsc_tsp::request(sig).map_err(PkiError::TsaAnswer)?;
         let answer = transport.timestamp(&request).map_err(|e| PkiError::Tsa(e.to_string()))?;
-        let token = timestamp::token_from_response(&answer)?;
+        let token = wsc_tsp::Reply::parse(&answer).map_err(PkiError::TsaAnswer)?.token;
         let t = trust.verify(&token, sig)?;
         if !self.leaf.valid_at(t) {
             return Err(PkiError::Timestamp(format!(

@@ -5,122 +5,27 @@
 //! certificate chain at the TSA's time instead of now, so a module signed
 //! while its certificate was valid stays valid after the certificate
 //! expires. The token's CMS signature, message imprint and TSA chain are
-//! checked by `sigstore-tsa`; wsc-pki builds the request, reads the answer
-//! and decides what the time means.
+//! checked by `sigstore-tsa`; the request and the answer are wsc-tsp's
+//! (the codec wsc-keyless uses too); wsc-pki decides what the time means.
 //!
 //! wsc-pki opens no connection: the transport is a [`Timestamper`] the
-//! caller provides (the CLI posts over its pinned HTTPS client).
+//! caller provides (the CLI's posts through wsc-pinning's RFC 3161 transport).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use der::asn1::{Any, BitString, ObjectIdentifier, OctetString};
-use der::{Decode, Encode, Sequence};
-use sha2::{Digest, Sha256};
 use sigstore_tsa::TsaAuthority;
 use sigstore_types::{DerCertificate, SignatureBytes, TimestampToken};
 use wsc_core::SignerError;
+pub use wsc_tsp::{MAX_RESPONSE_LEN, MAX_TOKEN_LEN};
 
 use crate::error::{PkiError, Result};
 use crate::x509::{self, CertInfo};
-
-/// Largest timestamp token a record may carry.
-pub const MAX_TOKEN_LEN: usize = 16 * 1024;
-
-/// Largest answer read from a timestamp authority.
-pub const MAX_RESPONSE_LEN: usize = 64 * 1024;
-
-/// The media type of a request body.
-pub const TIMESTAMP_QUERY_TYPE: &str = "application/timestamp-query";
-
-/// The media type of an answer body.
-pub const TIMESTAMP_REPLY_TYPE: &str = "application/timestamp-reply";
-
-const OID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
 
 /// Sends a DER `TimeStampReq` to a timestamp authority and returns its DER
 /// `TimeStampResp`, unchecked. Implementations carry the transport only.
 pub trait Timestamper: Send + Sync {
     /// Posts `request` and returns the answer's body.
     fn timestamp(&self, request: &[u8]) -> std::result::Result<Vec<u8>, SignerError>;
-}
-
-#[derive(Clone, Debug, Sequence)]
-struct AlgorithmIdentifier {
-    algorithm: ObjectIdentifier,
-    #[asn1(optional = "true")]
-    parameters: Option<Any>,
-}
-
-#[derive(Clone, Debug, Sequence)]
-struct MessageImprint {
-    hash_algorithm: AlgorithmIdentifier,
-    hashed_message: OctetString,
-}
-
-#[derive(Clone, Debug, Sequence)]
-struct TimeStampReq {
-    version: u8,
-    message_imprint: MessageImprint,
-    #[asn1(optional = "true")]
-    req_policy: Option<ObjectIdentifier>,
-    #[asn1(optional = "true")]
-    nonce: Option<der::asn1::Int>,
-    cert_req: bool,
-}
-
-#[derive(Clone, Debug, Sequence)]
-struct PkiStatusInfo {
-    status: u8,
-    #[asn1(optional = "true")]
-    status_string: Option<Vec<String>>,
-    #[asn1(optional = "true")]
-    fail_info: Option<BitString>,
-}
-
-#[derive(Clone, Debug, Sequence)]
-struct TimeStampResp {
-    status: PkiStatusInfo,
-    #[asn1(optional = "true")]
-    time_stamp_token: Option<Any>,
-}
-
-/// The DER `TimeStampReq` for a record's inner signature: SHA-256 of the
-/// signature bytes, asking for the TSA's certificate.
-pub fn timestamp_request(signature: &[u8]) -> Result<Vec<u8>> {
-    let digest = Sha256::digest(signature);
-    let req = TimeStampReq {
-        version: 1,
-        message_imprint: MessageImprint {
-            hash_algorithm: AlgorithmIdentifier { algorithm: OID_SHA256, parameters: None },
-            hashed_message: OctetString::new(digest.to_vec()).map_err(|e| PkiError::Tsa(e.to_string()))?,
-        },
-        req_policy: None,
-        nonce: None,
-        cert_req: true,
-    };
-    req.to_der().map_err(|e| PkiError::Tsa(format!("cannot encode the request: {e}")))
-}
-
-/// The token (DER CMS `ContentInfo`) inside a DER `TimeStampResp`; fails
-/// unless the status is granted.
-pub fn token_from_response(response: &[u8]) -> Result<Vec<u8>> {
-    if response.len() > MAX_RESPONSE_LEN {
-        return Err(PkiError::Tsa(format!("answer of {} bytes (limit {MAX_RESPONSE_LEN})", response.len())));
-    }
-    let resp = TimeStampResp::from_der(response)
-        .map_err(|e| PkiError::Tsa(format!("the answer is not a DER TimeStampResp: {e}")))?;
-    let status = resp.status.status;
-    if status > 1 {
-        let text = resp.status.status_string.map(|s| s.join("; ")).unwrap_or_default();
-        let fail = resp.status.fail_info.map(|b| format!(", failInfo bits {:02x?}", b.raw_bytes())).unwrap_or_default();
-        return Err(PkiError::Tsa(format!("request not granted (status {status}{fail}) {text}")));
-    }
-    let token = resp.time_stamp_token.ok_or_else(|| PkiError::Tsa("granted, but no token in the answer".into()))?;
-    let der = token.to_der().map_err(|e| PkiError::Tsa(e.to_string()))?;
-    if der.len() > MAX_TOKEN_LEN {
-        return Err(PkiError::Tsa(format!("token of {} bytes (limit {MAX_TOKEN_LEN})", der.len())));
-    }
-    Ok(der)
 }
 
 /// The timestamp authorities a signer or verifier trusts. Each one is a

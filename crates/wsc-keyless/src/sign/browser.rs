@@ -12,8 +12,8 @@ use sha2::{Digest, Sha256};
 use wsc_pinning::{ClientBuilder, Service};
 use zeroize::Zeroizing;
 
-use super::http::{ServiceClient, ServiceOptions};
 use super::{IdentityToken, SignError};
+use wsc_pinning::{ServiceClient, ServiceOptions};
 
 /// Who to log in with.
 #[derive(Debug, Clone)]
@@ -76,7 +76,7 @@ pub fn browser_login(
     let verifier = Zeroizing::new(random_b64(32));
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
     let (state, nonce) = (random_b64(16), random_b64(16));
-    let mut url = reqwest::Url::parse(&authorize)
+    let mut url = wsc_pinning::reqwest::Url::parse(&authorize)
         .map_err(|e| SignError::Token(format!("the authorization endpoint is not a URL: {e}")))?;
     url.query_pairs_mut()
         .append_pair("response_type", "code")
@@ -90,7 +90,8 @@ pub fn browser_login(
     open(url.as_str());
 
     let code = Zeroizing::new(wait_for_code(&listener, &state, login.timeout)?);
-    let mut form = reqwest::Url::parse("http://form.invalid/").map_err(|e| SignError::Token(e.to_string()))?;
+    let mut form =
+        wsc_pinning::reqwest::Url::parse("http://form.invalid/").map_err(|e| SignError::Token(e.to_string()))?;
     form.query_pairs_mut()
         .append_pair("grant_type", "authorization_code")
         .append_pair("code", &code)
@@ -139,7 +140,7 @@ fn wait_for_code(listener: &TcpListener, state: &str, timeout: Duration) -> Resu
             Err(e) => return Err(SignError::Token(format!("redirect listener: {e}"))),
         };
         let Some(target) = read_request_target(&mut conn) else { continue };
-        let Ok(url) = reqwest::Url::parse(&format!("http://localhost{target}")) else { continue };
+        let Ok(url) = wsc_pinning::reqwest::Url::parse(&format!("http://localhost{target}")) else { continue };
         if url.path() != "/auth/callback" {
             respond(&mut conn, "404 Not Found", "not here");
             continue;

@@ -7,8 +7,8 @@ use p256::ecdsa::signature::Signer as _;
 use p256::pkcs8::EncodePublicKey as _;
 use sigstore_verify::types::DerCertificate;
 
-use super::http::ServiceClient;
 use super::{IdentityToken, SignError};
+use wsc_pinning::ServiceClient;
 
 /// Asks Fulcio for a certificate; returns the chain as DER, leaf first.
 pub(crate) fn signing_certificate(
@@ -36,7 +36,7 @@ pub(crate) fn signing_certificate(
     body.extend_from_slice(b"\"},\"publicKeyRequest\":");
     body.extend_from_slice(key_request.to_string().as_bytes());
     body.push(b'}');
-    let url = format!("{}/api/v2/signingCert", client.url);
+    let url = format!("{}/api/v2/signingCert", client.url());
     let answer = client.send(&url, &|c| {
         c.post(&url)
             .bearer_auth(token.secret())

@@ -8,16 +8,15 @@
 //! as `wsc verify --keyless` will, before it is handed back. A module whose
 //! certificate, log entry or timestamp does not verify is never written.
 //!
-//! Every HTTP request goes through a wsc-pinning client (pins, roots,
-//! timeouts, https only), with retries on 429/5xx and connection errors,
-//! honouring `Retry-After`, and an optional client-side rate limit.
+//! Every HTTP request goes through a wsc-pinning `ServiceClient` (pins,
+//! roots, timeouts, https only, retries on 429/5xx and connection errors,
+//! `Retry-After`, an optional client-side rate limit, capped answers).
 //!
 //! Not here: DSSE entries in Rekor v2 logs.
 
 mod browser;
 mod error;
 mod fulcio;
-mod http;
 mod rekor;
 mod session;
 mod token;
@@ -25,6 +24,6 @@ mod tsa;
 
 pub use browser::{BrowserLogin, browser_login};
 pub use error::SignError;
-pub use http::{MAX_ANSWER, RateLimit, RetryPolicy, ServiceOptions};
 pub use session::{KeylessSigner, LoggedEntry, Services};
 pub use token::{Claims, IdentityToken, SIGSTORE_AUDIENCE, TokenOrigin, ambient_token, token_from_file};
+pub use wsc_pinning::{MAX_ANSWER, RateLimit, RetryPolicy, ServiceOptions};

@@ -12,7 +12,7 @@ use sigstore_verify::types::{
 };
 
 use super::SignError;
-use super::http::ServiceClient;
+use wsc_pinning::ServiceClient;
 
 /// Logs `signature` over `digest` with `certificate` (`hashedrekord` 0.0.1).
 pub(crate) fn create_hashedrekord(
@@ -47,7 +47,7 @@ pub(crate) fn create_hashedrekord_v2(
     );
     let body =
         serde_json::to_vec(&request).map_err(|e| SignError::LogEntry(format!("cannot encode the request: {e}")))?;
-    let url = format!("{}/api/v2/log/entries", client.url);
+    let url = format!("{}/api/v2/log/entries", client.url());
     let answer = client.send(&url, &|c| {
         c.post(&url).header("Content-Type", "application/json").header("Accept", "application/json").body(body.clone())
     })?;
@@ -90,7 +90,7 @@ fn same_log_url(base: &str, location: &str) -> Result<String, SignError> {
 
 /// Posts an entry request; returns the entry in bundle form.
 fn create_entry(client: &ServiceClient, body: Vec<u8>, kind: KindVersion) -> Result<TransparencyLogEntry, SignError> {
-    let url = format!("{}/api/v1/log/entries", client.url);
+    let url = format!("{}/api/v1/log/entries", client.url());
     let answer = client.send(&url, &|c| {
         c.post(&url).header("Content-Type", "application/json").header("Accept", "application/json").body(body.clone())
     })?;
@@ -100,18 +100,18 @@ fn create_entry(client: &ServiceClient, body: Vec<u8>, kind: KindVersion) -> Res
         409 => {
             let location = answer
                 .headers
-                .get(reqwest::header::LOCATION)
+                .get(wsc_pinning::reqwest::header::LOCATION)
                 .and_then(|v| v.to_str().ok())
                 .ok_or_else(|| SignError::LogEntry("409 Conflict without a Location".into()))?
                 .to_string();
-            let get = same_log_url(&client.url, &location)?;
+            let get = same_log_url(client.url(), &location)?;
             let again = client.send(&get, &|c| c.get(&get).header("Accept", "application/json"))?;
             if again.status != 200 {
                 return Err(SignError::LogEntry(format!("fetching the existing entry: HTTP {}", again.status)));
             }
             again.body
         }
-        _ => return Err(client.unexpected(&url, &answer)),
+        _ => return Err(client.unexpected(&url, &answer).into()),
     };
     let map: BTreeMap<String, LogEntry> = serde_json::from_slice(&entry_json)
         .map_err(|e| SignError::LogEntry(format!("the answer is not a Rekor v1 log entry: {e}")))?;

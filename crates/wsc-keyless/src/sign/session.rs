@@ -17,9 +17,9 @@ use wsc_core::sigdata::AlgorithmId;
 use wsc_core::{PublicKey, Signer, SignerError};
 use wsc_pinning::{ClientBuilder, Service};
 
-use super::http::{ServiceClient, ServiceOptions};
 use super::{IdentityToken, SignError, fulcio, rekor, tsa};
 use crate::{BundleVerifier, Expectation, IdentityPolicy, KEYLESS_ALGORITHM, Matcher};
+use wsc_pinning::{ServiceClient, ServiceOptions};
 
 /// DER of the codeSigning OID, 1.3.6.1.5.5.7.3.3.
 const CODE_SIGNING: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x03];
@@ -68,7 +68,10 @@ impl Services {
             rekor: ServiceClient::new(builder, Service::Rekor, "Rekor", rekor_url, options)?,
             rekor_version,
             tsa: tsa_url
-                .map(|u| ServiceClient::new(builder, Service::Tsa, "the timestamp authority", u, options))
+                .map(|u| {
+                    ServiceClient::new(builder, Service::Tsa, "the timestamp authority", u, options)
+                        .map(|c| c.with_max_answer(wsc_tsp::MAX_RESPONSE_LEN as u64))
+                })
                 .transpose()?,
         })
     }
@@ -112,7 +115,7 @@ impl Services {
 
     /// The URLs in use: Fulcio, Rekor, TSA.
     pub fn urls(&self) -> (&str, &str, Option<&str>) {
-        (&self.fulcio.url, &self.rekor.url, self.tsa.as_ref().map(|t| t.url.as_str()))
+        (self.fulcio.url(), self.rekor.url(), self.tsa.as_ref().map(ServiceClient::url))
     }
 }
 

@@ -16,7 +16,7 @@ use wsc_pinning::{ClientBuilder, Service};
 use zeroize::Zeroizing;
 
 use super::SignError;
-use super::http::{ServiceClient, ServiceOptions};
+use wsc_pinning::{ServiceClient, ServiceOptions};
 
 /// The audience Sigstore's Fulcio expects.
 pub const SIGSTORE_AUDIENCE: &str = "sigstore";
@@ -225,7 +225,7 @@ fn github_actions(
     builder: &ClientBuilder,
     options: &ServiceOptions,
 ) -> Result<IdentityToken, SignError> {
-    let mut u = reqwest::Url::parse(url)
+    let mut u = wsc_pinning::reqwest::Url::parse(url)
         .map_err(|e| SignError::Token(format!("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL: {e}")))?;
     u.query_pairs_mut().append_pair("audience", SIGSTORE_AUDIENCE);
     let client = ServiceClient::new(builder, Service::Oidc, "the GitHub Actions token service", u.as_str(), options)?;
