@@ -122,6 +122,10 @@ pub enum Error {
     /// Verification ran and failed.
     #[error("verification failed: {0}")]
     Verification(VerifyError),
+
+    /// A streaming verification was fed after one of its calls failed.
+    #[error("an earlier call of this streaming verification failed; it cannot go on")]
+    StreamFailed,
 }
 
 /// Why verification failed after every input was read correctly.

@@ -57,7 +57,8 @@ pub use sign::{
 pub use signer::{Signer, SignerError, WithKeyId};
 pub use verify::{
     DEFAULT_MAX_SIGNATURE_CHECKS, Evidence, RecordOutcome, RecordVerifier, Rejected, Report, Scope, SignatureRef,
-    SignerId, Skipped, TimeSource, TrustedTime, Verified, VerifyOptions, verify_detached, verify_embedded,
+    SignerId, Skipped, StreamVerifier, TimeSource, TrustedTime, Verified, VerifyOptions, verify_detached,
+    verify_embedded,
 };
 pub use walk::{Checkpoint, PartSelection, Selection};
 

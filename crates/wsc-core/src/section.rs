@@ -140,13 +140,7 @@ impl<R: Read> SectionReader<R> {
     pub fn with_total_len(mut inner: R, total: Option<u64>) -> Result<Self> {
         let mut pre = [0u8; 8];
         let n = read_full(&mut inner, &mut pre)?;
-        let kind = if n == 8 && pre == MODULE_PREAMBLE {
-            ModuleKind::Module
-        } else if n == 8 && pre == COMPONENT_PREAMBLE {
-            ModuleKind::Component
-        } else {
-            return Err(Error::BadPreamble { found: pre[..n].to_vec() });
-        };
+        let kind = preamble_kind(&pre[..n])?;
         Ok(SectionReader { inner, kind, pos: 8, pending: 0, total, buf: Vec::new() })
     }
 
@@ -258,6 +252,117 @@ impl<R: Read> SectionReader<R> {
             return Err(Error::eof(self.pos, what));
         }
         Ok(v)
+    }
+}
+
+/// What [`SectionParser::feed`] reports, in input order.
+#[derive(Debug)]
+pub(crate) enum Event<'a> {
+    /// A section header.
+    Header(SectionHeader),
+    /// Bytes of the current section's data (after the name, for custom
+    /// sections), borrowed from the input.
+    Data(&'a [u8]),
+    /// The current section ended.
+    End,
+}
+
+/// Splits a module or component given in pieces of any size into
+/// sections: the push form of [`SectionReader`], sharing its header
+/// decoder. Data is handed over as slices of the input, never copied.
+#[derive(Debug)]
+pub(crate) struct SectionParser {
+    /// Offset of the next byte.
+    pos: u64,
+    total: Option<u64>,
+    preamble: Vec<u8>,
+    kind: Option<ModuleKind>,
+    header: Option<HeaderDecoder>,
+    /// Data bytes of the current section not yet seen.
+    pending: u64,
+    /// Inside a section whose `End` is still due.
+    open: bool,
+}
+
+impl SectionParser {
+    /// A parser for an input of `total` bytes, when known (then a length
+    /// field beyond the end fails at once).
+    pub(crate) fn new(total: Option<u64>) -> Self {
+        SectionParser { pos: 0, total, preamble: Vec::new(), kind: None, header: None, pending: 0, open: false }
+    }
+
+    /// Offset of the next byte.
+    pub(crate) fn position(&self) -> u64 {
+        self.pos
+    }
+
+    /// Parses `input`, reporting each header, data slice and section end.
+    pub(crate) fn feed(&mut self, mut input: &[u8], on: &mut dyn FnMut(Event<'_>) -> Result<()>) -> Result<()> {
+        while !input.is_empty() {
+            if self.kind.is_none() {
+                let take = (8 - self.preamble.len()).min(input.len());
+                self.preamble.extend_from_slice(&input[..take]);
+                input = &input[take..];
+                self.pos += take as u64;
+                if self.preamble.len() == 8 {
+                    self.kind = Some(preamble_kind(&self.preamble)?);
+                }
+                continue;
+            }
+            if self.pending > 0 {
+                let take = usize::try_from(self.pending).unwrap_or(usize::MAX).min(input.len());
+                on(Event::Data(&input[..take]))?;
+                input = &input[take..];
+                self.pos += take as u64;
+                self.pending -= take as u64;
+                if self.pending == 0 {
+                    self.open = false;
+                    on(Event::End)?;
+                }
+                continue;
+            }
+            let dec = self.header.get_or_insert_with(|| HeaderDecoder::new(self.pos, self.total));
+            let (used, done) = dec.push(input)?;
+            input = &input[used..];
+            self.pos += used as u64;
+            if let Some(h) = done {
+                self.header = None;
+                self.pending = h.data_len();
+                on(Event::Header(h))?;
+                if self.pending == 0 {
+                    on(Event::End)?;
+                } else {
+                    self.open = true;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that the input ended cleanly: after the preamble, between
+    /// sections.
+    pub(crate) fn finish(&self) -> Result<ModuleKind> {
+        let Some(kind) = self.kind else {
+            return Err(Error::BadPreamble { found: self.preamble.clone() });
+        };
+        if let Some(dec) = &self.header {
+            return Err(Error::eof(self.pos, dec.reading()));
+        }
+        if self.open {
+            return Err(Error::eof(self.pos, "section data"));
+        }
+        Ok(kind)
+    }
+}
+
+/// The kind an 8-byte preamble names.
+fn preamble_kind(pre: &[u8]) -> Result<ModuleKind> {
+    if pre == MODULE_PREAMBLE {
+        Ok(ModuleKind::Module)
+    } else if pre == COMPONENT_PREAMBLE {
+        Ok(ModuleKind::Component)
+    } else {
+        Err(Error::BadPreamble { found: pre.to_vec() })
     }
 }
 

@@ -16,9 +16,9 @@ use std::io::{self, Read};
 
 use crate::error::{Error, Result, VerifyError};
 use crate::keys::PublicKey;
-use crate::section::{ModuleKind, SectionReader};
-use crate::sigdata::{AlgorithmId, Hash, SetEntry, SignatureData, SignatureRecord};
-use crate::walk::{self, Checkpoint, PartSelection, Selection, Walk};
+use crate::section::{Event, ModuleKind, SectionParser};
+use crate::sigdata::{AlgorithmId, Hash, MAX_SIGNATURE_DATA, SetEntry, SignatureData, SignatureRecord};
+use crate::walk::{Checkpoint, PartSelection, Selection, Walk, Walker};
 
 /// Default cap on signature checks in one verification call.
 pub const DEFAULT_MAX_SIGNATURE_CHECKS: usize = 1024;
@@ -346,6 +346,7 @@ impl Report {
 
 /// Verifies a module that carries its signature section.
 /// `total_len`, when known, lets oversized length fields fail at once.
+/// A thin wrapper over [`StreamVerifier`].
 pub fn verify_embedded<R: Read>(
     input: R,
     total_len: Option<u64>,
@@ -353,19 +354,12 @@ pub fn verify_embedded<R: Read>(
     scope: Scope<'_>,
     options: &VerifyOptions,
 ) -> Result<Report> {
-    let mut rd = SectionReader::with_total_len(io::BufReader::with_capacity(256 * 1024, input), total_len)?;
-    let (head, first) = walk::read_head(&mut rd)?;
-    let Some((sig_offset, data)) = head else {
-        // Look for a misplaced signature section, to say so precisely.
-        walk::walk(&mut rd, first, false, None)?;
-        return Err(Error::NoSignature);
-    };
-    let plan = check_signatures(&data, verifiers, options)?;
-    let walked = walk::walk(&mut rd, first, false, selection(scope))?;
-    Ok(finish(rd.kind(), Some(sig_offset), data, plan, walked, scope))
+    let v = StreamVerifier::embedded(verifiers, scope, options).with_total_len(total_len);
+    feed_all(v, input)
 }
 
-/// Verifies a module against detached signature data.
+/// Verifies a module against detached signature data. A thin wrapper over
+/// [`StreamVerifier`].
 pub fn verify_detached<R: Read>(
     input: R,
     total_len: Option<u64>,
@@ -374,12 +368,207 @@ pub fn verify_detached<R: Read>(
     scope: Scope<'_>,
     options: &VerifyOptions,
 ) -> Result<Report> {
-    let data = SignatureData::decode(signature, 0)?;
-    let plan = check_signatures(&data, verifiers, options)?;
-    let mut rd = SectionReader::with_total_len(io::BufReader::with_capacity(256 * 1024, input), total_len)?;
-    let first = rd.next_header()?;
-    let walked = walk::walk(&mut rd, first, true, selection(scope))?;
-    Ok(finish(rd.kind(), None, data, plan, walked, scope))
+    let v = StreamVerifier::detached(signature, verifiers, scope, options)?.with_total_len(total_len);
+    feed_all(v, input)
+}
+
+/// Reads `input` to its end into `v`, then finishes.
+fn feed_all<R: Read>(mut v: StreamVerifier<'_>, mut input: R) -> Result<Report> {
+    let mut buf = vec![0u8; READ_CHUNK];
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        };
+        v.update(&buf[..n])?;
+    }
+    v.finish()
+}
+
+/// Bytes the `Read` wrappers read at a time.
+const READ_CHUNK: usize = 256 * 1024;
+
+/// Verification fed as bytes arrive: [`update`](Self::update) with pieces
+/// of any size, in order, then [`finish`](Self::finish) for the report.
+/// Nothing of the module is kept but the signature section (at most
+/// [`MAX_SIGNATURE_DATA`](crate::sigdata::MAX_SIGNATURE_DATA) bytes) and a
+/// few hundred bytes per part, so a module can be verified while it
+/// downloads or streams from flash. Records are checked as soon as the
+/// signature section has arrived; the content is hashed as it passes.
+///
+/// ```
+/// use wsc_core::{KeyAlgorithm, RecordVerifier, Scope, SecretKey, StreamVerifier, VerifyOptions};
+///
+/// let key = SecretKey::generate(KeyAlgorithm::Ed25519, &mut rand_core::OsRng);
+/// let signed = wsc_core::sign(b"\0asm\x01\0\0\0\x01\x04\x01\x60\0\0", &key)?;
+/// let public = key.public_key();
+/// let verifiers: [&dyn RecordVerifier; 1] = [&public];
+/// let mut v = StreamVerifier::embedded(&verifiers, Scope::Whole, &VerifyOptions::default());
+/// for piece in signed.chunks(3) {
+///     v.update(piece)?;
+/// }
+/// assert!(v.finish()?.single()?.whole);
+/// # Ok::<(), wsc_core::Error>(())
+/// ```
+#[must_use = "a verification says nothing until it is finished"]
+pub struct StreamVerifier<'a> {
+    parser: SectionParser,
+    verifiers: &'a [&'a dyn RecordVerifier],
+    scope: Scope<'a>,
+    options: VerifyOptions,
+    phase: Phase<'a>,
+}
+
+impl std::fmt::Debug for StreamVerifier<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let phase = match self.phase {
+            Phase::Head => "head",
+            Phase::Signature { .. } => "signature section",
+            Phase::Content { .. } => "content",
+            Phase::Unsigned { .. } => "unsigned",
+            Phase::Failed => "failed",
+        };
+        f.debug_struct("StreamVerifier")
+            .field("position", &self.parser.position())
+            .field("phase", &phase)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+enum Phase<'a> {
+    /// Embedded mode, before the first section.
+    Head,
+    /// Embedded mode, inside the signature section.
+    Signature { offset: u64, data_offset: u64, end: u64, bytes: Vec<u8> },
+    /// The content, with the signature data and the records' outcomes.
+    Content { signature_offset: Option<u64>, data: Box<SignatureData>, plan: Plan, walker: Walker<'a> },
+    /// Embedded mode and the first section is not a signature: walked
+    /// only to name a misplaced signature section precisely.
+    Unsigned { walker: Walker<'a> },
+    /// An error was returned: every later call fails.
+    Failed,
+}
+
+impl<'a> StreamVerifier<'a> {
+    /// A module that carries its signature section.
+    pub fn embedded(verifiers: &'a [&'a dyn RecordVerifier], scope: Scope<'a>, options: &VerifyOptions) -> Self {
+        StreamVerifier { parser: SectionParser::new(None), verifiers, scope, options: *options, phase: Phase::Head }
+    }
+
+    /// A module whose signature data is `signature` (detached). The records
+    /// are checked here, before any of the module arrives.
+    pub fn detached(
+        signature: &[u8],
+        verifiers: &'a [&'a dyn RecordVerifier],
+        scope: Scope<'a>,
+        options: &VerifyOptions,
+    ) -> Result<Self> {
+        let data = SignatureData::decode(signature, 0)?;
+        let plan = check_signatures(&data, verifiers, options)?;
+        let walker = Walker::new(8, true, selection(scope));
+        Ok(StreamVerifier {
+            parser: SectionParser::new(None),
+            verifiers,
+            scope,
+            options: *options,
+            phase: Phase::Content { signature_offset: None, data: Box::new(data), plan, walker },
+        })
+    }
+
+    /// The input's total length, when known: a length field beyond it
+    /// fails at once.
+    pub fn with_total_len(mut self, total_len: Option<u64>) -> Self {
+        self.parser = SectionParser::new(total_len);
+        self
+    }
+
+    /// The next bytes of the module.
+    pub fn update(&mut self, bytes: &[u8]) -> Result<()> {
+        if matches!(self.phase, Phase::Failed) {
+            return Err(Error::StreamFailed);
+        }
+        let mut phase = std::mem::replace(&mut self.phase, Phase::Failed);
+        let (verifiers, scope, options) = (self.verifiers, self.scope, &self.options);
+        let fed = self.parser.feed(bytes, &mut |event| step(&mut phase, event, verifiers, scope, options));
+        if fed.is_ok() {
+            self.phase = phase;
+        }
+        fed
+    }
+
+    /// The end of the module: the report.
+    pub fn finish(self) -> Result<Report> {
+        if matches!(self.phase, Phase::Failed) {
+            return Err(Error::StreamFailed);
+        }
+        let kind = self.parser.finish()?;
+        let end = self.parser.position();
+        match self.phase {
+            Phase::Failed => Err(Error::StreamFailed),
+            Phase::Head | Phase::Signature { .. } => Err(Error::NoSignature),
+            Phase::Unsigned { walker } => {
+                walker.finish(end)?;
+                Err(Error::NoSignature)
+            }
+            Phase::Content { signature_offset, data, plan, walker } => {
+                let walked = walker.finish(end)?;
+                Ok(finish(kind, signature_offset, *data, plan, walked, self.scope))
+            }
+        }
+    }
+}
+
+/// One parser event in the verification.
+fn step<'a>(
+    phase: &mut Phase<'a>,
+    event: Event<'_>,
+    verifiers: &[&dyn RecordVerifier],
+    scope: Scope<'a>,
+    options: &VerifyOptions,
+) -> Result<()> {
+    match (phase, event) {
+        (p @ Phase::Head, Event::Header(h)) => {
+            if h.is_signature() {
+                if h.data_len() > MAX_SIGNATURE_DATA as u64 {
+                    return Err(Error::TooLarge {
+                        offset: h.data_offset,
+                        what: "signature section",
+                        len: h.data_len(),
+                        limit: MAX_SIGNATURE_DATA as u64,
+                    });
+                }
+                // Grows with the bytes that arrive, never with the length field.
+                let bytes = Vec::with_capacity((h.data_len() as usize).min(READ_CHUNK));
+                *p = Phase::Signature { offset: h.offset, data_offset: h.data_offset, end: h.end(), bytes };
+            } else {
+                let mut walker = Walker::new(h.offset, false, None);
+                walker.header(&h)?;
+                *p = Phase::Unsigned { walker };
+            }
+        }
+        (Phase::Signature { bytes, .. }, Event::Data(d)) => bytes.extend_from_slice(d),
+        (p @ Phase::Signature { .. }, Event::End) => {
+            let Phase::Signature { offset, data_offset, end, bytes } = std::mem::replace(p, Phase::Failed) else {
+                return Ok(());
+            };
+            let data = SignatureData::decode(&bytes, data_offset)?;
+            drop(bytes);
+            let plan = check_signatures(&data, verifiers, options)?;
+            let walker = Walker::new(end, false, selection(scope));
+            *p = Phase::Content { signature_offset: Some(offset), data: Box::new(data), plan, walker };
+        }
+        (Phase::Content { walker, .. } | Phase::Unsigned { walker }, Event::Header(h)) => {
+            walker.header(&h)?;
+        }
+        (Phase::Content { walker, .. } | Phase::Unsigned { walker }, Event::Data(d)) => walker.data(d),
+        (Phase::Content { walker, .. } | Phase::Unsigned { walker }, Event::End) => walker.end_section()?,
+        // Head never sees data or an end before a header; Failed sees nothing.
+        _ => {}
+    }
+    Ok(())
 }
 
 fn selection(scope: Scope<'_>) -> Option<Selection<'_>> {

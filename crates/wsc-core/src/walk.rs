@@ -119,15 +119,8 @@ pub(crate) fn walk_into<R: Read>(
     mut sink: Sink<'_>,
 ) -> Result<Walk> {
     let start = first.as_ref().map_or(rd.position(), |h| h.offset);
-    let mut hasher = Sha256::new();
-    let mut checkpoints = Vec::new();
-    let mut canonical = true;
-    let mut canonical_len = 0u64;
-    let mut part_start = start;
-    let mut sel = PartSelection::Empty;
-    let mut first_selected = None;
+    let mut walker = Walker::new(start, signature_is_content, selection);
     let mut next = first;
-    let mut is_first = true;
     loop {
         let h = match next.take() {
             Some(h) => h,
@@ -136,59 +129,129 @@ pub(crate) fn walk_into<R: Read>(
                 None => break,
             },
         };
-        if h.is_signature() && !(signature_is_content && is_first) {
-            return Err(Error::MisplacedSignatureSection { offset: h.offset });
-        }
-        is_first = false;
-        canonical &= h.canonical;
-        let header = h.canonical_header();
-        canonical_len += header.len() as u64 + h.data_len();
-        hasher.update(&header);
+        let header = walker.header(&h)?;
         match &mut sink {
             Sink::None => {}
             Sink::Bytes(out) => out.write_all(&header)?,
             Sink::Headers(f) => f(&h, &header)?,
         }
         rd.data_chunks(|c| {
-            hasher.update(c);
+            walker.data(c);
             if let Sink::Bytes(out) = &mut sink {
                 out.write_all(c)?;
             }
             Ok(())
         })?;
-        if h.is_delimiter() {
-            push_checkpoint(&checkpoints, h.offset)?;
-            checkpoints.push(Checkpoint {
-                start: part_start,
-                end: h.end(),
-                hash: hasher.clone().finalize().into(),
-                delimiter: true,
-                selection: sel,
-                first_selected: first_selected.take(),
-            });
-            part_start = h.end();
-            sel = PartSelection::Empty;
-        } else {
-            let s = selection.is_none_or(|f| f(&h));
-            if s && first_selected.is_none() {
-                first_selected = Some(h.offset);
-            }
-            sel = sel.add(s);
+        walker.end_section()?;
+    }
+    walker.finish(rd.position())
+}
+
+/// The content walk, fed one section at a time: by [`walk_into`] from a
+/// reader, or by the streaming verifier as bytes arrive.
+pub(crate) struct Walker<'s> {
+    hasher: Sha256,
+    checkpoints: Vec<Checkpoint>,
+    canonical: bool,
+    canonical_len: u64,
+    start: u64,
+    part_start: u64,
+    sel: PartSelection,
+    first_selected: Option<u64>,
+    is_first: bool,
+    signature_is_content: bool,
+    selection: Option<Selection<'s>>,
+    /// The section being walked: its offset, end and whether it is a delimiter.
+    current: Option<(u64, u64, bool)>,
+}
+
+impl<'s> Walker<'s> {
+    /// A walk of content starting at `start`. A `signature` section among
+    /// the content is an error, except as the very first section when
+    /// `signature_is_content` (detached mode).
+    pub(crate) fn new(start: u64, signature_is_content: bool, selection: Option<Selection<'s>>) -> Self {
+        Walker {
+            hasher: Sha256::new(),
+            checkpoints: Vec::new(),
+            canonical: true,
+            canonical_len: 0,
+            start,
+            part_start: start,
+            sel: PartSelection::Empty,
+            first_selected: None,
+            is_first: true,
+            signature_is_content,
+            selection,
+            current: None,
         }
     }
-    let end = rd.position();
-    if checkpoints.last().is_none_or(|c| c.end != end) {
-        push_checkpoint(&checkpoints, end)?;
-        checkpoints.push(Checkpoint {
-            start: part_start,
-            end,
-            hash: hasher.finalize().into(),
-            delimiter: false,
-            selection: sel,
-            first_selected,
-        });
+
+    /// A section begins: hashes its canonical header, which it returns.
+    pub(crate) fn header(&mut self, h: &SectionHeader) -> Result<Vec<u8>> {
+        if h.is_signature() && !(self.signature_is_content && self.is_first) {
+            return Err(Error::MisplacedSignatureSection { offset: h.offset });
+        }
+        self.is_first = false;
+        self.canonical &= h.canonical;
+        let header = h.canonical_header();
+        self.canonical_len += header.len() as u64 + h.data_len();
+        self.hasher.update(&header);
+        if !h.is_delimiter() {
+            let s = self.selection.is_none_or(|f| f(h));
+            if s && self.first_selected.is_none() {
+                self.first_selected = Some(h.offset);
+            }
+            self.sel = self.sel.add(s);
+        }
+        self.current = Some((h.offset, h.end(), h.is_delimiter()));
+        Ok(header)
     }
-    Ok(Walk { checkpoints, canonical, canonical_len, start, end })
+
+    /// Bytes of the current section's data.
+    pub(crate) fn data(&mut self, c: &[u8]) {
+        self.hasher.update(c);
+    }
+
+    /// The current section ended: a delimiter closes a part.
+    pub(crate) fn end_section(&mut self) -> Result<()> {
+        if let Some((offset, end, true)) = self.current.take() {
+            push_checkpoint(&self.checkpoints, offset)?;
+            self.checkpoints.push(Checkpoint {
+                start: self.part_start,
+                end,
+                hash: self.hasher.clone().finalize().into(),
+                delimiter: true,
+                selection: self.sel,
+                first_selected: self.first_selected.take(),
+            });
+            self.part_start = end;
+            self.sel = PartSelection::Empty;
+        }
+        Ok(())
+    }
+
+    /// The content ended at `end`: the last part, when it does not end
+    /// with a delimiter.
+    pub(crate) fn finish(mut self, end: u64) -> Result<Walk> {
+        if self.checkpoints.last().is_none_or(|c| c.end != end) {
+            push_checkpoint(&self.checkpoints, end)?;
+            self.checkpoints.push(Checkpoint {
+                start: self.part_start,
+                end,
+                hash: self.hasher.finalize().into(),
+                delimiter: false,
+                selection: self.sel,
+                first_selected: self.first_selected,
+            });
+        }
+        Ok(Walk {
+            checkpoints: self.checkpoints,
+            canonical: self.canonical,
+            canonical_len: self.canonical_len,
+            start: self.start,
+            end,
+        })
+    }
 }
 
 fn push_checkpoint(checkpoints: &[Checkpoint], offset: u64) -> Result<()> {

@@ -18,8 +18,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sha2::{Digest, Sha256};
 use wsc_core::sigdata::SignatureRecord;
 use wsc_core::{
-    Evidence, ModuleKind, PublicKey, RecordOutcome, RecordVerifier, Report, SectionHeader, SignerId, TimeSource,
-    TrustedTime, VerifyError, VerifyOptions,
+    Evidence, ModuleKind, PublicKey, RecordOutcome, RecordVerifier, Report, SectionHeader, SignerId, StreamVerifier,
+    TimeSource, TrustedTime, VerifyError, VerifyOptions,
 };
 use wsc_keyless::{BundleVerifier, Expectation, IdentityPolicy, KeylessError, Matcher, Mismatch};
 use wsc_pki::{CertVerifier, ChainBudget, TsaTrust};
@@ -489,10 +489,7 @@ fn hash_chunks(rx: Receiver<Chunk>, pool: SyncSender<Vec<u8>>) -> Option<([u8; 3
 struct ReadAhead<'scope> {
     rx: Receiver<Chunk>,
     pool: SyncSender<Vec<u8>>,
-    cur: Option<Arc<Vec<u8>>>,
-    at: usize,
     ended: bool,
-    failed: bool,
     hasher: std::thread::ScopedJoinHandle<'scope, Option<([u8; 32], u64)>>,
 }
 
@@ -512,54 +509,40 @@ impl<'scope> ReadAhead<'scope> {
         std::thread::Builder::new()
             .name("wsc-policy-read".into())
             .spawn_scoped(scope, move || read_chunks(module, walk_tx, hash_tx, pool_rx))?;
-        Ok(ReadAhead { rx, pool, cur: None, at: 0, ended: false, failed: false, hasher })
+        Ok(ReadAhead { rx, pool, ended: false, hasher })
     }
 
-    /// Reads what is left, then the SHA-256 and length of every byte read.
-    fn finish(mut self) -> io::Result<([u8; 32], u64)> {
-        io::copy(&mut self, &mut io::sink())?;
+    /// The next chunk, `None` at the end of the input.
+    fn next_chunk(&mut self) -> io::Result<Option<Arc<Vec<u8>>>> {
+        if self.ended {
+            return Ok(None);
+        }
+        match self.rx.recv() {
+            Ok(Chunk::Data(c)) => Ok(Some(c)),
+            Ok(Chunk::End) => {
+                self.ended = true;
+                Ok(None)
+            }
+            Ok(Chunk::Failed(e)) => Err(e),
+            // Fail closed: a thread gone without an end is not an end.
+            Err(_) => Err(io::Error::other("the reading thread stopped")),
+        }
+    }
+
+    /// Gives a chunk back for reuse.
+    fn done_with(&self, chunk: Arc<Vec<u8>>) {
+        recycle(chunk, &self.pool);
+    }
+
+    /// The SHA-256 and length of every byte read, once the input ended.
+    fn finish(self) -> io::Result<([u8; 32], u64)> {
+        if !self.ended {
+            return Err(io::Error::other("the module was not read to its end"));
+        }
         match self.hasher.join() {
             Ok(Some(done)) => Ok(done),
             Ok(None) => Err(io::Error::other("the module was not read to its end")),
             Err(_) => Err(io::Error::other("the hashing thread failed")),
-        }
-    }
-}
-
-impl Read for ReadAhead<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.failed {
-            return Err(io::Error::other("an earlier read of the module failed"));
-        }
-        loop {
-            if let Some(c) = &self.cur {
-                if self.at < c.len() {
-                    let n = buf.len().min(c.len() - self.at);
-                    buf[..n].copy_from_slice(&c[self.at..self.at + n]);
-                    self.at += n;
-                    return Ok(n);
-                }
-            }
-            if let Some(done) = self.cur.take() {
-                recycle(done, &self.pool);
-            }
-            if self.ended {
-                return Ok(0);
-            }
-            self.at = 0;
-            match self.rx.recv() {
-                Ok(Chunk::Data(c)) => self.cur = Some(c),
-                Ok(Chunk::End) => self.ended = true,
-                Ok(Chunk::Failed(e)) => {
-                    self.failed = true;
-                    return Err(e);
-                }
-                // Fail closed: a thread gone without an end is not an end.
-                Err(_) => {
-                    self.failed = true;
-                    return Err(io::Error::other("the reading thread stopped"));
-                }
-            }
         }
     }
 }
@@ -877,18 +860,26 @@ impl Policy {
         };
         let options = VerifyOptions::default();
         let (report, (sha256, size)) = std::thread::scope(|s| -> Result<_, EvalError> {
-            let mut input = ReadAhead::start(s, module).map_err(|e| EvalError::Module(e.into()))?;
-            let result = match signature {
-                None => wsc_core::verify_embedded(&mut input, total_len, &dyns, scope, &options),
-                Some(sig) => wsc_core::verify_detached(&mut input, total_len, sig, &dyns, scope, &options),
-            };
-            let report = match result {
+            let module_error = |e: io::Error| EvalError::Module(e.into());
+            let mut input = ReadAhead::start(s, module).map_err(module_error)?;
+            let mut verify = match signature {
+                None => StreamVerifier::embedded(&dyns, scope, &options),
+                Some(sig) => StreamVerifier::detached(sig, &dyns, scope, &options).map_err(EvalError::Module)?,
+            }
+            .with_total_len(total_len);
+            // The walk reads the chunks the reading thread shares with the
+            // hashing thread: no copy.
+            while let Some(chunk) = input.next_chunk().map_err(module_error)? {
+                let fed = verify.update(&chunk);
+                input.done_with(chunk);
+                fed.map_err(EvalError::Module)?;
+            }
+            let report = match verify.finish() {
                 Ok(r) => Some(r),
                 Err(wsc_core::Error::NoSignature) => None,
                 Err(e) => return Err(EvalError::Module(e)),
             };
-            // Whatever the walk did not need is hashed too.
-            Ok((report, input.finish().map_err(|e| EvalError::Module(e.into()))?))
+            Ok((report, input.finish().map_err(module_error)?))
         })?;
         let facts = ModuleFacts {
             kind: report.as_ref().map(|r| match r.kind {
