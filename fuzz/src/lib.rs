@@ -24,13 +24,14 @@ use std::io::{self, Read};
 
 use sha2::{Digest, Sha256};
 
+use wsc_core::Verification;
 use wsc_core::keys::KEY_ID_LEN;
 use wsc_core::sigdata::{
     AlgorithmId, Hash, MAX_HASHES, MAX_RECORDS, MAX_SETS, MAX_SIGNATURE_DATA, SetEntry, SignatureData, SignatureRecord,
 };
 use wsc_core::{
     Error, KeyAlgorithm, KeyError, PartSelection, PublicKey, RecordOutcome, RecordVerifier, Report, Scope, SecretKey,
-    SectionHeader, SectionReader, Selection, Verified, VerifyError, VerifyOptions,
+    SectionHeader, SectionReader, Selection, Verified, VerifyError,
 };
 
 // ---------------------------------------------------------------------------
@@ -623,7 +624,7 @@ pub fn verified(r: &Result<Report, Error>) -> Option<&Verified> {
 /// then verifies the same content detached and checks both agree.
 pub fn verify_embedded_all(module: &[u8], verifier: &dyn RecordVerifier) -> VerifyOutcome {
     let run = |total: Option<u64>, scope: Scope<'_>| {
-        wsc_core::verify_embedded(module, total, &[verifier], scope, &VerifyOptions::default())
+        wsc_core::verify_embedded(module, &Verification::new(&[verifier]).scope(scope).total_len(total))
     };
     let total = Some(module.len() as u64);
     let sig = embedded_signature(module);
@@ -664,7 +665,7 @@ pub fn verify_embedded_all(module: &[u8], verifier: &dyn RecordVerifier) -> Veri
 /// and checks each answer against an independent reading of `sig`.
 pub fn verify_detached_all(module: &[u8], sig: &[u8], verifier: &dyn RecordVerifier) -> VerifyOutcome {
     let run = |total: Option<u64>, scope: Scope<'_>| {
-        wsc_core::verify_detached(module, total, sig, &[verifier], scope, &VerifyOptions::default())
+        wsc_core::verify_detached(module, sig, &Verification::new(&[verifier]).scope(scope).total_len(total))
     };
     let total = Some(module.len() as u64);
     let outcome = VerifyOutcome {

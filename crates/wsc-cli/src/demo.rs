@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use wsc_core::Verification;
 use wsc_core::keys::hex;
-use wsc_core::{KeyAlgorithm, RecordVerifier, Scope, SecretKey, VerifyOptions, WithKeyId};
+use wsc_core::{KeyAlgorithm, RecordVerifier, SecretKey, WithKeyId};
 
 use crate::Outcome;
 use crate::files::{self, Mode};
@@ -52,13 +53,7 @@ pub(crate) fn run(a: &DemoArgs) -> Result<Outcome> {
 
     let (edp, ecp) = (ed.public_key(), ec.public_key());
     let keys: [&dyn RecordVerifier; 2] = [&edp, &ecp];
-    let report = wsc_core::verify_embedded(
-        &twice[..],
-        Some(twice.len() as u64),
-        &keys,
-        Scope::Whole,
-        &VerifyOptions::default(),
-    )?;
+    let report = wsc_core::verify_embedded(&twice[..], &Verification::new(&keys).total_len(Some(twice.len() as u64)))?;
     for (name, r) in ["ed25519.pk", "p256.pk.pem"].iter().zip(&report.results) {
         match r {
             Ok(v) if v.whole => println!("4. verified with {name}: whole module, bytes {}..{}", v.start, v.end),
@@ -155,7 +150,7 @@ fn keyless(dir: &std::path::Path) -> Result<Option<String>> {
     );
     let verifier = wsc_keyless::BundleVerifier::new(&root, wsc_keyless::Expectation::Identity(policy))?;
     let vs: [&dyn RecordVerifier; 1] = [&verifier];
-    let report = wsc_core::verify_embedded(&signed[..], None, &vs, Scope::Whole, &VerifyOptions::default())?;
+    let report = wsc_core::verify_embedded(&signed[..], &Verification::new(&vs))?;
     match report.single() {
         Ok(v) => println!(
             "9. with the instance stopped, verified offline: {}",
@@ -166,7 +161,7 @@ fn keyless(dir: &std::path::Path) -> Result<Option<String>> {
     let mut tampered = signed.clone();
     let last = tampered.len() - 2;
     tampered[last] ^= 0x01;
-    let report = wsc_core::verify_embedded(&tampered[..], None, &vs, Scope::Whole, &VerifyOptions::default())?;
+    let report = wsc_core::verify_embedded(&tampered[..], &Verification::new(&vs))?;
     if report.single().is_ok() {
         bail!("demo: a tampered keyless module verified, which must never happen");
     }

@@ -57,7 +57,7 @@ pub use sign::{
 pub use signer::{Signer, SignerError, WithKeyId};
 pub use verify::{
     DEFAULT_MAX_SIGNATURE_CHECKS, Evidence, RecordOutcome, RecordVerifier, Rejected, Report, Scope, SignatureRef,
-    SignerId, Skipped, StreamVerifier, TimeSource, TrustedTime, Verified, VerifyOptions, verify_detached,
+    SignerId, Skipped, StreamVerifier, TimeSource, TrustedTime, Verification, Verified, VerifyOptions, verify_detached,
     verify_embedded,
 };
 pub use walk::{Checkpoint, PartSelection, Selection};
@@ -71,5 +71,5 @@ pub fn sign(module: &[u8], signer: &dyn Signer) -> Result<Vec<u8>> {
 
 /// Verifies a whole module held in memory with one key.
 pub fn verify(module: &[u8], key: &PublicKey) -> Result<Verified> {
-    verify_embedded(module, Some(module.len() as u64), &[key], Scope::Whole, &VerifyOptions::default())?.single()
+    verify_embedded(module, &Verification::new(&[key]).total_len(Some(module.len() as u64)))?.single()
 }

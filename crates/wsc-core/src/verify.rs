@@ -344,32 +344,73 @@ impl Report {
     }
 }
 
-/// Verifies a module that carries its signature section.
-/// `total_len`, when known, lets oversized length fields fail at once.
-/// A thin wrapper over [`StreamVerifier`].
-pub fn verify_embedded<R: Read>(
-    input: R,
+/// What a verification checks with: the verifiers, the scope and the
+/// limits, and the input's length when known.
+///
+/// ```
+/// use wsc_core::{KeyAlgorithm, RecordVerifier, Scope, SecretKey, Verification};
+///
+/// let key = SecretKey::generate(KeyAlgorithm::Ed25519, &mut rand_core::OsRng);
+/// let signed = wsc_core::sign(b"\0asm\x01\0\0\0\x01\x04\x01\x60\0\0", &key)?;
+/// let public = key.public_key();
+/// let verifiers: [&dyn RecordVerifier; 1] = [&public];
+/// let check = Verification::new(&verifiers).scope(Scope::Whole).total_len(Some(signed.len() as u64));
+/// let report = wsc_core::verify_embedded(signed.as_slice(), &check)?;
+/// assert!(report.single()?.whole);
+/// # Ok::<(), wsc_core::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+#[must_use]
+pub struct Verification<'a> {
+    verifiers: &'a [&'a dyn RecordVerifier],
+    scope: Scope<'a>,
+    options: VerifyOptions,
     total_len: Option<u64>,
-    verifiers: &[&dyn RecordVerifier],
-    scope: Scope<'_>,
-    options: &VerifyOptions,
-) -> Result<Report> {
-    let v = StreamVerifier::embedded(verifiers, scope, options).with_total_len(total_len);
-    feed_all(v, input)
+}
+
+impl<'a> Verification<'a> {
+    /// Verification with these verifiers (one result each), of the whole
+    /// module, with the default limits.
+    pub fn new(verifiers: &'a [&'a dyn RecordVerifier]) -> Self {
+        Verification { verifiers, scope: Scope::Whole, options: VerifyOptions::default(), total_len: None }
+    }
+
+    /// What must be covered.
+    pub fn scope(mut self, scope: Scope<'a>) -> Self {
+        self.scope = scope;
+        self
+    }
+
+    /// The limits.
+    pub fn options(mut self, options: VerifyOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// The input's total length, when known: a length field beyond it
+    /// fails at once.
+    pub fn total_len(mut self, total_len: Option<u64>) -> Self {
+        self.total_len = total_len;
+        self
+    }
+}
+
+impl std::fmt::Debug for dyn RecordVerifier + '_ {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RecordVerifier")
+    }
+}
+
+/// Verifies a module that carries its signature section. A thin wrapper
+/// over [`StreamVerifier`].
+pub fn verify_embedded<R: Read>(input: R, verification: &Verification<'_>) -> Result<Report> {
+    feed_all(StreamVerifier::embedded(verification), input)
 }
 
 /// Verifies a module against detached signature data. A thin wrapper over
 /// [`StreamVerifier`].
-pub fn verify_detached<R: Read>(
-    input: R,
-    total_len: Option<u64>,
-    signature: &[u8],
-    verifiers: &[&dyn RecordVerifier],
-    scope: Scope<'_>,
-    options: &VerifyOptions,
-) -> Result<Report> {
-    let v = StreamVerifier::detached(signature, verifiers, scope, options)?.with_total_len(total_len);
-    feed_all(v, input)
+pub fn verify_detached<R: Read>(input: R, signature: &[u8], verification: &Verification<'_>) -> Result<Report> {
+    feed_all(StreamVerifier::detached(signature, verification)?, input)
 }
 
 /// Reads `input` to its end into `v`, then finishes.
@@ -399,13 +440,13 @@ const READ_CHUNK: usize = 256 * 1024;
 /// signature section has arrived; the content is hashed as it passes.
 ///
 /// ```
-/// use wsc_core::{KeyAlgorithm, RecordVerifier, Scope, SecretKey, StreamVerifier, VerifyOptions};
+/// use wsc_core::{KeyAlgorithm, RecordVerifier, SecretKey, StreamVerifier, Verification};
 ///
 /// let key = SecretKey::generate(KeyAlgorithm::Ed25519, &mut rand_core::OsRng);
 /// let signed = wsc_core::sign(b"\0asm\x01\0\0\0\x01\x04\x01\x60\0\0", &key)?;
 /// let public = key.public_key();
 /// let verifiers: [&dyn RecordVerifier; 1] = [&public];
-/// let mut v = StreamVerifier::embedded(&verifiers, Scope::Whole, &VerifyOptions::default());
+/// let mut v = StreamVerifier::embedded(&Verification::new(&verifiers));
 /// for piece in signed.chunks(3) {
 ///     v.update(piece)?;
 /// }
@@ -454,35 +495,25 @@ enum Phase<'a> {
 
 impl<'a> StreamVerifier<'a> {
     /// A module that carries its signature section.
-    pub fn embedded(verifiers: &'a [&'a dyn RecordVerifier], scope: Scope<'a>, options: &VerifyOptions) -> Self {
-        StreamVerifier { parser: SectionParser::new(None), verifiers, scope, options: *options, phase: Phase::Head }
+    pub fn embedded(verification: &Verification<'a>) -> Self {
+        let Verification { verifiers, scope, options, total_len } = *verification;
+        StreamVerifier { parser: SectionParser::new(total_len), verifiers, scope, options, phase: Phase::Head }
     }
 
     /// A module whose signature data is `signature` (detached). The records
     /// are checked here, before any of the module arrives.
-    pub fn detached(
-        signature: &[u8],
-        verifiers: &'a [&'a dyn RecordVerifier],
-        scope: Scope<'a>,
-        options: &VerifyOptions,
-    ) -> Result<Self> {
+    pub fn detached(signature: &[u8], verification: &Verification<'a>) -> Result<Self> {
+        let Verification { verifiers, scope, options, total_len } = *verification;
         let data = SignatureData::decode(signature, 0)?;
-        let plan = check_signatures(&data, verifiers, options)?;
+        let plan = check_signatures(&data, verifiers, &options)?;
         let walker = Walker::new(8, true, selection(scope));
         Ok(StreamVerifier {
-            parser: SectionParser::new(None),
+            parser: SectionParser::new(total_len),
             verifiers,
             scope,
-            options: *options,
+            options,
             phase: Phase::Content { signature_offset: None, data: Box::new(data), plan, walker },
         })
-    }
-
-    /// The input's total length, when known: a length field beyond it
-    /// fails at once.
-    pub fn with_total_len(mut self, total_len: Option<u64>) -> Self {
-        self.parser = SectionParser::new(total_len);
-        self
     }
 
     /// The next bytes of the module.

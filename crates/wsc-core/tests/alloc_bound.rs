@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, Once};
 
 use tracking_allocator::{AllocationGroupId, AllocationRegistry, AllocationTracker, Allocator};
+use wsc_core::Verification;
 use wsc_core::sigdata::{MAX_SIGNATURE_DATA, SignatureData};
 use wsc_core::{PublicKey, RecordVerifier, Scope, SectionReader, VerifyOptions};
 
@@ -88,14 +89,16 @@ fn read_every_way(module: &[u8], key: &PublicKey) -> Vec<(&'static str, usize, b
         out.push((what, largest, ok));
     };
     measure("verify_embedded, total known", &|| {
-        wsc_core::verify_embedded(module, total, &keys, Scope::Whole, &opts).is_ok_and(|r| r.any_verified())
+        wsc_core::verify_embedded(module, &Verification::new(&keys).options(opts).total_len(total))
+            .is_ok_and(|r| r.any_verified())
     });
     measure("verify_embedded, partial, streaming", &|| {
         let all = |_: &wsc_core::SectionHeader| true;
-        wsc_core::verify_embedded(module, None, &keys, Scope::Partial(&all), &opts).is_ok_and(|r| r.any_verified())
+        wsc_core::verify_embedded(module, &Verification::new(&keys).scope(Scope::Partial(&all)).options(opts))
+            .is_ok_and(|r| r.any_verified())
     });
     measure("verify_detached, streaming", &|| {
-        wsc_core::verify_detached(module, None, &[1, 1, 1, 0], &keys, Scope::Whole, &opts)
+        wsc_core::verify_detached(module, &[1, 1, 1, 0], &Verification::new(&keys).options(opts))
             .is_ok_and(|r| r.any_verified())
     });
     measure("SectionReader", &|| {
@@ -121,7 +124,8 @@ fn read_every_way(module: &[u8], key: &PublicKey) -> Vec<(&'static str, usize, b
         let payload = &module[h.data_offset as usize..range.end];
         measure("SignatureData::decode", &|| SignatureData::decode(payload, h.data_offset).is_ok());
         measure("verify_detached, signature data from the module", &|| {
-            wsc_core::verify_detached(module, None, payload, &keys, Scope::Whole, &opts).is_ok_and(|r| r.any_verified())
+            wsc_core::verify_detached(module, payload, &Verification::new(&keys).options(opts))
+                .is_ok_and(|r| r.any_verified())
         });
     }
     out

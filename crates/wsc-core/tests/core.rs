@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use wsc_core::Verification;
 use wsc_core::sigdata::{AlgorithmId, SetEntry, SignatureData, SignatureRecord};
 use wsc_core::{
     Error, KeyAlgorithm, PublicKey, RecordVerifier, Scope, SecretKey, SectionHeader, VerifyError, VerifyOptions,
@@ -15,7 +16,7 @@ fn v(rel: &str) -> Vec<u8> {
 }
 
 fn verify_with(module: &[u8], keys: &[&dyn RecordVerifier], scope: Scope<'_>) -> wsc_core::Result<wsc_core::Report> {
-    wsc_core::verify_embedded(module, Some(module.len() as u64), keys, scope, &VerifyOptions::default())
+    wsc_core::verify_embedded(module, &Verification::new(keys).scope(scope).total_len(Some(module.len() as u64)))
 }
 
 const ADD: &str = "modules/add.wasm";
@@ -267,8 +268,7 @@ fn detached_multi_signature_extends_previous_data() {
     let (two, report) = wsc_core::sign_detached(&module[..], Some(&one), &k2).expect("k2 signs");
     assert_eq!(report.sets, 1, "same hashes: one set, two records");
     let (p1, p2) = (k1.public_key(), k2.public_key());
-    let r = wsc_core::verify_detached(&module[..], None, &two, &[&p1, &p2], Scope::Whole, &VerifyOptions::default())
-        .expect("runs");
+    let r = wsc_core::verify_detached(&module[..], &two, &Verification::new(&[&p1, &p2])).expect("runs");
     assert!(r.results.iter().all(Result::is_ok));
     assert!(matches!(wsc_core::sign_detached(&module[..], Some(&two), &k2), Err(Error::DuplicateSignature)));
 }
@@ -301,10 +301,10 @@ fn signature_checks_are_capped() {
     let pk = sk.public_key();
     let keys: Vec<&dyn RecordVerifier> = vec![&pk; 6];
     let opts = VerifyOptions::default();
-    let e = wsc_core::verify_detached(&module[..], None, &data, &keys, Scope::Whole, &opts).expect_err("capped");
+    let e = wsc_core::verify_detached(&module[..], &data, &Verification::new(&keys).options(opts)).expect_err("capped");
     assert!(matches!(e, Error::TooManySignatureChecks { needed: 1206, .. }), "{e}");
-    let r =
-        wsc_core::verify_detached(&module[..], None, &data, &keys[..1], Scope::Whole, &opts).expect("under the cap");
+    let r = wsc_core::verify_detached(&module[..], &data, &Verification::new(&keys[..1]).options(opts))
+        .expect("under the cap");
     assert!(r.any_verified());
 }
 

@@ -41,6 +41,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use wsc_core::Verification;
 use wsc_core::keys::hex;
 use wsc_core::sigdata::{Hash, SignatureData, SignatureRecord};
 use wsc_core::{PublicKey, RecordOutcome, RecordVerifier};
@@ -592,8 +593,12 @@ fn verify_detached_survives_mutations() {
         let module = candidates
             .iter()
             .find(|(_, m)| {
-                wsc_core::verify_detached(&m[..], None, &sig, &[&key], wsc_core::Scope::Whole, &Default::default())
-                    .is_ok_and(|r| r.any_verified())
+                wsc_core::verify_detached(
+                    &m[..],
+                    &sig,
+                    &Verification::new(&[&key]).scope(wsc_core::Scope::Whole).options(Default::default()),
+                )
+                .is_ok_and(|r| r.any_verified())
             })
             .or_else(|| candidates.iter().find(|(n, _)| n == "modules/add.wasm"))
             .expect("modules/add.wasm");

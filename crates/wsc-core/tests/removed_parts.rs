@@ -9,6 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
+use wsc_core::Verification;
 use wsc_core::{PublicKey, RecordVerifier, Scope, SectionHeader, VerifyOptions};
 
 fn v(rel: &str) -> Vec<u8> {
@@ -113,10 +114,15 @@ fn removing_or_truncating_a_signed_part_fails_in_every_mode() {
     // The intact module passes whole and with a uniform selection, so the
     // failures below are about the removed part.
     for sel in [None, Some((|_| true) as Sel)] {
-        let r = wsc_core::verify_embedded(signed.as_slice(), None, &[&k1], scope(&sel), &opts);
+        let r =
+            wsc_core::verify_embedded(signed.as_slice(), &Verification::new(&[&k1]).scope(scope(&sel)).options(opts));
         let v = r.expect("runs").single().expect("intact module verifies");
         assert!(v.whole, "intact module is whole");
-        let r = wsc_core::verify_detached(detached_module.as_slice(), None, &sig, &[&k1], scope(&sel), &opts);
+        let r = wsc_core::verify_detached(
+            detached_module.as_slice(),
+            &sig,
+            &Verification::new(&[&k1]).scope(scope(&sel)).options(opts),
+        );
         assert!(r.expect("runs").single().expect("intact detached").whole);
     }
 
@@ -126,8 +132,15 @@ fn removing_or_truncating_a_signed_part_fails_in_every_mode() {
         for (name, sel) in selections() {
             let keys: [&[&dyn RecordVerifier]; 2] = [&[&k1], &[&k2, &k1]];
             for ks in keys {
-                let embedded = wsc_core::verify_embedded(m.as_slice(), Some(m.len() as u64), ks, scope(&sel), &opts);
-                let detached = wsc_core::verify_detached(dm.as_slice(), None, &sig, ks, scope(&sel), &opts);
+                let embedded = wsc_core::verify_embedded(
+                    m.as_slice(),
+                    &Verification::new(ks).scope(scope(&sel)).options(opts).total_len(Some(m.len() as u64)),
+                );
+                let detached = wsc_core::verify_detached(
+                    dm.as_slice(),
+                    &sig,
+                    &Verification::new(ks).scope(scope(&sel)).options(opts),
+                );
                 for (mode, r) in [("embedded", embedded), ("detached", detached)] {
                     if let Ok(report) = r {
                         for res in &report.results {
@@ -149,7 +162,7 @@ fn truncation_after_a_delimiter_names_the_missing_part() {
     let m = v("crafted/custom.split.k1.truncated-after-d1.wasm");
     let k1 = PublicKey::from_any(&v("keys/k1.pk")).expect("k1");
     let all = |_: &SectionHeader| true;
-    let e = wsc_core::verify_embedded(m.as_slice(), None, &[&k1], Scope::Partial(&all), &VerifyOptions::default())
+    let e = wsc_core::verify_embedded(m.as_slice(), &Verification::new(&[&k1]).scope(Scope::Partial(&all)))
         .expect("runs")
         .single()
         .expect_err("truncated module must fail");
@@ -166,7 +179,7 @@ fn whole_is_only_said_when_one_set_covers_everything() {
     let m = v("signed/custom.split.k1.ext.wasm");
     let k1 = PublicKey::from_any(&v("keys/k1.pk")).expect("k1");
     let debug = |h: &SectionHeader| h.custom_name().is_none_or(|n| n.starts_with(".debug_"));
-    let r = wsc_core::verify_embedded(m.as_slice(), None, &[&k1], Scope::Partial(&debug), &VerifyOptions::default())
+    let r = wsc_core::verify_embedded(m.as_slice(), &Verification::new(&[&k1]).scope(Scope::Partial(&debug)))
         .expect("runs")
         .single()
         .expect("signed parts verify");
@@ -183,7 +196,7 @@ fn a_signed_prefix_under_whole_scope_is_named_as_such() {
     let m = v("signed/custom.split.k1.ext.wasm");
     let k1 = PublicKey::from_any(&v("keys/k1.pk")).expect("k1");
     let whole = |m: &[u8]| {
-        wsc_core::verify_embedded(m, None, &[&k1], Scope::Whole, &VerifyOptions::default())
+        wsc_core::verify_embedded(m, &Verification::new(&[&k1]))
             .expect("runs")
             .single()
             .expect_err("whole scope must fail")

@@ -3,16 +3,14 @@
 //! a set answers alone for the scope it covers.
 
 use sha2::{Digest, Sha256};
-use wsc_core::{
-    KeyAlgorithm, PublicKey, RecordVerifier, Scope, SecretKey, SignerId, VerifyOptions, WithKeyId, sign,
-    verify_embedded,
-};
+use wsc_core::Verification;
+use wsc_core::{KeyAlgorithm, PublicKey, RecordVerifier, SecretKey, SignerId, WithKeyId, sign, verify_embedded};
 
 const MODULE: &[u8] = b"\0asm\x01\0\0\0\x01\x04\x01\x60\0\0";
 
 fn verify_all(module: &[u8], keys: &[&PublicKey]) -> wsc_core::Report {
     let verifiers: Vec<&dyn RecordVerifier> = keys.iter().map(|k| *k as &dyn RecordVerifier).collect();
-    verify_embedded(module, Some(module.len() as u64), &verifiers, Scope::Whole, &VerifyOptions::default())
+    verify_embedded(module, &Verification::new(&verifiers).total_len(Some(module.len() as u64)))
         .expect("verification runs")
 }
 

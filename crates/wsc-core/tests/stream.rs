@@ -4,7 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use wsc_core::{Error, PublicKey, RecordVerifier, Scope, SectionHeader, StreamVerifier, VerifyOptions};
+use wsc_core::Verification;
+use wsc_core::{Error, PublicKey, RecordVerifier, Scope, SectionHeader, StreamVerifier};
 
 fn vectors() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/wasmsign2")
@@ -42,8 +43,8 @@ fn outcome(r: Result<wsc_core::Report, Error>) -> String {
 }
 
 fn streamed(m: &[u8], piece: usize, verifiers: &[&dyn RecordVerifier], scope: Scope<'_>, total: bool) -> String {
-    let mut v = StreamVerifier::embedded(verifiers, scope, &VerifyOptions::default())
-        .with_total_len(total.then_some(m.len() as u64));
+    let mut v =
+        StreamVerifier::embedded(&Verification::new(verifiers).scope(scope).total_len(total.then_some(m.len() as u64)));
     for chunk in m.chunks(piece.max(1)) {
         if let Err(e) = v.update(chunk) {
             return format!("error: {e}");
@@ -62,8 +63,10 @@ fn streaming_matches_the_read_functions_for_every_vector_and_cut() {
         for (scope_name, scope) in [("whole", Scope::Whole), ("partial", Scope::Partial(&debug))] {
             for total in [false, true] {
                 let len = total.then_some(m.len() as u64);
-                let want =
-                    outcome(wsc_core::verify_embedded(m.as_slice(), len, &verifiers, scope, &VerifyOptions::default()));
+                let want = outcome(wsc_core::verify_embedded(
+                    m.as_slice(),
+                    &Verification::new(&verifiers).scope(scope).total_len(len),
+                ));
                 for piece in [1, 7, 4096, m.len()] {
                     let got = streamed(&m, piece, &verifiers, scope, total);
                     assert_eq!(got, want, "{name} {scope_name} total={total} pieces of {piece}");
@@ -83,17 +86,9 @@ fn detached_streaming_matches_verify_detached() {
     for sig in ["signed/add.k1kid.sig", "signed/add.k1kid.k2kid.sig"] {
         let sig = std::fs::read(vectors().join(sig)).expect("sig");
         for m in [module.clone(), [module.as_slice(), b"\0\x03\x01x\0"].concat()] {
-            let want = outcome(wsc_core::verify_detached(
-                m.as_slice(),
-                None,
-                &sig,
-                &verifiers,
-                Scope::Whole,
-                &VerifyOptions::default(),
-            ));
+            let want = outcome(wsc_core::verify_detached(m.as_slice(), &sig, &Verification::new(&verifiers)));
             for piece in [1, 5, m.len()] {
-                let mut v = StreamVerifier::detached(&sig, &verifiers, Scope::Whole, &VerifyOptions::default())
-                    .expect("signature data");
+                let mut v = StreamVerifier::detached(&sig, &Verification::new(&verifiers)).expect("signature data");
                 for c in m.chunks(piece) {
                     v.update(c).expect("update");
                 }
@@ -107,7 +102,7 @@ fn detached_streaming_matches_verify_detached() {
 fn a_failed_update_ends_the_verification() {
     let keys = keys();
     let verifiers: Vec<&dyn RecordVerifier> = vec![&keys[0]];
-    let mut v = StreamVerifier::embedded(&verifiers, Scope::Whole, &VerifyOptions::default());
+    let mut v = StreamVerifier::embedded(&Verification::new(&verifiers));
     // A section id with its high bit set.
     assert!(v.update(b"\0asm\x01\0\0\0\x80").is_err());
     assert!(matches!(v.update(b"\x01\x04\x01\x60\0\0"), Err(Error::StreamFailed)));

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::{Mutex, Once};
 
 use tracking_allocator::{AllocationGroupId, AllocationRegistry, AllocationTracker, Allocator};
-use wsc_core::{RecordVerifier, Scope, SecretKey, SectionHeader, StreamVerifier, VerifyOptions};
+use wsc_core::{RecordVerifier, Scope, SecretKey, SectionHeader, StreamVerifier, Verification};
 
 // The workspace forbids `unsafe_code`: the allocator comes from
 // `tracking-allocator`, which reports every allocation to a safe trait.
@@ -65,7 +65,7 @@ fn peak_growth(signed: &[u8], verifiers: &[&dyn RecordVerifier], scope: Scope<'_
     NOW.store(0, Ordering::SeqCst);
     PEAK.store(0, Ordering::SeqCst);
     MEASURING.with(|m| m.set(true));
-    let mut v = StreamVerifier::embedded(verifiers, scope, &VerifyOptions::default());
+    let mut v = StreamVerifier::embedded(&Verification::new(verifiers).scope(scope));
     for piece in signed.chunks(4096) {
         v.update(piece).expect("update");
     }

@@ -45,7 +45,7 @@
 //! // Anyone holding the root verifies offline.
 //! let verifier = CertVerifier::new([root.certificate().der.clone()])?;
 //! let verifiers: [&dyn RecordVerifier; 1] = [&verifier];
-//! let report = wsc_core::verify_embedded(&signed[..], None, &verifiers, Scope::Whole, &VerifyOptions::default())?;
+//! let report = wsc_core::verify_embedded(&signed[..], &wsc_core::Verification::new(&verifiers))?;
 //! let verified = report.single()?;
 //! assert!(verified.signatures[0].evidence.description.as_deref().unwrap_or("").contains("urn:wsc:device:sensor-42"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use common::worst;
 use common::{MODULE, assert_rejected, device_chain, key, root_and_intermediate, sign_with, verify};
+use wsc_core::Verification;
 use wsc_core::sigdata::{AlgorithmId, SignatureData, signed_message};
-use wsc_core::{DEFAULT_MAX_SIGNATURE_CHECKS, KeyAlgorithm, RecordVerifier, Report, Scope, SecretKey, VerifyOptions};
+use wsc_core::{DEFAULT_MAX_SIGNATURE_CHECKS, KeyAlgorithm, RecordVerifier, Report, SecretKey};
 use wsc_pki::{
     Ca, CaProfile, CertInfo, CertRecord, CertSigner, CertVerifier, DEFAULT_CHAIN_BUDGET, DeviceProfile, LeafError,
     MAX_INTERMEDIATES, MAX_RECORD_CHAIN_COST, PkiError, SIGNATURE_COST, anchor_from_pem, check_leaf,
@@ -19,8 +20,7 @@ use wsc_pki::{
 
 fn run(module: &[u8], verifiers: &[CertVerifier]) -> Report {
     let vs: Vec<&dyn RecordVerifier> = verifiers.iter().map(|v| v as &dyn RecordVerifier).collect();
-    wsc_core::verify_embedded(module, Some(module.len() as u64), &vs, Scope::Whole, &VerifyOptions::default())
-        .expect("report")
+    wsc_core::verify_embedded(module, &Verification::new(&vs).total_len(Some(module.len() as u64))).expect("report")
 }
 
 // Defect class: an anchor file trusted every certificate in it.

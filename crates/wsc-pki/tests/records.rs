@@ -7,8 +7,9 @@ use std::time::{Duration, SystemTime};
 use common::{
     ChipSigner, MODULE, anchor, assert_rejected, device_chain, key, root_and_intermediate, sign_with, verify,
 };
+use wsc_core::Verification;
 use wsc_core::sigdata::AlgorithmId;
-use wsc_core::{KeyAlgorithm, RecordVerifier, Scope, Signer, SignerError, VerifyOptions};
+use wsc_core::{KeyAlgorithm, RecordVerifier, Signer, SignerError};
 use wsc_pki::{
     CERT_BOUND, Ca, CaProfile, CertInfo, CertRecord, CertSigner, CertVerifier, DAY, DeviceProfile, PkiError,
 };
@@ -310,8 +311,7 @@ fn vendor_and_integrator_both_sign_and_all_anchors_are_required() {
         [CertVerifier::new([&anchors[0]]).expect("vendor"), CertVerifier::new([&anchors[1]]).expect("integrator")];
     let run = |module: &[u8]| {
         let vs: Vec<&dyn RecordVerifier> = required.iter().map(|v| v as &dyn RecordVerifier).collect();
-        wsc_core::verify_embedded(module, Some(module.len() as u64), &vs, Scope::Whole, &VerifyOptions::default())
-            .expect("report")
+        wsc_core::verify_embedded(module, &Verification::new(&vs).total_len(Some(module.len() as u64))).expect("report")
     };
     let report = run(&by_both);
     let who: Vec<String> = report

@@ -16,6 +16,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
+use wsc_core::Verification;
 use wsc_core::sigdata::SignatureRecord;
 use wsc_core::{
     Evidence, ModuleKind, PublicKey, RecordOutcome, RecordVerifier, Report, SectionHeader, SignerId, StreamVerifier,
@@ -862,11 +863,11 @@ impl Policy {
         let (report, (sha256, size)) = std::thread::scope(|s| -> Result<_, EvalError> {
             let module_error = |e: io::Error| EvalError::Module(e.into());
             let mut input = ReadAhead::start(s, module).map_err(module_error)?;
+            let check = Verification::new(&dyns).scope(scope).options(options).total_len(total_len);
             let mut verify = match signature {
-                None => StreamVerifier::embedded(&dyns, scope, &options),
-                Some(sig) => StreamVerifier::detached(sig, &dyns, scope, &options).map_err(EvalError::Module)?,
-            }
-            .with_total_len(total_len);
+                None => StreamVerifier::embedded(&check),
+                Some(sig) => StreamVerifier::detached(sig, &check).map_err(EvalError::Module)?,
+            };
             // The walk reads the chunks the reading thread shares with the
             // hashing thread: no copy.
             while let Some(chunk) = input.next_chunk().map_err(module_error)? {

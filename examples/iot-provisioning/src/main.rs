@@ -12,7 +12,7 @@
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Result, bail};
-use wsc_core::{KeyAlgorithm, PublicKey, RecordVerifier, Scope, SecretKey, Signer, SignerError, VerifyOptions};
+use wsc_core::{KeyAlgorithm, PublicKey, RecordVerifier, SecretKey, Signer, SignerError, Verification};
 use wsc_pki::{Ca, CaProfile, CertSigner, CertVerifier, Csr, DeviceProfile, certificates_from_pem_or_der};
 
 /// The station's key behind the signer seam, as a secure element would
@@ -38,8 +38,7 @@ const MODULE: &[u8] = b"\0asm\x01\0\0\0\x01\x07\x01\x60\x02\x7f\x7f\x01\x7f";
 
 fn verify(signed: &[u8], verifier: &CertVerifier) -> Result<String, String> {
     let v: [&dyn RecordVerifier; 1] = [verifier];
-    let report = wsc_core::verify_embedded(signed, None, &v, Scope::Whole, &VerifyOptions::default())
-        .map_err(|e| e.to_string())?;
+    let report = wsc_core::verify_embedded(signed, &Verification::new(&v)).map_err(|e| e.to_string())?;
     let reason = report.rejected.first().map(|r| r.reason.clone());
     match report.single() {
         Ok(ok) => Ok(ok.signatures[0].evidence.description.clone().unwrap_or_default()),

@@ -12,7 +12,7 @@
 use anyhow::{Context, Result, bail};
 use rand_core::{OsRng, RngCore};
 use wsc_core::{
-    Error, KeyAlgorithm, PublicKey, Report, Scope, SecretKey, SectionHeader, Verified, VerifyError, VerifyOptions,
+    Error, KeyAlgorithm, PublicKey, Report, Scope, SecretKey, SectionHeader, Verification, Verified, VerifyError,
     WithKeyId, encode_custom_section, inspect, keys::hex, sign, split, verify, verify_embedded,
 };
 
@@ -89,7 +89,8 @@ fn describe(v: &Verified) -> String {
 /// Verifies with several keys at once and prints one line per key.
 fn verify_all(module: &[u8], keys: &[(&str, &PublicKey)], scope: Scope<'_>) -> Result<Report> {
     let verifiers: Vec<&dyn wsc_core::RecordVerifier> = keys.iter().map(|(_, k)| *k as _).collect();
-    let report = verify_embedded(module, Some(module.len() as u64), &verifiers, scope, &VerifyOptions::default())?;
+    let report =
+        verify_embedded(module, &Verification::new(&verifiers).scope(scope).total_len(Some(module.len() as u64)))?;
     for ((name, _), result) in keys.iter().zip(&report.results) {
         match result {
             Ok(v) => println!("  {name}: verified; {}", describe(v)),

@@ -2,7 +2,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use wsc_core::{RecordVerifier, Scope, VerifyOptions};
+use wsc_core::RecordVerifier;
+use wsc_core::Verification;
 use wsc_keyless::sigstore_verify::trust_root::TrustedRoot;
 use wsc_keyless::{BundleVerifier, Expectation, IdentityPolicy, Matcher};
 
@@ -18,8 +19,7 @@ pub fn verify(module: &[u8], root: &TrustedRoot, identity: &str, issuer: &str) -
     let policy = IdentityPolicy::new(Matcher::Exact(identity.into()), Matcher::Exact(issuer.into()));
     let v = BundleVerifier::new(root, Expectation::Identity(policy)).expect("verifier");
     let vs: [&dyn RecordVerifier; 1] = [&v];
-    let report = wsc_core::verify_embedded(module, None, &vs, Scope::Whole, &VerifyOptions::default())
-        .map_err(|e| e.to_string())?;
+    let report = wsc_core::verify_embedded(module, &Verification::new(&vs)).map_err(|e| e.to_string())?;
     let rejected = format!("{:?}", report.rejected);
     match report.single() {
         Ok(ok) => Ok(ok.signatures[0].evidence.description.clone().unwrap_or_default()),

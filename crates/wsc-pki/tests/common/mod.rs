@@ -7,8 +7,9 @@ pub mod worst;
 
 use std::time::SystemTime;
 
+use wsc_core::Verification;
 use wsc_core::sigdata::AlgorithmId;
-use wsc_core::{KeyAlgorithm, PublicKey, RecordVerifier, Scope, SecretKey, Signer, SignerError, VerifyOptions};
+use wsc_core::{KeyAlgorithm, PublicKey, RecordVerifier, SecretKey, Signer, SignerError};
 use wsc_pki::{CERT_BOUND, Ca, CaProfile, CertRecord, CertSigner, CertVerifier, Csr, DeviceProfile};
 
 /// A small valid module: one type section.
@@ -89,9 +90,8 @@ pub fn sign_unchecked(module: &[u8], key: &SecretKey, chain: Vec<Vec<u8>>) -> Ve
 /// Verifies a whole module: `Ok(signer description)` or `Err(reasons)`.
 pub fn verify(module: &[u8], v: &CertVerifier) -> Result<String, String> {
     let vs: [&dyn RecordVerifier; 1] = [v];
-    let report =
-        wsc_core::verify_embedded(module, Some(module.len() as u64), &vs, Scope::Whole, &VerifyOptions::default())
-            .map_err(|e| e.to_string())?;
+    let report = wsc_core::verify_embedded(module, &Verification::new(&vs).total_len(Some(module.len() as u64)))
+        .map_err(|e| e.to_string())?;
     let reasons: Vec<String> = report.rejected.iter().map(|r| r.reason.clone()).collect();
     match report.single() {
         Ok(v) => Ok(v.signatures[0].evidence.description.clone().unwrap_or_default()),
