@@ -25,13 +25,14 @@ use std::io::{self, Read};
 use sha2::{Digest, Sha256};
 
 use wsc_core::Verification;
+use wsc_core::format::{PartSelection, SectionHeader, SectionReader};
 use wsc_core::keys::KEY_ID_LEN;
 use wsc_core::sigdata::{
     AlgorithmId, Hash, MAX_HASHES, MAX_RECORDS, MAX_SETS, MAX_SIGNATURE_DATA, SetEntry, SignatureData, SignatureRecord,
 };
 use wsc_core::{
-    Error, KeyAlgorithm, KeyError, PartSelection, PublicKey, RecordOutcome, RecordVerifier, Report, Scope, SecretKey,
-    SectionHeader, SectionReader, Selection, Verified, VerifyError,
+    Error, KeyAlgorithm, KeyError, PublicKey, RecordOutcome, RecordVerifier, Report, Scope, SecretKey, Selection,
+    Verified, VerifyError,
 };
 
 // ---------------------------------------------------------------------------
@@ -190,11 +191,11 @@ fn check_header(data: &[u8], h: &SectionHeader, expected_offset: u64, total_know
     match &h.name {
         Some(name) => {
             assert_eq!(h.id, 0, "a name on a non-custom section");
-            assert!(name.len() <= wsc_core::MAX_NAME_LEN as usize);
+            assert!(name.len() <= wsc_core::format::MAX_NAME_LEN as usize);
             let start = h.data_offset as usize - name.len();
             assert_eq!(&data[start..h.data_offset as usize], name.as_bytes(), "name bytes differ");
-            assert_eq!(h.is_signature(), name == wsc_core::SIGNATURE_SECTION);
-            assert_eq!(h.is_delimiter(), name == wsc_core::DELIMITER_SECTION);
+            assert_eq!(h.is_signature(), name == wsc_core::format::SIGNATURE_SECTION);
+            assert_eq!(h.is_delimiter(), name == wsc_core::format::DELIMITER_SECTION);
         }
         None => {
             assert_ne!(h.id, 0, "custom section without a name");
@@ -710,7 +711,7 @@ pub fn embedded_signature(module: &[u8]) -> Option<(u64, Vec<u8>, Result<Signatu
 }
 
 fn starts_with_signature_section(content: &[u8]) -> bool {
-    let mut module = wsc_core::MODULE_PREAMBLE.to_vec();
+    let mut module = wsc_core::format::MODULE_PREAMBLE.to_vec();
     module.extend_from_slice(&content[..content.len().min(1 << 16)]);
     SectionReader::new(&module[..])
         .ok()
@@ -846,7 +847,7 @@ fn check_outcome(
 /// when one set has exactly the module's hashes. Returns the verified end,
 /// the hashes checked and "whole".
 fn expected_partial(
-    cps: &[wsc_core::Checkpoint],
+    cps: &[wsc_core::format::Checkpoint],
     module_hashes: &[Hash],
     lists: &[Vec<Hash>],
 ) -> Result<(u64, usize, bool), VerifyError> {

@@ -353,7 +353,7 @@ fn test_token() -> Result<String> {
 
 /// Flips one byte inside the code section (id 10) of a module.
 fn flip_code_byte(m: &mut [u8]) -> Result<()> {
-    let mut sections = wsc_core::SectionReader::new(std::io::Cursor::new(&*m)).context("not a module")?;
+    let mut sections = wsc_core::format::SectionReader::new(std::io::Cursor::new(&*m)).context("not a module")?;
     while let Some(h) = sections.next_header().context("bad section header")? {
         if h.id == 10 && h.size > 1 {
             let at = usize::try_from(h.payload_offset + u64::from(h.size / 2))?;
@@ -397,8 +397,8 @@ fn keyless_bench_with(wsc: &Path, server: &Server, tmp: &Path, runs: usize) -> R
     let token = test_token()?;
     // A valid 1 MiB module: the preamble and one custom section.
     let pad = vec![0x5au8; 1024 * 1024];
-    let mut module = wsc_core::MODULE_PREAMBLE.to_vec();
-    module.extend(wsc_core::encode_custom_section("pad", &pad)?);
+    let mut module = wsc_core::format::MODULE_PREAMBLE.to_vec();
+    module.extend(wsc_core::format::encode_custom_section("pad", &pad)?);
     std::fs::write(t("big.wasm"), &module)?;
     let wscc = || Command::new(wsc);
     step("message", 0, "", wscc().args(["bundle", "message", "-i"]).arg(t("big.wasm")).arg("-o").arg(t("big.msg")))?;
@@ -494,10 +494,10 @@ mod tests {
         flip_code_byte(&mut changed).expect("add.wasm has code");
         let diff: Vec<usize> = (0..m.len()).filter(|&i| m[i] != changed[i]).collect();
         assert_eq!(diff.len(), 1);
-        let mut r = wsc_core::SectionReader::new(std::io::Cursor::new(&m)).expect("module");
+        let mut r = wsc_core::format::SectionReader::new(std::io::Cursor::new(&m)).expect("module");
         let code = std::iter::from_fn(|| r.next_header().expect("header")).find(|h| h.id == 10).expect("code");
         assert_eq!(diff[0] as u64, code.payload_offset + u64::from(code.size / 2));
-        assert!(flip_code_byte(&mut wsc_core::MODULE_PREAMBLE.to_vec()).is_err());
+        assert!(flip_code_byte(&mut wsc_core::format::MODULE_PREAMBLE.to_vec()).is_err());
     }
 
     #[test]

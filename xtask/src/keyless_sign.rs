@@ -215,7 +215,7 @@ fn with_custom_section(base: &[u8], tag: &str, pad: usize) -> Result<Vec<u8>> {
     data.extend_from_slice(tag.as_bytes());
     data.extend(std::iter::repeat_n(0xa5u8, pad));
     let mut m = base.to_vec();
-    m.extend(wsc_core::encode_custom_section("wsc-bench", &data)?);
+    m.extend(wsc_core::format::encode_custom_section("wsc-bench", &data)?);
     Ok(m)
 }
 

@@ -212,7 +212,7 @@ pub(crate) fn bundle(cmd: &BundleCommand) -> Result<Outcome> {
             let bytes = files::read_small(&a.bundle, wsc_keyless::MAX_BUNDLE_LEN as u64, "bundle")?;
             let record = BundleRecord::new(&bytes).with_context(|| format!("bundle '{}'", a.bundle.display()))?;
             let (f, _) = files::open_module(&a.input)?;
-            files::write_atomic(&a.output, Mode::Public, |o| {
+            let _report = files::write_atomic(&a.output, Mode::Public, |o| {
                 wsc_core::sign_embedded(f, o, &record)
                     .with_context(|| format!("cannot attach '{}' to '{}'", a.bundle.display(), a.input.display()))
             })?;

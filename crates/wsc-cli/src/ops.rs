@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use regex::Regex;
-use wsc_core::SectionHeader;
+use wsc_core::format::SectionHeader;
 
 use crate::Outcome;
 use crate::files::{self, Mode, Replace};

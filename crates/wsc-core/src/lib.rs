@@ -46,10 +46,7 @@ pub mod sigdata;
 pub use error::{Error, Result, VerifyError};
 pub use keys::{KeyAlgorithm, KeyError, PublicKey, SecretKey};
 pub use ops::{Inspection, SectionSummary, Sections, SplitReport, attach, canonical_copy, detach, inspect, split};
-pub use section::{
-    COMPONENT_PREAMBLE, DELIMITER_SECTION, MAX_NAME_LEN, MODULE_PREAMBLE, ModuleKind, SIGNATURE_SECTION, SectionHeader,
-    SectionReader, encode_custom_section,
-};
+
 pub use sign::{
     ContentCopier, Layout, NoCopy, Piece, SeekableSignReport, SignReport, SignedHead, content_hashes, sign_detached,
     sign_embedded, sign_embedded_head, sign_embedded_seekable, write_content,
@@ -60,12 +57,23 @@ pub use verify::{
     SignerId, Skipped, StreamVerifier, TimeSource, TrustedTime, Verification, Verified, VerifyOptions, verify_detached,
     verify_embedded,
 };
-pub use walk::{Checkpoint, PartSelection, Selection};
+pub use walk::Selection;
+
+/// The WebAssembly binary layout as wsc reads and writes it: preambles,
+/// section headers, the streaming section reader, the custom sections
+/// wsc uses, and the content parts (checkpoints) a walk finds.
+pub mod format {
+    pub use crate::section::{
+        COMPONENT_PREAMBLE, DELIMITER_SECTION, MAX_NAME_LEN, MODULE_PREAMBLE, ModuleKind, SIGNATURE_SECTION,
+        SectionHeader, SectionReader, encode_custom_section,
+    };
+    pub use crate::walk::{Checkpoint, PartSelection};
+}
 
 /// Signs a module held in memory; returns the signed module.
 pub fn sign(module: &[u8], signer: &dyn Signer) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(module.len() + 256);
-    sign_embedded(std::io::Cursor::new(module), &mut out, signer)?;
+    let _report = sign_embedded(std::io::Cursor::new(module), &mut out, signer)?;
     Ok(out)
 }
 

@@ -177,7 +177,7 @@ pub fn inspect<R: Read>(input: R, total_len: Option<u64>) -> Result<Inspection> 
 /// The sections of a module, read one at a time, verifying nothing.
 ///
 /// Memory stays flat in the input size: one section header (names are at
-/// most [`MAX_NAME_LEN`](crate::MAX_NAME_LEN) bytes), the read buffer and
+/// most [`MAX_NAME_LEN`](crate::format::MAX_NAME_LEN) bytes), the read buffer and
 /// the signature data (at most
 /// [`MAX_SIGNATURE_DATA`](crate::sigdata::MAX_SIGNATURE_DATA) bytes). The
 /// signature section is decoded when it is read, so

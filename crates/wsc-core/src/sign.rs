@@ -14,6 +14,7 @@ use crate::walk;
 /// What a signing call did.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[must_use]
 pub struct SignReport {
     /// The hashes that were signed (one per part).
     pub hashes: Vec<Hash>,
@@ -75,6 +76,7 @@ pub struct Layout {
 /// where the content that follows it comes from.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[must_use]
 pub struct SignedHead {
     /// The preamble and the new signature section.
     pub head: Vec<u8>,
@@ -188,6 +190,7 @@ pub fn write_content<R: Read + Seek, W: Write>(mut input: R, output: &mut W, hea
 /// What [`sign_embedded_seekable`] wrote.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[must_use]
 pub struct SeekableSignReport {
     /// What was signed.
     pub report: SignReport,

@@ -257,6 +257,7 @@ pub struct Rejected {
 /// What one verifier (key) verified. Only this crate creates it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
+#[must_use]
 pub struct Verified {
     /// The signatures of this key that are valid and cover the checked hashes.
     pub signatures: Vec<SignatureRef>,
@@ -282,6 +283,7 @@ impl Verified {
 /// The outcome of verifying with several keys.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[must_use]
 pub struct Report {
     /// Module or component.
     pub kind: ModuleKind,

@@ -25,8 +25,9 @@ use std::sync::{Mutex, Once};
 
 use tracking_allocator::{AllocationGroupId, AllocationRegistry, AllocationTracker, Allocator};
 use wsc_core::Verification;
+use wsc_core::format::SectionReader;
 use wsc_core::sigdata::{MAX_SIGNATURE_DATA, SignatureData};
-use wsc_core::{PublicKey, RecordVerifier, Scope, SectionReader, VerifyOptions};
+use wsc_core::{PublicKey, RecordVerifier, Scope, VerifyOptions};
 
 #[global_allocator]
 static GLOBAL: Allocator<System> = Allocator::system();
@@ -93,7 +94,7 @@ fn read_every_way(module: &[u8], key: &PublicKey) -> Vec<(&'static str, usize, b
             .is_ok_and(|r| r.any_verified())
     });
     measure("verify_embedded, partial, streaming", &|| {
-        let all = |_: &wsc_core::SectionHeader| true;
+        let all = |_: &wsc_core::format::SectionHeader| true;
         wsc_core::verify_embedded(module, &Verification::new(&keys).scope(Scope::Partial(&all)).options(opts))
             .is_ok_and(|r| r.any_verified())
     });

@@ -4,10 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use wsc_core::Verification;
+use wsc_core::format::SectionHeader;
 use wsc_core::sigdata::{AlgorithmId, SetEntry, SignatureData, SignatureRecord};
 use wsc_core::{
-    Error, KeyAlgorithm, PublicKey, RecordVerifier, Scope, SecretKey, SectionHeader, VerifyError, VerifyOptions,
-    WithKeyId,
+    Error, KeyAlgorithm, PublicKey, RecordVerifier, Scope, SecretKey, VerifyError, VerifyOptions, WithKeyId,
 };
 
 fn v(rel: &str) -> Vec<u8> {
@@ -206,7 +206,7 @@ fn partial_verification_reports_coverage() {
     assert_eq!((report.added, report.total), (3, 3));
     let signed = wsc_core::sign(&split, &k1).expect("signs");
     let mut extended = signed.clone();
-    extended.extend_from_slice(&wsc_core::encode_custom_section("appended", b"later").expect("encodes"));
+    extended.extend_from_slice(&wsc_core::format::encode_custom_section("appended", b"later").expect("encodes"));
 
     // Whole: the original verifies, the extended one does not.
     assert!(wsc_core::verify(&signed, &pk).expect("whole").whole);
@@ -314,9 +314,9 @@ fn components_sign_and_verify() {
     let sk = SecretKey::generate(KeyAlgorithm::Ed25519, &mut rand_core::OsRng);
     let comp = v("modules/component.wasm");
     let signed = wsc_core::sign(&comp, &sk).expect("signs");
-    assert_eq!(&signed[..8], &wsc_core::COMPONENT_PREAMBLE);
+    assert_eq!(&signed[..8], &wsc_core::format::COMPONENT_PREAMBLE);
     let r = verify_with(&signed, &[&sk.public_key()], Scope::Whole).expect("runs");
-    assert_eq!(r.kind, wsc_core::ModuleKind::Component);
+    assert_eq!(r.kind, wsc_core::format::ModuleKind::Component);
     assert!(r.any_verified());
 }
 

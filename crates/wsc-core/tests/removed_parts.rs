@@ -10,7 +10,8 @@
 use std::path::{Path, PathBuf};
 
 use wsc_core::Verification;
-use wsc_core::{PublicKey, RecordVerifier, Scope, SectionHeader, VerifyOptions};
+use wsc_core::format::SectionHeader;
+use wsc_core::{PublicKey, RecordVerifier, Scope, VerifyOptions};
 
 fn v(rel: &str) -> Vec<u8> {
     let p: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/wasmsign2").join(rel);

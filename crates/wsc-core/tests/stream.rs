@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use wsc_core::Verification;
-use wsc_core::{Error, PublicKey, RecordVerifier, Scope, SectionHeader, StreamVerifier};
+use wsc_core::format::SectionHeader;
+use wsc_core::{Error, PublicKey, RecordVerifier, Scope, StreamVerifier};
 
 fn vectors() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/wasmsign2")

@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::{Mutex, Once};
 
 use tracking_allocator::{AllocationGroupId, AllocationRegistry, AllocationTracker, Allocator};
-use wsc_core::{RecordVerifier, Scope, SecretKey, SectionHeader, StreamVerifier, Verification};
+use wsc_core::format::SectionHeader;
+use wsc_core::{RecordVerifier, Scope, SecretKey, StreamVerifier, Verification};
 
 // The workspace forbids `unsafe_code`: the allocator comes from
 // `tracking-allocator`, which reports every allocation to a safe trait.
@@ -48,8 +49,8 @@ fn module(sizes: &[usize]) -> Vec<u8> {
         .expect("add.wasm");
     for (i, n) in sizes.iter().enumerate() {
         let data: Vec<u8> = (0..*n).map(|j| (j % 251) as u8).collect();
-        m.extend(wsc_core::encode_custom_section(&format!("blob{i}"), &data).expect("section"));
-        m.extend(wsc_core::encode_custom_section(wsc_core::DELIMITER_SECTION, &[]).expect("delimiter"));
+        m.extend(wsc_core::format::encode_custom_section(&format!("blob{i}"), &data).expect("section"));
+        m.extend(wsc_core::format::encode_custom_section(wsc_core::format::DELIMITER_SECTION, &[]).expect("delimiter"));
     }
     m
 }
@@ -87,7 +88,7 @@ fn streaming_verification_heap_is_bounded_beyond_the_signature_section() {
     for sizes in [vec![20 * 1024 * 1024], vec![5 * 1024 * 1024; 4], vec![1024; 40]] {
         let signed = wsc_core::sign(&module(&sizes), &k1).expect("sign");
         let signature_section = {
-            let h = wsc_core::SectionReader::new(signed.as_slice()).expect("reader").next_header().expect("h");
+            let h = wsc_core::format::SectionReader::new(signed.as_slice()).expect("reader").next_header().expect("h");
             let h = h.expect("a signature section");
             assert!(h.is_signature());
             (h.end() - h.offset) as usize

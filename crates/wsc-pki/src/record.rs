@@ -28,7 +28,7 @@ use crate::timestamp::{MAX_TOKEN_LEN, Timestamper, TsaTrust};
 use crate::x509::{self, CertInfo};
 
 /// The algorithm id of certificate-bound records.
-pub const CERT_BOUND: AlgorithmId = AlgorithmId(0x11);
+pub const CERT_BOUND: AlgorithmId = AlgorithmId::CERTIFICATE_BOUND;
 
 /// Version byte of the record encoding.
 pub const RECORD_VERSION: u8 = 0x01;

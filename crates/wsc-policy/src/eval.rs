@@ -17,10 +17,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 use wsc_core::Verification;
+use wsc_core::format::{ModuleKind, SectionHeader};
 use wsc_core::sigdata::SignatureRecord;
 use wsc_core::{
-    Evidence, ModuleKind, PublicKey, RecordOutcome, RecordVerifier, Report, SectionHeader, SignerId, StreamVerifier,
-    TimeSource, TrustedTime, VerifyError, VerifyOptions,
+    Evidence, PublicKey, RecordOutcome, RecordVerifier, Report, SignerId, StreamVerifier, TimeSource, TrustedTime,
+    VerifyError, VerifyOptions,
 };
 use wsc_keyless::{BundleVerifier, Expectation, IdentityPolicy, KeylessError, Matcher, Mismatch};
 use wsc_pki::{CertVerifier, ChainBudget, TsaTrust};

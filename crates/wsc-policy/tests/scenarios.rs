@@ -225,7 +225,7 @@ fn add_record(module: &[u8], derive: &dyn Fn(&SignatureRecord) -> Option<Signatu
 }
 
 fn custom_section(name: &str, data: &[u8]) -> Vec<u8> {
-    wsc_core::encode_custom_section(name, data).expect("section")
+    wsc_core::format::encode_custom_section(name, data).expect("section")
 }
 
 fn wasmsign2(world: &World, module: &[u8], key: &str) -> Vec<u8> {
@@ -290,7 +290,7 @@ fn build_module(world: &World, s: &Scenario) -> Vec<u8> {
             });
         }
         if step.delimiter == Some(true) {
-            m.extend(custom_section(wsc_core::DELIMITER_SECTION, &[]));
+            m.extend(custom_section(wsc_core::format::DELIMITER_SECTION, &[]));
         }
         if let Some(name) = &step.custom {
             m.extend(custom_section(name, b"unsigned data"));

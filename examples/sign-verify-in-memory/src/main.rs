@@ -11,9 +11,10 @@
 
 use anyhow::{Context, Result, bail};
 use rand_core::{OsRng, RngCore};
+use wsc_core::format::{SectionHeader, encode_custom_section};
 use wsc_core::{
-    Error, KeyAlgorithm, PublicKey, Report, Scope, SecretKey, SectionHeader, Verification, Verified, VerifyError,
-    WithKeyId, encode_custom_section, inspect, keys::hex, sign, split, verify, verify_embedded,
+    Error, KeyAlgorithm, PublicKey, Report, Scope, SecretKey, Verification, Verified, VerifyError, WithKeyId, inspect,
+    keys::hex, sign, split, verify, verify_embedded,
 };
 
 /// The body of `add`: `local.get 0`, `local.get 1`, `i32.add`, `end`.
