@@ -37,6 +37,9 @@ commands:
   bench --policy [--input FILE] [--runs N] [--out FILE] [--check]
                               wsc verify --policy (2 of 3 keys) vs verify -K of one module
                               (default: the corpus large-flite.wasm), and loading 50 principals
+  bench --stream [--input FILE] [--runs N] [--out FILE] [--check]
+                              wsc-core's streaming verifier fed 4 KiB pieces vs verify_embedded
+                              of the same file, in one process (target 1.1x)
   bench --keyless [--runs N] [--out FILE]
                               keyless verification of a 1 MiB module vs sigstore-python
   bench --keyless-sign [--runs N] [--modules N] [--requests N] [--connections N] [--out FILE] [--check]
@@ -102,6 +105,7 @@ enum Cmd {
 #[command(override_usage = "cargo xtask bench [--runs N] [--corpus DIR] [--files a,b] [--out FILE] [--check]\n       \
                       cargo xtask bench --pki-worst [--runs N] [--out FILE]\n       \
                       cargo xtask bench --policy [--input FILE] [--runs N] [--out FILE] [--check]\n       \
+                      cargo xtask bench --stream [--input FILE] [--runs N] [--out FILE] [--check]\n       \
                       cargo xtask bench --keyless [--runs N] [--out FILE]\n       \
                       cargo xtask bench --keyless-sign [--runs N] [--modules N] [--requests N] [--connections N] [--out FILE] [--check]")]
 #[command(group = clap::ArgGroup::new("mode").multiple(false))]
@@ -112,8 +116,11 @@ struct Bench {
     /// wsc verify --policy (2 of 3 keys) vs verify -K, and loading 50 principals.
     #[arg(long, group = "mode")]
     policy: bool,
-    /// The module of --policy (default: the corpus large-flite.wasm).
-    #[arg(long, value_name = "FILE", requires = "policy")]
+    /// wsc-core's streaming verifier fed 4 KiB pieces vs verify_embedded of the file.
+    #[arg(long, group = "mode")]
+    stream: bool,
+    /// The module of --policy and --stream (default: the corpus large-flite.wasm).
+    #[arg(long, value_name = "FILE")]
     input: Option<PathBuf>,
     /// Keyless verification of a 1 MiB module vs sigstore-python.
     #[arg(long, group = "mode")]
@@ -180,6 +187,9 @@ fn bench(b: Bench) -> Result<()> {
         }
         Ok(())
     };
+    if b.input.is_some() && !(b.policy || b.stream) {
+        bail!("--input is an option of `cargo xtask bench --policy` and `--stream`\n{USAGE}");
+    }
     if !b.keyless_sign && (b.modules.is_some() || b.requests.is_some() || b.connections.is_some()) {
         // clap's `requires` counts an absent flag's default `false` as given, so this one is checked here.
         bail!("--modules, --requests and --connections are options of `cargo xtask bench --keyless-sign`\n{USAGE}");
@@ -207,6 +217,9 @@ fn bench(b: Bench) -> Result<()> {
             out: b.out,
             check: b.check,
         })
+    } else if b.stream {
+        let input = b.input.unwrap_or_else(|| default_corpus().join("large-flite.wasm"));
+        policy_bench::stream(&input, b.runs.unwrap_or(15), b.out.as_deref(), b.check)
     } else if b.keyless {
         write(&interop::keyless_bench(b.runs.unwrap_or(10))?)
     } else if b.pki_worst {
@@ -226,7 +239,7 @@ fn default_corpus() -> PathBuf {
     std::env::var_os("WSC_CORPUS").map_or_else(|| util::root().join(".corpus"), PathBuf::from)
 }
 
-fn cargo() -> Command {
+pub(crate) fn cargo() -> Command {
     let mut c = Command::new(env!("CARGO"));
     c.current_dir(util::root());
     c
@@ -302,6 +315,7 @@ fn ci(with_corpus: bool) -> Result<()> {
             out: None,
             check: false,
         })?;
+        policy_bench::stream(&dir.join("large-flite.wasm"), 1, None, false)?;
         bench::bench(&bench::BenchOpts {
             corpus: dir,
             runs: 1,

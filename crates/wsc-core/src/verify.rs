@@ -523,11 +523,11 @@ impl<'a> StreamVerifier<'a> {
         if matches!(self.phase, Phase::Failed) {
             return Err(Error::StreamFailed);
         }
-        let mut phase = std::mem::replace(&mut self.phase, Phase::Failed);
         let (verifiers, scope, options) = (self.verifiers, self.scope, &self.options);
-        let fed = self.parser.feed(bytes, &mut |event| step(&mut phase, event, verifiers, scope, options));
-        if fed.is_ok() {
-            self.phase = phase;
+        let phase = &mut self.phase;
+        let fed = self.parser.feed(bytes, &mut |event| step(phase, event, verifiers, scope, options));
+        if fed.is_err() {
+            self.phase = Phase::Failed;
         }
         fed
     }
