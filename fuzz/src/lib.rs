@@ -357,20 +357,23 @@ fn check_limits(x: &SignatureData, input_len: usize) {
                             let _ = rec.algorithm.to_string();
                         }
                         Err(reason) => {
-                            assert!(!reason.trim().is_empty(), "empty reason for a bad record");
+                            assert!(!reason.to_string().trim().is_empty(), "empty reason for a bad record");
                             assert_eq!(r.trailing, 0);
                         }
                     }
                 }
             }
-            SetEntry::Malformed(m) => assert!(!m.reason.trim().is_empty(), "empty reason for a malformed set"),
+            SetEntry::Malformed(m) => {
+                assert!(!m.reason.to_string().trim().is_empty(), "empty reason for a malformed set")
+            }
         }
     }
 }
 
-/// The sets with every offset zeroed and every error message emptied, the
-/// parts of a set that depend on where it sits in the input.
+/// The sets with every offset zeroed and every error replaced by one blank
+/// error, the parts of a set that depend on where it sits in the input.
 pub fn normalized(sets: &[SetEntry]) -> Vec<SetEntry> {
+    let blank = || wsc_core::Error::Malformed { offset: 0, what: "", reason: "" }.into();
     let mut sets = sets.to_vec();
     for s in &mut sets {
         match s {
@@ -379,13 +382,13 @@ pub fn normalized(sets: &[SetEntry]) -> Vec<SetEntry> {
                 for r in &mut v.records {
                     r.offset = 0;
                     if let Err(m) = &mut r.parsed {
-                        m.clear();
+                        *m = blank();
                     }
                 }
             }
             SetEntry::Malformed(m) => {
                 m.offset = 0;
-                m.reason.clear();
+                m.reason = blank();
             }
         }
     }

@@ -68,13 +68,16 @@ pub(crate) fn run(a: &DemoArgs) -> Result<Outcome> {
     files::write_bytes(&p("demo.tampered.wasm"), Mode::Public, &tampered)?;
     match wsc_core::verify(&tampered, &edp) {
         Ok(_) => bail!("demo: the tampered module verified, which must never happen"),
-        Err(e) => println!("5. demo.tampered.wasm (one data byte flipped at offset {last}) is rejected: {e}"),
+        Err(e) => println!(
+            "5. demo.tampered.wasm (one data byte flipped at offset {last}) is rejected: {}",
+            wsc_core::Chain(&e)
+        ),
     }
 
     let unsigned_attempt = wsc_core::verify(DEMO_MODULE, &edp);
     match unsigned_attempt {
         Ok(_) => bail!("demo: an unsigned module verified"),
-        Err(e) => println!("6. the unsigned demo.wasm is rejected: {e}"),
+        Err(e) => println!("6. the unsigned demo.wasm is rejected: {}", wsc_core::Chain(&e)),
     }
     let issuer = keyless(&dir)?;
     println!("Try it yourself:");
@@ -156,7 +159,7 @@ fn keyless(dir: &std::path::Path) -> Result<Option<String>> {
             "9. with the instance stopped, verified offline: {}",
             v.signatures.first().and_then(|s| s.evidence.description.clone()).unwrap_or_default()
         ),
-        Err(e) => bail!("demo: the keyless signature did not verify: {e}"),
+        Err(e) => bail!("demo: the keyless signature did not verify: {}", wsc_core::Chain(&e)),
     }
     let mut tampered = signed.clone();
     let last = tampered.len() - 2;

@@ -352,7 +352,7 @@ pub(crate) fn sigstore(cmd: &SigstoreCommand) -> Result<Outcome> {
     };
     let verdict = match &result {
         Ok(id) => format!("verified: {id}"),
-        Err(e) => format!("failed: {e}"),
+        Err(e) => format!("failed: {}", wsc_core::Chain(e)),
     };
     tracing::info!(
         target: crate::audit::TARGET,
@@ -367,7 +367,7 @@ pub(crate) fn sigstore(cmd: &SigstoreCommand) -> Result<Outcome> {
             Ok(Outcome::Done)
         }
         Err(e) => {
-            eprintln!("error: bundle '{}': verification failed: {e}", a.bundle.display());
+            eprintln!("error: bundle '{}': verification failed: {}", a.bundle.display(), wsc_core::Chain(&e));
             Ok(Outcome::VerificationFailed)
         }
     }

@@ -69,7 +69,7 @@ impl HttpTimestamper {
     pub(crate) fn new(net: &NetArgs, url: &str) -> Result<Self> {
         let options =
             ServiceOptions { retry: RetryPolicy { attempts: 1, ..RetryPolicy::default() }, ..Default::default() };
-        let client = ServiceClient::new(&net.builder()?, Service::Tsa, "timestamp authority", url, &options)?
+        let client = ServiceClient::new(&net.builder()?, Service::Tsa, url, &options)?
             .with_max_answer(wsc_pki::MAX_RESPONSE_LEN as u64);
         net.announce(Service::Tsa, url, &client);
         Ok(HttpTimestamper(client))

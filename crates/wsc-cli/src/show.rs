@@ -166,7 +166,7 @@ fn sig_json(d: &SignatureData) -> Value {
         .sets
         .iter()
         .map(|set| match set {
-            SetEntry::Malformed(m) => json!({"malformed": m.reason, "offset": m.offset}),
+            SetEntry::Malformed(m) => json!({"malformed": m.reason.to_string(), "offset": m.offset}),
             SetEntry::Valid(s) => json!({
                 "offset": s.offset,
                 "hashes": s.hashes.iter().map(|h| hex(h)).collect::<Vec<_>>(),
@@ -178,7 +178,7 @@ fn sig_json(d: &SignatureData) -> Value {
                         "key_id": rec.key_id.as_deref().map(hex),
                         "signature": hex(&rec.signature),
                     }),
-                    Err(e) => json!({"offset": r.offset, "malformed": e}),
+                    Err(e) => json!({"offset": r.offset, "malformed": e.to_string()}),
                 }).collect::<Vec<_>>(),
             }),
         })

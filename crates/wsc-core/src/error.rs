@@ -5,13 +5,15 @@ use std::io;
 /// What went wrong, with the byte offset in the input where it applies.
 ///
 /// Format errors carry the offset of the first byte that could not be
-/// accepted. Verification failures say which check failed.
+/// accepted. Verification failures say which check failed. A wrapped cause
+/// is the `source()`, never part of the message: print the chain
+/// (`{:#}` with anyhow) to see it.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// Reading or writing a stream failed.
-    #[error("I/O error: {0}")]
-    Io(io::Error),
+    #[error("I/O error")]
+    Io(#[from] io::Error),
 
     /// The input ended before a field that was announced.
     #[error("unexpected end of input at offset {offset} while reading {what}")]
@@ -99,16 +101,16 @@ pub enum Error {
     DuplicateSignature,
 
     /// A key could not be decoded.
-    #[error("invalid key: {0}")]
-    Key(crate::keys::KeyError),
+    #[error("invalid key")]
+    Key(#[from] crate::keys::KeyError),
 
     /// The secret key and the public key given for the key id do not match.
     #[error("the public key does not belong to the secret key")]
     KeyMismatch,
 
     /// A signer (software or hardware) failed.
-    #[error("signer failed: {0}")]
-    Signer(crate::signer::SignerError),
+    #[error("signer failed")]
+    Signer(#[source] crate::signer::SignerError),
 
     /// More signature checks than the configured limit would be needed.
     #[error("verification would need {needed} signature checks, over the limit of {limit}")]
@@ -120,8 +122,8 @@ pub enum Error {
     },
 
     /// Verification ran and failed.
-    #[error("verification failed: {0}")]
-    Verification(VerifyError),
+    #[error("verification failed")]
+    Verification(#[from] VerifyError),
 
     /// A streaming verification was fed after one of its calls failed.
     #[error("an earlier call of this streaming verification failed; it cannot go on")]
@@ -193,23 +195,20 @@ pub enum VerifyError {
     },
 }
 
-// The causes are part of each message, so they are not also reported as
-// `source()`: a chain printer would show them twice.
-impl From<io::Error> for Error {
-    fn from(e: io::Error) -> Self {
-        Error::Io(e)
-    }
-}
+/// Prints an error and its sources, joined with ": " (what anyhow's `{:#}`
+/// prints), for reports that keep a reason as text.
+#[derive(Debug, Clone, Copy)]
+pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
 
-impl From<crate::keys::KeyError> for Error {
-    fn from(e: crate::keys::KeyError) -> Self {
-        Error::Key(e)
-    }
-}
-
-impl From<VerifyError> for Error {
-    fn from(e: VerifyError) -> Self {
-        Error::Verification(e)
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut next = self.0.source();
+        while let Some(e) = next {
+            write!(f, ": {e}")?;
+            next = e.source();
+        }
+        Ok(())
     }
 }
 

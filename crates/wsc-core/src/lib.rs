@@ -43,7 +43,7 @@ mod walk;
 pub mod keys;
 pub mod sigdata;
 
-pub use error::{Error, Result, VerifyError};
+pub use error::{Chain, Error, Result, VerifyError};
 pub use keys::{KeyAlgorithm, KeyError, PublicKey, SecretKey};
 pub use ops::{Inspection, SectionSummary, Sections, SplitReport, attach, canonical_copy, detach, inspect, split};
 

@@ -115,7 +115,7 @@ pub struct RecordEntry {
     /// The raw record body.
     pub raw: Vec<u8>,
     /// The decoded record, or why it could not be decoded.
-    pub parsed: std::result::Result<SignatureRecord, String>,
+    pub parsed: std::result::Result<SignatureRecord, DecodeError>,
     /// Bytes after the record's fields, inside its length window.
     pub trailing: usize,
 }
@@ -141,8 +141,38 @@ pub struct MalformedSet {
     /// The raw set bytes.
     pub raw: Vec<u8>,
     /// Why it was rejected.
-    pub reason: String,
+    pub reason: DecodeError,
 }
+
+/// Why a set or a record could not be decoded: the format error, kept
+/// (shared) so the entry stays cheap to clone.
+///
+/// It prints as the error it holds. Two are equal when they say the same
+/// thing.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(transparent)]
+pub struct DecodeError(std::sync::Arc<Error>);
+
+impl DecodeError {
+    /// The format error.
+    pub fn error(&self) -> &Error {
+        &self.0
+    }
+}
+
+impl From<Error> for DecodeError {
+    fn from(e: Error) -> Self {
+        DecodeError(std::sync::Arc::new(e))
+    }
+}
+
+impl PartialEq for DecodeError {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0) || self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl Eq for DecodeError {}
 
 /// A set entry: decoded, or kept raw because it was malformed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,9 +229,7 @@ impl SignatureData {
             let raw = take(buf, &mut pos, len, base, "hash set")?;
             sets.push(match SignedHashes::decode(raw, set_at) {
                 Ok(s) => SetEntry::Valid(s),
-                Err(e) => {
-                    SetEntry::Malformed(MalformedSet { offset: set_at, raw: raw.to_vec(), reason: e.to_string() })
-                }
+                Err(e) => SetEntry::Malformed(MalformedSet { offset: set_at, raw: raw.to_vec(), reason: e.into() }),
             });
         }
         Ok(SignatureData { sets, trailing_bytes: buf.len() - pos })
@@ -316,7 +344,7 @@ impl SignedHashes {
             let raw = take(buf, &mut pos, len, base, "signature record")?;
             let (parsed, trailing) = match SignatureRecord::decode(raw, at) {
                 Ok((r, used)) => (Ok(r), raw.len() - used),
-                Err(e) => (Err(e.to_string()), 0),
+                Err(e) => (Err(e.into()), 0),
             };
             records.push(RecordEntry { offset: at, raw: raw.to_vec(), parsed, trailing });
         }

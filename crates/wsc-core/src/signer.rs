@@ -9,8 +9,12 @@ use std::fmt;
 use crate::keys::{PublicKey, SecretKey};
 use crate::sigdata::AlgorithmId;
 
-/// A failure inside a signer (a device, a service). The cause is kept as a
-/// source error; it must never contain secret material.
+/// A failure inside a signer (a device, a service), or in a transport the
+/// signer uses. It must never contain secret material.
+///
+/// It is transparent: it prints as its cause and reports the cause's own
+/// source, so a chain shows each message once. [`SignerError::get_ref`]
+/// gives the cause itself, for downcasting.
 #[derive(Debug)]
 pub struct SignerError(Box<dyn std::error::Error + Send + Sync>);
 
@@ -18,6 +22,16 @@ impl SignerError {
     /// Wraps a cause.
     pub fn new(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         SignerError(cause.into())
+    }
+
+    /// The cause.
+    pub fn get_ref(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self.0.as_ref()
+    }
+
+    /// The cause, unwrapped.
+    pub fn into_inner(self) -> Box<dyn std::error::Error + Send + Sync> {
+        self.0
     }
 }
 
@@ -29,7 +43,7 @@ impl fmt::Display for SignerError {
 
 impl std::error::Error for SignerError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(self.0.as_ref())
+        self.0.source()
     }
 }
 

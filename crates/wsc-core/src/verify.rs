@@ -624,13 +624,13 @@ fn check_signatures(data: &SignatureData, verifiers: &[&dyn RecordVerifier], opt
     for (si, set) in data.sets.iter().enumerate() {
         match set {
             SetEntry::Malformed(m) => {
-                skipped.push(Skipped { set: si, record: None, offset: m.offset, reason: m.reason.clone() })
+                skipped.push(Skipped { set: si, record: None, offset: m.offset, reason: m.reason.to_string() })
             }
             SetEntry::Valid(s) => {
                 for (ri, r) in s.records.iter().enumerate() {
                     match &r.parsed {
                         Err(e) => {
-                            skipped.push(Skipped { set: si, record: Some(ri), offset: r.offset, reason: e.clone() })
+                            skipped.push(Skipped { set: si, record: Some(ri), offset: r.offset, reason: e.to_string() })
                         }
                         Ok(rec) => {
                             let n = verifiers.iter().filter(|v| v.wants(rec)).count();

@@ -7,7 +7,7 @@ use embedded_hal::delay::DelayNs;
 use embedded_hal::i2c::I2c;
 
 use crate::config::{CONFIG_SIZE, ConfigZone, LockStatus, SLOTS};
-use crate::error::{Error, Result};
+use crate::error::{AteccError, Result};
 use crate::protocol::{
     ClockDivider, DEFAULT_ADDRESS, MAX_REPLY, Reply, Status, WORD_COMMAND, WORD_IDLE, WORD_RESET, WORD_SLEEP,
     max_execution_ms, opcode, packet, parse_frame,
@@ -93,12 +93,12 @@ impl<I2C, D> fmt::Debug for Atecc<I2C, D> {
     }
 }
 
-fn bus<E: embedded_hal::i2c::Error>(e: E) -> Error {
-    Error::Bus(e.kind())
+fn bus<E: embedded_hal::i2c::Error>(e: E) -> AteccError {
+    AteccError::Bus(e.kind())
 }
 
 fn check_slot(slot: u8) -> Result<()> {
-    if slot < SLOTS { Ok(()) } else { Err(Error::Argument(format!("slot {slot} (slots are 0..15)"))) }
+    if slot < SLOTS { Ok(()) } else { Err(AteccError::Argument(format!("slot {slot} (slots are 0..15)"))) }
 }
 
 impl<I2C: I2c, D: DelayNs> Atecc<I2C, D> {
@@ -144,14 +144,14 @@ impl<I2C: I2c, D: DelayNs> Atecc<I2C, D> {
             }
             match parse_frame(&reply) {
                 Ok(Reply::Status(Status::WakeToken)) => return Ok(()),
-                Ok(Reply::Status(Status::SelfTestError)) => return Err(Error::SelfTestFailed),
+                Ok(Reply::Status(Status::SelfTestError)) => return Err(AteccError::SelfTestFailed),
                 // Noise or stale output: put the device in idle and pulse again.
                 _ => {
                     let _ = self.i2c.write(addr, &[WORD_IDLE]);
                 }
             }
         }
-        Err(Error::WakeFailed { attempts: self.options.wake_attempts })
+        Err(AteccError::WakeFailed { attempts: self.options.wake_attempts })
     }
 
     /// Puts the device in idle: TempKey and the digest buffer are kept.
@@ -170,7 +170,7 @@ impl<I2C: I2c, D: DelayNs> Atecc<I2C, D> {
     /// Returns the data of a data reply, or nothing for a success status.
     pub fn command(&mut self, op: u8, param1: u8, param2: u16, data: &[u8], idempotent: bool) -> Result<Vec<u8>> {
         if data.len() > crate::protocol::MAX_DATA {
-            return Err(Error::Argument(format!("{} data bytes (at most 155)", data.len())));
+            return Err(AteccError::Argument(format!("{} data bytes (at most 155)", data.len())));
         }
         let mut wire = vec![WORD_COMMAND];
         wire.extend_from_slice(&packet(op, param1, param2, data));
@@ -178,14 +178,14 @@ impl<I2C: I2c, D: DelayNs> Atecc<I2C, D> {
         for _ in 0..self.options.command_attempts.max(1) {
             match self.execute_once(op, &wire) {
                 Ok(out) => return Ok(out),
-                Err(e @ Error::Status { status: Status::CommsError, .. }) => last = Some(e),
+                Err(e @ AteccError::Status { status: Status::CommsError, .. }) => last = Some(e),
                 // A retry that cannot wake reports the first failure.
-                Err(e @ Error::WakeFailed { .. }) => return Err(last.unwrap_or(e)),
+                Err(e @ AteccError::WakeFailed { .. }) => return Err(last.unwrap_or(e)),
                 Err(e) if idempotent && e.is_transient() => last = Some(e),
                 Err(e) => return Err(e),
             }
         }
-        Err(last.unwrap_or(Error::WakeFailed { attempts: 0 }))
+        Err(last.unwrap_or(AteccError::WakeFailed { attempts: 0 }))
     }
 
     fn execute_once(&mut self, op: u8, wire: &[u8]) -> Result<Vec<u8>> {
@@ -196,7 +196,7 @@ impl<I2C: I2c, D: DelayNs> Atecc<I2C, D> {
         match result? {
             Reply::Data(d) => Ok(d),
             Reply::Status(Status::Success) => Ok(Vec::new()),
-            Reply::Status(status) => Err(Error::Status { opcode: op, status }),
+            Reply::Status(status) => Err(AteccError::Status { opcode: op, status }),
         }
     }
 
@@ -209,7 +209,7 @@ impl<I2C: I2c, D: DelayNs> Atecc<I2C, D> {
         // The device NACKs its address while it executes.
         while self.i2c.write(addr, &[WORD_RESET]).is_err() {
             if waited >= deadline_us {
-                return Err(Error::Timeout { opcode: op, ms: deadline_us / 1000 });
+                return Err(AteccError::Timeout { opcode: op, ms: deadline_us / 1000 });
             }
             self.delay.delay_us(self.options.poll_period_us);
             waited += self.options.poll_period_us;
@@ -218,17 +218,17 @@ impl<I2C: I2c, D: DelayNs> Atecc<I2C, D> {
         self.i2c.read(addr, &mut buf[..1]).map_err(bus)?;
         let count = usize::from(buf[0]);
         if !(4..=MAX_REPLY).contains(&count) {
-            return Err(Error::Malformed { opcode: op, reason: "count byte out of range" });
+            return Err(AteccError::Malformed { opcode: op, reason: "count byte out of range" });
         }
         self.i2c.read(addr, &mut buf[1..count]).map_err(bus)?;
         parse_frame(&buf[..count]).map_err(|e| match e {
-            crate::protocol::FrameError::Crc => Error::ResponseCrc { opcode: op },
-            crate::protocol::FrameError::Length => Error::Malformed { opcode: op, reason: "bad frame length" },
+            crate::protocol::FrameError::Crc => AteccError::ResponseCrc { opcode: op },
+            crate::protocol::FrameError::Length => AteccError::Malformed { opcode: op, reason: "bad frame length" },
         })
     }
 
     fn fixed<const N: usize>(op: u8, data: Vec<u8>) -> Result<[u8; N]> {
-        data.try_into().map_err(|_| Error::Malformed { opcode: op, reason: "unexpected data length" })
+        data.try_into().map_err(|_| AteccError::Malformed { opcode: op, reason: "unexpected data length" })
     }
 
     /// Info mode 0: the 4-byte revision (byte 2 is `0x60` on an ATECC608).
@@ -250,7 +250,7 @@ impl<I2C: I2c, D: DelayNs> Atecc<I2C, D> {
         if d.is_empty() {
             Ok(())
         } else {
-            Err(Error::Malformed { opcode: opcode::NONCE, reason: "data instead of status" })
+            Err(AteccError::Malformed { opcode: opcode::NONCE, reason: "data instead of status" })
         }
     }
 
@@ -299,13 +299,13 @@ impl<I2C: I2c, D: DelayNs> Atecc<I2C, D> {
                 Err(e) => return Err(e),
             }
         }
-        Err(last.unwrap_or(Error::WakeFailed { attempts: 0 }))
+        Err(last.unwrap_or(AteccError::WakeFailed { attempts: 0 }))
     }
 
     /// Reads one 4-byte word of the configuration zone (`word` 0..31).
     pub fn read_config_word(&mut self, word: u8) -> Result<[u8; 4]> {
         if word >= 32 {
-            return Err(Error::Argument(format!("config word {word} (0..31)")));
+            return Err(AteccError::Argument(format!("config word {word} (0..31)")));
         }
         let d = self.command(opcode::READ, 0x00, u16::from(word), &[], true)?;
         Self::fixed(opcode::READ, d)
@@ -314,7 +314,7 @@ impl<I2C: I2c, D: DelayNs> Atecc<I2C, D> {
     /// Reads one 32-byte block of the configuration zone (`block` 0..3).
     pub fn read_config_block(&mut self, block: u8) -> Result<[u8; 32]> {
         if block >= 4 {
-            return Err(Error::Argument(format!("config block {block} (0..3)")));
+            return Err(AteccError::Argument(format!("config block {block} (0..3)")));
         }
         let d = self.command(opcode::READ, 0x80, u16::from(block) << 3, &[], true)?;
         Self::fixed(opcode::READ, d)
@@ -341,7 +341,7 @@ impl<I2C: I2c, D: DelayNs> Atecc<I2C, D> {
     /// unlocked; words 0..3 and `0x15` are refused by the device).
     pub fn write_config_word(&mut self, word: u8, value: [u8; 4]) -> Result<()> {
         if word >= 32 {
-            return Err(Error::Argument(format!("config word {word} (0..31)")));
+            return Err(AteccError::Argument(format!("config word {word} (0..31)")));
         }
         self.command(opcode::WRITE, 0x00, u16::from(word), &value, true).map(drop)
     }

@@ -5,7 +5,7 @@ use crate::protocol::Status;
 /// Anything that can go wrong talking to an ATECC608.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum Error {
+pub enum AteccError {
     /// The I2C bus reported an error where none was expected.
     #[error("I2C bus error: {0:?}")]
     Bus(embedded_hal::i2c::ErrorKind),
@@ -68,14 +68,17 @@ pub enum Error {
     Confirmation(String),
 }
 
-impl Error {
+impl AteccError {
     /// Whether repeating the whole operation may succeed: bus noise, CRC
     /// errors, a missed wake, a timeout or an ECC fault.
     pub fn is_transient(&self) -> bool {
         match self {
-            Error::Bus(_) | Error::WakeFailed { .. } | Error::Timeout { .. } | Error::ResponseCrc { .. } => true,
-            Error::Malformed { .. } => true,
-            Error::Status { status, .. } => matches!(status, Status::EccFault | Status::CommsError),
+            AteccError::Bus(_)
+            | AteccError::WakeFailed { .. }
+            | AteccError::Timeout { .. }
+            | AteccError::ResponseCrc { .. } => true,
+            AteccError::Malformed { .. } => true,
+            AteccError::Status { status, .. } => matches!(status, Status::EccFault | Status::CommsError),
             _ => false,
         }
     }
@@ -83,11 +86,11 @@ impl Error {
     /// The device status, when the device answered with one.
     pub fn status(&self) -> Option<Status> {
         match self {
-            Error::Status { status, .. } => Some(*status),
+            AteccError::Status { status, .. } => Some(*status),
             _ => None,
         }
     }
 }
 
 /// Results of this crate.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub type Result<T, E = AteccError> = std::result::Result<T, E>;

@@ -43,7 +43,7 @@
 //! let signed = wsc_core::sign(&module, &signer).expect("signed");
 //! assert!(wsc_core::verify(&signed, signer.public()).expect("verified").whole);
 //! # }
-//! # Ok::<(), wsc_hsm_atecc::Error>(())
+//! # Ok::<(), wsc_hsm_atecc::AteccError>(())
 //! ```
 
 mod crc;
@@ -64,7 +64,7 @@ pub mod sim;
 pub use config::{ConfigZone, KeyConfig, LockStatus, SlotConfig, SlotProblem};
 pub use crc::{crc16, crc16_bytes};
 pub use driver::{Atecc, NonceTarget, Options, SignSource};
-pub use error::{Error, Result};
+pub use error::{AteccError, Result};
 pub use protocol::{ClockDivider, Status};
 pub use provision::{ATECC608_FAMILY, DeviceReport};
 pub use signer::{AteccSigner, verifying_key_from_xy};

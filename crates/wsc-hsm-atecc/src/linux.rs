@@ -3,7 +3,7 @@
 use linux_embedded_hal::{Delay, I2cdev};
 
 use crate::driver::{Atecc, Options};
-use crate::error::{Error, Result};
+use crate::error::{AteccError, Result};
 use crate::signer::AteccSigner;
 use crate::uri::AteccUri;
 
@@ -12,7 +12,7 @@ pub type LinuxAtecc = Atecc<I2cdev, Delay>;
 
 /// Opens the bus named by `uri` (needs read/write access to the node).
 pub fn open(uri: &AteccUri) -> Result<LinuxAtecc> {
-    let i2c = I2cdev::new(&uri.bus).map_err(|e| Error::Open(format!("{}: {e}", uri.bus)))?;
+    let i2c = I2cdev::new(&uri.bus).map_err(|e| AteccError::Open(format!("{}: {e}", uri.bus)))?;
     Ok(Atecc::with_options(i2c, Delay, Options { address: uri.address, ..Options::default() }))
 }
 
@@ -28,6 +28,6 @@ mod tests {
     #[test]
     fn missing_bus_is_an_open_error() {
         let uri: AteccUri = "atecc:/dev/wsc-no-such-i2c-bus?slot=1".parse().unwrap_or_else(|e| panic!("{e}"));
-        assert!(matches!(open(&uri), Err(Error::Open(m)) if m.contains("/dev/wsc-no-such-i2c-bus")));
+        assert!(matches!(open(&uri), Err(AteccError::Open(m)) if m.contains("/dev/wsc-no-such-i2c-bus")));
     }
 }

@@ -10,7 +10,7 @@ use embedded_hal::i2c::I2c;
 
 use crate::config::{ConfigZone, LockStatus, SlotProblem};
 use crate::driver::Atecc;
-use crate::error::{Error, Result};
+use crate::error::{AteccError, Result};
 use crate::signer::{AteccSigner, verifying_key_from_xy};
 
 /// Byte 2 of the Info revision on an ATECC608.
@@ -55,7 +55,7 @@ impl DeviceReport {
         if why.is_empty() {
             Ok(())
         } else {
-            Err(Error::NotProvisioned(format!("slot {}: {}", self.slot, why.join("; "))))
+            Err(AteccError::NotProvisioned(format!("slot {}: {}", self.slot, why.join("; "))))
         }
     }
 }
@@ -82,24 +82,27 @@ impl<I2C: I2c, D: DelayNs> Atecc<I2C, D> {
     pub fn provision_key(&mut self, slot: u8) -> Result<[u8; 64]> {
         let report = self.inspect(slot)?;
         if !report.is_atecc608() {
-            return Err(Error::NotProvisioned("not an ATECC608".into()));
+            return Err(AteccError::NotProvisioned("not an ATECC608".into()));
         }
         if !report.locks.config_locked {
-            return Err(Error::NotProvisioned("lock the configuration zone first".into()));
+            return Err(AteccError::NotProvisioned("lock the configuration zone first".into()));
         }
         if !report.problems.is_empty() {
             let why: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
-            return Err(Error::NotProvisioned(format!("slot {slot}: {}", why.join("; "))));
+            return Err(AteccError::NotProvisioned(format!("slot {slot}: {}", why.join("; "))));
         }
         if report.locks.data_locked
             && (!report.config.slot_config(slot).genkey_after_lock() || report.locks.slot_locked(slot))
         {
-            return Err(Error::NotProvisioned(format!("slot {slot} holds a permanent key; use it as it is")));
+            return Err(AteccError::NotProvisioned(format!("slot {slot} holds a permanent key; use it as it is")));
         }
         let xy = self.generate_key(slot)?;
         verifying_key_from_xy(&xy)?;
         if self.public_key(slot)? != xy {
-            return Err(Error::Malformed { opcode: crate::protocol::opcode::GENKEY, reason: "public key changed" });
+            return Err(AteccError::Malformed {
+                opcode: crate::protocol::opcode::GENKEY,
+                reason: "public key changed",
+            });
         }
         Ok(xy)
     }
@@ -110,10 +113,10 @@ impl<I2C: I2c, D: DelayNs> Atecc<I2C, D> {
     pub fn lock_config(&mut self, expected: &ConfigZone) -> Result<()> {
         let actual = self.read_config()?;
         if actual.lock_status().config_locked {
-            return Err(Error::Confirmation("configuration zone is already locked".into()));
+            return Err(AteccError::Confirmation("configuration zone is already locked".into()));
         }
         if &actual != expected {
-            return Err(Error::Confirmation("configuration zone differs from the expected image".into()));
+            return Err(AteccError::Confirmation("configuration zone differs from the expected image".into()));
         }
         self.lock_config_zone(expected.crc())
     }
@@ -123,13 +126,13 @@ impl<I2C: I2c, D: DelayNs> Atecc<I2C, D> {
     pub fn lock_data(&mut self, serial: &[u8; 9]) -> Result<()> {
         let config = self.read_config()?;
         if &config.serial_number() != serial {
-            return Err(Error::Confirmation("serial number does not match this device".into()));
+            return Err(AteccError::Confirmation("serial number does not match this device".into()));
         }
         if !config.lock_status().config_locked {
-            return Err(Error::Confirmation("lock the configuration zone first".into()));
+            return Err(AteccError::Confirmation("lock the configuration zone first".into()));
         }
         if config.lock_status().data_locked {
-            return Err(Error::Confirmation("data zone is already locked".into()));
+            return Err(AteccError::Confirmation("data zone is already locked".into()));
         }
         self.lock_data_zone()
     }

@@ -11,7 +11,7 @@ use wsc_core::sigdata::AlgorithmId;
 use wsc_core::{PublicKey, Signer, SignerError};
 
 use crate::driver::Atecc;
-use crate::error::{Error, Result};
+use crate::error::{AteccError, Result};
 
 /// Signs with the private key in one slot. The public key is read once
 /// (GenKey mode 0) and cached; every signature is checked against it
@@ -34,7 +34,7 @@ pub fn verifying_key_from_xy(xy: &[u8; 64]) -> Result<p256::ecdsa::VerifyingKey>
     let mut sec1 = [0u8; 65];
     sec1[0] = 0x04;
     sec1[1..].copy_from_slice(xy);
-    p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map_err(|_| Error::Malformed {
+    p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map_err(|_| AteccError::Malformed {
         opcode: crate::protocol::opcode::GENKEY,
         reason: "public key is not a point on P-256",
     })
@@ -79,7 +79,7 @@ impl<I2C: I2c, D: DelayNs> AteccSigner<I2C, D> {
     /// the cached public key.
     pub fn sign_digest(&self, digest: &[u8; 32]) -> Result<[u8; 64]> {
         let raw = self.with_device(|d| d.sign_digest(self.slot, digest))?;
-        let bad = || Error::BadSignature { slot: self.slot };
+        let bad = || AteccError::BadSignature { slot: self.slot };
         let sig = p256::ecdsa::Signature::from_slice(&raw).map_err(|_| bad())?;
         let sig = sig.normalize_s().unwrap_or(sig);
         self.verifying.verify_prehash(digest, &sig).map_err(|_| bad())?;

@@ -6,7 +6,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::config::SLOTS;
-use crate::error::Error;
+use crate::error::AteccError;
 use crate::protocol::DEFAULT_ADDRESS;
 
 /// Where a key lives: bus device path, 7-bit address, slot.
@@ -20,19 +20,19 @@ pub struct AteccUri {
     pub slot: u8,
 }
 
-fn number(key: &str, value: &str) -> Result<u8, Error> {
+fn number(key: &str, value: &str) -> Result<u8, AteccError> {
     let parsed = match value.strip_prefix("0x").or_else(|| value.strip_prefix("0X")) {
         Some(hex) => u8::from_str_radix(hex, 16),
         None => value.parse(),
     };
-    parsed.map_err(|_| Error::Argument(format!("atecc URI: {key}={value} is not a number 0..255")))
+    parsed.map_err(|_| AteccError::Argument(format!("atecc URI: {key}={value} is not a number 0..255")))
 }
 
 impl FromStr for AteccUri {
-    type Err = Error;
+    type Err = AteccError;
 
-    fn from_str(s: &str) -> Result<Self, Error> {
-        let bad = |why: &str| Error::Argument(format!("atecc URI {s:?}: {why}"));
+    fn from_str(s: &str) -> Result<Self, AteccError> {
+        let bad = |why: &str| AteccError::Argument(format!("atecc URI {s:?}: {why}"));
         let rest = s.strip_prefix("atecc:").ok_or_else(|| bad("must start with atecc:"))?;
         let (bus, query) = rest.split_once('?').unwrap_or((rest, ""));
         if !bus.starts_with('/') {

@@ -4,7 +4,7 @@
 use wsc_core::{PublicKey, Signer};
 use wsc_hsm_atecc::protocol::opcode;
 use wsc_hsm_atecc::sim::{Fault, Power, SimAtecc};
-use wsc_hsm_atecc::{Atecc, AteccSigner, Error, Options, SlotProblem, Status};
+use wsc_hsm_atecc::{Atecc, AteccError, AteccSigner, Options, SlotProblem, Status};
 
 type Dev = Atecc<SimAtecc, SimAtecc>;
 
@@ -18,7 +18,7 @@ fn ok<T>(r: wsc_hsm_atecc::Result<T>) -> T {
 
 fn status(r: wsc_hsm_atecc::Result<impl std::fmt::Debug>) -> Status {
     match r {
-        Err(Error::Status { status, .. }) => status,
+        Err(AteccError::Status { status, .. }) => status,
         other => panic!("expected a device status, got {other:?}"),
     }
 }
@@ -49,7 +49,7 @@ fn info_wakes_and_idles() {
     assert_eq!(sim.stats().wakes, 1);
     assert!(sim.stats().busy_nacks >= 1, "the driver polled through busy");
     // Idle and sleep are NACKed unless the device is awake.
-    assert!(matches!(dev.sleep(), Err(Error::Bus(_))));
+    assert!(matches!(dev.sleep(), Err(AteccError::Bus(_))));
     ok(dev.wake());
     ok(dev.sleep());
     assert_eq!(sim.power(), Power::Sleep);
@@ -66,9 +66,9 @@ fn blank_device_refuses_keys_and_signatures() {
     assert!(report.is_atecc608() && report.problems.is_empty());
     assert!(!report.locks.config_locked && !report.locks.data_locked);
     assert_eq!(report.serial[..2], [0x01, 0x23]);
-    assert!(matches!(report.ready_to_sign(), Err(Error::NotProvisioned(_))));
-    assert!(matches!(dev.provision_key(0), Err(Error::NotProvisioned(_))));
-    assert!(matches!(dev.lock_data(&report.serial), Err(Error::Confirmation(_))));
+    assert!(matches!(report.ready_to_sign(), Err(AteccError::NotProvisioned(_))));
+    assert!(matches!(dev.provision_key(0), Err(AteccError::NotProvisioned(_))));
+    assert!(matches!(dev.lock_data(&report.serial), Err(AteccError::Confirmation(_))));
 }
 
 #[test]
@@ -84,7 +84,7 @@ fn config_writes_follow_the_lock_rules() {
     assert_eq!(status(dev.write_config_word(0x15, [0; 4])), Status::ExecutionError);
     let mut expected = ok(dev.read_config());
     expected.0[30] ^= 1;
-    assert!(matches!(dev.lock_config(&expected), Err(Error::Confirmation(_))));
+    assert!(matches!(dev.lock_config(&expected), Err(AteccError::Confirmation(_))));
     // The device checks the CRC itself too.
     assert_eq!(status(dev.lock_config_zone(expected.crc())), Status::ExecutionError);
     expected.0[30] ^= 1;
@@ -94,7 +94,7 @@ fn config_writes_follow_the_lock_rules() {
     assert_eq!(status(dev.lock_config_zone(expected.crc())), Status::ExecutionError);
     // Slot 3 kept KeyConfig 0x001C: not a private P-256 key.
     assert_eq!(ok(dev.inspect(3)).problems, [SlotProblem::NotPrivate, SlotProblem::NotP256(7), SlotProblem::NoPubInfo]);
-    assert!(matches!(dev.provision_key(3), Err(Error::NotProvisioned(_))));
+    assert!(matches!(dev.provision_key(3), Err(AteccError::NotProvisioned(_))));
 }
 
 #[test]
@@ -165,7 +165,7 @@ fn regenerable_slot_until_locked() {
     assert_eq!(ok(dev.public_key(0)), second);
     ok(dev.lock_slot(0));
     assert!(ok(dev.lock_status()).slot_locked(0));
-    assert!(matches!(dev.provision_key(0), Err(Error::NotProvisioned(_))));
+    assert!(matches!(dev.provision_key(0), Err(AteccError::NotProvisioned(_))));
     assert_eq!(status(dev.generate_key(0)), Status::ExecutionError);
     assert_eq!(status(dev.lock_slot(0)), Status::ExecutionError);
 }
@@ -201,11 +201,11 @@ fn reply_crc_errors_are_retried_then_reported() {
     assert_eq!(ok(dev.info()), [0, 0, 0x60, 3]);
     assert_eq!(sim.stats().commands, 2);
     sim.inject(Fault::CorruptReply(10));
-    assert_eq!(dev.info(), Err(Error::ResponseCrc { opcode: opcode::INFO }));
+    assert_eq!(dev.info(), Err(AteccError::ResponseCrc { opcode: opcode::INFO }));
     // Lock is not idempotent: one attempt, the error is reported.
     let crc = sim.config().crc();
     sim.inject(Fault::CorruptReply(1));
-    assert_eq!(dev.lock_config_zone(crc), Err(Error::ResponseCrc { opcode: opcode::LOCK }));
+    assert_eq!(dev.lock_config_zone(crc), Err(AteccError::ResponseCrc { opcode: opcode::LOCK }));
     assert!(sim.config().lock_status().config_locked);
 }
 
@@ -227,7 +227,7 @@ fn missed_wakes_and_nacks_are_retried() {
     sim.inject(Fault::NoWake(3));
     assert_eq!(ok(dev.info()), [0, 0, 0x60, 3]);
     sim.inject(Fault::NoWake(100));
-    assert_eq!(dev.info(), Err(Error::WakeFailed { attempts: 5 }));
+    assert_eq!(dev.info(), Err(AteccError::WakeFailed { attempts: 5 }));
     let sim = SimAtecc::new();
     let mut dev = device(&sim);
     sim.inject(Fault::Nack(2));
@@ -238,7 +238,7 @@ fn missed_wakes_and_nacks_are_retried() {
 fn wrong_address_never_wakes() {
     let sim = SimAtecc::new();
     sim.set_address(0x35);
-    assert!(matches!(device(&sim).info(), Err(Error::WakeFailed { .. })));
+    assert!(matches!(device(&sim).info(), Err(AteccError::WakeFailed { .. })));
     let mut dev = Atecc::with_options(sim.clone(), sim.clone(), Options { address: 0x35, ..Options::default() });
     assert_eq!(ok(dev.info()), [0, 0, 0x60, 3]);
     assert_eq!(ok(dev.read_config()).i2c_address(), 0x35);
@@ -249,7 +249,7 @@ fn busy_past_the_deadline_times_out() {
     let sim = SimAtecc::new();
     let mut dev = device(&sim);
     sim.inject(Fault::Busy(20));
-    assert_eq!(dev.info(), Err(Error::Timeout { opcode: opcode::INFO, ms: 7 }));
+    assert_eq!(dev.info(), Err(AteccError::Timeout { opcode: opcode::INFO, ms: 7 }));
     // Within the deadline, busy is just polled through.
     let sim = SimAtecc::new();
     let mut dev = device(&sim);
@@ -325,7 +325,7 @@ fn data_slots_follow_the_lock_rules() {
 fn self_test_failure_is_reported() {
     let sim = SimAtecc::new();
     sim.inject(Fault::SelfTestFailure);
-    assert_eq!(device(&sim).info(), Err(Error::SelfTestFailed));
+    assert_eq!(device(&sim).info(), Err(AteccError::SelfTestFailed));
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use embedded_hal::i2c::{ErrorKind, NoAcknowledgeSource};
 use embedded_hal_mock::eh1::delay::NoopDelay;
 use embedded_hal_mock::eh1::i2c::{Mock, Transaction as T};
-use wsc_hsm_atecc::{Atecc, Error, NonceTarget, Options, Status};
+use wsc_hsm_atecc::{Atecc, AteccError, NonceTarget, Options, Status};
 
 const NACK: ErrorKind = ErrorKind::NoAcknowledge(NoAcknowledgeSource::Address);
 
@@ -64,14 +64,14 @@ fn execution_error_is_typed() {
         T::write(0x60, vec![0x02]),
     ]);
     let r = run(script, Options::default(), |d| d.sign_external(0, wsc_hsm_atecc::SignSource::MessageDigestBuffer));
-    assert_eq!(r, Err(Error::Status { opcode: 0x41, status: Status::ExecutionError }));
+    assert_eq!(r, Err(AteccError::Status { opcode: 0x41, status: Status::ExecutionError }));
 }
 
 #[test]
 fn self_test_wake_reply_is_classified_by_crc() {
     // The CRC-correct frame is a self-test failure.
     let script = vec![T::write(0x00, vec![0x00]).with_error(NACK), T::read(0x60, vec![0x04, 0x07, 0x40, 0xC2])];
-    assert_eq!(run(script, Options::default(), |d| d.wake()), Err(Error::SelfTestFailed));
+    assert_eq!(run(script, Options::default(), |d| d.wake()), Err(AteccError::SelfTestFailed));
     // cryptoauthlib's constant has a bad CRC: noise, so idle and pulse again.
     let script = vec![
         T::write(0x00, vec![0x00]).with_error(NACK),
@@ -79,7 +79,7 @@ fn self_test_wake_reply_is_classified_by_crc() {
         T::write(0x60, vec![0x02]),
     ];
     let options = Options { wake_attempts: 1, ..Options::default() };
-    assert_eq!(run(script, options, |d| d.wake()), Err(Error::WakeFailed { attempts: 1 }));
+    assert_eq!(run(script, options, |d| d.wake()), Err(AteccError::WakeFailed { attempts: 1 }));
 }
 
 #[test]

@@ -66,15 +66,18 @@ pub const MAX_BUNDLE_LEN: usize = 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeylessError {
-    /// The bundle does not parse.
-    #[error("invalid bundle: {0}")]
-    Bundle(String),
-    /// The trust root does not parse or cannot be used.
-    #[error("invalid trust root: {0}")]
-    TrustRoot(String),
-    /// A policy setting is invalid.
-    #[error("invalid policy: {0}")]
-    Policy(String),
+    /// The bundle does not parse; the source says why.
+    #[error("invalid bundle")]
+    Bundle(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The trust root does not parse or cannot be used; the source says why.
+    #[error("invalid trust root")]
+    TrustRoot(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A policy setting is invalid; the source says why.
+    #[error("invalid policy")]
+    Policy(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The policy's public key does not parse.
+    #[error("invalid policy: invalid public key")]
+    PublicKey(#[source] sigstore_verify::types::Error),
     /// A regular expression of the policy does not parse on its own.
     #[error("invalid regular expression {pattern:?}")]
     Regex {
@@ -115,7 +118,7 @@ pub enum KeylessError {
         expected: String,
     },
     /// A module-level error.
-    #[error("{0}")]
+    #[error(transparent)]
     Core(#[from] wsc_core::Error),
 }
 
@@ -181,7 +184,7 @@ fn record_digest(bundle: &Bundle) -> Result<[u8; 32], KeylessError> {
 }
 
 fn parse_bundle(json: &str) -> Result<Bundle, KeylessError> {
-    Bundle::from_json(json).map_err(|e| KeylessError::Bundle(e.to_string()))
+    Bundle::from_json(json).map_err(|e| KeylessError::Bundle(e.into()))
 }
 
 /// A regular expression that must match a whole value: `^(?:pattern)$`,
@@ -228,7 +231,7 @@ pub fn staging_root() -> Result<TrustedRoot, KeylessError> {
 
 /// A trust root from its JSON (`application/vnd.dev.sigstore.trustedroot+json`).
 pub fn root_from_json(json: &str) -> Result<TrustedRoot, KeylessError> {
-    TrustedRoot::from_json(json).map_err(|e| KeylessError::TrustRoot(e.to_string()))
+    TrustedRoot::from_json(json).map_err(|e| KeylessError::TrustRoot(e.into()))
 }
 
 /// How a string claim is matched.
@@ -391,9 +394,7 @@ pub enum Expectation {
 impl Expectation {
     /// A managed key from its PEM (SubjectPublicKeyInfo).
     pub fn key_from_pem(pem: &str) -> Result<Self, KeylessError> {
-        DerPublicKey::from_pem(pem)
-            .map(Expectation::Key)
-            .map_err(|e| KeylessError::Policy(format!("invalid public key: {e}")))
+        DerPublicKey::from_pem(pem).map(Expectation::Key).map_err(KeylessError::PublicKey)
     }
 }
 
@@ -451,7 +452,7 @@ impl fmt::Debug for BundleVerifier {
 impl BundleVerifier {
     /// Prepares the trust root's keys and certificates.
     pub fn new(root: &TrustedRoot, expectation: Expectation) -> Result<Self, KeylessError> {
-        let verifier = Verifier::new(root).map_err(|e| KeylessError::TrustRoot(e.to_string()))?;
+        let verifier = Verifier::new(root).map_err(|e| KeylessError::TrustRoot(e.into()))?;
         Ok(BundleVerifier { verifier, expectation })
     }
 
@@ -565,7 +566,7 @@ impl RecordVerifier for BundleVerifier {
             Ok(id) => RecordOutcome::Valid(
                 Evidence::new(id.signer.clone()).with_time(id.time.clone()).with_description(id.to_string()),
             ),
-            Err(e) => RecordOutcome::Invalid { reason: e.to_string() },
+            Err(e) => RecordOutcome::Invalid { reason: wsc_core::Chain(&e).to_string() },
         }
     }
 }
@@ -592,9 +593,9 @@ impl BundleRecord {
         let digest = record_digest(&parse_bundle(text)?)?;
         // Stored compact, so the record does not carry the file's formatting.
         let compact = serde_json::to_vec(
-            &serde_json::from_str::<serde_json::Value>(text).map_err(|e| KeylessError::Bundle(e.to_string()))?,
+            &serde_json::from_str::<serde_json::Value>(text).map_err(|e| KeylessError::Bundle(e.into()))?,
         )
-        .map_err(|e| KeylessError::Bundle(e.to_string()))?;
+        .map_err(|e| KeylessError::Bundle(e.into()))?;
         Ok(BundleRecord { bundle: compact, digest })
     }
 }

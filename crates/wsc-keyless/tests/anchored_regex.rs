@@ -96,7 +96,7 @@ fn anchored_regex_table() {
 #[test]
 fn a_refused_pattern_says_why() {
     let e = anchored_regex("nomatch)|(?:").expect_err("refused");
-    assert!(e.to_string().contains("nomatch)|(?:"), "{e}");
+    assert!(wsc_core::Chain(&e).to_string().contains("nomatch)|(?:"), "{e}");
     let source = std::error::Error::source(&e).expect("a source").to_string();
     assert!(source.contains("unopened group"), "{source}");
 }

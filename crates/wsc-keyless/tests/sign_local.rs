@@ -141,7 +141,7 @@ fn every_fault_ends_in_a_clear_error_or_a_retry() {
     // A Retry-After longer than allowed fails at once.
     f.rate_limit(1, 3600);
     let err = s.sign_message(b"m").expect_err("429");
-    assert!(err.to_string().contains("Retry-After too long"), "{err}");
+    assert!(wsc_core::Chain(&err).to_string().contains("Retry-After too long"), "{err}");
     f.clear();
 
     // A bad SET or a bad SCT: the bundle does not verify, nothing is returned.
@@ -153,14 +153,21 @@ fn every_fault_ends_in_a_clear_error_or_a_retry() {
     // With a TSA, the SCT is checked before anything is logged.
     let logged = inst.requests("/api/v1/log/entries");
     let err = signer(&inst, IDENTITY).expect_err("bad SCT");
-    assert!(matches!(err, SignError::Certificate(_)) && err.to_string().to_lowercase().contains("sct"), "{err}");
+    assert!(
+        matches!(err, SignError::Certificate { .. })
+            && wsc_core::Chain(&err).to_string().to_lowercase().contains("sct"),
+        "{err}"
+    );
     assert_eq!(inst.requests("/api/v1/log/entries"), logged, "nothing logged");
     // Without one, with the first bundle, before anything is returned.
     let token = IdentityToken::new(inst.mint_token(IDENTITY).expect("token")).expect("token");
     let s2 = KeylessSigner::new(token, services_with(&inst, &builder(&inst), &fast(), false), &root(&inst))
         .expect("no SCT check without a verified time");
     let err = s2.sign_message(b"m").expect_err("bad SCT");
-    assert!(matches!(err, SignError::Verify(_)) && err.to_string().to_lowercase().contains("sct"), "{err}");
+    assert!(
+        matches!(err, SignError::Verify(_)) && wsc_core::Chain(&err).to_string().to_lowercase().contains("sct"),
+        "{err}"
+    );
     f.clear();
 
     // A chain from another CA, or a detached SCT: refused before anything is logged.
@@ -171,7 +178,10 @@ fn every_fault_ends_in_a_clear_error_or_a_retry() {
         let logged = inst.requests(rekor);
         fault();
         let err = signer(&inst, IDENTITY).expect_err(needle);
-        assert!(matches!(err, SignError::Certificate(_)) && err.to_string().contains(needle), "{err}");
+        assert!(
+            matches!(err, SignError::Certificate { .. }) && wsc_core::Chain(&err).to_string().contains(needle),
+            "{err}"
+        );
         assert_eq!(inst.requests(rekor), logged, "nothing logged");
         f.clear();
     }
@@ -182,7 +192,11 @@ fn every_fault_ends_in_a_clear_error_or_a_retry() {
     f.slow(1500);
     let token = IdentityToken::new(inst.mint_token(IDENTITY).expect("token")).expect("token");
     let err = KeylessSigner::new(token, services_with(&inst, &b, &opts, false), &root(&inst)).expect_err("slow");
-    assert!(err.to_string().contains("Fulcio") && err.to_string().contains("after 2 attempt(s)"), "{err}");
+    assert!(
+        wsc_core::Chain(&err).to_string().contains("Fulcio")
+            && wsc_core::Chain(&err).to_string().contains("after 2 attempt(s)"),
+        "{err}"
+    );
     f.clear();
 
     // An expired token or one for another audience: Fulcio refuses, the error says so.
@@ -193,7 +207,7 @@ fn every_fault_ends_in_a_clear_error_or_a_retry() {
         &root(&inst),
     )
     .expect_err("audience");
-    assert!(err.to_string().contains("HTTP 401"), "{err}");
+    assert!(wsc_core::Chain(&err).to_string().contains("HTTP 401"), "{err}");
     let expired = inst.mint_token_with(IDENTITY, "sigstore", -60).expect("token");
     assert!(IdentityToken::new(expired).expect_err("expired").to_string().contains("expired"));
 }
@@ -247,7 +261,7 @@ fn pinned_https_end_to_end() {
         let services = Services::from_signing_config(&cfg, &b, &fast(), true)?;
         let token = IdentityToken::new(inst.mint_token(IDENTITY).expect("token"))?;
         let s = KeylessSigner::new(token, services, &root)?;
-        wsc_core::sign(&module(7), &s).map_err(|e| SignError::Config(e.to_string()))
+        wsc_core::sign(&module(7), &s).map_err(|e| SignError::config("signing").because(e))
     };
     // The right pin on every service: signed and verified. The pins are
     // computed by openssl, not by wsc-pinning's own `Pin::of_*`.
@@ -279,7 +293,7 @@ fn pinned_https_end_to_end() {
     let wrong = Pin([7; 32]);
     let pins = PinningConfig::new().with_service_pins(Service::Fulcio, vec![wrong]);
     let err = sign_with(pins).expect_err("wrong pin");
-    assert!(err.to_string().contains("Fulcio"), "{err}");
+    assert!(wsc_core::Chain(&err).to_string().contains("Fulcio"), "{err}");
     // Strict mode without pins for Rekor: refused before connecting.
     let pins = PinningConfig::new().require_pinning(true).with_service_pins(Service::Fulcio, vec![right]);
     assert!(sign_with(pins).is_err());
@@ -443,9 +457,9 @@ fn rekor_v2_chosen_by_the_signing_config() {
     // No timestamps with a v2 log: refused before any request.
     let cfg = SigningConfig::from_file(inst.dir().join("signing_config.json")).expect("signing config");
     let err = Services::from_signing_config(&cfg, &builder(&inst), &fast(), false).expect_err("v2 without TSA");
-    assert!(err.to_string().contains("RFC 3161"), "{err}");
+    assert!(wsc_core::Chain(&err).to_string().contains("RFC 3161"), "{err}");
     // DSSE goes to v1 logs only.
     let statement = format!(r#"{{"subject":[{{"digest":{{"sha256":"{}"}}}}]}}"#, "ab".repeat(32));
     let err = s.sign_in_toto(statement.as_bytes()).expect_err("dsse on v2");
-    assert!(err.to_string().contains("Rekor v1 logs only"), "{err}");
+    assert!(wsc_core::Chain(&err).to_string().contains("Rekor v1 logs only"), "{err}");
 }

@@ -39,7 +39,7 @@ pub use verifier::{PinFailure, PinningVerifier};
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rustls::RootCertStore;
@@ -92,30 +92,42 @@ pub enum PinningError {
     /// Plain http was asked for while pinning is required.
     #[error("plain http:// is refused: certificate pinning is required (WSC_REQUIRE_CERT_PINNING)")]
     HttpRefused,
-    /// A URL that does not parse.
-    #[error("invalid URL {url:?}: {reason}")]
+    /// A URL that does not parse, or whose host is not a DNS name or an
+    /// IP address.
+    #[error("invalid URL {url:?}")]
     InvalidUrl {
         /// The URL.
         url: String,
         /// Why.
-        reason: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A URL without a host.
+    #[error("invalid URL {url:?}: no host")]
+    NoHost {
+        /// The URL.
+        url: String,
     },
     /// A PEM file with no usable certificate.
     #[error("no certificate could be read from the CA file")]
     NoCertificates,
     /// TLS configuration failed.
-    #[error("TLS configuration: {0}")]
-    Tls(String),
+    #[error("TLS configuration")]
+    Tls(#[source] rustls::Error),
+    /// The WebPKI verifier could not be built from the roots.
+    #[error("TLS configuration: the certificate verifier")]
+    Verifier(#[source] rustls::client::VerifierBuilderError),
     /// The HTTP client could not be built.
-    #[error("HTTP client: {0}")]
-    Http(String),
+    #[error("HTTP client")]
+    Http(#[source] reqwest::Error),
     /// Network I/O.
-    #[error("connecting to {host}: {error}")]
+    #[error("connecting to {host}")]
     Connect {
         /// host:port.
         host: String,
         /// The error.
-        error: std::io::Error,
+        #[source]
+        source: std::io::Error,
     },
 }
 
@@ -135,7 +147,7 @@ pub fn roots_from_pem(pem: &[u8]) -> Result<RootCertStore, PinningError> {
     let mut roots = RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(pem) {
         let cert = cert.map_err(|_| PinningError::NoCertificates)?;
-        roots.add(cert).map_err(|e| PinningError::Tls(e.to_string()))?;
+        roots.add(cert).map_err(PinningError::Tls)?;
     }
     if roots.is_empty() {
         return Err(PinningError::NoCertificates);
@@ -240,9 +252,7 @@ impl ClientBuilder {
     /// theirs.
     pub fn build(&self, service: Service, url: &str) -> Result<PinnedClient, PinningError> {
         let p = self.prepare(service, url)?;
-        let client = configure!(reqwest::blocking::Client::builder(), p)
-            .build()
-            .map_err(|e| PinningError::Http(e.to_string()))?;
+        let client = configure!(reqwest::blocking::Client::builder(), p).build().map_err(PinningError::Http)?;
         Ok(PinnedClient { client, pinned: p.pinned, host: p.host })
     }
 
@@ -251,8 +261,7 @@ impl ClientBuilder {
     /// policy. Its requests need a tokio runtime.
     pub fn build_async(&self, service: Service, url: &str) -> Result<PinnedAsyncClient, PinningError> {
         let p = self.prepare(service, url)?;
-        let client =
-            configure!(reqwest::Client::builder(), p).build().map_err(|e| PinningError::Http(e.to_string()))?;
+        let client = configure!(reqwest::Client::builder(), p).build().map_err(PinningError::Http)?;
         Ok(PinnedAsyncClient { client, pinned: p.pinned, host: p.host })
     }
 
@@ -281,7 +290,7 @@ impl ClientBuilder {
         let verifier = PinningVerifier::new(self.roots.clone(), hosts, strict)?;
         let tls = rustls::ClientConfig::builder_with_provider(crypto_provider())
             .with_safe_default_protocol_versions()
-            .map_err(|e| PinningError::Tls(e.to_string()))?
+            .map_err(PinningError::Tls)?
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(verifier))
             .with_no_client_auth();
@@ -318,11 +327,11 @@ pub struct Presented {
 
 /// Parses a URL and returns it with its host: lower case, IPv6 brackets removed.
 fn parse_url(url: &str) -> Result<(reqwest::Url, String), PinningError> {
-    let invalid = |reason: String| PinningError::InvalidUrl { url: url.to_string(), reason };
-    let parsed = reqwest::Url::parse(url).map_err(|e| invalid(e.to_string()))?;
+    let parsed =
+        reqwest::Url::parse(url).map_err(|e| PinningError::InvalidUrl { url: url.to_string(), source: e.into() })?;
     let host = parsed
         .host_str()
-        .ok_or_else(|| invalid("no host".into()))?
+        .ok_or_else(|| PinningError::NoHost { url: url.to_string() })?
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_ascii_lowercase();
@@ -342,15 +351,15 @@ pub fn presented_chain(url: &str, roots: RootCertStore) -> Result<Presented, Pin
     let recorder = Arc::new(Recorder::new(roots)?);
     let tls = rustls::ClientConfig::builder_with_provider(crypto_provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| PinningError::Tls(e.to_string()))?
+        .map_err(PinningError::Tls)?
         .dangerous()
         .with_custom_certificate_verifier(recorder.clone())
         .with_no_client_auth();
     let name = ServerName::try_from(host.clone())
-        .map_err(|e| PinningError::InvalidUrl { url: url.into(), reason: e.to_string() })?;
-    let mut conn = rustls::ClientConnection::new(Arc::new(tls), name).map_err(|e| PinningError::Tls(e.to_string()))?;
+        .map_err(|e| PinningError::InvalidUrl { url: url.into(), source: e.into() })?;
+    let mut conn = rustls::ClientConnection::new(Arc::new(tls), name).map_err(PinningError::Tls)?;
     let target = format!("{host}:{port}");
-    let connect_err = |error| PinningError::Connect { host: target.clone(), error };
+    let connect_err = |source| PinningError::Connect { host: target.clone(), source };
     let addr = (host.as_str(), port)
         .to_socket_addrs()
         .map_err(connect_err)?
@@ -368,8 +377,8 @@ pub fn presented_chain(url: &str, roots: RootCertStore) -> Result<Presented, Pin
     let _ = sock.flush();
     let mut sink = [0u8; 1];
     let _ = sock.read(&mut sink);
-    let chain = recorder.chain.lock().map_err(|_| PinningError::Tls("poisoned".into()))?.clone();
-    let webpki_error = recorder.error.lock().map_err(|_| PinningError::Tls("poisoned".into()))?.clone();
+    let chain = recorder.chain.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    let webpki_error = recorder.error.lock().unwrap_or_else(PoisonError::into_inner).clone();
     Ok(Presented { chain: describe_chain(&chain), webpki_error })
 }
 
@@ -392,7 +401,7 @@ impl Recorder {
             Some(
                 rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
                     .build()
-                    .map_err(|e| PinningError::Tls(e.to_string()))?,
+                    .map_err(PinningError::Verifier)?,
             )
         };
         Ok(Recorder {

@@ -29,8 +29,8 @@ pub enum ServiceError {
     /// The client could not be built (URL policy, pins, TLS).
     #[error("{service} at {url}")]
     Client {
-        /// Which service ("Fulcio", "the OIDC issuer", ...).
-        service: &'static str,
+        /// Which service.
+        service: Service,
         /// The URL.
         url: String,
         /// Why.
@@ -41,33 +41,32 @@ pub enum ServiceError {
     #[error("{service} at {url}: the request cannot be built")]
     Request {
         /// Which service.
-        service: &'static str,
+        service: Service,
         /// The URL.
         url: String,
         /// Why.
         #[source]
         source: reqwest::Error,
     },
-    /// No answer after every attempt (connection, TLS, timeout). The
-    /// message spells out the last failure's whole chain (a wrong pin, a
-    /// refused connection), and `error` is not a `source`: signers hand
-    /// errors to wsc-core as text, so a source chain would be lost there.
-    #[error("{service} at {url}: {} (after {attempts} attempt(s))", chain(.error))]
+    /// No answer after every attempt (connection, TLS, timeout). The last
+    /// failure (a wrong pin, a refused connection) is the source.
+    #[error("{service} at {url}: no answer after {attempts} attempt(s)")]
     Unreachable {
         /// Which service.
-        service: &'static str,
+        service: Service,
         /// The URL.
         url: String,
         /// Attempts made.
         attempts: u32,
         /// The last failure.
-        error: reqwest::Error,
+        #[source]
+        source: reqwest::Error,
     },
     /// The answer could not be read.
     #[error("{service} at {url}: reading the answer")]
     Read {
         /// Which service.
-        service: &'static str,
+        service: Service,
         /// The URL.
         url: String,
         /// Why.
@@ -78,7 +77,7 @@ pub enum ServiceError {
     #[error("{service} at {url}: answer larger than {limit} bytes")]
     TooLarge {
         /// Which service.
-        service: &'static str,
+        service: Service,
         /// The URL.
         url: String,
         /// The cap.
@@ -88,7 +87,7 @@ pub enum ServiceError {
     #[error("{service} at {url} answered HTTP {status} after {attempts} attempt(s): {message}")]
     Status {
         /// Which service.
-        service: &'static str,
+        service: Service,
         /// The URL.
         url: String,
         /// The last status code.
@@ -191,7 +190,7 @@ pub struct Answer {
 /// A pinned client for one service, with retries and a rate limit.
 #[derive(Debug)]
 pub struct ServiceClient {
-    name: &'static str,
+    service: Service,
     url: String,
     client: Client,
     pinned: bool,
@@ -204,22 +203,18 @@ pub struct ServiceClient {
 
 impl ServiceClient {
     /// A client for `service` at `url`, built by `builder` (pins, roots,
-    /// timeouts, the plain-http rule). `name` names the service in errors.
+    /// timeouts, the plain-http rule).
     pub fn new(
         builder: &ClientBuilder,
         service: Service,
-        name: &'static str,
         url: &str,
         options: &ServiceOptions,
     ) -> Result<Self, ServiceError> {
-        let pinned = builder.build(service, url).map_err(|source| ServiceError::Client {
-            service: name,
-            url: url.into(),
-            source,
-        })?;
+        let pinned =
+            builder.build(service, url).map_err(|source| ServiceError::Client { service, url: url.into(), source })?;
         let limit = options.rate_limit_per_second.map(RateLimit::per_second).transpose()?.map(Arc::new);
         Ok(ServiceClient {
-            name,
+            service,
             url: url.trim_end_matches('/').to_string(),
             client: pinned.client,
             pinned: pinned.pinned,
@@ -283,10 +278,10 @@ impl ServiceClient {
                     (self.status_error(url, &answer, attempt, ""), after)
                 }
                 Err(source) if source.is_builder() => {
-                    return Err(ServiceError::Request { service: self.name, url: url.into(), source });
+                    return Err(ServiceError::Request { service: self.service, url: url.into(), source });
                 }
                 Err(source) => (
-                    ServiceError::Unreachable { service: self.name, url: url.into(), attempts: attempt, error: source },
+                    ServiceError::Unreachable { service: self.service, url: url.into(), attempts: attempt, source },
                     None,
                 ),
             };
@@ -326,16 +321,16 @@ impl ServiceClient {
     fn read_body(&self, url: &str, resp: reqwest::blocking::Response) -> Result<Vec<u8>, ServiceError> {
         read_capped(resp, self.max_answer).map_err(|source| {
             if source.kind() == std::io::ErrorKind::FileTooLarge {
-                ServiceError::TooLarge { service: self.name, url: url.into(), limit: self.max_answer }
+                ServiceError::TooLarge { service: self.service, url: url.into(), limit: self.max_answer }
             } else {
-                ServiceError::Read { service: self.name, url: url.into(), source }
+                ServiceError::Read { service: self.service, url: url.into(), source }
             }
         })
     }
 
     fn status_error(&self, url: &str, a: &Answer, attempts: u32, note: &str) -> ServiceError {
         ServiceError::Status {
-            service: self.name,
+            service: self.service,
             url: url.into(),
             status: a.status,
             attempts,
@@ -374,18 +369,6 @@ pub fn read_capped(r: impl Read, limit: u64) -> std::io::Result<Vec<u8>> {
         return Err(std::io::Error::new(std::io::ErrorKind::FileTooLarge, format!("more than {limit} bytes")));
     }
     Ok(buf)
-}
-
-/// An error and its sources, joined with ": ".
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut next = e.source();
-    while let Some(inner) = next {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        next = inner.source();
-    }
-    s
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is not used by Sigstore services).

@@ -62,7 +62,7 @@ impl PinningVerifier {
     ) -> Result<Self, PinningError> {
         let webpki = WebPkiServerVerifier::builder_with_provider(roots.clone(), crypto_provider())
             .build()
-            .map_err(|e| PinningError::Tls(e.to_string()))?;
+            .map_err(PinningError::Verifier)?;
         Ok(PinningVerifier { webpki, roots, pins, require })
     }
 

@@ -139,16 +139,15 @@ impl Ca {
     pub fn intermediate_with_key(&self, profile: &CaProfile, key: SecretKey) -> Result<Ca> {
         match (self.certificate().basic_constraints, profile.path_len) {
             (Some((true, Some(0))), _) => {
-                return Err(PkiError::Issue(format!(
-                    "{} has path length 0: it may issue device certificates only",
-                    self.certificate().subject
-                )));
+                return Err(PkiError::Issue(
+                    format!("{} has path length 0: it may issue device certificates only", self.certificate().subject)
+                        .into(),
+                ));
             }
             (Some((true, Some(max))), Some(n)) if n >= max => {
-                return Err(PkiError::Issue(format!(
-                    "path length {n} is not below the issuer's {max}; use at most {}",
-                    max - 1
-                )));
+                return Err(PkiError::Issue(
+                    format!("path length {n} is not below the issuer's {max}; use at most {}", max - 1).into(),
+                ));
             }
             (Some((true, Some(_))), None) => {
                 return Err(PkiError::Issue("the issuer has a path length, so the new CA needs a smaller one".into()));
@@ -170,10 +169,10 @@ impl Ca {
         // Two CAs of one name on a path make it ambiguous (and the second
         // would look self-issued, like a root): refused.
         if let Some(same) = self.chain.iter().find(|c| c.subject_der == info.subject_der) {
-            return Err(PkiError::Issue(format!(
-                "the new CA would have the same name as {} above it; give it another name",
-                same.subject
-            )));
+            return Err(PkiError::Issue(
+                format!("the new CA would have the same name as {} above it; give it another name", same.subject)
+                    .into(),
+            ));
         }
         let mut chain = vec![info];
         chain.extend(self.chain.iter().cloned());
@@ -270,7 +269,7 @@ impl Ca {
         params.distinguished_name = rcgen::DistinguishedName::new();
         params.distinguished_name.push(DnType::CommonName, DnValue::Utf8String(id));
         params.subject_alt_names =
-            vec![SanType::URI(uri.try_into().map_err(|e: rcgen::Error| PkiError::Issue(e.to_string()))?)];
+            vec![SanType::URI(uri.try_into().map_err(|e: rcgen::Error| PkiError::Issue(e.into()))?)];
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
@@ -331,13 +330,7 @@ impl Ca {
     fn clamp(&self, start: SystemTime, want: Duration) -> Result<Duration> {
         let me = self.certificate();
         if !me.valid_at(start) {
-            return Err(PkiError::Issue(format!(
-                "{} is not valid at {} (valid {} to {})",
-                me.subject,
-                x509::format_rfc3339(start),
-                x509::format_rfc3339(me.not_before),
-                x509::format_rfc3339(me.not_after)
-            )));
+            return Err(PkiError::Issue(me.not_valid_at(start).into()));
         }
         let left = me.not_after.duration_since(start).unwrap_or(Duration::ZERO);
         Ok(want.min(left))

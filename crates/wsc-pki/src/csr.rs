@@ -58,7 +58,7 @@ impl Csr {
         let mut params = rcgen::CertificateParams::default();
         params.distinguished_name = rcgen::DistinguishedName::new();
         params.distinguished_name.push(rcgen::DnType::CommonName, rcgen::DnValue::Utf8String(device_id.into()));
-        let ia5 = uri.clone().try_into().map_err(|e: rcgen::Error| PkiError::Csr(e.to_string()))?;
+        let ia5 = uri.clone().try_into().map_err(|e: rcgen::Error| PkiError::Csr(e.into()))?;
         params.subject_alt_names = vec![rcgen::SanType::URI(ia5)];
         let csr = params.serialize_request(&key).map_err(|e| key.error(e))?;
         Csr::from_der(csr.der())

@@ -1,24 +1,32 @@
 //! The crate's one error type.
 
+/// A cause kept as an error's source.
+pub(crate) type Cause = Box<dyn std::error::Error + Send + Sync>;
+
 /// Everything that can go wrong in wsc-pki.
 ///
 /// Most variants say an input is unusable; the verification variants say
 /// a certificate-bound signature was checked and the answer is no
 /// ([`PkiError::is_verification_failure`]). [`PkiError::Leaf`] is both:
 /// from a verifier a refused record, from a signer nothing signed.
+///
+/// A cause (a DER, PEM, rcgen or transport error) is the `source`, never
+/// part of the message; where wsc has no cause but its own words, the
+/// source is that text.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PkiError {
     /// PEM text that does not decode, or holds the wrong kind of block.
-    #[error("PEM: {0}")]
-    Pem(String),
+    #[error("PEM")]
+    Pem(#[source] Cause),
     /// DER that does not parse as what was expected.
-    #[error("cannot parse the {what}: {reason}")]
+    #[error("cannot parse the {what}")]
     Parse {
         /// What was being parsed.
         what: &'static str,
         /// Why it failed.
-        reason: String,
+        #[source]
+        source: Cause,
     },
     /// A key that wsc-core cannot read.
     #[error(transparent)]
@@ -35,14 +43,14 @@ pub enum PkiError {
     #[error("unsupported algorithm: {0}")]
     UnsupportedAlgorithm(String),
     /// The signer failed.
-    #[error("the signer failed: {0}")]
+    #[error("the signer failed")]
     Signer(#[from] wsc_core::SignerError),
     /// A CSR whose own signature does not verify.
     #[error("the CSR's signature does not verify with the key it carries")]
     CsrSignature,
     /// A CSR that cannot be used under the device profile.
-    #[error("unusable CSR: {0}")]
-    Csr(String),
+    #[error("unusable CSR")]
+    Csr(#[source] Cause),
     /// A device id that cannot be written as a URI.
     #[error("invalid device id {0:?}: use letters, digits and . _ ~ -, or an absolute URI")]
     DeviceId(String),
@@ -61,11 +69,20 @@ pub enum PkiError {
     #[error("not a CA certificate: {0}")]
     NotCa(String),
     /// Issuing failed, or a CA cannot issue.
-    #[error("cannot issue: {0}")]
-    Issue(String),
-    /// A time that cannot be parsed or represented.
-    #[error("time: {0}")]
-    Time(String),
+    #[error("cannot issue")]
+    Issue(#[source] Cause),
+    /// A time that cannot be represented.
+    #[error("time")]
+    Time(#[source] Cause),
+    /// A time that does not parse.
+    #[error("time: {text:?} is not an RFC 3339 time")]
+    TimeText {
+        /// The text given.
+        text: String,
+        /// Why it does not parse.
+        #[source]
+        source: time::error::Parse,
+    },
     /// A certificate-bound record whose bytes do not decode.
     #[error("malformed certificate-bound record: {0}")]
     Record(String),
@@ -98,13 +115,13 @@ pub enum PkiError {
     },
 
     /// Timestamps cannot be set up, or the TSA cannot be reached.
-    #[error("timestamp authority: {0}")]
-    Tsa(String),
+    #[error("timestamp authority")]
+    Tsa(#[source] Cause),
 
     /// The timestamp request could not be made, or the TSA's answer cannot
     /// be used (refused, malformed, no token, too large).
-    #[error("timestamp authority: {0}")]
-    TsaAnswer(wsc_tsp::TspError),
+    #[error("timestamp authority")]
+    TsaAnswer(#[source] wsc_tsp::TspError),
 
     /// The record's RFC 3161 timestamp does not verify, is missing, or its
     /// time is outside what the policy allows.
@@ -157,8 +174,8 @@ impl PkiError {
         )
     }
 
-    pub(crate) fn parse(what: &'static str, reason: impl ToString) -> Self {
-        PkiError::Parse { what, reason: reason.to_string() }
+    pub(crate) fn parse(what: &'static str, source: impl Into<Cause>) -> Self {
+        PkiError::Parse { what, source: source.into() }
     }
 }
 

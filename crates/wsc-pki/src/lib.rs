@@ -15,13 +15,17 @@
 //!   against trust anchors, at now, a given time or an RFC 3161
 //!   timestamp's time, with CRLs, within a path-building budget
 //!   ([`ChainBudget`]). Which anchors must be met, and by how many
-//!   distinct signers, is decided by a trust policy (`wsc-policy`).
+//!   distinct signers, is decided by a trust policy (`wsc-policy`);
+//! * RFC 3161 timestamps: [`CertSigner`] asks a timestamp authority through
+//!   a [`Timestamper`] (the caller's transport; wsc-pinning's in the CLI)
+//!   with a wsc-tsp request, checks the answer and puts the token into the
+//!   record; [`TsaTrust`] verifies tokens against the TSA chains it trusts.
 //!
 //! The leaf rules ([`check_leaf`]) are one function that the signer runs
 //! before writing a record and the verifier runs before building a path.
 //!
-//! What it is not: no file, network or OCSP access (callers pass bytes and
-//! file modes), no ACME or enrolment protocol, no RSA, no certificate
+//! What it is not: no file, network or OCSP access (callers pass bytes,
+//! file modes and a timestamp transport), no ACME or enrolment protocol, no RSA, no certificate
 //! transparency. Issuing goes through rcgen with our own signing adapter;
 //! path validation is rustls-webpki with aws-lc-rs.
 //!

@@ -252,7 +252,7 @@ impl<S: Signer> CertSigner<S> {
     /// Asks the TSA for a token over `sig` and checks it.
     fn timestamp(&self, sig: &[u8], transport: &dyn Timestamper, trust: &TsaTrust) -> Result<Vec<u8>> {
         let request = wsc_tsp::request(sig).map_err(PkiError::TsaAnswer)?;
-        let answer = transport.timestamp(&request).map_err(|e| PkiError::Tsa(e.to_string()))?;
+        let answer = transport.timestamp(&request).map_err(|e| PkiError::Tsa(e.into()))?;
         let token = wsc_tsp::Reply::parse(&answer).map_err(PkiError::TsaAnswer)?.token;
         let t = trust.verify(&token, sig)?;
         if !self.leaf.valid_at(t) {

@@ -159,9 +159,8 @@ impl CertVerifier {
             return Err(PkiError::NotCa(format!("the key usage of trust anchor {} lacks keyCertSign", info.subject)));
         }
         let cert = CertificateDer::from(der);
-        let anchor = webpki::anchor_from_trusted_cert(&cert)
-            .map_err(|e| PkiError::parse("trust anchor", format!("{e:?}")))?
-            .to_owned();
+        let anchor =
+            webpki::anchor_from_trusted_cert(&cert).map_err(|e| PkiError::parse("trust anchor", e))?.to_owned();
         self.anchors.push(Anchor { info, anchor });
         Ok(())
     }
@@ -176,7 +175,7 @@ impl CertVerifier {
             x509::pem_decode_all(bytes, &["X509 CRL"])?
         };
         for der in ders {
-            let crl = OwnedCertRevocationList::from_der(&der).map_err(|e| PkiError::parse("CRL", format!("{e:?}")))?;
+            let crl = OwnedCertRevocationList::from_der(&der).map_err(|e| PkiError::parse("CRL", e))?;
             let list = <x509_cert::crl::CertificateList as der::Decode>::from_der(&der)
                 .map_err(|e| PkiError::parse("CRL", e.to_string()))?;
             self.crl_next_updates.push(list.tbs_cert_list.next_update.map(|t| t.to_system_time()));
@@ -286,7 +285,8 @@ impl CertVerifier {
         self.charge_path_search(&leaf, &record.chain[1..])?;
         let unix = UnixTime::since_unix_epoch(Duration::from_secs(x509::unix_secs(now)?));
         let leaf_der = CertificateDer::from(record.chain[0].as_slice());
-        let end_entity = EndEntityCert::try_from(&leaf_der).map_err(|e| PkiError::Chain(format!("leaf: {e}")))?;
+        let end_entity = EndEntityCert::try_from(&leaf_der)
+            .map_err(|e| PkiError::Chain(format!("leaf: {}", describe_webpki(&e))))?;
         let intermediates: Vec<CertificateDer<'_>> =
             record.chain[1..].iter().map(|c| CertificateDer::from(c.as_slice())).collect();
         let anchors: Vec<TrustAnchor<'_>> = self.anchors.iter().map(|a| a.anchor.clone()).collect();
@@ -412,13 +412,7 @@ impl CertVerifier {
         let anchor = &self.anchors[index].info;
         if !anchor.valid_at(now) {
             return Err((
-                format!(
-                    "trust anchor {} is not valid at {} (valid {} to {})",
-                    anchor.subject,
-                    x509::format_rfc3339(now),
-                    x509::format_rfc3339(anchor.not_before),
-                    x509::format_rfc3339(anchor.not_after)
-                ),
+                format!("trust anchor {}", anchor.not_valid_at(now)),
                 webpki::Error::CertExpired { time: UnixTime::now(), not_after: UnixTime::now() },
             ));
         }
@@ -468,18 +462,6 @@ fn describe_webpki(e: &webpki::Error) -> String {
     }
 }
 
-/// An error and its causes, as one line.
-fn with_causes(e: &PkiError) -> String {
-    let mut text = e.to_string();
-    let mut cause = std::error::Error::source(e);
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
-}
-
 impl RecordVerifier for CertVerifier {
     fn wants(&self, record: &SignatureRecord) -> bool {
         record.algorithm == CERT_BOUND
@@ -497,7 +479,7 @@ impl RecordVerifier for CertVerifier {
                     .map(|t| TrustedTime::new(TimeSource::Tsa, t));
                 RecordOutcome::Valid(Evidence::new(signer).with_time(time).with_description(id.to_string()))
             }
-            Err(e) => RecordOutcome::Invalid { reason: with_causes(&e) },
+            Err(e) => RecordOutcome::Invalid { reason: wsc_core::Chain(&e).to_string() },
         }
     }
 }

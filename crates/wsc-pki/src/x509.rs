@@ -27,7 +27,8 @@ pub const OID_CODE_SIGNING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3
 
 /// Encodes DER as one PEM block.
 pub fn pem_encode(label: &str, der: &[u8]) -> Result<String> {
-    x509_cert::der::pem::encode_string(label, LineEnding::LF, der).map_err(|e| PkiError::Pem(e.to_string()))
+    x509_cert::der::pem::encode_string(label, LineEnding::LF, der)
+        .map_err(|e| PkiError::Pem(Box::new(x509_cert::der::Error::from(e))))
 }
 
 /// Decodes every PEM block in `text` with one of `labels`, in order.
@@ -41,17 +42,21 @@ pub fn pem_decode_all(text: &[u8], labels: &[&str]) -> Result<Vec<Vec<u8>>> {
         let label_end = after.find("-----").ok_or_else(|| PkiError::Pem("unterminated BEGIN line".into()))?;
         let label = &after[..label_end];
         let end_marker = format!("-----END {label}-----");
-        let end = rest[start..].find(&end_marker).ok_or_else(|| PkiError::Pem(format!("no END line for {label}")))?;
+        let end =
+            rest[start..].find(&end_marker).ok_or_else(|| PkiError::Pem(format!("no END line for {label}").into()))?;
         let block = &rest[start..start + end + end_marker.len()];
         if !labels.contains(&label) {
-            return Err(PkiError::Pem(format!("unexpected PEM block {label:?}; expected {}", labels.join(" or "))));
+            return Err(PkiError::Pem(
+                format!("unexpected PEM block {label:?}; expected {}", labels.join(" or ")).into(),
+            ));
         }
-        let (_, der) = x509_cert::der::pem::decode_vec(block.as_bytes()).map_err(|e| PkiError::Pem(e.to_string()))?;
+        let (_, der) = x509_cert::der::pem::decode_vec(block.as_bytes())
+            .map_err(|e| PkiError::Pem(Box::new(x509_cert::der::Error::from(e))))?;
         out.push(der);
         rest = &rest[start + end + end_marker.len()..];
     }
     if out.is_empty() {
-        return Err(PkiError::Pem(format!("no {} block found", labels.join(" or "))));
+        return Err(PkiError::Pem(format!("no {} block found", labels.join(" or ")).into()));
     }
     Ok(out)
 }
@@ -73,13 +78,13 @@ pub(crate) fn unix_secs(t: SystemTime) -> Result<u64> {
 /// Converts a system time to what rcgen takes, truncated to whole seconds.
 pub(crate) fn offset_date_time(t: SystemTime) -> Result<time::OffsetDateTime> {
     let secs = i64::try_from(unix_secs(t)?).map_err(|_| PkiError::Time("time out of range".into()))?;
-    time::OffsetDateTime::from_unix_timestamp(secs).map_err(|e| PkiError::Time(e.to_string()))
+    time::OffsetDateTime::from_unix_timestamp(secs).map_err(|e| PkiError::Time(e.into()))
 }
 
 /// Parses an RFC 3339 time such as `2026-01-31T12:00:00Z`.
 pub fn parse_rfc3339(text: &str) -> Result<SystemTime> {
     let t = time::OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc3339)
-        .map_err(|e| PkiError::Time(format!("{text:?} is not an RFC 3339 time: {e}")))?;
+        .map_err(|source| PkiError::TimeText { text: text.to_string(), source })?;
     Ok(SystemTime::from(t))
 }
 
@@ -265,6 +270,17 @@ impl CertInfo {
         self.not_before <= t && t <= self.not_after
     }
 
+    /// "`subject` is not valid at `t` (valid … to …)".
+    pub(crate) fn not_valid_at(&self, t: SystemTime) -> String {
+        format!(
+            "{} is not valid at {} (valid {} to {})",
+            self.subject,
+            format_rfc3339(t),
+            format_rfc3339(self.not_before),
+            format_rfc3339(self.not_after)
+        )
+    }
+
     /// The subject key identifier, or one derived from the SPKI.
     pub(crate) fn key_id_or_derived(&self) -> Vec<u8> {
         self.subject_key_id.clone().unwrap_or_else(|| key_identifier(&self.spki_der))
@@ -317,15 +333,15 @@ pub(crate) fn rcgen_name(name_der: &[u8]) -> Result<rcgen::DistinguishedName> {
                 .map(str::to_owned)
                 .map_err(|_| PkiError::Issue("the CA's subject holds a string that is not UTF-8".into()))
         };
-        let bad = |e: rcgen::Error| PkiError::Issue(format!("the CA's subject cannot be reproduced: {e}"));
+        let bad = |e: rcgen::Error| PkiError::Issue(format!("the CA's subject cannot be reproduced: {e}").into());
         let v = match value.tag() {
             Tag::Utf8String => rcgen::DnValue::Utf8String(text()?),
             Tag::PrintableString => rcgen::DnValue::PrintableString(text()?.try_into().map_err(bad)?),
             Tag::Ia5String => rcgen::DnValue::Ia5String(text()?.try_into().map_err(bad)?),
             other => {
-                return Err(PkiError::Issue(format!(
-                    "the CA's subject holds a {other} value, which wsc cannot reproduce"
-                )));
+                return Err(PkiError::Issue(
+                    format!("the CA's subject holds a {other} value, which wsc cannot reproduce").into(),
+                ));
             }
         };
         dn.push(ty, v);
@@ -374,7 +390,7 @@ pub(crate) struct SignerKey<'a> {
     signer: &'a dyn Signer,
     key: RawPublicKey,
     public: PublicKey,
-    failure: std::cell::RefCell<Option<String>>,
+    failure: std::cell::RefCell<Option<PkiError>>,
 }
 
 impl std::fmt::Debug for SignerKey<'_> {
@@ -415,18 +431,18 @@ impl rcgen::PublicKeyData for SignerKey<'_> {
 
 impl rcgen::SigningKey for SignerKey<'_> {
     fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
-        let fail = |why: String| {
+        let fail = |why: PkiError| {
             *self.failure.borrow_mut() = Some(why);
             rcgen::Error::RemoteKeyError
         };
-        let sig = self.signer.try_sign(msg).map_err(|e| fail(format!("the signer failed: {e}")))?;
+        let sig = self.signer.try_sign(msg).map_err(|e| fail(PkiError::Issue(Box::new(PkiError::Signer(e)))))?;
         if !self.public.verify(msg, &sig) {
-            return Err(fail("the signature does not verify with the signer's own public key".into()));
+            return Err(fail(PkiError::Issue("the signature does not verify with the signer's own public key".into())));
         }
         match self.public {
             PublicKey::P256(_) => p256::ecdsa::Signature::from_slice(&sig)
                 .map(|s| s.to_der().as_bytes().to_vec())
-                .map_err(|_| fail("the signer returned no 64-byte r || s".into())),
+                .map_err(|_| fail(PkiError::Issue("the signer returned no 64-byte r || s".into()))),
             _ => Ok(sig),
         }
     }
@@ -436,8 +452,8 @@ impl SignerKey<'_> {
     /// Turns an rcgen error into ours, with the signer's failure when there was one.
     pub(crate) fn error(&self, e: rcgen::Error) -> PkiError {
         match self.failure.borrow_mut().take() {
-            Some(why) => PkiError::Issue(why),
-            None => PkiError::Issue(e.to_string()),
+            Some(why) => why,
+            None => PkiError::Issue(e.into()),
         }
     }
 }

@@ -138,7 +138,7 @@ fn a_device_certificate_cannot_act_as_a_ca() {
 fn path_length_is_enforced_when_issuing() {
     let (root, inter) = root_and_intermediate(KeyAlgorithm::Ed25519);
     let err = inter.new_intermediate(&CaProfile::intermediate("Sub", KeyAlgorithm::Ed25519)).expect_err("pathlen 0");
-    assert!(err.to_string().contains("path length 0"), "{err}");
+    assert!(wsc_core::Chain(&err).to_string().contains("path length 0"), "{err}");
     let mut p = CaProfile::intermediate("Wide", KeyAlgorithm::Ed25519);
     p.path_len = Some(1);
     assert!(root.new_intermediate(&p).is_err(), "not below the root's 1");
@@ -212,7 +212,7 @@ fn an_intermediate_named_like_a_ca_above_it_is_refused() {
     let mid = root.new_intermediate(&mp).expect("mid");
     for name in ["Mid", "Deep Root"] {
         let err = mid.new_intermediate(&CaProfile::intermediate(name, KeyAlgorithm::Ed25519)).expect_err("same name");
-        assert!(err.to_string().contains("same name as CN="), "{err}");
+        assert!(wsc_core::Chain(&err).to_string().contains("same name as CN="), "{err}");
     }
     // Below two CAs, a device chain carries both, without the root.
     let line = mid.new_intermediate(&CaProfile::intermediate("Line", KeyAlgorithm::Ed25519)).expect("line");

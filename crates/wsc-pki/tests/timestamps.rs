@@ -235,7 +235,7 @@ fn bad_tsa_answers_are_refused_before_writing() {
             .with_timestamps(Box::new(Canned(answer)), tsa.trust())
             .expect("timestamps");
         let err = wsc_core::sign(MODULE, &signer).expect_err(needle);
-        assert!(err.to_string().contains(needle), "{needle}: {err}");
+        assert!(wsc_core::Chain(&err).to_string().contains(needle), "{needle}: {err}");
     }
     // Timestamps without a trusted TSA cannot be configured.
     let err = CertSigner::new(&dev, chain).expect("signer").with_timestamps(Box::new(Canned(vec![])), TsaTrust::new());

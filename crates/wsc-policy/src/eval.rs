@@ -262,10 +262,11 @@ impl RecordVerifier for PrincipalVerifier {
                             KeylessError::NoTrustedTime => Some(ReasonCode::NoTrustedTime),
                             _ => None,
                         };
+                        let text = wsc_core::Chain(&e).to_string();
                         if let Some(code) = code {
-                            self.note(code, e.to_string());
+                            self.note(code, text.clone());
                         }
-                        RecordOutcome::Invalid { reason: e.to_string() }
+                        RecordOutcome::Invalid { reason: text }
                     }
                 }
             }
@@ -298,7 +299,7 @@ impl RecordVerifier for PrincipalVerifier {
                     RecordOutcome::Valid(Evidence::new(signer).with_time(time).with_description(id.to_string()))
                 }
                 Err(e) => {
-                    let text = chain_text(&e);
+                    let text = wsc_core::Chain(&e).to_string();
                     let code = match &e {
                         wsc_pki::PkiError::Revoked => Some(ReasonCode::Revoked),
                         wsc_pki::PkiError::RevocationUnknown(_) => Some(ReasonCode::CrlStale),
@@ -313,17 +314,6 @@ impl RecordVerifier for PrincipalVerifier {
             },
         }
     }
-}
-
-fn chain_text(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
 }
 
 fn material_error(principal: &str, e: impl std::error::Error + Send + Sync + 'static) -> EvalError {

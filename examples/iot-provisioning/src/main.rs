@@ -38,11 +38,12 @@ const MODULE: &[u8] = b"\0asm\x01\0\0\0\x01\x07\x01\x60\x02\x7f\x7f\x01\x7f";
 
 fn verify(signed: &[u8], verifier: &CertVerifier) -> Result<String, String> {
     let v: [&dyn RecordVerifier; 1] = [verifier];
-    let report = wsc_core::verify_embedded(signed, &Verification::new(&v)).map_err(|e| e.to_string())?;
+    let report =
+        wsc_core::verify_embedded(signed, &Verification::new(&v)).map_err(|e| wsc_core::Chain(&e).to_string())?;
     let reason = report.rejected.first().map(|r| r.reason.clone());
     match report.single() {
         Ok(ok) => Ok(ok.signatures[0].evidence.description.clone().unwrap_or_default()),
-        Err(e) => Err(reason.unwrap_or_else(|| e.to_string())),
+        Err(e) => Err(reason.unwrap_or_else(|| wsc_core::Chain(&e).to_string())),
     }
 }
 

@@ -95,7 +95,7 @@ fn verify_all(module: &[u8], keys: &[(&str, &PublicKey)], scope: Scope<'_>) -> R
     for ((name, _), result) in keys.iter().zip(&report.results) {
         match result {
             Ok(v) => println!("  {name}: verified; {}", describe(v)),
-            Err(e) => println!("  {name}: refused; {e}"),
+            Err(e) => println!("  {name}: refused; {}", wsc_core::Chain(e)),
         }
     }
     Ok(report)
@@ -147,7 +147,7 @@ fn main() -> Result<()> {
     let stranger = SecretKey::generate(KeyAlgorithm::Ed25519, &mut OsRng).public_key();
     let result = verify(&signed, &stranger);
     if let Err(e) = &result {
-        println!("  refused: {e}");
+        println!("  refused: {}", wsc_core::Chain(e));
     }
     expect.check(
         matches!(result, Err(Error::Verification(VerifyError::NoValidSignature))),

@@ -32,7 +32,8 @@ impl<'a> VerifiedModule<'a> {
     /// Verifies `bytes`; the same bytes are later given to wasmi.
     fn new(bytes: &'a [u8], key: &PublicKey) -> Result<Self> {
         // Format the wsc error once: its chain repeats the cause.
-        let verified = wsc_core::verify(bytes, key).map_err(|e| anyhow!("refusing to run the module: {e}"))?;
+        let verified =
+            wsc_core::verify(bytes, key).map_err(|e| anyhow!("refusing to run the module: {}", wsc_core::Chain(&e)))?;
         Ok(VerifiedModule { bytes, verified })
     }
 

@@ -54,30 +54,31 @@ pub fn browser_login(
 ) -> Result<IdentityToken, SignError> {
     let issuer = login.issuer.trim_end_matches('/');
     let discovery_url = format!("{issuer}/.well-known/openid-configuration");
-    let oidc = ServiceClient::new(builder, Service::Oidc, "the OIDC issuer", &discovery_url, options)?;
+    let oidc = ServiceClient::new(builder, Service::Oidc, &discovery_url, options)?;
     let d = oidc.send(&discovery_url, &|c| c.get(&discovery_url).header("Accept", "application/json"))?;
     if d.status != 200 {
-        return Err(SignError::Token(format!("the issuer's discovery document answered HTTP {}", d.status)));
+        return Err(SignError::token(format!("the issuer's discovery document answered HTTP {}", d.status)));
     }
-    let doc: serde_json::Value = serde_json::from_slice(&d.body)
-        .map_err(|_| SignError::Token("the issuer's discovery document is not JSON".into()))?;
+    let doc: serde_json::Value =
+        serde_json::from_slice(&d.body).map_err(|_| SignError::token("the issuer's discovery document is not JSON"))?;
     let endpoint = |k: &str| {
         doc.get(k)
             .and_then(|v| v.as_str())
             .map(str::to_string)
-            .ok_or_else(|| SignError::Token(format!("the discovery document has no {k}")))
+            .ok_or_else(|| SignError::token(format!("the discovery document has no {k}")))
     };
     let (authorize, token_url) = (endpoint("authorization_endpoint")?, endpoint("token_endpoint")?);
 
     let listener = TcpListener::bind("127.0.0.1:0")
-        .map_err(|e| SignError::Token(format!("cannot listen on 127.0.0.1 for the redirect: {e}")))?;
-    let port = listener.local_addr().map_err(|e| SignError::Token(e.to_string()))?.port();
+        .map_err(|e| SignError::token("cannot listen on 127.0.0.1 for the redirect").because(e))?;
+    let port =
+        listener.local_addr().map_err(|e| SignError::token("the redirect listener has no address").because(e))?.port();
     let redirect = format!("http://localhost:{port}/auth/callback");
     let verifier = Zeroizing::new(random_b64(32));
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
     let (state, nonce) = (random_b64(16), random_b64(16));
     let mut url = wsc_pinning::reqwest::Url::parse(&authorize)
-        .map_err(|e| SignError::Token(format!("the authorization endpoint is not a URL: {e}")))?;
+        .map_err(|e| SignError::token("the authorization endpoint is not a URL").because(e))?;
     url.query_pairs_mut()
         .append_pair("response_type", "code")
         .append_pair("client_id", &login.client_id)
@@ -90,8 +91,8 @@ pub fn browser_login(
     open(url.as_str());
 
     let code = Zeroizing::new(wait_for_code(&listener, &state, login.timeout)?);
-    let mut form =
-        wsc_pinning::reqwest::Url::parse("http://form.invalid/").map_err(|e| SignError::Token(e.to_string()))?;
+    let mut form = wsc_pinning::reqwest::Url::parse("http://form.invalid/")
+        .map_err(|e| SignError::token("the token request form").because(e))?;
     form.query_pairs_mut()
         .append_pair("grant_type", "authorization_code")
         .append_pair("code", &code)
@@ -99,7 +100,7 @@ pub fn browser_login(
         .append_pair("code_verifier", &verifier)
         .append_pair("client_id", &login.client_id);
     let body = Zeroizing::new(form.query().unwrap_or_default().to_string());
-    let tok = ServiceClient::new(builder, Service::Oidc, "the OIDC issuer", &token_url, options)?;
+    let tok = ServiceClient::new(builder, Service::Oidc, &token_url, options)?;
     let answer = tok.send(&token_url, &|c| {
         c.post(&token_url)
             .header("Content-Type", "application/x-www-form-urlencoded")
@@ -107,37 +108,37 @@ pub fn browser_login(
             .body(body.to_string())
     })?;
     if answer.status != 200 {
-        return Err(SignError::Token(format!("the issuer's token endpoint answered HTTP {}", answer.status)));
+        return Err(SignError::token(format!("the issuer's token endpoint answered HTTP {}", answer.status)));
     }
     let body = Zeroizing::new(answer.body);
     let v: serde_json::Value =
-        serde_json::from_slice(&body).map_err(|_| SignError::Token("the token endpoint answered no JSON".into()))?;
+        serde_json::from_slice(&body).map_err(|_| SignError::token("the token endpoint answered no JSON"))?;
     let id_token = v
         .get("id_token")
         .and_then(|x| x.as_str())
-        .ok_or_else(|| SignError::Token("the token endpoint's answer has no id_token".into()))?;
+        .ok_or_else(|| SignError::token("the token endpoint's answer has no id_token"))?;
     let token = IdentityToken::new(id_token.to_string())?;
     if token.claims().nonce.as_deref() != Some(nonce.as_str()) {
-        return Err(SignError::Token("the ID token's nonce is not the one sent".into()));
+        return Err(SignError::token("the ID token's nonce is not the one sent"));
     }
     Ok(token)
 }
 
 /// Waits for the browser's `GET /auth/callback?code=…&state=…`.
 fn wait_for_code(listener: &TcpListener, state: &str, timeout: Duration) -> Result<String, SignError> {
-    listener.set_nonblocking(true).map_err(|e| SignError::Token(e.to_string()))?;
+    listener.set_nonblocking(true).map_err(|e| SignError::token("redirect listener").because(e))?;
     let deadline = Instant::now() + timeout;
     loop {
         let (mut conn, _) = match listener.accept() {
             Ok(c) => c,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 if Instant::now() > deadline {
-                    return Err(SignError::Token(format!("no answer from the browser within {} s", timeout.as_secs())));
+                    return Err(SignError::token(format!("no answer from the browser within {} s", timeout.as_secs())));
                 }
                 std::thread::sleep(Duration::from_millis(50));
                 continue;
             }
-            Err(e) => return Err(SignError::Token(format!("redirect listener: {e}"))),
+            Err(e) => return Err(SignError::token("redirect listener").because(e)),
         };
         let Some(target) = read_request_target(&mut conn) else { continue };
         let Ok(url) = wsc_pinning::reqwest::Url::parse(&format!("http://localhost{target}")) else { continue };
@@ -156,11 +157,11 @@ fn wait_for_code(listener: &TcpListener, state: &str, timeout: Duration) -> Resu
             respond(&mut conn, "400 Bad Request", "Login failed; see the terminal.");
             let printable = |s: String| s.chars().filter(|c| !c.is_control()).take(200).collect::<String>();
             let desc = printable(get("error_description").unwrap_or_default());
-            return Err(SignError::Token(format!("the issuer refused the login: {} {desc}", printable(err))));
+            return Err(SignError::token(format!("the issuer refused the login: {} {desc}", printable(err))));
         }
         let Some(code) = get("code") else {
             respond(&mut conn, "400 Bad Request", "No code.");
-            return Err(SignError::Token("the redirect carries no code".into()));
+            return Err(SignError::token("the redirect carries no code"));
         };
         respond(&mut conn, "200 OK", "wsc: login done, you may close this window.");
         return Ok(code);

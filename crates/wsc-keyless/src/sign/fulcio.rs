@@ -23,7 +23,7 @@ pub(crate) fn signing_certificate(
     let pem = key
         .verifying_key()
         .to_public_key_pem(p256::pkcs8::LineEnding::LF)
-        .map_err(|e| SignError::Certificate(format!("cannot encode the public key: {e}")))?;
+        .map_err(|e| SignError::certificate("cannot encode the public key").because(e))?;
     let key_request = serde_json::json!({
         "publicKey": { "algorithm": "ECDSA", "content": pem },
         "proofOfPossession": b64.encode(pop.to_der().as_bytes()),
@@ -46,32 +46,29 @@ pub(crate) fn signing_certificate(
     })?;
     let answer = client.expect(&url, answer, &[200, 201])?;
     let v: serde_json::Value = serde_json::from_slice(&answer.body)
-        .map_err(|e| SignError::Certificate(format!("the answer is not JSON: {e}")))?;
+        .map_err(|e| SignError::certificate("the answer is not JSON").because(e))?;
     let chain = if let Some(e) = v.get("signedCertificateEmbeddedSct") {
         e.pointer("/chain/certificates")
     } else if v.get("signedCertificateDetachedSct").is_some() {
         // A bundle carries no detached SCT, so no offline verifier could check it.
-        return Err(SignError::Certificate(
+        return Err(SignError::certificate(
             "Fulcio answered with a detached SCT; wsc needs the certificate with its SCT embedded, \
-             which offline verifiers check (is this a Fulcio without a CT log?)"
-                .into(),
+             which offline verifiers check (is this a Fulcio without a CT log?)",
         ));
     } else {
-        return Err(SignError::Certificate(
-            "the answer has neither signedCertificateEmbeddedSct nor …DetachedSct".into(),
-        ));
+        return Err(SignError::certificate("the answer has neither signedCertificateEmbeddedSct nor …DetachedSct"));
     };
     let pems = chain
         .and_then(|c| c.as_array())
-        .ok_or_else(|| SignError::Certificate("the answer has no certificate chain".into()))?;
+        .ok_or_else(|| SignError::certificate("the answer has no certificate chain"))?;
     if pems.is_empty() || pems.len() > 10 {
-        return Err(SignError::Certificate(format!("a chain of {} certificates", pems.len())));
+        return Err(SignError::certificate(format!("a chain of {} certificates", pems.len())));
     }
     let mut ders = Vec::with_capacity(pems.len());
     for (i, p) in pems.iter().enumerate() {
-        let text = p.as_str().ok_or_else(|| SignError::Certificate(format!("certificate {i} is not a string")))?;
+        let text = p.as_str().ok_or_else(|| SignError::certificate(format!("certificate {i} is not a string")))?;
         let der = DerCertificate::from_pem(text)
-            .map_err(|e| SignError::Certificate(format!("certificate {i} is not a PEM certificate: {e}")))?;
+            .map_err(|e| SignError::certificate(format!("certificate {i} is not a PEM certificate")).because(e))?;
         ders.push(der.as_bytes().to_vec());
     }
     Ok(ders)

@@ -27,7 +27,7 @@ pub(crate) fn create_hashedrekord(
         &DerCertificate::new(certificate.to_vec()),
     );
     let body =
-        serde_json::to_vec(&request).map_err(|e| SignError::LogEntry(format!("cannot encode the request: {e}")))?;
+        serde_json::to_vec(&request).map_err(|e| SignError::log_entry("cannot encode the request").because(e))?;
     create_entry(client, body, KindVersion::HashedRekordV001)
 }
 
@@ -46,19 +46,19 @@ pub(crate) fn create_hashedrekord_v2(
         RekorV2KeyDetails::PkixEcdsaP256Sha256,
     );
     let body =
-        serde_json::to_vec(&request).map_err(|e| SignError::LogEntry(format!("cannot encode the request: {e}")))?;
+        serde_json::to_vec(&request).map_err(|e| SignError::log_entry("cannot encode the request").because(e))?;
     let url = format!("{}/api/v2/log/entries", client.url());
     let answer = client.send(&url, &|c| {
         c.post(&url).header("Content-Type", "application/json").header("Accept", "application/json").body(body.clone())
     })?;
     let answer = client.expect(&url, answer, &[200, 201])?;
     let entry: TransparencyLogEntry = serde_json::from_slice(&answer.body)
-        .map_err(|e| SignError::LogEntry(format!("the answer is not a Rekor v2 log entry: {e}")))?;
+        .map_err(|e| SignError::log_entry("the answer is not a Rekor v2 log entry").because(e))?;
     if entry.kind_version != KindVersion::HashedRekordV002 {
-        return Err(SignError::LogEntry("the v2 entry is not hashedrekord 0.0.2".into()));
+        return Err(SignError::log_entry("the v2 entry is not hashedrekord 0.0.2"));
     }
     if entry.inclusion_proof.is_none() {
-        return Err(SignError::LogEntry("the entry has no inclusion proof".into()));
+        return Err(SignError::log_entry("the entry has no inclusion proof"));
     }
     Ok(entry)
 }
@@ -70,9 +70,9 @@ pub(crate) fn create_dsse(
     certificate: &[u8],
 ) -> Result<TransparencyLogEntry, SignError> {
     let request = DsseEntry::new(envelope, &DerCertificate::new(certificate.to_vec()))
-        .map_err(|e| SignError::LogEntry(format!("cannot build the dsse request: {e}")))?;
+        .map_err(|e| SignError::log_entry("cannot build the dsse request").because(e))?;
     let body =
-        serde_json::to_vec(&request).map_err(|e| SignError::LogEntry(format!("cannot encode the request: {e}")))?;
+        serde_json::to_vec(&request).map_err(|e| SignError::log_entry("cannot encode the request").because(e))?;
     create_entry(client, body, KindVersion::DsseV001)
 }
 
@@ -84,7 +84,7 @@ fn same_log_url(base: &str, location: &str) -> Result<String, SignError> {
     } else if location.starts_with(&format!("{base}/")) {
         Ok(location.to_string())
     } else {
-        Err(SignError::LogEntry(format!("409 Conflict names an entry on another host: {location}")))
+        Err(SignError::log_entry(format!("409 Conflict names an entry on another host: {location}")))
     }
 }
 
@@ -102,30 +102,30 @@ fn create_entry(client: &ServiceClient, body: Vec<u8>, kind: KindVersion) -> Res
                 .headers
                 .get(wsc_pinning::reqwest::header::LOCATION)
                 .and_then(|v| v.to_str().ok())
-                .ok_or_else(|| SignError::LogEntry("409 Conflict without a Location".into()))?
+                .ok_or_else(|| SignError::log_entry("409 Conflict without a Location"))?
                 .to_string();
             let get = same_log_url(client.url(), &location)?;
             let again = client.send(&get, &|c| c.get(&get).header("Accept", "application/json"))?;
             if again.status != 200 {
-                return Err(SignError::LogEntry(format!("fetching the existing entry: HTTP {}", again.status)));
+                return Err(SignError::log_entry(format!("fetching the existing entry: HTTP {}", again.status)));
             }
             again.body
         }
         _ => return Err(client.unexpected(&url, &answer).into()),
     };
     let map: BTreeMap<String, LogEntry> = serde_json::from_slice(&entry_json)
-        .map_err(|e| SignError::LogEntry(format!("the answer is not a Rekor v1 log entry: {e}")))?;
+        .map_err(|e| SignError::log_entry("the answer is not a Rekor v1 log entry").because(e))?;
     let mut entries = map.into_values();
     let (Some(entry), None) = (entries.next(), entries.next()) else {
-        return Err(SignError::LogEntry("the answer must hold exactly one entry".into()));
+        return Err(SignError::log_entry("the answer must hold exactly one entry"));
     };
     if entry.verification.as_ref().and_then(|v| v.inclusion_proof.as_ref()).is_none() {
-        return Err(SignError::LogEntry("the entry has no inclusion proof".into()));
+        return Err(SignError::log_entry("the entry has no inclusion proof"));
     }
     if entry.verification.as_ref().and_then(|v| v.signed_entry_timestamp.as_ref()).is_none() {
-        return Err(SignError::LogEntry("the entry has no signed entry timestamp".into()));
+        return Err(SignError::log_entry("the entry has no signed entry timestamp"));
     }
-    entry.to_bundle_entry(kind).map_err(|e| SignError::LogEntry(format!("the entry cannot go into a bundle: {e}")))
+    entry.to_bundle_entry(kind).map_err(|e| SignError::log_entry("the entry cannot go into a bundle").because(e))
 }
 
 #[cfg(test)]

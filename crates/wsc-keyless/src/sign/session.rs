@@ -57,19 +57,19 @@ impl Services {
         match (rekor_version, tsa_url) {
             (1, _) | (2, Some(_)) => {}
             (2, None) => {
-                return Err(SignError::Config(
-                    "a Rekor v2 log gives no signed entry timestamp: a timestamp authority is required".into(),
+                return Err(SignError::config(
+                    "a Rekor v2 log gives no signed entry timestamp: a timestamp authority is required",
                 ));
             }
-            (v, _) => return Err(SignError::Config(format!("Rekor API version {v} is not supported"))),
+            (v, _) => return Err(SignError::config(format!("Rekor API version {v} is not supported"))),
         }
         Ok(Services {
-            fulcio: ServiceClient::new(builder, Service::Fulcio, "Fulcio", fulcio_url, options)?,
-            rekor: ServiceClient::new(builder, Service::Rekor, "Rekor", rekor_url, options)?,
+            fulcio: ServiceClient::new(builder, Service::Fulcio, fulcio_url, options)?,
+            rekor: ServiceClient::new(builder, Service::Rekor, rekor_url, options)?,
             rekor_version,
             tsa: tsa_url
                 .map(|u| {
-                    ServiceClient::new(builder, Service::Tsa, "the timestamp authority", u, options)
+                    ServiceClient::new(builder, Service::Tsa, u, options)
                         .map(|c| c.with_max_answer(wsc_tsp::MAX_RESPONSE_LEN as u64))
                 })
                 .transpose()?,
@@ -88,15 +88,14 @@ impl Services {
     ) -> Result<Self, SignError> {
         let fulcio = config
             .fulcio_url()
-            .ok_or_else(|| SignError::Config("the signing config names no valid Fulcio (caUrls)".into()))?;
+            .ok_or_else(|| SignError::config("the signing config names no valid Fulcio (caUrls)"))?;
         let rekor = config
             .rekor_url(None)
-            .ok_or_else(|| SignError::Config("the signing config names no valid Rekor v1 or v2 log".into()))?;
+            .ok_or_else(|| SignError::config("the signing config names no valid Rekor v1 or v2 log"))?;
         let v2 = rekor.major_api_version == 2;
         if v2 && !timestamps {
-            return Err(SignError::Config(
-                "the signing config's Rekor log is v2, which needs an RFC 3161 timestamp: do not turn timestamps off"
-                    .into(),
+            return Err(SignError::config(
+                "the signing config's Rekor log is v2, which needs an RFC 3161 timestamp: do not turn timestamps off",
             ));
         }
         let tsa = if timestamps { config.tsa_url().map(|t| t.url.as_str()) } else { None };
@@ -177,22 +176,21 @@ impl KeylessSigner {
         drop(token);
         let leaf = DerCertificate::new(chain[0].clone());
         let info = parse_certificate_info(&leaf)
-            .map_err(|e| SignError::Certificate(format!("cannot parse the leaf certificate: {e}")))?;
+            .map_err(|e| SignError::certificate("cannot parse the leaf certificate").because(e))?;
         let ours = key
             .verifying_key()
             .to_public_key_der()
-            .map_err(|e| SignError::Certificate(format!("cannot encode the public key: {e}")))?;
+            .map_err(|e| SignError::certificate("cannot encode the public key").because(e))?;
         if info.public_key.as_bytes() != ours.as_bytes() {
-            return Err(SignError::Certificate("the certificate is for another key than the one sent".into()));
+            return Err(SignError::certificate("the certificate is for another key than the one sent"));
         }
         check_chain(&chain, root, info.not_before.as_second())?;
         let not_after = info.not_after.as_second();
         let identity = info
             .identity
             .map(|s| s.as_str().to_string())
-            .ok_or_else(|| SignError::Certificate("the certificate carries no identity (SAN)".into()))?;
-        let issuer =
-            info.issuer.ok_or_else(|| SignError::Certificate("the certificate carries no OIDC issuer".into()))?;
+            .ok_or_else(|| SignError::certificate("the certificate carries no identity (SAN)"))?;
+        let issuer = info.issuer.ok_or_else(|| SignError::certificate("the certificate carries no OIDC issuer"))?;
         let policy = IdentityPolicy::new(Matcher::Exact(identity.clone()), Matcher::Exact(issuer.clone()));
         let verifier = BundleVerifier::new(root, Expectation::Identity(policy))?;
         let signer = KeylessSigner {
@@ -231,10 +229,10 @@ impl KeylessSigner {
         .with_rfc3161_timestamp(token)
         .into_bundle()
         .to_json()
-        .map_err(|e| SignError::Certificate(format!("cannot encode the check bundle: {e}")))?;
+        .map_err(|e| SignError::certificate("cannot encode the check bundle").because(e))?;
         self.verifier
             .check_certificate_before_logging(Artifact::Blob(probe), &json)
-            .map_err(|e| SignError::Certificate(format!("the certificate does not verify against the trust root: {e}")))
+            .map_err(|e| SignError::certificate("the certificate does not verify against the trust root").because(e))
     }
 
     /// The certificate's identity (SAN).
@@ -301,16 +299,16 @@ impl KeylessSigner {
         const IN_TOTO: &str = "application/vnd.in-toto+json";
         self.check_time_left()?;
         if self.services.rekor_version == 2 {
-            return Err(SignError::Config("DSSE entries go to Rekor v1 logs only in wsc for now".into()));
+            return Err(SignError::config("DSSE entries go to Rekor v1 logs only in wsc for now"));
         }
         let v: serde_json::Value = serde_json::from_slice(statement)
-            .map_err(|e| SignError::Config(format!("the in-toto statement is not JSON: {e}")))?;
+            .map_err(|e| SignError::config("the in-toto statement is not JSON").because(e))?;
         let digest = v
             .pointer("/subject/0/digest/sha256")
             .and_then(|d| d.as_str())
-            .ok_or_else(|| SignError::Config("the in-toto statement has no subject with a sha256 digest".into()))?;
-        let digest = Sha256Hash::from_hex(digest)
-            .map_err(|e| SignError::Config(format!("the statement's subject digest: {e}")))?;
+            .ok_or_else(|| SignError::config("the in-toto statement has no subject with a sha256 digest"))?;
+        let digest =
+            Sha256Hash::from_hex(digest).map_err(|e| SignError::config("the statement's subject digest").because(e))?;
         let sig: p256::ecdsa::Signature = self.key.sign(&pae(IN_TOTO, statement));
         let envelope = DsseEnvelope::new(
             IN_TOTO,
@@ -343,10 +341,8 @@ impl KeylessSigner {
 
     /// Encodes the bundle and verifies it before handing it back.
     fn finish(&self, bundle: BundleV03, artifact: Artifact<'_>, logged: LoggedEntry) -> Result<String, SignError> {
-        let json = bundle
-            .into_bundle()
-            .to_json()
-            .map_err(|e| SignError::LogEntry(format!("cannot encode the bundle: {e}")))?;
+        let json =
+            bundle.into_bundle().to_json().map_err(|e| SignError::log_entry("cannot encode the bundle").because(e))?;
         // Everything Rekor, Fulcio and the TSA returned is checked here, as
         // any verifier will: chain, SCT, signature, SET, inclusion proof,
         // checkpoint, body consistency, timestamps, identity.
@@ -376,7 +372,7 @@ impl Signer for KeylessSigner {
 /// Fails when a certificate valid until `not_after` has too little time left at `now`.
 fn time_left(not_after: i64, now: i64) -> Result<(), SignError> {
     if not_after - now < MIN_VALIDITY_LEFT {
-        return Err(SignError::Certificate(format!(
+        return Err(SignError::certificate(format!(
             "the certificate expires in {} s; sign the remaining modules in a new run (new certificate)",
             (not_after - now).max(0)
         )));
@@ -408,11 +404,11 @@ fn check_chain(chain: &[Vec<u8>], root: &TrustedRoot, not_before: i64) -> Result
         })
         .collect();
     if anchors.is_empty() {
-        return Err(SignError::Config("the trust root has no Fulcio certificate authority".into()));
+        return Err(SignError::config("the trust root has no Fulcio certificate authority"));
     }
     let leaf_der = CertificateDer::from(chain[0].as_slice());
     let leaf = webpki::EndEntityCert::try_from(&leaf_der)
-        .map_err(|e| SignError::Certificate(format!("the leaf does not parse: {e}")))?;
+        .map_err(|e| SignError::certificate("the leaf does not parse").because(e))?;
     let intermediates: Vec<CertificateDer<'_>> =
         chain[1..].iter().map(|c| CertificateDer::from(c.as_slice())).collect();
     leaf.verify_for_usage(
@@ -427,7 +423,7 @@ fn check_chain(chain: &[Vec<u8>], root: &TrustedRoot, not_before: i64) -> Result
         None,
         None,
     )
-    .map_err(|e| SignError::Certificate(format!("the chain does not lead to a Fulcio CA of the trust root: {e}")))?;
+    .map_err(|e| SignError::certificate("the chain does not lead to a Fulcio CA of the trust root").because(e))?;
     Ok(())
 }
 

@@ -65,29 +65,29 @@ impl IdentityToken {
         let raw = Zeroizing::new(raw.into());
         let text = raw.trim();
         if text.is_empty() {
-            return Err(SignError::Token("the token is empty".into()));
+            return Err(SignError::token("the token is empty"));
         }
         if text.len() > MAX_TOKEN_LEN {
-            return Err(SignError::Token(format!("the token is longer than {MAX_TOKEN_LEN} bytes")));
+            return Err(SignError::token(format!("the token is longer than {MAX_TOKEN_LEN} bytes")));
         }
         if !text.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.=".contains(&b)) {
-            return Err(SignError::Token("the token has characters a JWT cannot have".into()));
+            return Err(SignError::token("the token has characters a JWT cannot have"));
         }
         let mut parts = text.split('.');
         let (Some(_), Some(payload), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-            return Err(SignError::Token("not a JWT (three dot-separated parts expected)".into()));
+            return Err(SignError::token("not a JWT (three dot-separated parts expected)"));
         };
         let bytes = Zeroizing::new(
             base64::engine::general_purpose::URL_SAFE_NO_PAD
                 .decode(payload.trim_end_matches('='))
-                .map_err(|_| SignError::Token("the JWT payload is not base64url".into()))?,
+                .map_err(|_| SignError::token("the JWT payload is not base64url"))?,
         );
-        let v: serde_json::Value = serde_json::from_slice(&bytes)
-            .map_err(|_| SignError::Token("the JWT payload is not a JSON object".into()))?;
+        let v: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|_| SignError::token("the JWT payload is not a JSON object"))?;
         let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
         let claims = Claims {
-            issuer: s("iss").ok_or_else(|| SignError::Token("no `iss` claim".into()))?,
-            subject: s("sub").ok_or_else(|| SignError::Token("no `sub` claim".into()))?,
+            issuer: s("iss").ok_or_else(|| SignError::token("no `iss` claim"))?,
+            subject: s("sub").ok_or_else(|| SignError::token("no `sub` claim"))?,
             email: s("email"),
             email_verified: v.get("email_verified").and_then(|x| x.as_bool()).unwrap_or(false),
             expires: v.get("exp").and_then(|x| x.as_u64()),
@@ -96,7 +96,7 @@ impl IdentityToken {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         if let Some(exp) = claims.expires {
             if exp <= now {
-                return Err(SignError::Token(format!(
+                return Err(SignError::token(format!(
                     "the token of {} expired {} s ago; get a fresh one",
                     claims.subject,
                     now - exp
@@ -117,7 +117,7 @@ impl IdentityToken {
     pub fn challenge(&self) -> Result<&str, SignError> {
         match &self.claims.email {
             Some(e) if !self.claims.email_verified => {
-                Err(SignError::Token(format!("the email {e} is not verified by the identity provider")))
+                Err(SignError::token(format!("the email {e} is not verified by the identity provider")))
             }
             Some(e) => Ok(e),
             None => Ok(&self.claims.subject),
@@ -168,11 +168,11 @@ impl fmt::Display for TokenOrigin {
 pub fn token_from_file(path: &Path) -> Result<IdentityToken, SignError> {
     use std::io::Read;
     let f = std::fs::File::open(path)
-        .map_err(|e| SignError::Token(format!("cannot open token file '{}': {e}", path.display())))?;
+        .map_err(|e| SignError::token(format!("cannot open token file '{}'", path.display())).because(e))?;
     let mut buf = Zeroizing::new(String::new());
     f.take(MAX_TOKEN_LEN as u64 + 1)
         .read_to_string(&mut buf)
-        .map_err(|e| SignError::Token(format!("cannot read token file '{}': {e}", path.display())))?;
+        .map_err(|e| SignError::token(format!("cannot read token file '{}'", path.display())).because(e))?;
     IdentityToken::new(buf.trim().to_string())
 }
 
@@ -226,24 +226,24 @@ fn github_actions(
     options: &ServiceOptions,
 ) -> Result<IdentityToken, SignError> {
     let mut u = wsc_pinning::reqwest::Url::parse(url)
-        .map_err(|e| SignError::Token(format!("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL: {e}")))?;
+        .map_err(|e| SignError::token("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL").because(e))?;
     u.query_pairs_mut().append_pair("audience", SIGSTORE_AUDIENCE);
-    let client = ServiceClient::new(builder, Service::Oidc, "the GitHub Actions token service", u.as_str(), options)?;
+    let client = ServiceClient::new(builder, Service::Oidc, u.as_str(), options)?;
     let answer =
         client.send(u.as_str(), &|c| c.get(u.clone()).bearer_auth(bearer).header("Accept", "application/json"))?;
     if answer.status != 200 {
-        return Err(SignError::Token(format!(
+        return Err(SignError::token(format!(
             "the GitHub Actions token service answered HTTP {} (does the job have `permissions: id-token: write`?)",
             answer.status
         )));
     }
     let body = Zeroizing::new(answer.body);
     let v: serde_json::Value = serde_json::from_slice(&body)
-        .map_err(|_| SignError::Token("the GitHub Actions token service answered no JSON".into()))?;
+        .map_err(|_| SignError::token("the GitHub Actions token service answered no JSON"))?;
     let token = v
         .get("value")
         .and_then(|x| x.as_str())
-        .ok_or_else(|| SignError::Token("the GitHub Actions answer has no `value`".into()))?;
+        .ok_or_else(|| SignError::token("the GitHub Actions answer has no `value`"))?;
     IdentityToken::new(token.to_string())
 }
 
@@ -254,14 +254,13 @@ fn google_cloud(host: &str, builder: &ClientBuilder, options: &ServiceOptions) -
         "http://{host}/computeMetadata/v1/instance/service-accounts/default/identity?audience={SIGSTORE_AUDIENCE}&format=full"
     );
     let plain = builder.clone().danger_allow_http();
-    let client = ServiceClient::new(&plain, Service::Oidc, "the Google Cloud metadata server", &url, options)?;
+    let client = ServiceClient::new(&plain, Service::Oidc, &url, options)?;
     let answer = client.send(&url, &|c| c.get(&url).header("Metadata-Flavor", "Google"))?;
     if answer.status != 200 {
-        return Err(SignError::Token(format!("the Google Cloud metadata server answered HTTP {}", answer.status)));
+        return Err(SignError::token(format!("the Google Cloud metadata server answered HTTP {}", answer.status)));
     }
     let text = Zeroizing::new(
-        String::from_utf8(answer.body)
-            .map_err(|_| SignError::Token("the metadata server's token is not text".into()))?,
+        String::from_utf8(answer.body).map_err(|_| SignError::token("the metadata server's token is not text"))?,
     );
     IdentityToken::new(text.trim().to_string())
 }
@@ -272,12 +271,14 @@ fn run_tool(path: &str, program: &str, args: &[&str]) -> Result<Zeroizing<String
     let exe = std::env::split_paths(path)
         .map(|d| d.join(program))
         .find(|p| p.is_file())
-        .ok_or_else(|| SignError::Token(format!("`{program}` is not on PATH")))?;
-    let out =
-        Command::new(exe).args(args).output().map_err(|e| SignError::Token(format!("cannot run `{program}`: {e}")))?;
+        .ok_or_else(|| SignError::token(format!("`{program}` is not on PATH")))?;
+    let out = Command::new(exe)
+        .args(args)
+        .output()
+        .map_err(|e| SignError::token(format!("cannot run `{program}`")).because(e))?;
     let stdout = Zeroizing::new(out.stdout);
     if !out.status.success() {
-        return Err(SignError::Token(format!(
+        return Err(SignError::token(format!(
             "`{program} {}` failed ({}): {}",
             args.join(" "),
             out.status,
@@ -285,6 +286,6 @@ fn run_tool(path: &str, program: &str, args: &[&str]) -> Result<Zeroizing<String
         )));
     }
     let text =
-        std::str::from_utf8(&stdout).map_err(|_| SignError::Token(format!("`{program}` printed no text token")))?;
+        std::str::from_utf8(&stdout).map_err(|_| SignError::token(format!("`{program}` printed no text token")))?;
     Ok(Zeroizing::new(text.to_string()))
 }

@@ -91,11 +91,11 @@ pub fn sign_unchecked(module: &[u8], key: &SecretKey, chain: Vec<Vec<u8>>) -> Ve
 pub fn verify(module: &[u8], v: &CertVerifier) -> Result<String, String> {
     let vs: [&dyn RecordVerifier; 1] = [v];
     let report = wsc_core::verify_embedded(module, &Verification::new(&vs).total_len(Some(module.len() as u64)))
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| wsc_core::Chain(&e).to_string())?;
     let reasons: Vec<String> = report.rejected.iter().map(|r| r.reason.clone()).collect();
     match report.single() {
         Ok(v) => Ok(v.signatures[0].evidence.description.clone().unwrap_or_default()),
-        Err(e) => Err(format!("{e}: {}", reasons.join("; "))),
+        Err(e) => Err(format!("{}: {}", wsc_core::Chain(&e), reasons.join("; "))),
     }
 }
 
