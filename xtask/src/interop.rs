@@ -87,7 +87,7 @@ fn checks(wsc: &Path, server: &Server, tmp: &Path) -> Result<()> {
     )?;
     let mut c = wscc();
     policy(c.args(["verify", "--keyless", "--json", "-i"]).arg(t("k.wasm")), IDENTITY, ISSUER);
-    let out = step("verify --keyless, exact identity and issuer", 0, "\"verified\": true", &mut c)?;
+    let out = step("verify --keyless, exact identity and issuer", 0, "\"decision\": \"accepted\"", &mut c)?;
     let signer = format!("{IDENTITY} (issuer {ISSUER})");
     if !out.contains(&signer) {
         bail!("verify --keyless --json: no signer \"{signer}\" in the output\n{out}");
