@@ -146,6 +146,13 @@ pub(crate) struct LoadedSecret {
     _lock: Option<region::LockGuard>,
 }
 
+impl std::fmt::Debug for LoadedSecret {
+    // The key's own Debug says its algorithm only; never its bytes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedSecret").field("key", &self.key).field("locked", &self._lock.is_some()).finish()
+    }
+}
+
 impl wsc_core::Signer for LoadedSecret {
     fn algorithm(&self) -> wsc_core::sigdata::AlgorithmId {
         self.key.algorithm()

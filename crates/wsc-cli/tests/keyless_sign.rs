@@ -421,6 +421,7 @@ fn rekor_v2_signing_verifies_with_sigstore_python() {
 
 /// Contributes fixed bytes as a keyless record, whatever the message: how
 /// an attacker embeds a bundle of their choice.
+#[derive(Debug)]
 struct RawRecord(Vec<u8>);
 
 impl wsc_core::Signer for RawRecord {

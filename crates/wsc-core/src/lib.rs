@@ -51,7 +51,7 @@ pub use sign::{
     ContentCopier, Layout, NoCopy, Piece, SeekableSignReport, SignReport, SignedHead, content_hashes, sign_detached,
     sign_embedded, sign_embedded_head, sign_embedded_seekable, write_content,
 };
-pub use signer::{Signer, SignerError, WithKeyId};
+pub use signer::{Signer, SignerError, WithKeyId, prehash};
 pub use verify::{
     DEFAULT_MAX_SIGNATURE_CHECKS, Evidence, RecordOutcome, RecordVerifier, Rejected, Report, Scope, SignatureRef,
     SignerId, Skipped, StreamVerifier, TimeSource, TrustedTime, Verification, Verified, VerifyOptions, verify_detached,

@@ -47,8 +47,10 @@ impl std::error::Error for SignerError {
     }
 }
 
-/// Anything that signs the message of a hash set.
-pub trait Signer {
+/// Anything that signs the message of a hash set. Signers are shared
+/// between threads (a batch signs modules in parallel) and print without
+/// their secrets (`Debug` must never show key material).
+pub trait Signer: Send + Sync + fmt::Debug {
     /// The algorithm id written into the record.
     fn algorithm(&self) -> AlgorithmId;
 
@@ -141,3 +143,48 @@ macro_rules! forward_signer {
 }
 
 forward_signer!(&S, Box<S>);
+
+/// For signers whose device signs a SHA-256 digest (ECDSA P-256 on an
+/// ATECC608, a PKCS#11 token): the digest to send, and the checks on what
+/// comes back, so that a device fault never becomes a record.
+pub mod prehash {
+    use p256::ecdsa::signature::hazmat::PrehashVerifier;
+    use sha2::{Digest, Sha256};
+
+    use crate::keys::PublicKey;
+
+    /// Why a device's signature was not used.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+    #[non_exhaustive]
+    pub enum PrehashError {
+        /// The signer's key is not a P-256 key.
+        #[error("the signer's public key is not a P-256 key")]
+        NotP256,
+        /// The device returned something that is not `r ‖ s`.
+        #[error("the device returned {len} bytes, not a 64-byte P-256 signature")]
+        Malformed {
+            /// Bytes returned.
+            len: usize,
+        },
+        /// The signature does not verify with the signer's public key.
+        #[error("the device's signature does not verify with its public key")]
+        DoesNotVerify,
+    }
+
+    /// The SHA-256 digest of a set message: what a P-256 device signs.
+    pub fn digest(message: &[u8]) -> [u8; 32] {
+        Sha256::digest(message).into()
+    }
+
+    /// A device's `r ‖ s` over `digest`, made a record's signature: parsed,
+    /// S made low, and verified with `public` before it is returned.
+    pub fn finish_p256(public: &PublicKey, digest: &[u8; 32], raw: &[u8]) -> Result<[u8; 64], PrehashError> {
+        let PublicKey::P256(key) = public else {
+            return Err(PrehashError::NotP256);
+        };
+        let sig = p256::ecdsa::Signature::from_slice(raw).map_err(|_| PrehashError::Malformed { len: raw.len() })?;
+        let sig = sig.normalize_s().unwrap_or(sig);
+        key.verify_prehash(digest, &sig).map_err(|_| PrehashError::DoesNotVerify)?;
+        Ok(sig.to_bytes().into())
+    }
+}

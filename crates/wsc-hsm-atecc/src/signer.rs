@@ -5,8 +5,6 @@ use std::sync::Mutex;
 
 use embedded_hal::delay::DelayNs;
 use embedded_hal::i2c::I2c;
-use p256::ecdsa::signature::hazmat::PrehashVerifier;
-use sha2::{Digest, Sha256};
 use wsc_core::sigdata::AlgorithmId;
 use wsc_core::{PublicKey, Signer, SignerError};
 
@@ -20,7 +18,6 @@ pub struct AteccSigner<I2C, D> {
     device: Mutex<Atecc<I2C, D>>,
     slot: u8,
     public: PublicKey,
-    verifying: p256::ecdsa::VerifyingKey,
 }
 
 impl<I2C, D> fmt::Debug for AteccSigner<I2C, D> {
@@ -51,7 +48,7 @@ impl<I2C: I2c, D: DelayNs> AteccSigner<I2C, D> {
     /// touching the device.
     pub fn with_public_key(device: Atecc<I2C, D>, slot: u8, xy: &[u8; 64]) -> Result<Self> {
         let verifying = verifying_key_from_xy(xy)?;
-        Ok(AteccSigner { device: Mutex::new(device), slot, public: PublicKey::P256(verifying), verifying })
+        Ok(AteccSigner { device: Mutex::new(device), slot, public: PublicKey::P256(verifying) })
     }
 
     /// The slot.
@@ -79,11 +76,8 @@ impl<I2C: I2c, D: DelayNs> AteccSigner<I2C, D> {
     /// the cached public key.
     pub fn sign_digest(&self, digest: &[u8; 32]) -> Result<[u8; 64]> {
         let raw = self.with_device(|d| d.sign_digest(self.slot, digest))?;
-        let bad = || AteccError::BadSignature { slot: self.slot };
-        let sig = p256::ecdsa::Signature::from_slice(&raw).map_err(|_| bad())?;
-        let sig = sig.normalize_s().unwrap_or(sig);
-        self.verifying.verify_prehash(digest, &sig).map_err(|_| bad())?;
-        Ok(sig.to_bytes().into())
+        wsc_core::prehash::finish_p256(&self.public, digest, &raw)
+            .map_err(|_| AteccError::BadSignature { slot: self.slot })
     }
 
     /// Gives the driver back.
@@ -92,7 +86,7 @@ impl<I2C: I2c, D: DelayNs> AteccSigner<I2C, D> {
     }
 }
 
-impl<I2C: I2c, D: DelayNs> Signer for AteccSigner<I2C, D> {
+impl<I2C: I2c + Send, D: DelayNs + Send> Signer for AteccSigner<I2C, D> {
     fn algorithm(&self) -> AlgorithmId {
         AlgorithmId::ECDSA_P256_SHA256
     }
@@ -102,7 +96,7 @@ impl<I2C: I2c, D: DelayNs> Signer for AteccSigner<I2C, D> {
     }
 
     fn try_sign(&self, message: &[u8]) -> Result<Vec<u8>, SignerError> {
-        let digest: [u8; 32] = Sha256::digest(message).into();
+        let digest = wsc_core::prehash::digest(message);
         self.sign_digest(&digest).map(|s| s.to_vec()).map_err(SignerError::new)
     }
 }

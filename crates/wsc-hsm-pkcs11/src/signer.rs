@@ -14,7 +14,6 @@ use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHan
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
-use sha2::{Digest, Sha256};
 use wsc_core::sigdata::AlgorithmId;
 use wsc_core::{KeyAlgorithm, PublicKey, Signer, SignerError};
 use zeroize::Zeroizing;
@@ -302,14 +301,13 @@ impl Pkcs11Signer {
         let session = self.session.lock().unwrap_or_else(PoisonError::into_inner);
         let (signature, name) = match self.public.algorithm() {
             KeyAlgorithm::P256 => {
-                let digest = Sha256::digest(message);
+                let digest = wsc_core::prehash::digest(message);
                 let raw = session
                     .sign(&Mechanism::Ecdsa, self.key, &digest)
                     .map_err(|e| Pkcs11Error::from_cryptoki("ECDSA signing", e))?;
-                let sig =
-                    p256::ecdsa::Signature::from_slice(&raw).map_err(|_| Pkcs11Error::BadSignature("ECDSA P-256"))?;
-                let sig = sig.normalize_s().unwrap_or(sig);
-                (sig.to_bytes().to_vec(), "ECDSA P-256")
+                let sig = wsc_core::prehash::finish_p256(&self.public, &digest, &raw)
+                    .map_err(|_| Pkcs11Error::BadSignature("ECDSA P-256"))?;
+                (sig.to_vec(), "ECDSA P-256")
             }
             KeyAlgorithm::Ed25519 => {
                 let mechanism = Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Pure));

@@ -87,6 +87,7 @@ fn verifier(root: &TrustedRoot, inst: &Instance) -> BundleVerifier {
 
 /// Contributes fixed bytes as a keyless record, whatever the message: how
 /// an attacker would embed a bundle of their choice.
+#[derive(Debug)]
 struct RawRecord(Vec<u8>);
 
 impl Signer for RawRecord {

@@ -173,6 +173,7 @@ fn crl_lists_serials() {
 
 /// A P-256 signer that always returns the high-S form of its signature,
 /// as half of all ECDSA implementations' signatures are.
+#[derive(Debug)]
 struct HighS(p256::ecdsa::SigningKey);
 
 impl Signer for HighS {

@@ -191,6 +191,7 @@ fn rule_ca_certificate_as_leaf() {
 }
 
 /// Signs with one key while presenting another key's certificate.
+#[derive(Debug)]
 struct Impostor<'a> {
     claims: &'a wsc_core::SecretKey,
     really: &'a wsc_core::SecretKey,

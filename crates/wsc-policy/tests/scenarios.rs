@@ -180,6 +180,7 @@ impl Timestamper for OpensslTsa {
 }
 
 /// A signer that writes any key id.
+#[derive(Debug)]
 struct KeyIdAs<'a> {
     key: &'a SecretKey,
     key_id: Vec<u8>,

@@ -17,6 +17,7 @@ use wsc_pki::{Ca, CaProfile, CertSigner, CertVerifier, Csr, DeviceProfile, certi
 
 /// The station's key behind the signer seam, as a secure element would
 /// hold it: callers can sign and read the public key, nothing else.
+#[derive(Debug)]
 struct Station {
     key: SecretKey,
 }

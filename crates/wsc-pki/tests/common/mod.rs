@@ -17,6 +17,7 @@ pub const MODULE: &[u8] = b"\0asm\x01\0\0\0\x01\x04\x01\x60\0\0";
 
 /// A signer that is not a `SecretKey`: it stands for a hardware key. For
 /// P-256 it returns `r ‖ s` like an ATECC608.
+#[derive(Debug)]
 pub struct ChipSigner {
     key: p256::ecdsa::SigningKey,
 }
@@ -68,6 +69,7 @@ pub fn sign_with<S: Signer>(module: &[u8], inner: S, chain: Vec<Vec<u8>>) -> Vec
 /// `CertSigner`'s leaf checks, as another tool (or an attacker) could: for
 /// testing what the verifier does with leaves the signer refuses.
 pub fn sign_unchecked(module: &[u8], key: &SecretKey, chain: Vec<Vec<u8>>) -> Vec<u8> {
+    #[derive(Debug)]
     struct Unchecked<'a> {
         key: &'a SecretKey,
         chain: Vec<Vec<u8>>,
@@ -187,6 +189,7 @@ pub fn issue_raw(ca: &Ca, ca_cn: &str, subject: &SecretKey, params: &rcgen::Cert
 /// Rebuilds a signed module with one certificate-bound record carrying
 /// `payload`, over the same hashes.
 pub fn replace_record_payload(signed: &[u8], payload: &[u8]) -> Vec<u8> {
+    #[derive(Debug)]
     struct Fixed(Vec<u8>);
     impl Signer for Fixed {
         fn algorithm(&self) -> AlgorithmId {
