@@ -24,6 +24,7 @@ use std::io::{self, Read};
 
 use sha2::{Digest, Sha256};
 
+use wsc_core::KeyId;
 use wsc_core::Verification;
 use wsc_core::format::{PartSelection, SectionHeader, SectionReader};
 use wsc_core::keys::KEY_ID_LEN;
@@ -307,7 +308,7 @@ pub fn signature_data(data: &[u8]) -> Result<SignatureData, Error> {
 
     // Adding a record keeps the data decodable.
     let hashes: Vec<Hash> = x.valid_sets().next().map_or_else(|| vec![[0u8; 32]], |(_, s)| s.hashes.clone());
-    let record = SignatureRecord::new(Some(vec![0x5a; KEY_ID_LEN]), AlgorithmId::ED25519, vec![0xa5; 64]);
+    let record = SignatureRecord::new(Some(KeyId::new(vec![0x5a; KEY_ID_LEN])), AlgorithmId::ED25519, vec![0xa5; 64]);
     let mut z = x.clone();
     match z.add_signature(&hashes, &record) {
         Ok(()) => {
@@ -351,7 +352,10 @@ fn check_limits(x: &SignatureData, input_len: usize) {
                     assert!(r.trailing <= r.raw.len());
                     match &r.parsed {
                         Ok(rec) => {
-                            assert!(rec.key_id.as_ref().is_none_or(|k| !k.is_empty()), "empty key id kept as Some");
+                            assert!(
+                                rec.key_id.as_ref().is_none_or(|k| !k.as_bytes().is_empty()),
+                                "empty key id kept as Some"
+                            );
                             let again = rec.encode().expect("a decoded record encodes");
                             assert!(again.len() <= r.raw.len() - r.trailing, "record re-encoding is longer");
                             let _ = rec.algorithm.to_string();
@@ -437,7 +441,7 @@ pub fn keys(data: &[u8]) -> KeysOutcome {
 }
 
 fn check_public_key(pk: &PublicKey) {
-    assert_eq!(pk.key_id().len(), KEY_ID_LEN);
+    assert_eq!(pk.key_id().as_bytes().len(), KEY_ID_LEN);
     assert!(!format!("{pk:?}").is_empty());
     let der = pk.to_der().expect("a public key encodes as DER");
     assert_eq!(&PublicKey::from_any(&der).expect("its own DER reads back"), pk);

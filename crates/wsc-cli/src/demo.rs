@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use wsc_core::Verification;
-use wsc_core::keys::hex;
 use wsc_core::{KeyAlgorithm, RecordVerifier, SecretKey, WithKeyId};
 
 use crate::Outcome;
@@ -42,8 +41,8 @@ pub(crate) fn run(a: &DemoArgs) -> Result<Outcome> {
     write_key_pair(&ec, Format::Pem, &p("p256.sk.pem"), &p("p256.pk.pem"))?;
     println!(
         "2. keys made: ed25519.sk/.pk (key id {}), p256.sk.pem/.pk.pem (key id {})",
-        hex(&ed.public_key().key_id()),
-        hex(&ec.public_key().key_id())
+        ed.public_key().key_id(),
+        ec.public_key().key_id()
     );
 
     let once = wsc_core::sign(DEMO_MODULE, &WithKeyId::checked(&ed, &ed.public_key())?)?;

@@ -86,7 +86,7 @@ pub(crate) fn keygen(a: &KeygenArgs) -> Result<Outcome> {
             "{} key pair generated at '{uri}' (the secret key stays there); public key '{}' (key id {})",
             alg.as_str(),
             a.public_key.display(),
-            wsc_core::keys::hex(&pk.key_id())
+            pk.key_id()
         );
         return Ok(Outcome::Done);
     }
@@ -99,7 +99,7 @@ pub(crate) fn keygen(a: &KeygenArgs) -> Result<Outcome> {
         alg.as_str(),
         secret.display(),
         a.public_key.display(),
-        wsc_core::keys::hex(&sk.public_key().key_id())
+        sk.public_key().key_id()
     );
     Ok(Outcome::Done)
 }

@@ -222,7 +222,7 @@ fn csr(a: &CsrArgs) -> Result<Outcome> {
         "CSR for {} ({}, key id {}) written to '{}'",
         csr.uris().join(", "),
         csr.public_key().algorithm().as_str(),
-        hex(&csr.public_key().key_id()),
+        csr.public_key().key_id(),
         a.output.display()
     );
     Ok(Outcome::Done)
@@ -288,7 +288,7 @@ fn show(a: &ShowArgs) -> Result<Outcome> {
         let csr = Csr::from_pem(&bytes).with_context(|| format!("CSR '{}'", a.input.display()))?;
         println!("certificate signing request (signature verified)");
         println!("  subject:  {}", csr.subject());
-        println!("  key:      {} (key id {})", csr.public_key().algorithm().as_str(), hex(&csr.public_key().key_id()));
+        println!("  key:      {} (key id {})", csr.public_key().algorithm().as_str(), csr.public_key().key_id());
         println!("  URIs:     {}", csr.uris().join(", "));
         return Ok(Outcome::Done);
     }
@@ -300,7 +300,7 @@ fn show(a: &ShowArgs) -> Result<Outcome> {
         println!("    serial:   {}", hex(&c.serial));
         println!("    valid:    {} to {}", wsc_pki::format_rfc3339(c.not_before), wsc_pki::format_rfc3339(c.not_after));
         match &c.public_key {
-            Some(k) => println!("    key:      {} (key id {})", k.algorithm().as_str(), hex(&k.key_id())),
+            Some(k) => println!("    key:      {} (key id {})", k.algorithm().as_str(), k.key_id()),
             None => println!("    key:      not Ed25519 or P-256"),
         }
         if !c.uris.is_empty() || !c.dns_names.is_empty() {

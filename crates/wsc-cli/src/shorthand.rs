@@ -11,7 +11,6 @@ use base64::Engine;
 use regex_syntax::hir::{Hir, Repetition};
 use serde_json::{Map, Value, json};
 use wsc_core::PublicKey;
-use wsc_core::keys::hex;
 use wsc_policy::{MemoryFiles, Policy, Principal};
 
 use crate::files;
@@ -91,8 +90,7 @@ pub(crate) fn keys(keys: &[(PathBuf, PublicKey)], split: Option<&str>) -> Result
                 "spki": base64::engine::general_purpose::STANDARD.encode(der),
             }),
         );
-        labels
-            .push((name, format!("{} ({}, key id {})", file.display(), key.algorithm().as_str(), hex(&key.key_id()))));
+        labels.push((name, format!("{} ({}, key id {})", file.display(), key.algorithm().as_str(), key.key_id())));
     }
     let doc = document(principals, "any", split)?;
     let policy = load(&doc, &MemoryFiles::new())

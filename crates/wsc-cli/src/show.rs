@@ -145,7 +145,7 @@ fn print_sig(out: &mut impl Write, d: &SignatureData, verbose: bool) -> std::io:
                             out,
                             "    signature {j}: {}, key id {}, {} bytes{}",
                             rec.algorithm,
-                            rec.key_id.as_deref().map(hex).unwrap_or_else(|| "none".into()),
+                            rec.key_id.as_ref().map_or_else(|| "none".into(), ToString::to_string),
                             rec.signature.len(),
                             if verbose { format!(": {}", hex(&rec.signature)) } else { String::new() }
                         )?,
@@ -175,7 +175,7 @@ fn sig_json(d: &SignatureData) -> Value {
                         "offset": r.offset,
                         "algorithm_id": rec.algorithm.0,
                         "algorithm": rec.algorithm.name(),
-                        "key_id": rec.key_id.as_deref().map(hex),
+                        "key_id": rec.key_id.as_ref().map(ToString::to_string),
                         "signature": hex(&rec.signature),
                     }),
                     Err(e) => json!({"offset": r.offset, "malformed": e.to_string()}),

@@ -409,7 +409,7 @@ fn sign_one(a: &SignArgs, signer: &dyn Signer, input: &Path, output: Option<&Pat
     eprintln!("{} hash(es) signed; the signature data now holds {} set(s)", report.hashes.len(), report.sets);
     Ok(Signed {
         algorithm: signer.algorithm().to_string(),
-        key_id: signer.key_id().map(|k| wsc_core::keys::hex(&k)).unwrap_or_default(),
+        key_id: signer.key_id().map(|k| k.to_string()).unwrap_or_default(),
         content_sha256: report.hashes.last().map(|h| wsc_core::keys::hex(h)).unwrap_or_default(),
         hashes: report.hashes.len(),
     })

@@ -19,6 +19,55 @@ use crate::sigdata::{AlgorithmId, SignatureRecord};
 /// Length of a key id as wasmsign2 writes it.
 pub const KEY_ID_LEN: usize = 12;
 
+/// A key id: the bytes a signature record carries to say which key made
+/// it. A hint, never an identity (key ids are not signed). Prints as
+/// lower-case hex.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyId(Vec<u8>);
+
+impl KeyId {
+    /// A key id of these bytes.
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
+        KeyId(bytes.into())
+    }
+
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Reads the hex form [`Display`](fmt::Display) writes (either case);
+    /// `None` unless it is an even number of hex digits.
+    pub fn from_hex(text: &str) -> Option<Self> {
+        if text.len() % 2 != 0 || !text.is_ascii() {
+            return None;
+        }
+        (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+            .collect::<Option<Vec<u8>>>()
+            .map(KeyId)
+    }
+}
+
+impl AsRef<[u8]> for KeyId {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex(&self.0))
+    }
+}
+
+impl fmt::Debug for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyId({self})")
+    }
+}
+
 /// Why a key could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -88,7 +137,7 @@ pub enum PublicKey {
 
 impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PublicKey({}, key id {})", self.algorithm().as_str(), hex(&self.key_id()))
+        write!(f, "PublicKey({}, key id {})", self.algorithm().as_str(), self.key_id())
     }
 }
 
@@ -193,11 +242,11 @@ impl PublicKey {
 
     /// The default key id: the first 12 bytes of HMAC-SHA256 keyed with
     /// the public key over the ASCII bytes `key_id` (as wasmsign2).
-    pub fn key_id(&self) -> Vec<u8> {
+    pub fn key_id(&self) -> KeyId {
         let bytes = self.key_bytes();
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&bytes).expect("HMAC takes keys of any length");
         mac.update(b"key_id");
-        mac.finalize().into_bytes()[..KEY_ID_LEN].to_vec()
+        KeyId(mac.finalize().into_bytes()[..KEY_ID_LEN].to_vec())
     }
 
     /// Encodes as the wasmsign2 raw form (`01 ‖ pk`, Ed25519 only).
@@ -251,7 +300,7 @@ impl PublicKey {
     /// key ids agree when the record has one.
     pub fn wants(&self, record: &SignatureRecord) -> bool {
         record.algorithm == self.algorithm().algorithm_id()
-            && record.key_id.as_deref().is_none_or(|kid| kid == self.key_id().as_slice())
+            && record.key_id.as_ref().is_none_or(|kid| *kid == self.key_id())
     }
 }
 

@@ -44,7 +44,7 @@ pub mod keys;
 pub mod sigdata;
 
 pub use error::{Chain, Error, Result, VerifyError};
-pub use keys::{KeyAlgorithm, KeyError, PublicKey, SecretKey};
+pub use keys::{KeyAlgorithm, KeyError, KeyId, PublicKey, SecretKey};
 pub use ops::{Inspection, SectionSummary, Sections, SplitReport, attach, canonical_copy, detach, inspect, split};
 
 pub use sign::{

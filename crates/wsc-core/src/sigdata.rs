@@ -6,6 +6,7 @@
 //! when a module is signed again.
 
 use crate::error::{Error, Result};
+use crate::keys::KeyId;
 use crate::leb;
 
 /// Length of a SHA-256 hash.
@@ -69,7 +70,7 @@ impl std::fmt::Display for AlgorithmId {
 #[non_exhaustive]
 pub struct SignatureRecord {
     /// The key id, if the record has one.
-    pub key_id: Option<Vec<u8>>,
+    pub key_id: Option<KeyId>,
     /// The algorithm.
     pub algorithm: AlgorithmId,
     /// The signature bytes (for keyless and certificate records, their payload).
@@ -78,13 +79,13 @@ pub struct SignatureRecord {
 
 impl SignatureRecord {
     /// Creates a record.
-    pub fn new(key_id: Option<Vec<u8>>, algorithm: AlgorithmId, signature: Vec<u8>) -> Self {
+    pub fn new(key_id: Option<KeyId>, algorithm: AlgorithmId, signature: Vec<u8>) -> Self {
         SignatureRecord { key_id, algorithm, signature }
     }
 
     /// Encodes the record body (without its outer length).
     pub fn encode(&self) -> Result<Vec<u8>> {
-        let kid = self.key_id.as_deref().unwrap_or(&[]);
+        let kid = self.key_id.as_ref().map_or(&[][..], KeyId::as_bytes);
         let mut out = Vec::with_capacity(kid.len() + self.signature.len() + 12);
         leb::write_len(&mut out, kid.len())?;
         out.extend_from_slice(kid);
@@ -101,7 +102,7 @@ impl SignatureRecord {
         let alg = take(buf, &mut pos, 1, base, "algorithm id")?[0];
         let sig_len = leb::read_slice(buf, &mut pos, base, "signature length")?.value as usize;
         let sig = take(buf, &mut pos, sig_len, base, "signature")?;
-        let key_id = (!kid.is_empty()).then(|| kid.to_vec());
+        let key_id = (!kid.is_empty()).then(|| KeyId::new(kid));
         Ok((SignatureRecord { key_id, algorithm: AlgorithmId(alg), signature: sig.to_vec() }, pos))
     }
 }

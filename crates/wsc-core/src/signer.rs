@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use crate::keys::{PublicKey, SecretKey};
+use crate::keys::{KeyId, PublicKey, SecretKey};
 use crate::sigdata::AlgorithmId;
 
 /// A failure inside a signer (a device, a service), or in a transport the
@@ -58,7 +58,7 @@ pub trait Signer: Send + Sync + fmt::Debug {
     fn public_key(&self) -> Option<PublicKey>;
 
     /// The key id to write into the record, if any.
-    fn key_id(&self) -> Option<Vec<u8>> {
+    fn key_id(&self) -> Option<KeyId> {
         None
     }
 
@@ -85,7 +85,7 @@ impl Signer for SecretKey {
 #[derive(Debug)]
 pub struct WithKeyId<S> {
     inner: S,
-    key_id: Vec<u8>,
+    key_id: KeyId,
 }
 
 impl<S: Signer> WithKeyId<S> {
@@ -114,7 +114,7 @@ impl<S: Signer> Signer for WithKeyId<S> {
         self.inner.public_key()
     }
 
-    fn key_id(&self) -> Option<Vec<u8>> {
+    fn key_id(&self) -> Option<KeyId> {
         Some(self.key_id.clone())
     }
 
@@ -132,7 +132,7 @@ macro_rules! forward_signer {
             fn public_key(&self) -> Option<PublicKey> {
                 (**self).public_key()
             }
-            fn key_id(&self) -> Option<Vec<u8>> {
+            fn key_id(&self) -> Option<KeyId> {
                 (**self).key_id()
             }
             fn try_sign(&self, message: &[u8]) -> Result<Vec<u8>, SignerError> {

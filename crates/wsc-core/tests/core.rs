@@ -44,7 +44,7 @@ fn key_files_parse_and_key_ids_match_wasmsign2() {
         } else {
             SecretKey::from_any(&bytes).unwrap_or_else(|e| panic!("{file}: {e}")).public_key()
         };
-        assert_eq!(wsc_core::keys::hex(&pk.key_id()), kid, "{file}");
+        assert_eq!(pk.key_id().to_string(), kid, "{file}");
     }
 }
 

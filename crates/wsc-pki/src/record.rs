@@ -297,7 +297,7 @@ impl<S: Signer> Signer for CertSigner<S> {
     }
 
     /// The leaf key's wsc key id (not signed; a hint for readers).
-    fn key_id(&self) -> Option<Vec<u8>> {
+    fn key_id(&self) -> Option<wsc_core::KeyId> {
         Some(self.key.key_id())
     }
 

@@ -439,15 +439,8 @@ pub(crate) fn parse_public_key(bytes: &[u8]) -> Result<PublicKey, wsc_core::KeyE
     PublicKey::from_any(bytes)
 }
 
-fn parse_key_id(hex: &str) -> Option<[u8; wsc_core::keys::KEY_ID_LEN]> {
-    if hex.len() != 2 * wsc_core::keys::KEY_ID_LEN || !hex.is_ascii() {
-        return None;
-    }
-    let mut out = [0u8; wsc_core::keys::KEY_ID_LEN];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
+fn parse_key_id(hex: &str) -> Option<wsc_core::KeyId> {
+    wsc_core::KeyId::from_hex(hex).filter(|k| k.as_bytes().len() == wsc_core::keys::KEY_ID_LEN)
 }
 
 fn compile(pattern: &str, path: &Path) -> Result<regex::Regex, PolicyError> {
@@ -726,7 +719,7 @@ fn normalized(p: &Policy) -> Value {
                     ("signer", s(&k.signer_id())),
                 ]);
                 if let Some(id) = &k.key_id {
-                    t.insert("key_id".into(), s(&wsc_core::keys::hex(id)));
+                    t.insert("key_id".into(), s(&id.to_string()));
                 }
                 if let Some(v) = &k.valid_until {
                     t.insert("valid_until".into(), s(&v.to_string()));

@@ -105,7 +105,7 @@ pub struct KeyPrincipal {
     /// SHA-256 of `spki`: the key's identity.
     pub fingerprint: [u8; 32],
     /// The key id hint (never identity: key ids are unsigned).
-    pub key_id: Option<[u8; wsc_core::keys::KEY_ID_LEN]>,
+    pub key_id: Option<wsc_core::KeyId>,
     /// Signatures made after this time do not count.
     pub valid_until: Option<Timestamp>,
 }

@@ -183,7 +183,7 @@ impl Timestamper for OpensslTsa {
 #[derive(Debug)]
 struct KeyIdAs<'a> {
     key: &'a SecretKey,
-    key_id: Vec<u8>,
+    key_id: wsc_core::KeyId,
 }
 
 impl Signer for KeyIdAs<'_> {
@@ -193,7 +193,7 @@ impl Signer for KeyIdAs<'_> {
     fn public_key(&self) -> Option<PublicKey> {
         Some(self.key.public_key())
     }
-    fn key_id(&self) -> Option<Vec<u8>> {
+    fn key_id(&self) -> Option<wsc_core::KeyId> {
         Some(self.key_id.clone())
     }
     fn try_sign(&self, message: &[u8]) -> Result<Vec<u8>, SignerError> {

@@ -14,7 +14,7 @@ use rand_core::{OsRng, RngCore};
 use wsc_core::format::{SectionHeader, encode_custom_section};
 use wsc_core::{
     Error, KeyAlgorithm, PublicKey, Report, Scope, SecretKey, Verification, Verified, VerifyError, WithKeyId, inspect,
-    keys::hex, sign, split, verify, verify_embedded,
+    sign, split, verify, verify_embedded,
 };
 
 /// The body of `add`: `local.get 0`, `local.get 1`, `i32.add`, `end`.
@@ -122,7 +122,7 @@ fn main() -> Result<()> {
     let p256 = SecretKey::generate(KeyAlgorithm::P256, &mut OsRng);
     let (ed_pub, p256_pub) = (ed.public_key(), p256.public_key());
     for pk in [&ed_pub, &p256_pub] {
-        println!("key: {} with key id {}", pk.algorithm().as_str(), hex(&pk.key_id()));
+        println!("key: {} with key id {}", pk.algorithm().as_str(), pk.key_id());
     }
     let keys = [("ed25519", &ed_pub), ("p256", &p256_pub)];
 

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
 use rand_core::OsRng;
-use wsc_core::{KeyAlgorithm, PublicKey, SecretKey, Verified, keys::hex, sign};
+use wsc_core::{KeyAlgorithm, PublicKey, SecretKey, Verified, sign};
 
 const USAGE: &str = "usage: example-wasmi-host [MODULE.wasm PUBLIC_KEY [A B]]";
 
@@ -61,7 +61,7 @@ fn run(bytes: &[u8], key: &PublicKey, a: i32, b: i32) -> Result<i32> {
         v.verified_end,
         v.end,
         v.signatures.len(),
-        hex(&key.key_id())
+        key.key_id()
     );
     let sum = module.call_add(a, b)?;
     println!("add({a}, {b}) = {sum}");
@@ -112,7 +112,7 @@ fn demo() -> Result<()> {
         }
         println!("{}", if as_expected { "as expected" } else { "NOT as expected" });
     };
-    println!("demo with a fresh Ed25519 key, id {}", hex(&public.key_id()));
+    println!("demo with a fresh Ed25519 key, id {}", public.key_id());
     case("signed module", &signed, true);
     case("unsigned module", &unsigned, false);
     case("tampered module (i32.add changed to i32.sub)", &tampered, false);

@@ -98,7 +98,11 @@ pub fn module_with(chain: &[Vec<u8>], leaf_key: &SecretKey, records: usize) -> (
         record_len = payload.len();
         for n in set * per_set..records.min((set + 1) * per_set) {
             let kid = (n as u64).to_be_bytes().to_vec();
-            data.add_signature(&hashes, &SignatureRecord::new(Some(kid), CERT_BOUND, payload.clone())).expect("add");
+            data.add_signature(
+                &hashes,
+                &SignatureRecord::new(Some(wsc_core::KeyId::new(kid)), CERT_BOUND, payload.clone()),
+            )
+            .expect("add");
         }
     }
     let sigdata = data.encode().expect("encode");
