@@ -1,4 +1,7 @@
-//! `cargo xtask layers`: the dependency rules of docs/architecture.md.
+//! `cargo xtask layers`: the dependency rules of docs/architecture.md, and
+//! its code map's dependency lines against `cargo metadata`.
+
+mod code_map;
 
 use std::process::Command;
 
@@ -156,6 +159,7 @@ pub(crate) fn check() -> Result<()> {
     if inv.lines().count() > 1 {
         failures.push(format!("something depends on wsc-cli:\n{inv}"));
     }
+    failures.extend(code_map::problems(&root)?);
     if !failures.is_empty() {
         bail!("layering violations:\n{}", failures.join("\n"));
     }

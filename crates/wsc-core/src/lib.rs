@@ -29,8 +29,6 @@
 //! # Ok::<(), wsc_core::Error>(())
 //! ```
 
-#![warn(missing_docs)]
-
 mod error;
 mod leb;
 mod ops;

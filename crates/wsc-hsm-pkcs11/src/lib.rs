@@ -22,8 +22,6 @@
 //! The PKCS#11 module is loaded at run time (`cryptoki`, `dlopen`) and
 //! initialised once per process and module path; all signers share it.
 
-#![warn(missing_docs)]
-
 mod error;
 mod signer;
 mod uri;

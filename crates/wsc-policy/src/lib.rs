@@ -55,8 +55,6 @@
 //! # Ok::<(), wsc_policy::PolicyError>(())
 //! ```
 
-#![warn(missing_docs)]
-
 mod de;
 mod doc;
 mod error;
