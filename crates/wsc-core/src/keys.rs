@@ -125,13 +125,14 @@ impl KeyAlgorithm {
     }
 }
 
-/// A public key that can verify signature records.
+/// A public key that can verify signature records. Opaque: no type of
+/// the curve crates is part of wsc-core's API.
 #[derive(Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum PublicKey {
-    /// Ed25519.
+pub struct PublicKey(PublicInner);
+
+#[derive(Clone, PartialEq, Eq)]
+enum PublicInner {
     Ed25519(ed25519_dalek::VerifyingKey),
-    /// ECDSA P-256.
     P256(p256::ecdsa::VerifyingKey),
 }
 
@@ -149,7 +150,7 @@ impl PublicKey {
         }
         if (bytes.len() == 33 && matches!(bytes[0], 0x02 | 0x03)) || (bytes.len() == 65 && bytes[0] == 0x04) {
             return p256::ecdsa::VerifyingKey::from_sec1_bytes(bytes)
-                .map(PublicKey::P256)
+                .map(|k| PublicKey(PublicInner::P256(k)))
                 .map_err(|_| KeyError::Invalid { format: "SEC1", reason: "not a point on P-256" });
         }
         if let Ok(text) = std::str::from_utf8(bytes) {
@@ -186,7 +187,7 @@ impl PublicKey {
             ssh_key::public::KeyData::Ed25519(pk) => Self::from_ed25519_bytes(&pk.0),
             ssh_key::public::KeyData::Ecdsa(ssh_key::public::EcdsaPublicKey::NistP256(p)) => {
                 p256::ecdsa::VerifyingKey::from_sec1_bytes(p.as_bytes())
-                    .map(PublicKey::P256)
+                    .map(|k| PublicKey(PublicInner::P256(k)))
                     .map_err(|_| KeyError::Invalid { format: "OpenSSH public", reason: "not a point on P-256" })
             }
             other => Err(KeyError::UnsupportedAlgorithm(other.algorithm().to_string())),
@@ -197,7 +198,7 @@ impl PublicKey {
         let arr: [u8; 32] =
             b.try_into().map_err(|_| KeyError::Invalid { format: "Ed25519", reason: "length is not 32 bytes" })?;
         ed25519_dalek::VerifyingKey::from_bytes(&arr)
-            .map(PublicKey::Ed25519)
+            .map(|k| PublicKey(PublicInner::Ed25519(k)))
             .map_err(|_| KeyError::Invalid { format: "Ed25519", reason: "not a valid curve point" })
     }
 
@@ -206,37 +207,64 @@ impl PublicKey {
             return Err(KeyError::UnknownFormat("PEM public"));
         }
         if let Ok(k) = ed25519_dalek::VerifyingKey::from_public_key_pem(text) {
-            return Ok(PublicKey::Ed25519(k));
+            return Ok(PublicKey(PublicInner::Ed25519(k)));
         }
         p256::ecdsa::VerifyingKey::from_public_key_pem(text)
-            .map(PublicKey::P256)
+            .map(|k| PublicKey(PublicInner::P256(k)))
             .map_err(|_| KeyError::Invalid { format: "SPKI PEM", reason: "neither an Ed25519 nor a P-256 public key" })
     }
 
     fn from_spki_der(der: &[u8]) -> Result<Self, KeyError> {
         if let Ok(k) = ed25519_dalek::VerifyingKey::from_public_key_der(der) {
-            return Ok(PublicKey::Ed25519(k));
+            return Ok(PublicKey(PublicInner::Ed25519(k)));
         }
         if let Ok(k) = p256::ecdsa::VerifyingKey::from_public_key_der(der) {
-            return Ok(PublicKey::P256(k));
+            return Ok(PublicKey(PublicInner::P256(k)));
         }
         Err(KeyError::UnknownFormat("public"))
     }
 
+    /// A P-256 key from a SEC1 point (compressed or uncompressed), as
+    /// devices and certificates hold it.
+    pub fn from_sec1(point: &[u8]) -> Result<Self, KeyError> {
+        p256::ecdsa::VerifyingKey::from_sec1_bytes(point)
+            .map(|k| PublicKey(PublicInner::P256(k)))
+            .map_err(|_| KeyError::Invalid { format: "SEC1", reason: "not a point on P-256" })
+    }
+
+    /// The key as a certificate's subjectPublicKey holds it: the 32-byte
+    /// Ed25519 key, or the uncompressed 65-byte P-256 point.
+    pub fn public_bits(&self) -> Vec<u8> {
+        match &self.0 {
+            PublicInner::Ed25519(k) => k.to_bytes().to_vec(),
+            PublicInner::P256(k) => k.to_encoded_point(false).as_bytes().to_vec(),
+        }
+    }
+
+    /// Verifies an ECDSA P-256 signature over a SHA-256 digest (for
+    /// devices that sign digests); false for other keys.
+    pub(crate) fn verify_p256_prehash(&self, digest: &[u8; 32], sig: &p256::ecdsa::Signature) -> bool {
+        use p256::ecdsa::signature::hazmat::PrehashVerifier;
+        match &self.0 {
+            PublicInner::P256(k) => k.verify_prehash(digest, sig).is_ok(),
+            PublicInner::Ed25519(_) => false,
+        }
+    }
+
     /// The algorithm.
     pub fn algorithm(&self) -> KeyAlgorithm {
-        match self {
-            PublicKey::Ed25519(_) => KeyAlgorithm::Ed25519,
-            PublicKey::P256(_) => KeyAlgorithm::P256,
+        match &self.0 {
+            PublicInner::Ed25519(_) => KeyAlgorithm::Ed25519,
+            PublicInner::P256(_) => KeyAlgorithm::P256,
         }
     }
 
     /// The public key bytes the key id is computed over: the 32-byte
     /// Ed25519 key, or the 33-byte compressed SEC1 P-256 point.
     pub fn key_bytes(&self) -> Vec<u8> {
-        match self {
-            PublicKey::Ed25519(k) => k.to_bytes().to_vec(),
-            PublicKey::P256(k) => k.to_encoded_point(true).as_bytes().to_vec(),
+        match &self.0 {
+            PublicInner::Ed25519(k) => k.to_bytes().to_vec(),
+            PublicInner::P256(k) => k.to_encoded_point(true).as_bytes().to_vec(),
         }
     }
 
@@ -251,30 +279,30 @@ impl PublicKey {
 
     /// Encodes as the wasmsign2 raw form (`01 ‖ pk`, Ed25519 only).
     pub fn to_raw(&self) -> Result<Vec<u8>, KeyError> {
-        match self {
-            PublicKey::Ed25519(k) => {
+        match &self.0 {
+            PublicInner::Ed25519(k) => {
                 let mut v = vec![0x01];
                 v.extend_from_slice(k.as_bytes());
                 Ok(v)
             }
-            PublicKey::P256(_) => Err(KeyError::Encode("raw (P-256 keys have no wasmsign2 raw form)")),
+            PublicInner::P256(_) => Err(KeyError::Encode("raw (P-256 keys have no wasmsign2 raw form)")),
         }
     }
 
     /// Encodes as SubjectPublicKeyInfo PEM.
     pub fn to_pem(&self) -> Result<String, KeyError> {
-        match self {
-            PublicKey::Ed25519(k) => k.to_public_key_pem(LineEnding::LF),
-            PublicKey::P256(k) => k.to_public_key_pem(LineEnding::LF),
+        match &self.0 {
+            PublicInner::Ed25519(k) => k.to_public_key_pem(LineEnding::LF),
+            PublicInner::P256(k) => k.to_public_key_pem(LineEnding::LF),
         }
         .map_err(|_| KeyError::Encode("PEM"))
     }
 
     /// Encodes as SubjectPublicKeyInfo DER.
     pub fn to_der(&self) -> Result<Vec<u8>, KeyError> {
-        match self {
-            PublicKey::Ed25519(k) => k.to_public_key_der(),
-            PublicKey::P256(k) => k.to_public_key_der(),
+        match &self.0 {
+            PublicInner::Ed25519(k) => k.to_public_key_der(),
+            PublicInner::P256(k) => k.to_public_key_der(),
         }
         .map(|d| d.as_bytes().to_vec())
         .map_err(|_| KeyError::Encode("DER"))
@@ -284,11 +312,11 @@ impl PublicKey {
     /// Ed25519 uses strict verification (canonical S, no small-order keys
     /// or R); P-256 takes a 64-byte `r ‖ s` and hashes with SHA-256.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
-        match self {
-            PublicKey::Ed25519(k) => {
+        match &self.0 {
+            PublicInner::Ed25519(k) => {
                 ed25519_dalek::Signature::from_slice(signature).is_ok_and(|s| k.verify_strict(message, &s).is_ok())
             }
-            PublicKey::P256(k) => {
+            PublicInner::P256(k) => {
                 use p256::ecdsa::signature::Verifier;
                 signature.len() == 64
                     && p256::ecdsa::Signature::from_slice(signature).is_ok_and(|s| k.verify(message, &s).is_ok())
@@ -305,11 +333,11 @@ impl PublicKey {
 }
 
 /// A secret key. Zeroized on drop; `Debug` shows only the algorithm.
-#[non_exhaustive]
-pub enum SecretKey {
-    /// Ed25519.
+/// Opaque: no type of the curve crates is part of wsc-core's API.
+pub struct SecretKey(SecretInner);
+
+enum SecretInner {
     Ed25519(ed25519_dalek::SigningKey),
-    /// ECDSA P-256.
     P256(p256::ecdsa::SigningKey),
 }
 
@@ -323,8 +351,8 @@ impl SecretKey {
     /// Generates a new key.
     pub fn generate(algorithm: KeyAlgorithm, rng: &mut impl CryptoRngCore) -> Self {
         match algorithm {
-            KeyAlgorithm::Ed25519 => SecretKey::Ed25519(ed25519_dalek::SigningKey::generate(rng)),
-            KeyAlgorithm::P256 => SecretKey::P256(p256::ecdsa::SigningKey::random(rng)),
+            KeyAlgorithm::Ed25519 => SecretKey(SecretInner::Ed25519(ed25519_dalek::SigningKey::generate(rng))),
+            KeyAlgorithm::P256 => SecretKey(SecretInner::P256(p256::ecdsa::SigningKey::random(rng))),
         }
     }
 
@@ -337,7 +365,7 @@ impl SecretKey {
             if sk.verifying_key().as_bytes() != &bytes[33..] {
                 return Err(KeyError::InconsistentKeyPair);
             }
-            return Ok(SecretKey::Ed25519(sk));
+            return Ok(SecretKey(SecretInner::Ed25519(sk)));
         }
         if let Ok(text) = std::str::from_utf8(bytes) {
             let t = text.trim_start();
@@ -346,29 +374,32 @@ impl SecretKey {
             }
             if t.starts_with("-----BEGIN EC PRIVATE KEY-----") {
                 return p256::SecretKey::from_sec1_pem(t)
-                    .map(|k| SecretKey::P256(k.into()))
+                    .map(|k| SecretKey(SecretInner::P256(k.into())))
                     .map_err(|_| KeyError::Invalid { format: "SEC1 PEM", reason: "not a P-256 private key" });
             }
             if t.starts_with("-----BEGIN PRIVATE KEY-----") {
                 if let Ok(k) = ed25519_dalek::SigningKey::from_pkcs8_pem(t) {
-                    return Ok(SecretKey::Ed25519(k));
+                    return Ok(SecretKey(SecretInner::Ed25519(k)));
                 }
-                return p256::ecdsa::SigningKey::from_pkcs8_pem(t).map(SecretKey::P256).map_err(|_| {
-                    KeyError::Invalid { format: "PKCS#8 PEM", reason: "neither an Ed25519 nor a P-256 private key" }
-                });
+                return p256::ecdsa::SigningKey::from_pkcs8_pem(t).map(|k| SecretKey(SecretInner::P256(k))).map_err(
+                    |_| KeyError::Invalid {
+                        format: "PKCS#8 PEM",
+                        reason: "neither an Ed25519 nor a P-256 private key",
+                    },
+                );
             }
             if t.starts_with("-----BEGIN") {
                 return Err(KeyError::UnknownFormat("PEM secret"));
             }
         }
         if let Ok(k) = ed25519_dalek::SigningKey::from_pkcs8_der(bytes) {
-            return Ok(SecretKey::Ed25519(k));
+            return Ok(SecretKey(SecretInner::Ed25519(k)));
         }
         if let Ok(k) = p256::ecdsa::SigningKey::from_pkcs8_der(bytes) {
-            return Ok(SecretKey::P256(k));
+            return Ok(SecretKey(SecretInner::P256(k)));
         }
         if let Ok(k) = p256::SecretKey::from_sec1_der(bytes) {
-            return Ok(SecretKey::P256(k.into()));
+            return Ok(SecretKey(SecretInner::P256(k.into())));
         }
         Err(KeyError::UnknownFormat("secret"))
     }
@@ -385,11 +416,11 @@ impl SecretKey {
                 if sk.verifying_key().as_bytes() != &kp.public.0 {
                     return Err(KeyError::InconsistentKeyPair);
                 }
-                Ok(SecretKey::Ed25519(sk))
+                Ok(SecretKey(SecretInner::Ed25519(sk)))
             }
             ssh_key::private::KeypairData::Ecdsa(ssh_key::private::EcdsaKeypair::NistP256 { private, .. }) => {
                 p256::ecdsa::SigningKey::from_slice(private.as_slice())
-                    .map(SecretKey::P256)
+                    .map(|k| SecretKey(SecretInner::P256(k)))
                     .map_err(|_| KeyError::Invalid { format: "OpenSSH private", reason: "bad P-256 scalar" })
             }
             other => Err(KeyError::UnsupportedAlgorithm(
@@ -400,21 +431,21 @@ impl SecretKey {
 
     /// The matching public key.
     pub fn public_key(&self) -> PublicKey {
-        match self {
-            SecretKey::Ed25519(k) => PublicKey::Ed25519(k.verifying_key()),
-            SecretKey::P256(k) => PublicKey::P256(*k.verifying_key()),
+        match &self.0 {
+            SecretInner::Ed25519(k) => PublicKey(PublicInner::Ed25519(k.verifying_key())),
+            SecretInner::P256(k) => PublicKey(PublicInner::P256(*k.verifying_key())),
         }
     }
 
     /// Signs `message`: Ed25519 (pure), or ECDSA P-256 SHA-256 as a
     /// low-S 64-byte `r ‖ s`.
     pub fn sign(&self, message: &[u8]) -> Vec<u8> {
-        match self {
-            SecretKey::Ed25519(k) => {
+        match &self.0 {
+            SecretInner::Ed25519(k) => {
                 use ed25519_dalek::Signer;
                 k.sign(message).to_bytes().to_vec()
             }
-            SecretKey::P256(k) => {
+            SecretInner::P256(k) => {
                 use p256::ecdsa::signature::Signer;
                 let s: p256::ecdsa::Signature = k.sign(message);
                 s.normalize_s().unwrap_or(s).to_bytes().to_vec()
@@ -424,38 +455,38 @@ impl SecretKey {
 
     /// Encodes as the wasmsign2 raw form (`81 ‖ seed ‖ pk`, Ed25519 only).
     pub fn to_raw(&self) -> Result<Zeroizing<Vec<u8>>, KeyError> {
-        match self {
-            SecretKey::Ed25519(k) => {
+        match &self.0 {
+            SecretInner::Ed25519(k) => {
                 let mut v = Zeroizing::new(Vec::with_capacity(65));
                 v.push(0x81);
                 v.extend_from_slice(&k.to_bytes());
                 v.extend_from_slice(k.verifying_key().as_bytes());
                 Ok(v)
             }
-            SecretKey::P256(_) => Err(KeyError::Encode("raw (P-256 keys have no wasmsign2 raw form)")),
+            SecretInner::P256(_) => Err(KeyError::Encode("raw (P-256 keys have no wasmsign2 raw form)")),
         }
     }
 
     /// Encodes as PKCS#8 v1 PEM (the form ed25519-compact and OpenSSL write).
     pub fn to_pem(&self) -> Result<Zeroizing<String>, KeyError> {
-        match self {
-            SecretKey::Ed25519(k) => {
+        match &self.0 {
+            SecretInner::Ed25519(k) => {
                 let kp = ed25519_dalek::pkcs8::KeypairBytes { secret_key: k.to_bytes(), public_key: None };
                 kp.to_pkcs8_pem(LineEnding::LF)
             }
-            SecretKey::P256(k) => k.to_pkcs8_pem(LineEnding::LF),
+            SecretInner::P256(k) => k.to_pkcs8_pem(LineEnding::LF),
         }
         .map_err(|_| KeyError::Encode("PEM"))
     }
 
     /// Encodes as PKCS#8 v1 DER.
     pub fn to_der(&self) -> Result<Zeroizing<Vec<u8>>, KeyError> {
-        match self {
-            SecretKey::Ed25519(k) => {
+        match &self.0 {
+            SecretInner::Ed25519(k) => {
                 let kp = ed25519_dalek::pkcs8::KeypairBytes { secret_key: k.to_bytes(), public_key: None };
                 kp.to_pkcs8_der()
             }
-            SecretKey::P256(k) => k.to_pkcs8_der(),
+            SecretInner::P256(k) => k.to_pkcs8_der(),
         }
         .map(|d| Zeroizing::new(d.as_bytes().to_vec()))
         .map_err(|_| KeyError::Encode("DER"))

@@ -148,10 +148,9 @@ forward_signer!(&S, Box<S>);
 /// ATECC608, a PKCS#11 token): the digest to send, and the checks on what
 /// comes back, so that a device fault never becomes a record.
 pub mod prehash {
-    use p256::ecdsa::signature::hazmat::PrehashVerifier;
     use sha2::{Digest, Sha256};
 
-    use crate::keys::PublicKey;
+    use crate::keys::{KeyAlgorithm, PublicKey};
 
     /// Why a device's signature was not used.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -179,12 +178,14 @@ pub mod prehash {
     /// A device's `r ‖ s` over `digest`, made a record's signature: parsed,
     /// S made low, and verified with `public` before it is returned.
     pub fn finish_p256(public: &PublicKey, digest: &[u8; 32], raw: &[u8]) -> Result<[u8; 64], PrehashError> {
-        let PublicKey::P256(key) = public else {
+        if public.algorithm() != KeyAlgorithm::P256 {
             return Err(PrehashError::NotP256);
-        };
+        }
         let sig = p256::ecdsa::Signature::from_slice(raw).map_err(|_| PrehashError::Malformed { len: raw.len() })?;
         let sig = sig.normalize_s().unwrap_or(sig);
-        key.verify_prehash(digest, &sig).map_err(|_| PrehashError::DoesNotVerify)?;
+        if !public.verify_p256_prehash(digest, &sig) {
+            return Err(PrehashError::DoesNotVerify);
+        }
         Ok(sig.to_bytes().into())
     }
 }

@@ -9,7 +9,8 @@ use wsc_core::{KeyAlgorithm, PublicKey, SecretKey};
 #[test]
 fn device_answers_are_checked_before_they_become_records() {
     let device = p256::ecdsa::SigningKey::random(&mut rand_core::OsRng);
-    let public = PublicKey::P256(*device.verifying_key());
+    let point = |k: &p256::ecdsa::SigningKey| k.verifying_key().to_encoded_point(false).as_bytes().to_vec();
+    let public = PublicKey::from_sec1(&point(&device)).expect("point");
     let message = b"set message";
     let d = digest(message);
     let sig: p256::ecdsa::Signature = device.sign_prehash(&d).expect("sign");
@@ -23,7 +24,7 @@ fn device_answers_are_checked_before_they_become_records() {
     }
     // Another digest, another key, a short answer, an Ed25519 signer.
     assert_eq!(finish_p256(&public, &digest(b"other"), &low.to_bytes()), Err(PrehashError::DoesNotVerify));
-    let other = PublicKey::P256(*p256::ecdsa::SigningKey::random(&mut rand_core::OsRng).verifying_key());
+    let other = PublicKey::from_sec1(&point(&p256::ecdsa::SigningKey::random(&mut rand_core::OsRng))).expect("point");
     assert_eq!(finish_p256(&other, &d, &low.to_bytes()), Err(PrehashError::DoesNotVerify));
     assert_eq!(finish_p256(&public, &d, &low.to_bytes()[..63]), Err(PrehashError::Malformed { len: 63 }));
     let ed = SecretKey::generate(KeyAlgorithm::Ed25519, &mut rand_core::OsRng).public_key();

@@ -48,7 +48,9 @@ impl<I2C: I2c, D: DelayNs> AteccSigner<I2C, D> {
     /// touching the device.
     pub fn with_public_key(device: Atecc<I2C, D>, slot: u8, xy: &[u8; 64]) -> Result<Self> {
         let verifying = verifying_key_from_xy(xy)?;
-        Ok(AteccSigner { device: Mutex::new(device), slot, public: PublicKey::P256(verifying) })
+        let public = PublicKey::from_sec1(verifying.to_encoded_point(false).as_bytes())
+            .map_err(|_| AteccError::BadSignature { slot })?;
+        Ok(AteccSigner { device: Mutex::new(device), slot, public })
     }
 
     /// The slot.

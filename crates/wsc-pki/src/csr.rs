@@ -1,7 +1,7 @@
 //! PKCS#10 certificate signing requests: made by any [`Signer`], and
 //! checked (their own signature) whenever they are read.
 
-use wsc_core::{PublicKey, Signer};
+use wsc_core::{KeyAlgorithm, PublicKey, Signer};
 use x509_cert::der::oid::AssociatedOid;
 use x509_cert::der::{Decode, Encode, Reader, SliceReader};
 use x509_cert::ext::pkix::SubjectAltName;
@@ -77,9 +77,9 @@ impl Csr {
             ))
         })?;
         let sig = req.signature.as_bytes().ok_or(PkiError::CsrSignature)?;
-        let ok = match (&public_key, req.algorithm.oid) {
-            (PublicKey::Ed25519(_), oid) if oid == OID_ED25519 => public_key.verify(info_der, sig),
-            (PublicKey::P256(_), oid) if oid == OID_ECDSA_SHA256 => {
+        let ok = match (public_key.algorithm(), req.algorithm.oid) {
+            (KeyAlgorithm::Ed25519, oid) if oid == OID_ED25519 => public_key.verify(info_der, sig),
+            (KeyAlgorithm::P256, oid) if oid == OID_ECDSA_SHA256 => {
                 x509::ecdsa_der_to_fixed(sig).is_some_and(|rs| public_key.verify(info_der, &rs))
             }
             (_, oid) => {

@@ -181,7 +181,7 @@ impl Signer for HighS {
         wsc_core::sigdata::AlgorithmId::ECDSA_P256_SHA256
     }
     fn public_key(&self) -> Option<wsc_core::PublicKey> {
-        Some(wsc_core::PublicKey::P256(*self.0.verifying_key()))
+        Some(wsc_core::PublicKey::from_sec1(self.0.verifying_key().to_encoded_point(false).as_bytes()).expect("point"))
     }
     fn try_sign(&self, message: &[u8]) -> Result<Vec<u8>, wsc_core::SignerError> {
         use p256::ecdsa::signature::Signer as _;

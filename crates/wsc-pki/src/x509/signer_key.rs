@@ -55,10 +55,9 @@ pub(crate) fn rcgen_algorithm(alg: KeyAlgorithm) -> Result<&'static rcgen::Signa
 /// The subjectPublicKey bits rcgen writes for a wsc key: the 32-byte
 /// Ed25519 key, or the uncompressed P-256 point.
 pub(crate) fn public_key_bits(key: &PublicKey) -> Result<Vec<u8>> {
-    match key {
-        PublicKey::Ed25519(k) => Ok(k.to_bytes().to_vec()),
-        PublicKey::P256(k) => Ok(k.to_encoded_point(false).as_bytes().to_vec()),
-        other => Err(PkiError::UnsupportedAlgorithm(format!("{:?}", other.algorithm()))),
+    match key.algorithm() {
+        KeyAlgorithm::Ed25519 | KeyAlgorithm::P256 => Ok(key.public_bits()),
+        other => Err(PkiError::UnsupportedAlgorithm(format!("{other:?}"))),
     }
 }
 
@@ -133,8 +132,8 @@ impl rcgen::SigningKey for SignerKey<'_> {
         if !self.public.verify(msg, &sig) {
             return Err(fail(PkiError::Issue("the signature does not verify with the signer's own public key".into())));
         }
-        match self.public {
-            PublicKey::P256(_) => p256::ecdsa::Signature::from_slice(&sig)
+        match self.public.algorithm() {
+            KeyAlgorithm::P256 => p256::ecdsa::Signature::from_slice(&sig)
                 .map(|s| s.to_der().as_bytes().to_vec())
                 .map_err(|_| fail(PkiError::Issue("the signer returned no 64-byte r || s".into()))),
             _ => Ok(sig),

@@ -33,7 +33,7 @@ impl Signer for ChipSigner {
         AlgorithmId::ECDSA_P256_SHA256
     }
     fn public_key(&self) -> Option<PublicKey> {
-        Some(PublicKey::P256(*self.key.verifying_key()))
+        Some(PublicKey::from_sec1(self.key.verifying_key().to_encoded_point(false).as_bytes()).expect("point"))
     }
     fn try_sign(&self, message: &[u8]) -> Result<Vec<u8>, SignerError> {
         use p256::ecdsa::signature::Signer as _;
@@ -122,11 +122,7 @@ pub struct RcKey<'a> {
 
 impl<'a> RcKey<'a> {
     pub fn new(key: &'a SecretKey) -> Self {
-        let bits = match key.public_key() {
-            PublicKey::Ed25519(k) => k.to_bytes().to_vec(),
-            PublicKey::P256(k) => k.to_encoded_point(false).as_bytes().to_vec(),
-            _ => unreachable!("only Ed25519 and P-256 in tests"),
-        };
+        let bits = key.public_key().public_bits();
         RcKey { key, bits }
     }
 }
@@ -146,9 +142,10 @@ impl rcgen::PublicKeyData for RcKey<'_> {
 impl rcgen::SigningKey for RcKey<'_> {
     fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
         let sig = self.key.sign(msg);
-        Ok(match self.key.public_key() {
-            PublicKey::P256(_) => p256::ecdsa::Signature::from_slice(&sig).expect("r||s").to_der().as_bytes().to_vec(),
-            _ => sig,
+        Ok(if self.key.public_key().algorithm() == KeyAlgorithm::P256 {
+            p256::ecdsa::Signature::from_slice(&sig).expect("r||s").to_der().as_bytes().to_vec()
+        } else {
+            sig
         })
     }
 }
