@@ -38,6 +38,8 @@ mod signer;
 mod verify;
 mod walk;
 
+#[cfg(feature = "test-kit")]
+pub mod conformance;
 pub mod keys;
 pub mod sigdata;
 

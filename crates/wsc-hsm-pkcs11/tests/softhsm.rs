@@ -129,19 +129,10 @@ fn p256_key_generated_by_wsc() {
         let with_id = WithKeyId::new(&opened).expect("signer has a public key");
         sign_and_verify(&with_id, &exported);
 
-        // Raw 64-byte r ‖ s with low S (a high S would show up within 16 tries).
-        for i in 0..16u8 {
-            let sig = signer.sign(&[i]).expect("signature");
-            let sig = p256::ecdsa::Signature::from_slice(&sig).expect("64-byte r ‖ s");
-            assert!(sig.normalize_s().is_none(), "high S");
-        }
-
-        // One signer shared by threads.
-        std::thread::scope(|s| {
-            for _ in 0..4 {
-                s.spawn(|| sign_and_verify(&signer, &exported));
-            }
-        });
+        // The signer conformance kit: whole-module round trip, raw r ‖ s
+        // with low S over its message only, key ids, two threads at once.
+        wsc_core::conformance::check_signer(&signer, &exported).unwrap_or_else(|f| panic!("{f:?}"));
+        wsc_core::conformance::check_signer(&with_id, &exported).unwrap_or_else(|f| panic!("{f:?}"));
 
         // The private key is sensitive and never extractable.
         let listing = pkcs11_tool(&["--login", "--pin", PIN, "--list-objects", "--type", "privkey"]);

@@ -463,3 +463,15 @@ fn rekor_v2_chosen_by_the_signing_config() {
     let err = s.sign_in_toto(statement.as_bytes()).expect_err("dsse on v2");
     assert!(wsc_core::Chain(&err).to_string().contains("Rekor v1 logs only"), "{err}");
 }
+
+/// The keyless signer passes the signer conformance kit against the local
+/// instance: whole-module round trip through a bundle verifier with the
+/// signer's identity, a changed module refused, two threads at once.
+#[test]
+fn the_keyless_signer_passes_the_conformance_kit() {
+    let (inst, _d) = start(false);
+    let s = signer(&inst, IDENTITY).expect("certificate");
+    let policy = IdentityPolicy::new(Matcher::Exact(IDENTITY.into()), Matcher::Exact(inst.url().into()));
+    let v = BundleVerifier::new(&root(&inst), Expectation::Identity(policy)).expect("verifier");
+    wsc_core::conformance::check_signer(&s, &v).unwrap_or_else(|f| panic!("{f:?}"));
+}

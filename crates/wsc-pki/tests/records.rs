@@ -356,3 +356,23 @@ fn an_expired_anchor_fails() {
     let later = SystemTime::now() + Duration::from_secs(20 * 86400);
     assert_rejected(&signed, &anchor(&root).at_time(later), "trust anchor CN=Old Root is not valid at");
 }
+
+/// Certificate-bound signers pass the signer conformance kit (Ed25519 and
+/// P-256 leaves, a device-style signer too).
+#[test]
+fn cert_signers_pass_the_conformance_kit() {
+    for alg in [KeyAlgorithm::Ed25519, KeyAlgorithm::P256] {
+        let (root, inter) = root_and_intermediate(alg);
+        let dev = key(alg);
+        let chain = device_chain(&inter, &dev, "kit", &DeviceProfile::default());
+        let signer = CertSigner::new(&dev, chain).expect("cert signer");
+        let verifier = CertVerifier::new([root.certificate().der.clone()]).expect("verifier");
+        wsc_core::conformance::check_signer(&signer, &verifier).unwrap_or_else(|f| panic!("{alg:?}: {f:?}"));
+    }
+    let (root, inter) = root_and_intermediate(KeyAlgorithm::P256);
+    let chip = ChipSigner::new();
+    let chain = device_chain(&inter, &chip, "chip", &DeviceProfile::default());
+    let signer = CertSigner::new(chip, chain).expect("cert signer");
+    let verifier = CertVerifier::new([root.certificate().der.clone()]).expect("verifier");
+    wsc_core::conformance::check_signer(&signer, &verifier).unwrap_or_else(|f| panic!("chip: {f:?}"));
+}
