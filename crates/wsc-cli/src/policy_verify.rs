@@ -85,23 +85,47 @@ fn report(
     let policy = wsc_policy::load_file(policy_file).with_context(|| format!("policy '{}'", policy_file.display()))?;
     let path = named.path.map(str::to_string).or_else(|| default_path(input));
     let target = Target::new(path.as_deref(), named.oci_repository);
-    let verdict = evaluate(input, signature, &policy, &target, now)
-        .with_context(|| format!("policy '{}'", policy_file.display()));
-    let verdict = match verdict {
+    let request = Request { input, signature, target: &target, now, json, by: "policy" };
+    let label = |p: &str| format!("policy {} principal {p}", policy_file.display());
+    let verdict = evaluate_and_show(&request, &policy, &|v| text(input, v), &label)
+        .with_context(|| format!("policy '{}'", policy_file.display()))?;
+    Ok(decide(input, &verdict))
+}
+
+/// One evaluation as the command line asked for it.
+struct Request<'a> {
+    input: &'a Path,
+    signature: Option<&'a Path>,
+    target: &'a Target<'a>,
+    now: SystemTime,
+    json: bool,
+    /// What decided, for the audit log: `policy` or `flags`.
+    by: &'static str,
+}
+
+/// Evaluates, prints warnings and the verdict (JSON, or `text`), and
+/// writes the audit events.
+fn evaluate_and_show(
+    r: &Request<'_>,
+    policy: &Policy,
+    text: &dyn Fn(&Verdict),
+    label: &dyn Fn(&str) -> String,
+) -> Result<Verdict> {
+    let verdict = match evaluate(r.input, r.signature, policy, r.target, r.now) {
         Ok(v) => v,
         Err(e) => {
-            audit_error(input, "policy", &e);
+            audit_error(r.input, r.by, &e);
             return Err(e);
         }
     };
-    print_warnings(input, &verdict);
-    if json {
+    print_warnings(r.input, &verdict);
+    if r.json {
         println!("{}", serde_json::to_string_pretty(&verdict.to_json())?);
     } else {
-        text(input, &verdict);
+        text(&verdict);
     }
-    audit(input, &verdict, &|p: &str| format!("policy {} principal {p}", policy_file.display()));
-    Ok(decide(input, &verdict))
+    audit(r.input, &verdict, label);
+    Ok(verdict)
 }
 
 /// How `verify` and `verify_matrix` print a verdict of the flags' policy.
@@ -123,23 +147,13 @@ pub(crate) fn run_flags(
     json: bool,
     output: FlagsOutput,
 ) -> Result<Outcome> {
-    let verdict = match evaluate(input, signature, &flags.policy, &Target::unnamed(), now) {
-        Ok(v) => v,
-        Err(e) => {
-            audit_error(input, "flags", &e);
-            return Err(e);
-        }
+    let target = Target::unnamed();
+    let request = Request { input, signature, target: &target, now, json, by: "flags" };
+    let text = |v: &Verdict| match output {
+        FlagsOutput::Verify => print_flags(input, v, flags),
+        FlagsOutput::Matrix => print_flags_matrix(input, v, flags),
     };
-    print_warnings(input, &verdict);
-    if json {
-        println!("{}", serde_json::to_string_pretty(&verdict.to_json())?);
-    } else {
-        match output {
-            FlagsOutput::Verify => print_flags(input, &verdict, flags),
-            FlagsOutput::Matrix => print_flags_matrix(input, &verdict, flags),
-        }
-    }
-    audit(input, &verdict, &|p: &str| flags.label(p));
+    let verdict = evaluate_and_show(&request, &flags.policy, &text, &|p: &str| flags.label(p))?;
     Ok(match verdict.decision() {
         Decision::Accepted => Outcome::Done,
         // The flags' policy has no audit scope; anything else rejects.

@@ -87,9 +87,30 @@ impl fmt::Display for Matcher {
     }
 }
 
+/// The GitHub Actions runner a keyless signature must come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Runner {
+    /// A GitHub-hosted runner.
+    GithubHosted,
+    /// A self-hosted runner.
+    SelfHosted,
+}
+
+impl Runner {
+    /// The value of the certificate's runner-environment claim.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Runner::GithubHosted => "github-hosted",
+            Runner::SelfHosted => "self-hosted",
+        }
+    }
+}
+
 /// Optional checks on the GitHub Actions claims Fulcio copies into the
-/// certificate (cosign's `--certificate-github-workflow-*` flags).
-#[derive(Debug, Clone, Default)]
+/// certificate (cosign's `--certificate-github-workflow-*` flags), each
+/// when given. Trust policies use the same type.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct GithubClaims {
     /// `owner/repository`.
@@ -102,8 +123,8 @@ pub struct GithubClaims {
     pub sha: Option<String>,
     /// The workflow's name.
     pub name: Option<String>,
-    /// The runner environment (`github-hosted` or `self-hosted`).
-    pub runner: Option<String>,
+    /// The runner environment.
+    pub runner: Option<Runner>,
 }
 
 /// Who must have signed.
@@ -161,13 +182,14 @@ impl IdentityPolicy {
         let gh = claims.map(|c| &c.deprecated_github);
         type Check<'a> = (&'a str, &'a Option<String>, Option<&'a Option<String>>);
         let runner = claims.map(|c| &c.runner_environment);
+        let want_runner = self.github.runner.map(|r| r.as_str().to_string());
         let checks: [Check<'_>; 6] = [
             ("workflow repository", &self.github.repository, gh.map(|g| &g.workflow_repository)),
             ("workflow ref", &self.github.git_ref, gh.map(|g| &g.workflow_ref)),
             ("workflow trigger", &self.github.trigger, gh.map(|g| &g.workflow_trigger)),
             ("workflow sha", &self.github.sha, gh.map(|g| &g.workflow_sha)),
             ("workflow name", &self.github.name, gh.map(|g| &g.workflow_name)),
-            ("runner environment", &self.github.runner, runner),
+            ("runner environment", &want_runner, runner),
         ];
         for (what, want, got) in checks {
             if let Some(want) = want {

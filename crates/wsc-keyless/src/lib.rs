@@ -50,7 +50,7 @@ use wsc_core::sigdata::AlgorithmId;
 
 pub use bundle::{BundleRecord, ExportedRecord, export_records, module_message};
 pub use error::{KeylessError, Mismatch, RecordShape};
-pub use identity::{AnchoredRegex, GithubClaims, IdentityPolicy, Matcher, anchored_regex};
+pub use identity::{AnchoredRegex, GithubClaims, IdentityPolicy, Matcher, Runner, anchored_regex};
 pub use roots::{production_root, root_from_json, staging_root};
 pub use sigstore_verify;
 pub use verifier::{BundleVerifier, Expectation, SignerIdentity};

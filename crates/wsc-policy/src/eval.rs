@@ -27,7 +27,7 @@ use wsc_keyless::{BundleVerifier, Expectation, IdentityPolicy, KeylessError, Mat
 use wsc_pki::{CertVerifier, ChainBudget, TsaTrust};
 
 use crate::model::{
-    Coverage, Identity, KeyPrincipal, KeylessPrincipal, Mode, Policy, Principal, Rule, Runner, Selector, TrustRoot,
+    Coverage, Identity, KeyPrincipal, KeylessPrincipal, Mode, Policy, Principal, Rule, Selector, TrustRoot,
     X509Principal, X509Time,
 };
 use crate::verdict::{
@@ -337,20 +337,7 @@ fn keyless_verifier(name: &str, k: &KeylessPrincipal) -> Result<VerifierKind, Ev
     };
     let mut policy = IdentityPolicy::new(identity, Matcher::Exact(k.issuer.clone()));
     if let Some(g) = &k.github {
-        let mut claims = wsc_keyless::GithubClaims::default();
-        claims.repository = g.repository.clone();
-        claims.git_ref = g.git_ref.clone();
-        claims.trigger = g.trigger.clone();
-        claims.sha = g.sha.clone();
-        claims.name = g.name.clone();
-        claims.runner = g.runner.map(|r| {
-            match r {
-                Runner::GithubHosted => "github-hosted",
-                Runner::SelfHosted => "self-hosted",
-            }
-            .to_string()
-        });
-        policy = policy.with_github(claims);
+        policy = policy.with_github(g.clone());
     }
     let v = BundleVerifier::new(&root, Expectation::Identity(policy)).map_err(|e| material_error(name, e))?;
     Ok(VerifierKind::Keyless(Box::new(v)))

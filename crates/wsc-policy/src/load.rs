@@ -482,17 +482,17 @@ fn github(g: &crate::doc::GithubDoc, path: &Path) -> Result<GithubClaims, Policy
             return bad(field, "an empty value");
         }
     }
-    Ok(GithubClaims {
-        repository: g.repository.clone(),
-        git_ref: g.git_ref.clone(),
-        trigger: g.trigger.clone(),
-        sha: g.sha.clone(),
-        name: g.name.clone(),
-        runner: g.runner.map(|r| match r {
-            RunnerDoc::GithubHosted => Runner::GithubHosted,
-            RunnerDoc::SelfHosted => Runner::SelfHosted,
-        }),
-    })
+    let mut claims = GithubClaims::default();
+    claims.repository = g.repository.clone();
+    claims.git_ref = g.git_ref.clone();
+    claims.trigger = g.trigger.clone();
+    claims.sha = g.sha.clone();
+    claims.name = g.name.clone();
+    claims.runner = g.runner.map(|r| match r {
+        RunnerDoc::GithubHosted => Runner::GithubHosted,
+        RunnerDoc::SelfHosted => Runner::SelfHosted,
+    });
+    Ok(claims)
 }
 
 fn check_reference(name: &str, path: &Path, doc: &Document) -> Result<(), PolicyError> {
@@ -747,11 +747,7 @@ fn normalized(p: &Policy) -> Value {
                         }
                     }
                     if let Some(r) = g.runner {
-                        let r = match r {
-                            Runner::GithubHosted => "github-hosted",
-                            Runner::SelfHosted => "self-hosted",
-                        };
-                        gt.insert("runner".into(), s(r));
+                        gt.insert("runner".into(), s(r.as_str()));
                     }
                     t.insert("github".into(), Value::Table(gt));
                 }

@@ -151,33 +151,7 @@ pub enum TrustRoot {
     },
 }
 
-/// The GitHub Actions runner a keyless signature must come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Runner {
-    /// A GitHub-hosted runner.
-    GithubHosted,
-    /// A self-hosted runner.
-    SelfHosted,
-}
-
-/// GitHub workflow claims the certificate must carry, each when given.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct GithubClaims {
-    /// `owner/repository`.
-    pub repository: Option<String>,
-    /// The git ref (`refs/heads/main`).
-    pub git_ref: Option<String>,
-    /// The triggering event (`push`).
-    pub trigger: Option<String>,
-    /// The commit SHA (40 hex digits).
-    pub sha: Option<String>,
-    /// The workflow name.
-    pub name: Option<String>,
-    /// The runner environment.
-    pub runner: Option<Runner>,
-}
+pub use wsc_keyless::{GithubClaims, Runner};
 
 /// A Sigstore keyless identity: the issuer exactly, and the identity.
 #[derive(Debug, Clone)]
