@@ -36,16 +36,37 @@ pub(crate) fn open_module(path: &Path) -> Result<(File, u64)> {
 pub(crate) fn read_small(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>> {
     let f = File::open(path).with_context(|| format!("cannot open {what} '{}'", path.display()))?;
     let mut buf = Vec::new();
-    f.take(limit + 1).read_to_end(&mut buf).with_context(|| format!("cannot read {what} '{}'", path.display()))?;
-    if buf.len() as u64 > limit {
-        bail!("{what} '{}' is larger than {limit} bytes", path.display());
-    }
+    read_into(f, path, limit, what, &mut buf)?;
     Ok(buf)
 }
 
-/// Reads a secret into memory that is wiped when dropped.
-pub(crate) fn read_secret(path: &Path) -> Result<Zeroizing<Vec<u8>>> {
-    Ok(Zeroizing::new(read_small(path, 64 * 1024, "secret key")?))
+fn read_into(f: File, path: &Path, limit: u64, what: &str, buf: &mut Vec<u8>) -> Result<()> {
+    f.take(limit + 1).read_to_end(buf).with_context(|| format!("cannot read {what} '{}'", path.display()))?;
+    if buf.len() as u64 > limit {
+        bail!("{what} '{}' is larger than {limit} bytes", path.display());
+    }
+    Ok(())
+}
+
+/// Largest secret key file read.
+const MAX_SECRET_FILE: usize = 64 * 1024;
+
+/// Reads a secret into memory that is wiped when dropped, with the
+/// permission bits of the file read (`None` off Unix).
+pub(crate) fn read_secret(path: &Path) -> Result<(Zeroizing<Vec<u8>>, Option<u32>)> {
+    let what = "secret key";
+    let f = File::open(path).with_context(|| format!("cannot open {what} '{}'", path.display()))?;
+    #[cfg(unix)]
+    let mode = {
+        use std::os::unix::fs::PermissionsExt;
+        Some(f.metadata().with_context(|| format!("cannot stat {what} '{}'", path.display()))?.permissions().mode())
+    };
+    #[cfg(not(unix))]
+    let mode = None;
+    // Allocated once at full size: growing would leave copies of the key behind.
+    let mut buf = Zeroizing::new(Vec::with_capacity(MAX_SECRET_FILE + 1));
+    read_into(f, path, MAX_SECRET_FILE as u64, what, &mut buf)?;
+    Ok((buf, mode))
 }
 
 /// Who may read a written file.

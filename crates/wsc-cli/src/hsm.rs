@@ -57,12 +57,12 @@ pub(crate) struct ProvisionArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("output", |a| a.help("Write the PEM here instead of stdout")))]
 pub(crate) struct PubkeyArgs {
     #[command(flatten)]
     device: DeviceArgs,
-    /// Write the PEM here instead of stdout.
-    #[arg(short = 'o', long = "output-file", value_name = "FILE")]
-    output: Option<PathBuf>,
+    #[command(flatten)]
+    output: crate::args::OptionalOutput,
 }
 
 fn uri(s: &str) -> Result<AteccUri> {
@@ -115,7 +115,7 @@ pub(crate) fn run(cmd: &HsmCommand) -> Result<Outcome> {
             let u = uri(&a.device.device)?;
             let signer = wsc_hsm_atecc::linux::open_signer(&u)?;
             let pem = signer.public().to_pem()?;
-            match &a.output {
+            match &a.output.output {
                 Some(p) => files::write_bytes(p, Mode::Public, pem.as_bytes())?,
                 None => print!("{pem}"),
             }

@@ -9,23 +9,20 @@ use wsc_keyless::sigstore_verify::types::{Artifact, Sha256Hash};
 use wsc_keyless::{BundleRecord, BundleVerifier, Expectation, IdentityPolicy, Matcher};
 
 use crate::Outcome;
+use crate::args::{Identity, Input, Output, Staging};
 use crate::files::{self, Mode};
 
 /// Identity policy and trust root of keyless verification (cosign's flag names).
 #[derive(Debug, Args, Default)]
 pub(crate) struct KeylessArgs {
-    /// Expected certificate identity (SAN), exactly.
-    #[arg(long, value_name = "ID", conflicts_with = "certificate_identity_regexp")]
-    pub(crate) certificate_identity: Option<String>,
+    #[command(flatten)]
+    pub(crate) identity: Identity,
     /// Expected certificate identity, as a regular expression over the whole value.
-    #[arg(long, value_name = "REGEX")]
+    #[arg(long, value_name = "REGEX", conflicts_with = "certificate_identity")]
     pub(crate) certificate_identity_regexp: Option<String>,
-    /// Expected OIDC issuer (Fulcio issuer extension), exactly.
-    #[arg(long, value_name = "URL", conflicts_with = "certificate_oidc_issuer_regexp")]
-    pub(crate) certificate_oidc_issuer: Option<String>,
     /// cosign's issuer pattern: refused with an explanation. A principal names its issuer
     /// exactly (docs/policy.md); give --certificate-oidc-issuer.
-    #[arg(long, value_name = "REGEX", hide = true)]
+    #[arg(long, value_name = "REGEX", hide = true, conflicts_with = "certificate_oidc_issuer")]
     pub(crate) certificate_oidc_issuer_regexp: Option<String>,
     /// Expected GitHub workflow repository (owner/name).
     #[arg(long, value_name = "REPO")]
@@ -55,9 +52,8 @@ pub(crate) struct RootArgs {
     /// update`, else the embedded Sigstore production root).
     #[arg(long, value_name = "FILE", conflicts_with = "staging")]
     pub(crate) trusted_root: Option<PathBuf>,
-    /// Use the Sigstore staging root (cached by `wsc trust update --staging`, else embedded).
-    #[arg(long)]
-    pub(crate) staging: bool,
+    #[command(flatten)]
+    pub(crate) instance: Staging,
 }
 
 /// The root cached for another TUF repository (verification only).
@@ -111,8 +107,8 @@ impl RootArgs {
                 None => bail!("no cache directory for --tuf-root: set XDG_CACHE_HOME or HOME, or give --trusted-root"),
             };
         }
-        let domain = Domain::Instance(self.staging);
-        let flag = if self.staging { " --staging" } else { "" };
+        let domain = Domain::Instance(self.instance.staging);
+        let flag = if self.instance.staging { " --staging" } else { "" };
         match cached_root(&domain) {
             Some(Cached::Usable(p)) => {
                 eprintln!("trust root: {domain}, cached by `wsc trust update` ('{}')", p.display());
@@ -129,7 +125,7 @@ impl RootArgs {
         eprintln!(
             "trust root: {domain}, embedded (sigstore-trust-root 0.15.1; run `wsc trust update{flag}` to refresh it)"
         );
-        Ok(RootSource::Embedded { staging: self.staging })
+        Ok(RootSource::Embedded { staging: self.instance.staging })
     }
 }
 
@@ -158,33 +154,31 @@ pub(crate) enum BundleCommand {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("output", |a| a.help("Where to write the message")))]
 pub(crate) struct MessageArgs {
-    /// Module or component.
-    #[arg(short = 'i', long = "input-file", value_name = "FILE")]
-    input: PathBuf,
-    /// Where to write the message.
-    #[arg(short = 'o', long = "output-file", value_name = "FILE")]
-    output: PathBuf,
+    #[command(flatten)]
+    input: Input,
+    #[command(flatten)]
+    output: Output,
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("output", |a| a.help("Output module")))]
 pub(crate) struct AttachArgs {
-    /// Module or component.
-    #[arg(short = 'i', long = "input-file", value_name = "FILE")]
-    input: PathBuf,
+    #[command(flatten)]
+    input: Input,
     /// Sigstore bundle (JSON) whose artifact is the module's message.
     #[arg(long, value_name = "FILE")]
     bundle: PathBuf,
-    /// Output module.
-    #[arg(short = 'o', long = "output-file", value_name = "FILE")]
-    output: PathBuf,
+    #[command(flatten)]
+    output: Output,
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("input", |a| a.help("Signed module")))]
 pub(crate) struct ExportArgs {
-    /// Signed module.
-    #[arg(short = 'i', long = "input-file", value_name = "FILE")]
-    input: PathBuf,
+    #[command(flatten)]
+    input: Input,
     /// Folder for `set<S>-record<R>.sigstore.json` and `set<S>-record<R>.msg`.
     #[arg(long, value_name = "DIR")]
     out_dir: PathBuf,
@@ -193,37 +187,38 @@ pub(crate) struct ExportArgs {
 pub(crate) fn bundle(cmd: &BundleCommand) -> Result<Outcome> {
     match cmd {
         BundleCommand::Message(a) => {
-            files::SameFileCheck::default().output("-o", &a.output).input("-i", &a.input).check()?;
-            let (f, _) = files::open_module(&a.input)?;
-            let msg = wsc_keyless::module_message(f).with_context(|| format!("cannot read '{}'", a.input.display()))?;
-            files::write_bytes(&a.output, Mode::Public, &msg)?;
+            files::SameFileCheck::default().output("-o", &a.output.output).input("-i", &a.input.input).check()?;
+            let (f, _) = files::open_module(&a.input.input)?;
+            let msg =
+                wsc_keyless::module_message(f).with_context(|| format!("cannot read '{}'", a.input.input.display()))?;
+            files::write_bytes(&a.output.output, Mode::Public, &msg)?;
             eprintln!(
                 "message ({} bytes) written to '{}'; sign it as a blob with any Sigstore client",
                 msg.len(),
-                a.output.display()
+                a.output.output.display()
             );
         }
         BundleCommand::Attach(a) => {
             files::SameFileCheck::default()
-                .output("-o", &a.output)
+                .output("-o", &a.output.output)
                 .input("--bundle", &a.bundle)
-                .rewritten_input("-i", &a.input, Some(&a.output))
+                .rewritten_input("-i", &a.input.input, Some(&a.output.output))
                 .check()?;
             let bytes = files::read_small(&a.bundle, wsc_keyless::MAX_BUNDLE_LEN as u64, "bundle")?;
             let record = BundleRecord::new(&bytes).with_context(|| format!("bundle '{}'", a.bundle.display()))?;
-            let (f, _) = files::open_module(&a.input)?;
-            let _report = files::write_atomic(&a.output, Mode::Public, |o| {
+            let (f, _) = files::open_module(&a.input.input)?;
+            let _report = files::write_atomic(&a.output.output, Mode::Public, |o| {
                 wsc_core::sign_embedded(f, o, &record)
-                    .with_context(|| format!("cannot attach '{}' to '{}'", a.bundle.display(), a.input.display()))
+                    .with_context(|| format!("cannot attach '{}' to '{}'", a.bundle.display(), a.input.input.display()))
             })?;
-            eprintln!("keyless record embedded; written to '{}'", a.output.display());
+            eprintln!("keyless record embedded; written to '{}'", a.output.output.display());
         }
         BundleCommand::Export(a) => {
-            let (f, _) = files::open_module(&a.input)?;
+            let (f, _) = files::open_module(&a.input.input)?;
             let records =
-                wsc_keyless::export_records(f).with_context(|| format!("cannot read '{}'", a.input.display()))?;
+                wsc_keyless::export_records(f).with_context(|| format!("cannot read '{}'", a.input.input.display()))?;
             if records.is_empty() {
-                bail!("'{}' has no keyless record", a.input.display());
+                bail!("'{}' has no keyless record", a.input.input.display());
             }
             std::fs::create_dir_all(&a.out_dir).with_context(|| format!("cannot create '{}'", a.out_dir.display()))?;
             // Every file lands, or none; none replaces the module.
@@ -234,7 +229,7 @@ pub(crate) fn bundle(cmd: &BundleCommand) -> Result<Outcome> {
                     (stem.with_extension("sigstore.json"), stem.with_extension("msg"), stem)
                 })
                 .collect();
-            let mut same = files::SameFileCheck::default().input("-i", &a.input);
+            let mut same = files::SameFileCheck::default().input("-i", &a.input.input);
             for (b, m, _) in &paths {
                 same = same.output("--out-dir", b).output("--out-dir", m);
             }
@@ -298,18 +293,18 @@ fn sign_bundle(a: &SignBundleArgs) -> Result<Outcome> {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("certificate_identity", |a| a.requires("certificate_oidc_issuer")),
+    mut_arg("certificate_oidc_issuer", |a| a.requires("certificate_identity"))
+)]
 pub(crate) struct VerifyBundleArgs {
     /// The bundle.
     #[arg(long, value_name = "FILE")]
     bundle: PathBuf,
-    /// Expected certificate identity.
-    #[arg(long, value_name = "ID", requires = "certificate_oidc_issuer", conflicts_with = "key")]
-    certificate_identity: Option<String>,
-    /// Expected OIDC issuer.
-    #[arg(long, value_name = "URL", requires = "certificate_identity")]
-    certificate_oidc_issuer: Option<String>,
+    #[command(flatten)]
+    identity: Identity,
     /// Managed key (PEM) instead of an identity.
-    #[arg(long, value_name = "PEM")]
+    #[arg(long, value_name = "PEM", conflicts_with = "certificate_identity")]
     key: Option<PathBuf>,
     #[command(flatten)]
     root: RootArgs,
@@ -325,14 +320,14 @@ pub(crate) fn sigstore(cmd: &SigstoreCommand) -> Result<Outcome> {
         SigstoreCommand::VerifyBundle(a) => a,
         SigstoreCommand::SignBundle(a) => return sign_bundle(a),
     };
-    let expectation = match (&a.key, &a.certificate_identity, &a.certificate_oidc_issuer) {
+    let expectation = match (&a.key, a.identity.identity()?, a.identity.issuer()?) {
         (Some(k), _, _) => {
             let pem = files::read_small(k, 64 * 1024, "public key")?;
             let pem = String::from_utf8(pem).with_context(|| format!("key '{}' is not PEM text", k.display()))?;
             Expectation::key_from_pem(&pem).with_context(|| format!("key '{}'", k.display()))?
         }
         (None, Some(id), Some(iss)) => {
-            Expectation::Identity(IdentityPolicy::new(Matcher::Exact(id.clone()), Matcher::Exact(iss.clone())))
+            Expectation::Identity(IdentityPolicy::new(Matcher::Exact(id.into()), Matcher::Exact(iss.into())))
         }
         _ => bail!("give --certificate-identity and --certificate-oidc-issuer, or --key"),
     };

@@ -68,7 +68,9 @@ impl ServiceArgs {
                 let bytes = files::read_small(p, 1024 * 1024, "signing config")?;
                 (String::from_utf8(bytes).context("the signing config is not UTF-8")?, p.display().to_string())
             }
-            None if self.root.staging => (SIGSTORE_STAGING_SIGNING_CONFIG.to_string(), "staging (embedded)".into()),
+            None if self.root.instance.staging => {
+                (SIGSTORE_STAGING_SIGNING_CONFIG.to_string(), "staging (embedded)".into())
+            }
             None => (SIGSTORE_PRODUCTION_SIGNING_CONFIG.to_string(), "production (embedded)".into()),
         };
         SigningConfig::from_json(&json).with_context(|| format!("signing config {name}"))
@@ -122,7 +124,7 @@ impl ServiceArgs {
             || self.identity_token_file.is_some()
             || self.signing_config.is_some()
             || self.root.trusted_root.is_some()
-            || self.root.staging
+            || self.root.instance.staging
             || self.no_tsa
             || self.browser
             || self.oidc_issuer.is_some()

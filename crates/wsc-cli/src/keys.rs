@@ -16,6 +16,15 @@ pub(crate) enum Algorithm {
     P256,
 }
 
+impl From<Algorithm> for KeyAlgorithm {
+    fn from(a: Algorithm) -> Self {
+        match a {
+            Algorithm::Ed25519 => KeyAlgorithm::Ed25519,
+            Algorithm::P256 => KeyAlgorithm::P256,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Format {
     /// wasmsign2 raw bytes (Ed25519 only; the default for Ed25519).
@@ -55,10 +64,7 @@ pub(crate) struct KeygenArgs {
 }
 
 pub(crate) fn keygen(a: &KeygenArgs) -> Result<Outcome> {
-    let alg = match a.algorithm {
-        Algorithm::Ed25519 => KeyAlgorithm::Ed25519,
-        Algorithm::P256 => KeyAlgorithm::P256,
-    };
+    let alg = KeyAlgorithm::from(a.algorithm);
     let format = a.format.unwrap_or(match a.algorithm {
         Algorithm::Ed25519 => Format::Raw,
         Algorithm::P256 => Format::Pem,
@@ -172,10 +178,34 @@ impl std::ops::Deref for LoadedSecret {
     }
 }
 
-/// Loads a secret key; `ssh` insists on the OpenSSH format.
-pub(crate) fn load_secret(path: &Path, ssh: bool) -> Result<LoadedSecret> {
-    warn_if_exposed(path);
-    let bytes = files::read_secret(path)?;
+impl LoadedSecret {
+    /// A copy of the key for a type that takes it by value and that wsc
+    /// cannot lock (`wsc_pki::Ca::from_pem`). The copy lives unlocked; this
+    /// locked one is wiped when dropped.
+    pub(crate) fn to_owned_key(&self) -> Result<SecretKey> {
+        let der = self.key.to_der()?;
+        Ok(SecretKey::from_any(&der)?)
+    }
+}
+
+/// What to do with a secret key file that group or others may access
+/// (docs/security/key-lifecycle.md, CD-2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Exposure {
+    /// Warn and go on: signing keys (`wsc sign -k`), which wasmsign2 scripts
+    /// often keep with mode 0644.
+    Warn,
+    /// Refuse unless `allow_readable` (`--allow-readable-key`): the keys
+    /// `wsc pki` reads (CA keys, `pki csr -k`).
+    Refuse { allow_readable: bool },
+}
+
+/// Loads a secret key file and locks the key in memory. `ssh` insists on
+/// the OpenSSH format; `exposure` says what a file that group or others may
+/// access gets. The mode is read from the file that is read.
+pub(crate) fn load_secret(path: &Path, ssh: bool, exposure: Exposure) -> Result<LoadedSecret> {
+    let (bytes, mode) = files::read_secret(path)?;
+    check_exposure(path, mode, exposure)?;
     if ssh && !bytes.starts_with(b"-----BEGIN OPENSSH PRIVATE KEY-----") {
         bail!("secret key '{}' is not an OpenSSH private key (--ssh was given)", path.display());
     }
@@ -193,25 +223,23 @@ pub(crate) fn load_secret(path: &Path, ssh: bool) -> Result<LoadedSecret> {
     Ok(LoadedSecret { key, _lock: lock })
 }
 
-/// Says so when group or others may read a secret key file (wasmsign2
-/// scripts often have such files, so this warns rather than refuses;
-/// `wsc pki` refuses CA keys like that).
-fn warn_if_exposed(path: &Path) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = std::fs::metadata(path) {
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                eprintln!(
-                    "warning: secret key '{}' is readable by others (mode {mode:o}); chmod 600 it",
-                    path.display()
-                );
-            }
+/// Applies `exposure` to a key file whose permission bits are `mode`
+/// (`None` where the platform has none).
+fn check_exposure(path: &Path, mode: Option<u32>, exposure: Exposure) -> Result<()> {
+    let Some(mode) = mode.map(|m| m & 0o777).filter(|m| m & wsc_pki::EXPOSED_KEY_BITS != 0) else {
+        return Ok(());
+    };
+    match exposure {
+        Exposure::Warn => {
+            eprintln!("warning: secret key '{}' is readable by others (mode {mode:o}); chmod 600 it", path.display());
+        }
+        Exposure::Refuse { allow_readable: true } => {}
+        Exposure::Refuse { allow_readable: false } => {
+            return Err(anyhow::Error::new(wsc_pki::PkiError::KeyFileExposed { mode })
+                .context(format!("cannot use secret key '{}' (--allow-readable-key uses it anyway)", path.display())));
         }
     }
-    #[cfg(not(unix))]
-    let _ = path;
+    Ok(())
 }
 
 /// Loads public keys. A plain key file gives one key; with `ssh`, every
@@ -243,7 +271,7 @@ mod tests {
     fn loaded_secret_keys_are_locked_in_memory() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/wasmsign2/keys/k1.sk");
         let before = locked_kib();
-        let key = super::load_secret(&path, false).expect("k1");
+        let key = super::load_secret(&path, false, super::Exposure::Warn).expect("k1");
         assert!(locked_kib() > before, "the page holding the key is locked (VmLck grew)");
         drop(key);
         assert_eq!(locked_kib(), before, "unlocked after the key is dropped");

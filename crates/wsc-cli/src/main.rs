@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod args;
 mod audit;
 mod demo;
 mod files;
@@ -149,4 +150,15 @@ fn finish(result: anyhow::Result<Outcome>) -> ExitCode {
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
+#[cfg(test)]
+mod tests {
+    /// The clap tree is consistent: every flag a `mut_arg`, `requires` or
+    /// `conflicts_with` names exists, and no two flags collide.
+    #[test]
+    fn the_command_tree_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

@@ -1,7 +1,6 @@
 //! `wsc detach`, `wsc attach`, `wsc split`.
 
 use std::io::Write;
-use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -9,42 +8,45 @@ use regex::Regex;
 use wsc_core::format::SectionHeader;
 
 use crate::Outcome;
+use crate::args::{Input, Output, SignatureFile};
 use crate::files::{self, Mode, Replace};
 
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("input", |a| a.help("Signed module")),
+    mut_arg("output", |a| a.help("The module without its signature section")),
+    mut_arg("signature", |a| a.help("Where to write the signature data"))
+)]
 pub(crate) struct DetachArgs {
-    /// Signed module.
-    #[arg(short = 'i', long = "input-file", value_name = "FILE")]
-    input: PathBuf,
-    /// The module without its signature section.
-    #[arg(short = 'o', long = "output-file", value_name = "FILE")]
-    output: PathBuf,
-    /// Where to write the signature data.
-    #[arg(short = 'S', long = "signature-file", value_name = "FILE")]
-    signature: PathBuf,
+    #[command(flatten)]
+    input: Input,
+    #[command(flatten)]
+    output: Output,
+    #[command(flatten)]
+    signature: SignatureFile,
 }
 
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("input", |a| a.help("Unsigned module")),
+    mut_arg("output", |a| a.help("The module with the signature embedded"))
+)]
 pub(crate) struct AttachArgs {
-    /// Unsigned module.
-    #[arg(short = 'i', long = "input-file", value_name = "FILE")]
-    input: PathBuf,
-    /// The module with the signature embedded.
-    #[arg(short = 'o', long = "output-file", value_name = "FILE")]
-    output: PathBuf,
-    /// Detached signature file.
-    #[arg(short = 'S', long = "signature-file", value_name = "FILE")]
-    signature: PathBuf,
+    #[command(flatten)]
+    input: Input,
+    #[command(flatten)]
+    output: Output,
+    #[command(flatten)]
+    signature: SignatureFile,
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("output", |a| a.help("Output with delimiters")))]
 pub(crate) struct SplitArgs {
-    /// Module to split.
-    #[arg(short = 'i', long = "input-file", value_name = "FILE")]
-    input: PathBuf,
-    /// Output with delimiters.
-    #[arg(short = 'o', long = "output-file", value_name = "FILE")]
-    output: PathBuf,
+    #[command(flatten)]
+    input: Input,
+    #[command(flatten)]
+    output: Output,
     /// Custom sections whose name matches REGEX go with the standard
     /// sections; a delimiter goes wherever that changes, and at the end.
     #[arg(short = 's', long = "split", value_name = "REGEX")]
@@ -73,43 +75,45 @@ impl SplitRegex {
 
 pub(crate) fn detach(a: &DetachArgs) -> Result<Outcome> {
     files::SameFileCheck::default()
-        .output("-o", &a.output)
-        .output("-S", &a.signature)
-        .rewritten_input("-i", &a.input, Some(&a.output))
+        .output("-o", &a.output.output)
+        .output("-S", &a.signature.signature)
+        .rewritten_input("-i", &a.input.input, Some(&a.output.output))
         .check()?;
-    let (f, _) = files::open_module(&a.input)?;
+    let (f, _) = files::open_module(&a.input.input)?;
     // The module and the signature land together or not at all.
     let mut outputs = files::Outputs::default();
-    let sig = outputs.stage(&a.output, Mode::Public, Replace::Allow, |o| {
-        wsc_core::detach(f, &mut files::NamedWriter::new(o, &a.output))
-            .with_context(|| format!("cannot detach the signature of '{}'", a.input.display()))
+    let sig = outputs.stage(&a.output.output, Mode::Public, Replace::Allow, |o| {
+        wsc_core::detach(f, &mut files::NamedWriter::new(o, &a.output.output))
+            .with_context(|| format!("cannot detach the signature of '{}'", a.input.input.display()))
     })?;
-    outputs.stage(&a.signature, Mode::Public, Replace::Allow, |o| {
-        o.write_all(&sig).map_err(|e| files::name_write_error(&a.signature, e).into())
+    outputs.stage(&a.signature.signature, Mode::Public, Replace::Allow, |o| {
+        o.write_all(&sig).map_err(|e| files::name_write_error(&a.signature.signature, e).into())
     })?;
     outputs.commit()?;
     eprintln!(
         "signature ({} bytes) written to '{}', module to '{}'",
         sig.len(),
-        a.signature.display(),
-        a.output.display()
+        a.signature.signature.display(),
+        a.output.output.display()
     );
     Ok(Outcome::Done)
 }
 
 pub(crate) fn attach(a: &AttachArgs) -> Result<Outcome> {
     files::SameFileCheck::default()
-        .output("-o", &a.output)
-        .input("-S", &a.signature)
-        .rewritten_input("-i", &a.input, Some(&a.output))
+        .output("-o", &a.output.output)
+        .input("-S", &a.signature.signature)
+        .rewritten_input("-i", &a.input.input, Some(&a.output.output))
         .check()?;
-    let sig = files::read_small(&a.signature, wsc_core::sigdata::MAX_SIGNATURE_DATA as u64, "signature file")?;
-    let (f, _) = files::open_module(&a.input)?;
-    files::write_atomic(&a.output, Mode::Public, |o| {
-        wsc_core::attach(f, &mut files::NamedWriter::new(o, &a.output), &sig)
-            .with_context(|| format!("cannot attach '{}' to '{}'", a.signature.display(), a.input.display()))
+    let sig =
+        files::read_small(&a.signature.signature, wsc_core::sigdata::MAX_SIGNATURE_DATA as u64, "signature file")?;
+    let (f, _) = files::open_module(&a.input.input)?;
+    files::write_atomic(&a.output.output, Mode::Public, |o| {
+        wsc_core::attach(f, &mut files::NamedWriter::new(o, &a.output.output), &sig).with_context(|| {
+            format!("cannot attach '{}' to '{}'", a.signature.signature.display(), a.input.input.display())
+        })
     })?;
-    eprintln!("signed module written to '{}'", a.output.display());
+    eprintln!("signed module written to '{}'", a.output.output.display());
     Ok(Outcome::Done)
 }
 
@@ -121,11 +125,16 @@ pub(crate) fn split(a: &SplitArgs) -> Result<Outcome> {
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut b);
         b
     };
-    let (f, _) = files::open_module(&a.input)?;
-    let report = files::write_atomic(&a.output, Mode::Public, |o| {
-        wsc_core::split(f, &mut files::NamedWriter::new(o, &a.output), Some(&select), &mut random)
-            .with_context(|| format!("cannot split '{}'", a.input.display()))
+    let (f, _) = files::open_module(&a.input.input)?;
+    let report = files::write_atomic(&a.output.output, Mode::Public, |o| {
+        wsc_core::split(f, &mut files::NamedWriter::new(o, &a.output.output), Some(&select), &mut random)
+            .with_context(|| format!("cannot split '{}'", a.input.input.display()))
     })?;
-    eprintln!("{} delimiter(s) added, {} in all; written to '{}'", report.added, report.total, a.output.display());
+    eprintln!(
+        "{} delimiter(s) added, {} in all; written to '{}'",
+        report.added,
+        report.total,
+        a.output.output.display()
+    );
     Ok(Outcome::Done)
 }

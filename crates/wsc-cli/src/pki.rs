@@ -8,12 +8,12 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use wsc_core::keys::hex;
-use wsc_core::{KeyAlgorithm, SecretKey};
 use wsc_pki::{Ca, CaProfile, CertInfo, CertSigner, Csr, DAY, DeviceProfile};
 
 use crate::Outcome;
+use crate::args::{Input, Output};
 use crate::files::{self, Mode};
-use crate::keys::Algorithm;
+use crate::keys::{self, Algorithm, Exposure};
 
 /// Largest certificate, CSR or CRL file read.
 const MAX_PKI_FILE: u64 = 4 * 1024 * 1024;
@@ -86,6 +86,7 @@ pub(crate) struct CaIntermediateArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("output", |a| a.help("CSR file to write (PEM)")))]
 pub(crate) struct CsrArgs {
     /// The device's key; with --signer the CSR is signed in the hardware.
     #[command(flatten)]
@@ -93,14 +94,16 @@ pub(crate) struct CsrArgs {
     /// Device id: letters, digits, . _ ~ - (becomes urn:wsc:device:ID), or an absolute URI.
     #[arg(long, value_name = "ID")]
     device_id: String,
-    /// CSR file to write (PEM).
-    #[arg(short = 'o', long = "output-file", value_name = "FILE")]
-    output: PathBuf,
+    #[command(flatten)]
+    output: Output,
     #[command(flatten)]
     key_access: KeyAccess,
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("output", |a| {
+    a.help("Certificate chain to write: the device certificate, then the CA's, without the root")
+}))]
 pub(crate) struct IssueArgs {
     /// Directory of the issuing CA (ca.pem, ca.key).
     #[arg(long, value_name = "DIR")]
@@ -108,9 +111,8 @@ pub(crate) struct IssueArgs {
     /// The CSR (PEM or DER); its signature is checked first.
     #[arg(long, value_name = "FILE")]
     csr: PathBuf,
-    /// Certificate chain to write: the device certificate, then the CA's, without the root.
-    #[arg(short = 'o', long = "output-file", value_name = "FILE")]
-    output: PathBuf,
+    #[command(flatten)]
+    output: Output,
     /// Validity in days (cut to the CA's end of validity).
     #[arg(long, value_name = "N", default_value_t = 1)]
     days: u32,
@@ -122,6 +124,7 @@ pub(crate) struct IssueArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("output", |a| a.help("CRL file to write (PEM)")))]
 pub(crate) struct CrlArgs {
     /// Directory of the CA whose CRL this is.
     #[arg(long, value_name = "DIR")]
@@ -129,9 +132,8 @@ pub(crate) struct CrlArgs {
     /// Serial number to revoke, in hex as `wsc pki show` prints it (repeatable).
     #[arg(long = "revoke", value_name = "SERIAL")]
     revoke: Vec<String>,
-    /// CRL file to write (PEM).
-    #[arg(short = 'o', long = "output-file", value_name = "FILE")]
-    output: PathBuf,
+    #[command(flatten)]
+    output: Output,
     /// Days until the next CRL is due (verifiers refuse it after that).
     #[arg(long, value_name = "N", default_value_t = 7)]
     days: u32,
@@ -140,10 +142,10 @@ pub(crate) struct CrlArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("input", |a| a.help("PEM file of certificates, or a CSR")))]
 pub(crate) struct ShowArgs {
-    /// PEM file of certificates, or a CSR.
-    #[arg(short = 'i', long = "input-file", value_name = "FILE")]
-    input: PathBuf,
+    #[command(flatten)]
+    input: Input,
 }
 
 /// Whether a secret key file that group or others may read is used anyway.
@@ -152,6 +154,13 @@ pub(crate) struct KeyAccess {
     /// Use a secret key file even when group or others may access it.
     #[arg(long)]
     allow_readable_key: bool,
+}
+
+impl KeyAccess {
+    /// The exposure rule of `wsc pki` keys: refused unless allowed.
+    fn exposure(&self) -> Exposure {
+        Exposure::Refuse { allow_readable: self.allow_readable_key }
+    }
 }
 
 pub(crate) fn run(cmd: &PkiCommand) -> Result<Outcome> {
@@ -165,19 +174,12 @@ pub(crate) fn run(cmd: &PkiCommand) -> Result<Outcome> {
     }
 }
 
-fn key_algorithm(a: Algorithm) -> KeyAlgorithm {
-    match a {
-        Algorithm::Ed25519 => KeyAlgorithm::Ed25519,
-        Algorithm::P256 => KeyAlgorithm::P256,
-    }
-}
-
 fn days(n: u32) -> Duration {
     DAY * n
 }
 
 fn ca_init(a: &CaInitArgs) -> Result<Outcome> {
-    let mut profile = CaProfile::root(&a.name, key_algorithm(a.algorithm));
+    let mut profile = CaProfile::root(&a.name, a.algorithm.into());
     profile.path_len = Some(a.path_len);
     profile.validity = days(a.days);
     let ca = Ca::new_root(&profile).context("cannot create the root CA")?;
@@ -192,8 +194,8 @@ fn ca_init(a: &CaInitArgs) -> Result<Outcome> {
 }
 
 fn ca_intermediate(a: &CaIntermediateArgs) -> Result<Outcome> {
-    let parent = load_ca(&a.ca_dir, a.key_access.allow_readable_key)?;
-    let mut profile = CaProfile::intermediate(&a.name, key_algorithm(a.algorithm));
+    let parent = load_ca(&a.ca_dir, &a.key_access)?;
+    let mut profile = CaProfile::intermediate(&a.name, a.algorithm.into());
     profile.path_len = Some(a.path_len);
     profile.validity = days(a.days);
     let ca = parent.new_intermediate(&profile).context("cannot create the intermediate CA")?;
@@ -209,40 +211,40 @@ fn ca_intermediate(a: &CaIntermediateArgs) -> Result<Outcome> {
 
 fn csr(a: &CsrArgs) -> Result<Outcome> {
     // The CSR never replaces the key it is made from.
-    let mut same = files::SameFileCheck::default().output("-o", &a.output);
+    let mut same = files::SameFileCheck::default().output("-o", &a.output.output);
     if let Some(k) = &a.key.secret_key {
         same = same.input("-k", k);
     }
     same.check()?;
-    let allow = a.key_access.allow_readable_key;
-    let signer = a.key.open(|p| Ok(Box::new(read_secret_key(p, allow)?)))?;
+    let exposure = a.key_access.exposure();
+    let signer = a.key.open(|p| Ok(Box::new(keys::load_secret(p, false, exposure)?)))?;
     let csr = Csr::create(signer.as_ref(), &a.device_id).context("cannot make the CSR")?;
-    files::write_bytes(&a.output, Mode::Public, csr.to_pem()?.as_bytes())?;
+    files::write_bytes(&a.output.output, Mode::Public, csr.to_pem()?.as_bytes())?;
     eprintln!(
         "CSR for {} ({}, key id {}) written to '{}'",
         csr.uris().join(", "),
         csr.public_key().algorithm().as_str(),
         csr.public_key().key_id(),
-        a.output.display()
+        a.output.output.display()
     );
     Ok(Outcome::Done)
 }
 
 fn issue(a: &IssueArgs) -> Result<Outcome> {
     let ca_files = ca_files(&a.ca_dir);
-    let mut same = files::SameFileCheck::default().output("-o", &a.output).input("--csr", &a.csr);
+    let mut same = files::SameFileCheck::default().output("-o", &a.output.output).input("--csr", &a.csr);
     for (flag, p) in &ca_files {
         same = same.input(flag, p);
     }
     same.check()?;
-    let ca = load_ca(&a.ca_dir, a.key_access.allow_readable_key)?;
+    let ca = load_ca(&a.ca_dir, &a.key_access)?;
     let bytes = files::read_small(&a.csr, MAX_PKI_FILE, "CSR")?;
     let csr = Csr::from_pem_or_der(&bytes).with_context(|| format!("CSR '{}'", a.csr.display()))?;
     let mut profile = DeviceProfile::default().valid_for(days(a.days));
     profile.device_id = a.device_id.clone();
     let chain = ca.issue(&csr, &profile).with_context(|| format!("cannot issue for CSR '{}'", a.csr.display()))?;
     let pem = wsc_pki::chain_to_pem(chain.iter().map(Vec::as_slice))?;
-    files::write_bytes(&a.output, Mode::Public, pem.as_bytes())?;
+    files::write_bytes(&a.output.output, Mode::Public, pem.as_bytes())?;
     let leaf = CertInfo::parse(&chain[0])?;
     eprintln!(
         "certificate for {} (serial {}, valid until {}) and {} CA certificate(s) written to '{}'",
@@ -250,19 +252,19 @@ fn issue(a: &IssueArgs) -> Result<Outcome> {
         hex(&leaf.serial),
         wsc_pki::format_rfc3339(leaf.not_after),
         chain.len() - 1,
-        a.output.display()
+        a.output.output.display()
     );
     Ok(Outcome::Done)
 }
 
 fn crl(a: &CrlArgs) -> Result<Outcome> {
     let ca_files = ca_files(&a.ca_dir);
-    let mut same = files::SameFileCheck::default().output("-o", &a.output);
+    let mut same = files::SameFileCheck::default().output("-o", &a.output.output);
     for (flag, p) in &ca_files {
         same = same.input(flag, p);
     }
     same.check()?;
-    let ca = load_ca(&a.ca_dir, a.key_access.allow_readable_key)?;
+    let ca = load_ca(&a.ca_dir, &a.key_access)?;
     let serials = a
         .revoke
         .iter()
@@ -270,31 +272,32 @@ fn crl(a: &CrlArgs) -> Result<Outcome> {
         .collect::<Result<Vec<_>>>()?;
     let now = SystemTime::now();
     let der = ca.crl(&serials, now, now + days(a.days)).context("cannot make the CRL")?;
-    files::write_bytes(&a.output, Mode::Public, wsc_pki::crl_to_pem(&der)?.as_bytes())?;
+    files::write_bytes(&a.output.output, Mode::Public, wsc_pki::crl_to_pem(&der)?.as_bytes())?;
     eprintln!(
         "CRL of '{}' revoking {} serial(s), next update due {}, written to '{}'",
         ca.certificate().subject,
         serials.len(),
         wsc_pki::format_rfc3339(now + days(a.days)),
-        a.output.display()
+        a.output.output.display()
     );
     Ok(Outcome::Done)
 }
 
 fn show(a: &ShowArgs) -> Result<Outcome> {
-    let bytes = files::read_small(&a.input, MAX_PKI_FILE, "certificate file")?;
+    let bytes = files::read_small(&a.input.input, MAX_PKI_FILE, "certificate file")?;
     let text = String::from_utf8_lossy(&bytes);
     if text.contains("CERTIFICATE REQUEST-----") {
-        let csr = Csr::from_pem(&bytes).with_context(|| format!("CSR '{}'", a.input.display()))?;
+        let csr = Csr::from_pem(&bytes).with_context(|| format!("CSR '{}'", a.input.input.display()))?;
         println!("certificate signing request (signature verified)");
         println!("  subject:  {}", csr.subject());
         println!("  key:      {} (key id {})", csr.public_key().algorithm().as_str(), csr.public_key().key_id());
         println!("  URIs:     {}", csr.uris().join(", "));
         return Ok(Outcome::Done);
     }
-    let ders = wsc_pki::certificates_from_pem_or_der(&bytes).with_context(|| format!("'{}'", a.input.display()))?;
+    let ders =
+        wsc_pki::certificates_from_pem_or_der(&bytes).with_context(|| format!("'{}'", a.input.input.display()))?;
     for (i, der) in ders.iter().enumerate() {
-        let c = CertInfo::parse(der).with_context(|| format!("certificate #{i} of '{}'", a.input.display()))?;
+        let c = CertInfo::parse(der).with_context(|| format!("certificate #{i} of '{}'", a.input.input.display()))?;
         println!("[{i}] subject:  {}", c.subject);
         println!("    issuer:   {}", c.issuer);
         println!("    serial:   {}", hex(&c.serial));
@@ -354,31 +357,10 @@ pub(crate) fn tsa_trust(chain_paths: &[PathBuf]) -> Result<wsc_pki::TsaTrust> {
     Ok(t)
 }
 
-/// Reads a secret key, refusing files that group or others may access
-/// unless `allow_readable` is set.
-fn read_secret_key(path: &Path, allow_readable: bool) -> Result<SecretKey> {
-    let mode = file_mode(path)?;
-    let bytes = files::read_secret(path)?;
-    wsc_pki::load_secret_key(&bytes, mode, allow_readable)
-        .with_context(|| format!("cannot use secret key '{}'", path.display()))
-}
-
-#[cfg(unix)]
-fn file_mode(path: &Path) -> Result<Option<u32>> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(path).with_context(|| format!("cannot open secret key '{}'", path.display()))?;
-    Ok(Some(meta.permissions().mode()))
-}
-
-#[cfg(not(unix))]
-fn file_mode(_path: &Path) -> Result<Option<u32>> {
-    Ok(None)
-}
-
 /// Loads the CA in `dir`: its certificate from ca.pem, the issuers above
 /// it from chain.pem when there is one (it must start with ca.pem's
 /// certificate), and its key.
-fn load_ca(dir: &Path, allow_readable: bool) -> Result<Ca> {
+fn load_ca(dir: &Path, access: &KeyAccess) -> Result<Ca> {
     let cert_path = dir.join("ca.pem");
     let chain_path = dir.join("chain.pem");
     let mut pem = files::read_small(&cert_path, MAX_PKI_FILE, "CA certificate")?;
@@ -392,8 +374,10 @@ fn load_ca(dir: &Path, allow_readable: bool) -> Result<Ca> {
         }
         pem = chain;
     }
-    let key = read_secret_key(&dir.join("ca.key"), allow_readable)?;
-    Ca::from_pem(&pem, key).with_context(|| format!("cannot use the CA in '{}'", dir.display()))
+    let key = keys::load_secret(&dir.join("ca.key"), false, access.exposure())?;
+    // Ca takes its key by value and keeps it in memory wsc does not lock:
+    // it gets a copy, and the locked key is wiped when dropped here.
+    Ca::from_pem(&pem, key.to_owned_key()?).with_context(|| format!("cannot use the CA in '{}'", dir.display()))
 }
 
 /// Writes DIR/ca.key (0600), DIR/ca.pem (the CA's certificate alone, fit

@@ -106,11 +106,12 @@ pub(crate) fn keyless(k: &KeylessArgs, split: Option<&str>) -> Result<Flags> {
              (give --certificate-oidc-issuer); a trust policy names one issuer per principal"
         );
     }
-    let Some(issuer) = &k.certificate_oidc_issuer else {
+    let Some(issuer) = k.identity.issuer()? else {
         bail!("keyless verification needs --certificate-oidc-issuer");
     };
     let mut p = json!({"kind": "keyless", "issuer": issuer});
-    match (&k.certificate_identity, &k.certificate_identity_regexp) {
+    let identity = k.identity.identity()?;
+    match (identity, &k.certificate_identity_regexp) {
         (Some(id), _) => p["identity"] = json!(id),
         (None, Some(r)) => p["identity_regex"] = json!(r),
         (None, None) => bail!("keyless verification needs --certificate-identity or --certificate-identity-regexp"),
@@ -140,7 +141,7 @@ pub(crate) fn keyless(k: &KeylessArgs, split: Option<&str>) -> Result<Flags> {
     principals.insert("keyless".to_string(), p);
     let doc = document(principals, "any", split)?;
     let policy = load(&doc, &files)?;
-    let label = match (&k.certificate_identity, &k.certificate_identity_regexp) {
+    let label = match (identity, &k.certificate_identity_regexp) {
         (Some(id), _) => format!("keyless {id} ({issuer})"),
         (_, Some(r)) => format!("keyless /{r}/ ({issuer})"),
         _ => "keyless".to_string(),

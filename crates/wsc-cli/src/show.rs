@@ -1,7 +1,6 @@
 //! `wsc show`: what a module holds, verifying nothing.
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -10,13 +9,13 @@ use wsc_core::keys::hex;
 use wsc_core::sigdata::{SetEntry, SignatureData};
 
 use crate::Outcome;
+use crate::args::Input;
 use crate::files;
 
 #[derive(Debug, Args)]
 pub(crate) struct ShowArgs {
-    /// Module or component.
-    #[arg(short = 'i', long = "input-file", value_name = "FILE")]
-    input: PathBuf,
+    #[command(flatten)]
+    input: Input,
     /// Also print every hash and signature in full.
     #[arg(short = 'v', long)]
     verbose: bool,
@@ -26,8 +25,8 @@ pub(crate) struct ShowArgs {
 }
 
 pub(crate) fn run(a: &ShowArgs) -> Result<Outcome> {
-    let (f, len) = files::open_module(&a.input)?;
-    let ctx = || format!("cannot read '{}'", a.input.display());
+    let (f, len) = files::open_module(&a.input.input)?;
+    let ctx = || format!("cannot read '{}'", a.input.input.display());
     let mut sections = wsc_core::Sections::new(f, Some(len)).with_context(ctx)?;
     // One section at a time, printed as it is read: memory stays flat
     // however many sections the module has. A buffered stdout keeps
@@ -48,7 +47,7 @@ fn show_text<R: Read>(
     out: &mut impl Write,
     ctx: impl Fn() -> String,
 ) -> Result<()> {
-    writeln!(out, "{}: {}", a.input.display(), sections.kind().as_str())?;
+    writeln!(out, "{}: {}", a.input.input.display(), sections.kind().as_str())?;
     let mut i = 0u64;
     while let Some(s) = sections.next().transpose().with_context(&ctx)? {
         write!(out, "{i:>4}: offset {:>10}  {:>10} bytes  {}", s.offset, s.len, section_kind(s.id))?;
@@ -79,7 +78,7 @@ fn show_json<R: Read>(
     let first = sections.next().transpose().with_context(&ctx)?;
     let signature = sections.signature().map_or(Value::Null, sig_json);
     writeln!(out, "{{")?;
-    writeln!(out, "  \"file\": {},", Value::String(a.input.display().to_string()))?;
+    writeln!(out, "  \"file\": {},", Value::String(a.input.input.display().to_string()))?;
     writeln!(out, "  \"kind\": \"{}\",", sections.kind().as_str())?;
     writeln!(out, "  \"signature\": {},", serde_json::to_string(&signature)?)?;
     write!(out, "  \"sections\": [")?;

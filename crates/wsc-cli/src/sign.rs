@@ -8,19 +8,24 @@ use clap::Args;
 use wsc_core::{SignReport, Signer, WithKeyId};
 
 use crate::Outcome;
+use crate::args::{OptionalOutput, OptionalSignatureFile, TsaChains};
 use crate::files::{self, Mode, Replace};
 use crate::keys;
 
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("output", |a| a.help("Signed output (embedded mode); with -S, an optional copy of the input")),
+    mut_arg("signature", |a| a.help("Write a detached signature to this file instead of embedding it")),
+    mut_arg("tsa_chain", |a| a.requires("tsa_url"))
+)]
 pub(crate) struct SignArgs {
     /// Module or component to sign; repeat it with --out-dir to sign many in one run.
     #[arg(short = 'i', long = "input-file", value_name = "FILE", required = true)]
     inputs: Vec<PathBuf>,
-    /// Signed output (embedded mode); with -S, an optional copy of the input.
-    #[arg(short = 'o', long = "output-file", value_name = "FILE", conflicts_with = "out_dir")]
-    output: Option<PathBuf>,
+    #[command(flatten)]
+    output: OptionalOutput,
     /// Write each signed module to this folder, under its own file name (embedded mode).
-    #[arg(long, value_name = "DIR", conflicts_with = "signature")]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["output", "signature"])]
     out_dir: Option<PathBuf>,
     /// Sign keylessly with Sigstore: identity token, Fulcio certificate, Rekor entry (see docs/keyless.md).
     #[arg(long, conflicts_with_all = ["secret_key", "signer", "public_key", "cert", "ssh"])]
@@ -35,17 +40,16 @@ pub(crate) struct SignArgs {
     /// Certificate chain (PEM, leaf first) of the secret key: writes a certificate-bound record (0x11).
     #[arg(long = "cert", value_name = "PEM", conflicts_with = "public_key")]
     cert: Option<PathBuf>,
-    /// RFC 3161 timestamp authority URL: the certificate-bound record carries its token.
+    /// RFC 3161 timestamp authority URL: the certificate-bound record carries its token, which
+    /// must verify with one of the --tsa-chain authorities.
     #[arg(long = "tsa-url", value_name = "URL", requires_all = ["cert", "tsa_chain"])]
     tsa_url: Option<String>,
-    /// The TSA's certificate chain (PEM, TSA certificate first, root last); the token must verify with it.
-    #[arg(long = "tsa-chain", value_name = "PEM", requires = "tsa_url")]
-    tsa_chain: Option<PathBuf>,
+    #[command(flatten)]
+    tsa: TsaChains,
     #[command(flatten)]
     net: crate::net::NetArgs,
-    /// Write a detached signature to this file instead of embedding it.
-    #[arg(short = 'S', long = "signature-file", value_name = "FILE")]
-    signature: Option<PathBuf>,
+    #[command(flatten)]
+    signature: OptionalSignatureFile,
     /// Keys are OpenSSH files.
     #[arg(short = 'Z', long = "ssh")]
     ssh: bool,
@@ -116,8 +120,8 @@ fn audit(a: &SignArgs, input: &Path, output: Option<&PathBuf>, done: &Result<Sig
             event = "sign",
             module = %input.display(),
             key = %a.key.name(),
-            output = %output.or(a.signature.as_ref()).map_or(String::new(), |p| p.display().to_string()),
-            mode = if a.signature.is_some() { "detached" } else { "embedded" },
+            output = %output.or(a.signature.signature.as_ref()).map_or(String::new(), |p| p.display().to_string()),
+            mode = if a.signature.signature.is_some() { "detached" } else { "embedded" },
             algorithm = done.algorithm.as_str(),
             key_id = done.key_id.as_str(),
             content_sha256 = done.content_sha256.as_str(),
@@ -145,19 +149,21 @@ fn jobs(a: &SignArgs) -> Result<Vec<(PathBuf, Option<PathBuf>)>> {
         if let Some(o) = output {
             check = check.output(if a.out_dir.is_some() { "--out-dir" } else { "-o" }, o);
         }
-        if let Some(sig) = &a.signature {
+        if let Some(sig) = &a.signature.signature {
             check = check.output("-S", sig);
         }
         check = check.rewritten_input("-i", input, output.as_deref());
         for other in a.inputs.iter().filter(|i| *i != input) {
             check = check.input("-i", other);
         }
-        let key_files =
-            [("-k", &a.key.secret_key), ("-K", &a.public_key), ("--cert", &a.cert), ("--tsa-chain", &a.tsa_chain)];
+        let key_files = [("-k", &a.key.secret_key), ("-K", &a.public_key), ("--cert", &a.cert)];
         for (flag, path) in key_files {
             if let Some(p) = path {
                 check = check.input(flag, p);
             }
+        }
+        for p in &a.tsa.tsa_chain {
+            check = check.input("--tsa-chain", p);
         }
         check.check()?;
     }
@@ -183,10 +189,10 @@ fn job_list(a: &SignArgs) -> Result<Vec<(PathBuf, Option<PathBuf>)>> {
     if a.inputs.len() != 1 {
         bail!("several -i inputs need --out-dir");
     }
-    if a.signature.is_none() && a.output.is_none() {
+    if a.signature.signature.is_none() && a.output.output.is_none() {
         bail!("nothing to write: give -o OUTPUT (embedded signature), --out-dir DIR, or -S SIGNATURE (detached)");
     }
-    Ok(vec![(a.inputs[0].clone(), a.output.clone())])
+    Ok(vec![(a.inputs[0].clone(), a.output.output.clone())])
 }
 
 /// The signer of the run: keyless (one certificate for every module), a
@@ -199,15 +205,15 @@ fn signer_for(a: &SignArgs) -> Result<Box<dyn Signer>> {
         bail!("give -k SECRET_KEY, --signer URI or --keyless");
     }
     // The key: a file, or hardware behind the signer seam.
-    let base = a.key.open(|p| Ok(Box::new(keys::load_secret(p, a.ssh)?)))?;
+    let base = a.key.open(|p| Ok(Box::new(keys::load_secret(p, a.ssh, keys::Exposure::Warn)?)))?;
     let key_name = a.key.name();
     Ok(match (&a.cert, &a.public_key) {
-        (Some(chain), _) => match (&a.tsa_url, &a.tsa_chain) {
-            (Some(url), Some(tsa_chain)) => Box::new(crate::pki::cert_signer(base, chain)?.with_timestamps(
+        (Some(chain), _) => match &a.tsa_url {
+            Some(url) => Box::new(crate::pki::cert_signer(base, chain)?.with_timestamps(
                 Box::new(crate::net::HttpTimestamper::new(&a.net, url)?),
-                crate::pki::tsa_trust(std::slice::from_ref(tsa_chain))?,
+                crate::pki::tsa_trust(&a.tsa.tsa_chain)?,
             )?),
-            _ => Box::new(crate::pki::cert_signer(base, chain)?),
+            None => Box::new(crate::pki::cert_signer(base, chain)?),
         },
         (None, Some(p)) => {
             let pks = keys::load_public(p, a.ssh)?;
@@ -355,7 +361,7 @@ struct Signed {
 
 fn sign_one(a: &SignArgs, signer: &dyn Signer, input: &Path, output: Option<&PathBuf>) -> Result<Signed> {
     let ctx = || format!("cannot sign '{}'", input.display());
-    let report = match &a.signature {
+    let report = match &a.signature.signature {
         Some(sig_path) => {
             let (f, _) = files::open_module(input)?;
             let (sig, report) = wsc_core::sign_detached(f, None, signer).with_context(ctx)?;

@@ -15,10 +15,11 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use wsc_keyless::tuf::{Cached, Domain, ROOT_FILE, SOURCE_FILE, Update, cached_in, default_cache_dir, tuf_expiry};
+use wsc_keyless::tuf::{Cached, Domain, ROOT_FILE, SOURCE_FILE, Update, cached_in, tuf_expiry};
 use wsc_pinning::Service;
 
 use crate::Outcome;
+use crate::args::{CacheDir, Staging};
 use crate::files::{self, Mode};
 use crate::net::NetArgs;
 
@@ -32,20 +33,18 @@ pub(crate) enum TrustCommand {
 
 #[derive(Debug, Args)]
 pub(crate) struct UpdateArgs {
-    /// The staging instance (default: production).
-    #[arg(long, conflicts_with = "tuf_url")]
-    staging: bool,
+    #[command(flatten)]
+    instance: Staging,
     /// Another TUF repository (a private deployment, a mirror). Its root is
     /// cached apart from production's, under the SHA-256 of --tuf-root, and
     /// used by verification only with `--tuf-root` (or `--trusted-root`).
-    #[arg(long, value_name = "URL", requires = "tuf_root")]
+    #[arg(long, value_name = "URL", requires = "tuf_root", conflicts_with = "staging")]
     tuf_url: Option<String>,
     /// The TUF root.json to trust first for --tuf-url.
     #[arg(long, value_name = "ROOT.json", requires = "tuf_url")]
     tuf_root: Option<PathBuf>,
-    /// Cache directory (default: $XDG_CACHE_HOME/wsc/trust/<production|staging|tuf-SHA256>).
-    #[arg(long, value_name = "DIR")]
-    cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    cache: CacheDir,
     /// Open no connection: re-verify and serve the cached TUF repository only.
     #[arg(long)]
     offline: bool,
@@ -57,30 +56,19 @@ pub(crate) struct UpdateArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct ShowArgs {
-    /// The staging instance (default: production).
-    #[arg(long, conflicts_with = "tuf_root")]
-    staging: bool,
+    #[command(flatten)]
+    instance: Staging,
     /// The root cached for the TUF repository of this root.json (`trust update --tuf-root`).
-    #[arg(long, value_name = "ROOT.json")]
+    #[arg(long, value_name = "ROOT.json", conflicts_with = "staging")]
     tuf_root: Option<PathBuf>,
-    /// Cache directory (default: $XDG_CACHE_HOME/wsc/trust/<production|staging|tuf-SHA256>).
-    #[arg(long, value_name = "DIR")]
-    cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    cache: CacheDir,
 }
 
 pub(crate) fn run(cmd: &TrustCommand) -> Result<Outcome> {
     match cmd {
         TrustCommand::Update(a) => update(a),
         TrustCommand::Show(a) => show(a),
-    }
-}
-
-fn cache_dir(given: Option<&PathBuf>, domain: &Domain) -> Result<PathBuf> {
-    match given {
-        Some(d) => Ok(d.clone()),
-        None => {
-            default_cache_dir(domain).context("no cache directory: set XDG_CACHE_HOME or HOME, or give --cache-dir")
-        }
     }
 }
 
@@ -92,11 +80,11 @@ fn update(a: &UpdateArgs) -> Result<Outcome> {
             (u.clone(), bytes, domain)
         }
         _ => {
-            let (url, root) = Domain::instance_source(a.staging);
-            (url.to_string(), root.to_vec(), Domain::Instance(a.staging))
+            let (url, root) = Domain::instance_source(a.instance.staging);
+            (url.to_string(), root.to_vec(), Domain::Instance(a.instance.staging))
         }
     };
-    let dir = cache_dir(a.cache_dir.as_ref(), &domain)?;
+    let dir = a.cache.for_domain(&domain)?;
     let builder = if a.offline {
         None
     } else {
@@ -128,7 +116,7 @@ fn update(a: &UpdateArgs) -> Result<Outcome> {
         if a.offline { "re-verified from the cache" } else { "updated" },
         out.display()
     );
-    match (&a.tuf_root, &a.cache_dir) {
+    match (&a.tuf_root, &a.cache.cache_dir) {
         (Some(r), None) => eprintln!(
             "verify with it: wsc verify --keyless --tuf-root '{}' … (plain verification keeps the production root)",
             r.display()
@@ -142,9 +130,9 @@ fn update(a: &UpdateArgs) -> Result<Outcome> {
 fn show(a: &ShowArgs) -> Result<Outcome> {
     let domain = match &a.tuf_root {
         Some(r) => Domain::of_tuf_root(&files::read_small(r, 1024 * 1024, "TUF root")?),
-        None => Domain::Instance(a.staging),
+        None => Domain::Instance(a.instance.staging),
     };
-    let dir = cache_dir(a.cache_dir.as_ref(), &domain)?;
+    let dir = a.cache.for_domain(&domain)?;
     let mut out = String::new();
     writeln!(out, "trust domain: {domain}")?;
     let value: serde_json::Value = match cached_in(&dir, &domain) {
@@ -160,11 +148,11 @@ fn show(a: &ShowArgs) -> Result<Outcome> {
         }
         Cached::Foreign(path, why) if matches!(domain, Domain::Instance(_)) => {
             writeln!(out, "trust root: embedded (sigstore-trust-root 0.15.1); '{}' is ignored: {why}", path.display())?;
-            serde_json::to_value(embedded(a.staging)?)?
+            serde_json::to_value(embedded(a.instance.staging)?)?
         }
         Cached::Missing(path) if matches!(domain, Domain::Instance(_)) => {
             writeln!(out, "trust root: embedded (sigstore-trust-root 0.15.1); no cached root at '{}'", path.display())?;
-            serde_json::to_value(embedded(a.staging)?)?
+            serde_json::to_value(embedded(a.instance.staging)?)?
         }
         Cached::Foreign(path, why) => bail!("the root at '{}' is not usable: {why}", path.display()),
         Cached::Missing(path) => {

@@ -9,15 +9,15 @@ use clap::Args;
 use wsc_core::PublicKey;
 
 use crate::Outcome;
+use crate::args::{Input, OptionalSignatureFile, TsaChains};
 use crate::keyless::KeylessArgs;
 use crate::policy_verify::FlagsOutput;
 use crate::shorthand;
 
 #[derive(Debug, Args)]
 pub(crate) struct VerifyArgs {
-    /// Module or component to verify.
-    #[arg(short = 'i', long = "input-file", value_name = "FILE")]
-    input: PathBuf,
+    #[command(flatten)]
+    input: Input,
     /// Public key (wasmsign2 raw, SPKI DER/PEM, SEC1 or OpenSSH).
     #[arg(
         short = 'K',
@@ -55,6 +55,7 @@ pub(crate) struct VerifyArgs {
 
 /// Certificate-bound records (wsc-pki): trust anchors and revocation.
 #[derive(Debug, Args)]
+#[command(mut_arg("tsa_chain", |a| a.requires("use_timestamp")))]
 struct CertArgs {
     /// Trust anchor certificate file (PEM or DER) holding exactly one certificate; repeatable.
     #[arg(long = "trust-anchor", value_name = "PEM", conflicts_with = "keyless")]
@@ -74,9 +75,8 @@ struct CertArgs {
     /// with a --tsa-chain (records without one fail).
     #[arg(long, requires_all = ["trust_anchor", "tsa_chain"])]
     use_timestamp: bool,
-    /// A trusted timestamp authority's chain (PEM, TSA certificate first, root last); repeatable.
-    #[arg(long = "tsa-chain", value_name = "PEM", requires = "use_timestamp")]
-    tsa_chain: Vec<PathBuf>,
+    #[command(flatten)]
+    tsa: TsaChains,
     /// Every CA on the path must have a current CRL among the --crl files.
     #[arg(long, requires = "trust_anchor")]
     require_crl: bool,
@@ -84,9 +84,8 @@ struct CertArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct MatrixArgs {
-    /// Module or component to verify.
-    #[arg(short = 'i', long = "input-file", value_name = "FILE")]
-    input: PathBuf,
+    #[command(flatten)]
+    input: Input,
     /// Public keys; each is reported on its own.
     #[arg(short = 'K', long = "public-keys", value_name = "FILE", num_args = 1.., required_unless_present = "policy")]
     public_keys: Vec<PathBuf>,
@@ -105,9 +104,8 @@ pub(crate) struct MatrixArgs {
 
 #[derive(Debug, Args)]
 struct Common {
-    /// Detached signature file (instead of the embedded section).
-    #[arg(short = 'S', long = "signature-file", value_name = "FILE")]
-    signature: Option<PathBuf>,
+    #[command(flatten)]
+    signature: OptionalSignatureFile,
     /// Partial verification: all standard sections plus the custom sections
     /// whose name matches REGEX must be signed; other parts may be unsigned.
     #[arg(short = 's', long = "split", value_name = "REGEX")]
@@ -137,7 +135,14 @@ pub(crate) fn run(a: &VerifyArgs) -> Result<Outcome> {
     if let Some(policy) = &a.policy {
         let named =
             crate::policy_verify::Named { path: a.path.as_deref(), oci_repository: a.oci_repository.as_deref() };
-        return crate::policy_verify::run(&a.input, a.common.signature.as_deref(), policy, named, now, a.common.json);
+        return crate::policy_verify::run(
+            &a.input.input,
+            a.common.signature.signature.as_deref(),
+            policy,
+            named,
+            now,
+            a.common.json,
+        );
     }
     let split = a.common.split.as_deref();
     let flags = match &a.public_key {
@@ -148,7 +153,7 @@ pub(crate) fn run(a: &VerifyArgs) -> Result<Outcome> {
                 require_all: c.require_all_anchors,
                 crls: &c.crl,
                 require_crl: c.require_crl,
-                tsa_chains: &c.tsa_chain,
+                tsa_chains: &c.tsa.tsa_chain,
                 use_timestamp: c.use_timestamp,
             },
             split,
@@ -156,8 +161,8 @@ pub(crate) fn run(a: &VerifyArgs) -> Result<Outcome> {
         None => shorthand::keyless(&a.keyless_args, split)?,
     };
     crate::policy_verify::run_flags(
-        &a.input,
-        a.common.signature.as_deref(),
+        &a.input.input,
+        a.common.signature.signature.as_deref(),
         &flags,
         now,
         a.common.json,
@@ -173,8 +178,8 @@ pub(crate) fn run_matrix(a: &MatrixArgs) -> Result<Outcome> {
         let named =
             crate::policy_verify::Named { path: a.path.as_deref(), oci_repository: a.oci_repository.as_deref() };
         return crate::policy_verify::run_matrix(
-            &a.input,
-            a.common.signature.as_deref(),
+            &a.input.input,
+            a.common.signature.signature.as_deref(),
             policy,
             named,
             SystemTime::now(),
@@ -183,8 +188,8 @@ pub(crate) fn run_matrix(a: &MatrixArgs) -> Result<Outcome> {
     }
     let flags = shorthand::keys(&load_keys(&a.public_keys, a.common.ssh)?, a.common.split.as_deref())?;
     crate::policy_verify::run_flags(
-        &a.input,
-        a.common.signature.as_deref(),
+        &a.input.input,
+        a.common.signature.signature.as_deref(),
         &flags,
         SystemTime::now(),
         a.common.json,

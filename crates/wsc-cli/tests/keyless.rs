@@ -281,3 +281,33 @@ fn bundle_outputs_never_replace_their_inputs() {
     let o = wsc(&["bundle", "message", "-i", &s(&m), "-o", &s(&msg)]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
+
+/// `--certificate-identity` and `--certificate-oidc-issuer` mean one thing in
+/// `verify --keyless` and `sigstore verify-bundle`: exact values, and one that
+/// could never match exactly is a usage error (exit 2) naming the flag.
+#[test]
+fn certificate_identity_means_the_same_in_both_commands() {
+    let module = s(&vectors().join("signed/add.k1.wasm"));
+    let a = s(&cases().join("a.txt"));
+    let spaced = format!("{ID} ");
+    for (identity, issuer, flag) in
+        [(spaced.as_str(), ISS, "--certificate-identity"), (ID, "https://a|b", "--certificate-oidc-issuer")]
+    {
+        let flags = ["--certificate-identity", identity, "--certificate-oidc-issuer", issuer];
+        let o = verify_bundle("happy-path-v0.3", &a, &flags);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains(flag), "{}", stderr(&o));
+        let mut args = vec!["verify", "-i", &module, "--keyless"];
+        args.extend_from_slice(&flags);
+        let o = wsc(&args);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains(flag), "{}", stderr(&o));
+    }
+    // The exact value verifies the bundle; with a trailing space it never could.
+    assert_eq!(
+        verify_bundle("happy-path-v0.3", &a, &["--certificate-identity", ID, "--certificate-oidc-issuer", ISS])
+            .status
+            .code(),
+        Some(0)
+    );
+}

@@ -384,6 +384,77 @@ fn timestamped_records_outlive_the_certificate() {
     assert!(e.contains("carries no RFC 3161 token"), "{e}");
     // --use-timestamp needs a TSA chain.
     assert_eq!(code(&["verify", "-i", &p("s.wasm"), "--trust-anchor", &root, "--use-timestamp"]).0, 2);
+
+    // sign takes --tsa-chain as verify does, repeatable: the token must verify with one of them.
+    let module = module();
+    let sign_with = |out: &str, chains: &[&str]| {
+        let mut args = vec!["sign", "-i", &module, "-o", out, "-k", &key, "--cert", &chain, "--tsa-url", &url];
+        for c in chains {
+            args.extend(["--tsa-chain", *c]);
+        }
+        args.push("--insecure-allow-http");
+        code(&args)
+    };
+    let other = p("other/ca.pem");
+    let (c, e) = sign_with(&p("two.wasm"), &[&other, &tsa_chain]);
+    assert_eq!(c, 0, "{e}");
+    let out =
+        ok(&["verify", "-i", &p("two.wasm"), "--trust-anchor", &root, "--use-timestamp", "--tsa-chain", &tsa_chain]);
+    assert!(out.contains("timestamp 20"), "{out}");
+    let (c, e) = sign_with(&p("wrong.wasm"), &[&other]);
+    assert_eq!(c, 2, "{e}");
+    assert!(!d.join("wrong.wasm").exists());
+}
+
+/// One secret-key loader, two exposure rules: a key that `wsc pki` reads (a
+/// CA key, `pki csr -k`) and that group or others may access is refused
+/// unless --allow-readable-key is given; a signing key like that is used,
+/// with a warning (wasmsign2 scripts often keep keys 0644).
+#[test]
+fn readable_ca_keys_are_refused_and_readable_signing_keys_warn() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let d = tmp.path();
+    let p = |n: &str| d.join(n).display().to_string();
+    // Sets a file's permission bits; false where there are none (not Unix).
+    let chmod = |n: &str, mode: u32| -> bool {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(d.join(n), std::fs::Permissions::from_mode(mode)).expect("chmod");
+            true
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = (n, mode);
+            false
+        }
+    };
+    ok(&["pki", "ca", "init", "--out-dir", &p("root")]);
+    if chmod("root/ca.key", 0o640) {
+        let (c, e) = code(&["pki", "crl", "--ca-dir", &p("root"), "-o", &p("root.crl")]);
+        assert_eq!(c, 2, "{e}");
+        assert!(e.contains("group or others (mode 640)") && e.contains("--allow-readable-key"), "{e}");
+        assert!(!d.join("root.crl").exists(), "nothing written");
+    }
+    ok(&["pki", "crl", "--ca-dir", &p("root"), "-o", &p("root.crl"), "--allow-readable-key"]);
+
+    ok(&["keygen", "-k", &p("dev.key"), "-K", &p("dev.pub")]);
+    let exposed = chmod("dev.key", 0o644);
+    if exposed {
+        let (c, e) = code(&["pki", "csr", "-k", &p("dev.key"), "--device-id", "d1", "-o", &p("dev.csr")]);
+        assert_eq!(c, 2, "{e}");
+        assert!(e.contains("group or others (mode 644)"), "{e}");
+        assert!(!d.join("dev.csr").exists(), "nothing written");
+    }
+    let o = wsc(&["sign", "-i", &module(), "-o", &p("s.wasm"), "-k", &p("dev.key")]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{e}");
+    assert_eq!(e.contains("warning: secret key") && e.contains("readable by others (mode 644)"), exposed, "{e}");
+    ok(&["verify", "-i", &p("s.wasm"), "-K", &p("dev.pub")]);
+    if chmod("dev.key", 0o600) {
+        let o = wsc(&["sign", "-i", &module(), "-o", &p("s.wasm"), "-k", &p("dev.key")]);
+        assert!(!String::from_utf8_lossy(&o.stderr).contains("readable by others"), "no warning at 0600");
+    }
 }
 
 /// Fail closed, class "an output replaces an input": a CSR written over its
