@@ -149,6 +149,19 @@ fn loaded(result: Result<Policy, Error>) -> (c_int, Option<Box<wsc_policy>>, Opt
     }
 }
 
+/// Writes `value()` through `dst` unless `dst` is NULL; then `value` is
+/// not called, so nothing is allocated that nobody would free.
+///
+/// # Safety
+/// `dst` is NULL or valid for writes of a `T`.
+#[allow(unsafe_code)]
+unsafe fn put<T>(dst: *mut T, value: impl FnOnce() -> T) {
+    if !dst.is_null() {
+        // SAFETY: `dst` is not NULL, and the caller says it is writable.
+        unsafe { dst.write(value()) };
+    }
+}
+
 /// A UTF-8 path argument.
 fn utf8_path<'a>(path: Option<&'a CStr>, what: &'static str) -> Result<&'a str, Error> {
     path.ok_or(Error::Null(what))?.to_str().map_err(|_| Error::NotUtf8(what))
@@ -189,13 +202,10 @@ pub unsafe extern "C" fn wsc_policy_from_file(
         Ok(::wsc_policy::load_file(Path::new(path))?)
     });
     let (code, policy, message) = loaded(result);
-    if let Some(p) = policy {
-        // SAFETY: `out` is not NULL (checked above) and writable.
-        unsafe { *out = Box::into_raw(p) };
-    }
-    if !error.is_null() {
-        // SAFETY: `error` is not NULL and writable.
-        unsafe { *error = message.map_or(std::ptr::null_mut(), c_string) };
+    // SAFETY: `out` and `error` are NULL or writable (the contract above).
+    unsafe {
+        put(out, || policy.map_or(std::ptr::null_mut(), Box::into_raw));
+        put(error, || message.map_or(std::ptr::null_mut(), c_string));
     }
     code
 }
@@ -230,13 +240,10 @@ pub unsafe extern "C" fn wsc_policy_from_bytes(
         Ok(::wsc_policy::parse(bytes, format, &NoFiles)?)
     });
     let (code, policy, message) = loaded(result);
-    if let Some(p) = policy {
-        // SAFETY: `out` is not NULL (checked above) and writable.
-        unsafe { *out = Box::into_raw(p) };
-    }
-    if !error.is_null() {
-        // SAFETY: `error` is not NULL and writable.
-        unsafe { *error = message.map_or(std::ptr::null_mut(), c_string) };
+    // SAFETY: `out` and `error` are NULL or writable (the contract above).
+    unsafe {
+        put(out, || policy.map_or(std::ptr::null_mut(), Box::into_raw));
+        put(error, || message.map_or(std::ptr::null_mut(), c_string));
     }
     code
 }
@@ -274,10 +281,8 @@ pub unsafe extern "C" fn wsc_verify(
         Ok(policy.policy.evaluate(bytes, total, &Target::unnamed(), SystemTime::now())?)
     });
     let (code, json) = outcome(result);
-    if !report_json.is_null() {
-        // SAFETY: `report_json` is not NULL and writable.
-        unsafe { *report_json = c_string(json) };
-    }
+    // SAFETY: `report_json` is NULL or writable (the contract above).
+    unsafe { put(report_json, || c_string(json)) };
     code
 }
 
@@ -305,10 +310,8 @@ pub unsafe extern "C" fn wsc_verify_file(
         verify_path(&policy.policy, utf8_path(path, "path")?)
     });
     let (code, json) = outcome(result);
-    if !report_json.is_null() {
-        // SAFETY: `report_json` is not NULL and writable.
-        unsafe { *report_json = c_string(json) };
-    }
+    // SAFETY: `report_json` is NULL or writable (the contract above).
+    unsafe { put(report_json, || c_string(json)) };
     code
 }
 
@@ -375,24 +378,16 @@ pub unsafe extern "C" fn wsc_verifier_new(
         let policy = unsafe { policy.as_ref() }.ok_or(Error::Null("policy"))?;
         Ok(Box::new(wsc_verifier { inner: stream::Stream::start(Arc::clone(&policy.policy), SystemTime::now()) }))
     });
-    match result {
-        Ok(v) => {
-            // SAFETY: `out` is not NULL (checked above) and writable.
-            unsafe { *out = Box::into_raw(v) };
-            if !error.is_null() {
-                // SAFETY: `error` is not NULL and writable.
-                unsafe { *error = std::ptr::null_mut() };
-            }
-            WSC_OK
-        }
-        Err(e) => {
-            if !error.is_null() {
-                // SAFETY: `error` is not NULL and writable.
-                unsafe { *error = c_string(e.message()) };
-            }
-            WSC_ERROR
-        }
+    let (code, verifier, message) = match result {
+        Ok(v) => (WSC_OK, Some(v), None),
+        Err(e) => (WSC_ERROR, None, Some(e.message())),
+    };
+    // SAFETY: `out` and `error` are NULL or writable (the contract above).
+    unsafe {
+        put(out, || verifier.map_or(std::ptr::null_mut(), Box::into_raw));
+        put(error, || message.map_or(std::ptr::null_mut(), c_string));
     }
+    code
 }
 
 /// Feeds the next `len` bytes of the module. The bytes are copied; a few
@@ -445,10 +440,8 @@ pub unsafe extern "C" fn wsc_verifier_finish(v: *mut wsc_verifier, report_json: 
         v.inner.finish()
     });
     let (code, json) = outcome(result);
-    if !report_json.is_null() {
-        // SAFETY: `report_json` is not NULL and writable.
-        unsafe { *report_json = c_string(json) };
-    }
+    // SAFETY: `report_json` is NULL or writable (the contract above).
+    unsafe { put(report_json, || c_string(json)) };
     code
 }
 
