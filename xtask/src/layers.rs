@@ -2,12 +2,34 @@
 //! its code map's dependency lines against `cargo metadata`.
 
 mod code_map;
+mod lints;
 
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
 use crate::util;
+
+/// What a verification-side crate (wsc-policy, wsc-ffi) must not pull in:
+/// the CLI, a pinned transport, network, async runtime or hardware.
+const VERIFY_SIDE: &[&str] = &[
+    "wsc-cli",
+    "wsc-pinning",
+    "wsc-hsm",
+    "wsc-sigstore-local",
+    "tokio",
+    "reqwest",
+    "hyper",
+    "h2",
+    "ureq",
+    "mio",
+    "async-",
+    "openidconnect",
+    "tough",
+    "cryptoki",
+    "embedded-hal",
+    "linux-embedded-hal",
+];
 
 /// (crate, forbidden dependency name prefixes, why).
 const RULES: &[(&str, &[&str], &str)] = &[
@@ -77,26 +99,14 @@ const RULES: &[(&str, &[&str], &str)] = &[
     ),
     (
         "wsc-policy",
-        &[
-            "wsc-cli",
-            "wsc-pinning",
-            "wsc-hsm",
-            "wsc-sigstore-local",
-            "tokio",
-            "reqwest",
-            "hyper",
-            "h2",
-            "ureq",
-            "mio",
-            "async-",
-            "openidconnect",
-            "tough",
-            "cryptoki",
-            "embedded-hal",
-            "linux-embedded-hal",
-        ],
+        VERIFY_SIDE,
         "wsc-policy sits on the verification side of wsc-keyless and wsc-pki and on wsc-core: \
          no pinned transport, network, async runtime or hardware",
+    ),
+    (
+        "wsc-ffi",
+        VERIFY_SIDE,
+        "the C library is verification only: no network, async runtime, pinned transport or hardware",
     ),
     (
         "wsc-pki",
@@ -160,6 +170,7 @@ pub(crate) fn check() -> Result<()> {
         failures.push(format!("something depends on wsc-cli:\n{inv}"));
     }
     failures.extend(code_map::problems(&root)?);
+    failures.extend(lints::problems(&root)?);
     if !failures.is_empty() {
         bail!("layering violations:\n{}", failures.join("\n"));
     }

@@ -1,0 +1,90 @@
+//! Push-style verification: the caller's chunks go over a bounded channel
+//! to a thread that runs `Policy::evaluate` on them as a reader.
+
+use std::io::Read;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
+use std::time::SystemTime;
+
+use wsc_policy::{Policy, Target, Verdict};
+
+use crate::Error;
+
+/// Chunks queued before `push` waits for the evaluation.
+const QUEUE: usize = 4;
+
+/// A running evaluation and the sending half of its input.
+#[derive(Debug)]
+pub(crate) struct Stream {
+    /// `None` once the input has ended.
+    tx: Option<SyncSender<Vec<u8>>>,
+    thread: Option<JoinHandle<Result<Verdict, wsc_policy::EvalError>>>,
+}
+
+/// The receiving half as a reader: a closed channel is the end of input.
+struct Chunks {
+    rx: Receiver<Vec<u8>>,
+    current: Vec<u8>,
+    at: usize,
+}
+
+impl Read for Chunks {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.current.len() {
+            match self.rx.recv() {
+                Ok(next) => {
+                    self.current = next;
+                    self.at = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len() - self.at);
+        buf[..n].copy_from_slice(&self.current[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+impl Stream {
+    /// Starts evaluating against `policy` at time `now`.
+    pub(crate) fn start(policy: Arc<Policy>, now: SystemTime) -> Stream {
+        let (tx, rx) = sync_channel(QUEUE);
+        let thread = std::thread::spawn(move || {
+            let chunks = Chunks { rx, current: Vec::new(), at: 0 };
+            policy.evaluate(chunks, None, &Target::unnamed(), now)
+        });
+        Stream { tx: Some(tx), thread: Some(thread) }
+    }
+
+    /// Queues a copy of `bytes`; waits while the queue is full.
+    pub(crate) fn push(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let tx = self.tx.as_ref().ok_or(Error::Stopped)?;
+        tx.send(bytes.to_vec()).map_err(|_| Error::Stopped)
+    }
+
+    /// Ends the input and waits for the verdict.
+    pub(crate) fn finish(mut self) -> Result<Verdict, Error> {
+        self.tx = None;
+        let thread = self.thread.take().ok_or(Error::Stopped)?;
+        match thread.join() {
+            Ok(result) => Ok(result?),
+            Err(p) => Err(crate::panicked(p)),
+        }
+    }
+}
+
+impl Drop for Stream {
+    /// Ends the input and waits for the thread, so that nothing outlives
+    /// the verifier.
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
