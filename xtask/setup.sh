@@ -19,6 +19,10 @@ command -v pkcs11-tool >/dev/null || need+=(opensc)
 # iproute2 and util-linux: the demo runs in a namespace with only loopback.
 command -v ip >/dev/null || need+=(iproute2)
 command -v unshare >/dev/null || need+=(util-linux)
+# The C library's test: a C compiler, pkg-config and valgrind.
+command -v cc >/dev/null || need+=(gcc libc6-dev)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v valgrind >/dev/null || need+=(valgrind)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then
         echo "setup: missing Debian packages ${need[*]}: install them as root (apt-get install ${need[*]})" >&2
