@@ -6,13 +6,21 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// target/debug (or the profile dir) of the libraries cargo built for
-/// this test: the test executable is in its `deps/`.
+/// target/debug (or the profile dir) with libwsc.so and libwsc.a, built
+/// now from this source: `cargo test` builds only the rlib, and a library
+/// left over from an older build would test old code. The test executable
+/// is in the profile dir's `deps/`.
 fn lib_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
     let dir = exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf();
+    let mut build = Command::new(env!("CARGO"));
+    build.args(["build", "--locked", "-p", "wsc-ffi", "--lib"]).current_dir(env!("CARGO_MANIFEST_DIR"));
+    if dir.file_name().is_some_and(|n| n == "release") {
+        build.arg("--release");
+    }
+    run(&mut build);
     for lib in ["libwsc.so", "libwsc.a"] {
-        assert!(dir.join(lib).is_file(), "{} is missing: cargo builds it with the tests", dir.join(lib).display());
+        assert!(dir.join(lib).is_file(), "{} is missing after cargo build", dir.join(lib).display());
     }
     dir
 }
