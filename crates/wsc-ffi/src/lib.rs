@@ -141,12 +141,23 @@ fn outcome(result: Result<Verdict, Error>) -> (c_int, String) {
     }
 }
 
-/// The return code of a load, and the error message if any.
-fn loaded(result: Result<Policy, Error>) -> (c_int, Option<Box<wsc_policy>>, Option<String>) {
-    match result {
-        Ok(p) => (WSC_OK, Some(Box::new(wsc_policy { policy: Arc::new(p) })), None),
+/// Hands a new object (or the error) to the caller through `out` and
+/// `error`; returns `WSC_OK` or `WSC_ERROR`.
+///
+/// # Safety
+/// `out` and `error` are NULL or valid for writes.
+#[allow(unsafe_code)]
+unsafe fn hand_over<T>(result: Result<Box<T>, Error>, out: *mut *mut T, error: *mut *mut c_char) -> c_int {
+    let (code, object, message) = match result {
+        Ok(o) => (WSC_OK, Some(o), None),
         Err(e) => (WSC_ERROR, None, Some(e.message())),
+    };
+    // SAFETY: the caller's contract: `out` and `error` are NULL or writable.
+    unsafe {
+        put(out, || object.map_or(std::ptr::null_mut(), Box::into_raw));
+        put(error, || message.map_or(std::ptr::null_mut(), c_string));
     }
+    code
 }
 
 /// Writes `value()` through `dst` unless `dst` is NULL; then `value` is
@@ -201,13 +212,9 @@ pub unsafe extern "C" fn wsc_policy_from_file(
         let path = utf8_path(path, "path")?;
         Ok(::wsc_policy::load_file(Path::new(path))?)
     });
-    let (code, policy, message) = loaded(result);
+    let result = result.map(|p| Box::new(wsc_policy { policy: Arc::new(p) }));
     // SAFETY: `out` and `error` are NULL or writable (the contract above).
-    unsafe {
-        put(out, || policy.map_or(std::ptr::null_mut(), Box::into_raw));
-        put(error, || message.map_or(std::ptr::null_mut(), c_string));
-    }
-    code
+    unsafe { hand_over(result, out, error) }
 }
 
 /// Loads a policy from its text (TOML, or JSON when it starts with `{`).
@@ -239,13 +246,9 @@ pub unsafe extern "C" fn wsc_policy_from_bytes(
         let format = Format::of_file(Path::new(""), bytes);
         Ok(::wsc_policy::parse(bytes, format, &NoFiles)?)
     });
-    let (code, policy, message) = loaded(result);
+    let result = result.map(|p| Box::new(wsc_policy { policy: Arc::new(p) }));
     // SAFETY: `out` and `error` are NULL or writable (the contract above).
-    unsafe {
-        put(out, || policy.map_or(std::ptr::null_mut(), Box::into_raw));
-        put(error, || message.map_or(std::ptr::null_mut(), c_string));
-    }
-    code
+    unsafe { hand_over(result, out, error) }
 }
 
 /// Verifies a module held in memory (signatures embedded) against a
@@ -378,16 +381,8 @@ pub unsafe extern "C" fn wsc_verifier_new(
         let policy = unsafe { policy.as_ref() }.ok_or(Error::Null("policy"))?;
         Ok(Box::new(wsc_verifier { inner: stream::Stream::start(Arc::clone(&policy.policy), SystemTime::now()) }))
     });
-    let (code, verifier, message) = match result {
-        Ok(v) => (WSC_OK, Some(v), None),
-        Err(e) => (WSC_ERROR, None, Some(e.message())),
-    };
     // SAFETY: `out` and `error` are NULL or writable (the contract above).
-    unsafe {
-        put(out, || verifier.map_or(std::ptr::null_mut(), Box::into_raw));
-        put(error, || message.map_or(std::ptr::null_mut(), c_string));
-    }
-    code
+    unsafe { hand_over(result, out, error) }
 }
 
 /// Feeds the next `len` bytes of the module. The bytes are copied; a few
