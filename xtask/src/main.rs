@@ -18,6 +18,7 @@ mod interop;
 mod keyless_sign;
 mod layers;
 mod policy_bench;
+mod stream_bench;
 mod supply;
 mod trace;
 mod util;
@@ -219,7 +220,7 @@ fn bench(b: Bench) -> Result<()> {
         })
     } else if b.stream {
         let input = b.input.unwrap_or_else(|| default_corpus().join("large-flite.wasm"));
-        policy_bench::stream(&input, b.runs.unwrap_or(15), b.out.as_deref(), b.check)
+        stream_bench::stream(&input, b.runs.unwrap_or(15), b.out.as_deref(), b.check)
     } else if b.keyless {
         write(&interop::keyless_bench(b.runs.unwrap_or(10))?)
     } else if b.pki_worst {
@@ -315,7 +316,7 @@ fn ci(with_corpus: bool) -> Result<()> {
             out: None,
             check: false,
         })?;
-        policy_bench::stream(&dir.join("large-flite.wasm"), 1, None, false)?;
+        stream_bench::stream(&dir.join("large-flite.wasm"), 1, None, false)?;
         bench::bench(&bench::BenchOpts {
             corpus: dir,
             runs: 1,
