@@ -295,7 +295,9 @@ fn ci(with_corpus: bool) -> Result<()> {
     trace::run(true)?;
     supply::deny()?;
     supply::sbom()?;
-    for ex in ["example-sign-verify-in-memory", "example-wasmi-host", "example-iot-provisioning"] {
+    for ex in
+        ["example-sign-verify-in-memory", "example-wasmi-host", "example-iot-provisioning", "example-wasmtime-host"]
+    {
         util::run(cargo().args(["run", "--locked", "--quiet", "-p", ex]))?;
     }
     memory_limit()?;

@@ -6,9 +6,9 @@
 //! catches panics and returns [`WSC_ERROR`] instead; NULL pointers and
 //! paths that are not UTF-8 are errors with a message.
 //!
-//! This is the only crate of the workspace with `unsafe` code: each
-//! exported function carries `#[allow(unsafe_code)]`, and each `unsafe`
-//! block says why it is sound.
+//! With wsc-wasmtime, this is one of the two crates of the workspace with
+//! `unsafe` code: each exported function carries `#[allow(unsafe_code)]`,
+//! and each `unsafe` block says why it is sound.
 
 use std::ffi::{CStr, CString, c_char, c_int};
 use std::fs::File;

@@ -1,14 +1,15 @@
 //! Every workspace package takes the workspace's lints (`[lints]
-//! workspace = true`), except wsc-ffi: it copies them with `unsafe_code`
-//! relaxed from `forbid` to `deny`, so that only its exported functions can
+//! workspace = true`), except wsc-ffi and wsc-wasmtime: they copy them with
+//! `unsafe_code` relaxed from `forbid` to `deny`, so that only the functions
+//! that need it (the C exports; the calls to wasmtime's `deserialize`) can
 //! allow `unsafe`.
 
 use std::path::Path;
 
 use anyhow::{Context, Result};
 
-/// The one package with its own lints table.
-const FFI: &str = "crates/wsc-ffi";
+/// The packages with their own lints table.
+const UNSAFE_DENY: &[&str] = &["crates/wsc-ffi", "crates/wsc-wasmtime"];
 
 /// Every package whose lints differ from these rules.
 pub(super) fn problems(root: &Path) -> Result<Vec<String>> {
@@ -20,7 +21,7 @@ pub(super) fn problems(root: &Path) -> Result<Vec<String>> {
     for member in members.iter().filter_map(toml::Value::as_str) {
         let path = root.join(member).join("Cargo.toml");
         let lints = read(&path)?.get("lints").cloned();
-        if member == FFI {
+        if UNSAFE_DENY.contains(&member) {
             if lints.as_ref() != Some(&expected_ffi) {
                 out.push(format!(
                     "{member}/Cargo.toml: [lints] must be [workspace.lints] with rust.unsafe_code = \"deny\""
