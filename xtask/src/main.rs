@@ -13,12 +13,12 @@ use clap::Parser;
 
 mod bench;
 mod corpus;
+mod embed_bench;
 mod fuzz;
 mod interop;
 mod keyless_sign;
 mod layers;
 mod policy_bench;
-mod stream_bench;
 mod supply;
 mod trace;
 mod util;
@@ -41,6 +41,12 @@ commands:
   bench --stream [--input FILE] [--runs N] [--out FILE] [--check]
                               wsc-core's streaming verifier fed 4 KiB pieces vs verify_embedded
                               of the same file, in one process (target 1.1x)
+  bench --ffi [--input FILE] [--runs N] [--out FILE] [--check]
+                              wsc_verify called from C vs the Rust call it makes, same bytes
+                              and policy (target 1.05x)
+  bench --wasmtime [--input FILE] [--runs N] [--out FILE] [--check]
+                              wsc-wasmtime's verify-then-compile vs wasmtime compiling the same
+                              component (default: the corpus component.wasm; target 1.05x)
   bench --keyless [--runs N] [--out FILE]
                               keyless verification of a 1 MiB module vs sigstore-python
   bench --keyless-sign [--runs N] [--modules N] [--requests N] [--connections N] [--out FILE] [--check]
@@ -107,6 +113,8 @@ enum Cmd {
                       cargo xtask bench --pki-worst [--runs N] [--out FILE]\n       \
                       cargo xtask bench --policy [--input FILE] [--runs N] [--out FILE] [--check]\n       \
                       cargo xtask bench --stream [--input FILE] [--runs N] [--out FILE] [--check]\n       \
+                      cargo xtask bench --ffi [--input FILE] [--runs N] [--out FILE] [--check]\n       \
+                      cargo xtask bench --wasmtime [--input FILE] [--runs N] [--out FILE] [--check]\n       \
                       cargo xtask bench --keyless [--runs N] [--out FILE]\n       \
                       cargo xtask bench --keyless-sign [--runs N] [--modules N] [--requests N] [--connections N] [--out FILE] [--check]")]
 #[command(group = clap::ArgGroup::new("mode").multiple(false))]
@@ -120,7 +128,14 @@ struct Bench {
     /// wsc-core's streaming verifier fed 4 KiB pieces vs verify_embedded of the file.
     #[arg(long, group = "mode")]
     stream: bool,
-    /// The module of --policy and --stream (default: the corpus large-flite.wasm).
+    /// wsc_verify called from C vs the Rust call it makes, same bytes.
+    #[arg(long, group = "mode")]
+    ffi: bool,
+    /// wsc-wasmtime's verify-then-compile vs wasmtime compiling the same component.
+    #[arg(long, group = "mode")]
+    wasmtime: bool,
+    /// The module of --policy, --stream and --ffi (default: the corpus
+    /// large-flite.wasm) or the component of --wasmtime (the corpus component.wasm).
     #[arg(long, value_name = "FILE")]
     input: Option<PathBuf>,
     /// Keyless verification of a 1 MiB module vs sigstore-python.
@@ -188,8 +203,8 @@ fn bench(b: Bench) -> Result<()> {
         }
         Ok(())
     };
-    if b.input.is_some() && !(b.policy || b.stream) {
-        bail!("--input is an option of `cargo xtask bench --policy` and `--stream`\n{USAGE}");
+    if b.input.is_some() && !(b.policy || b.stream || b.ffi || b.wasmtime) {
+        bail!("--input is an option of `cargo xtask bench --policy`, `--stream`, `--ffi` and `--wasmtime`\n{USAGE}");
     }
     if !b.keyless_sign && (b.modules.is_some() || b.requests.is_some() || b.connections.is_some()) {
         // clap's `requires` counts an absent flag's default `false` as given, so this one is checked here.
@@ -220,7 +235,13 @@ fn bench(b: Bench) -> Result<()> {
         })
     } else if b.stream {
         let input = b.input.unwrap_or_else(|| default_corpus().join("large-flite.wasm"));
-        stream_bench::stream(&input, b.runs.unwrap_or(15), b.out.as_deref(), b.check)
+        embed_bench::stream(&input, b.runs.unwrap_or(15), b.out.as_deref(), b.check)
+    } else if b.ffi {
+        let input = b.input.unwrap_or_else(|| default_corpus().join("large-flite.wasm"));
+        embed_bench::ffi(&input, b.runs.unwrap_or(10), b.out.as_deref(), b.check)
+    } else if b.wasmtime {
+        let input = b.input.unwrap_or_else(|| default_corpus().join("component.wasm"));
+        embed_bench::wasmtime(&input, b.runs.unwrap_or(3), b.out.as_deref(), b.check)
     } else if b.keyless {
         write(&interop::keyless_bench(b.runs.unwrap_or(10))?)
     } else if b.pki_worst {
@@ -318,7 +339,7 @@ fn ci(with_corpus: bool) -> Result<()> {
             out: None,
             check: false,
         })?;
-        stream_bench::stream(&dir.join("large-flite.wasm"), 1, None, false)?;
+        embed_bench::stream(&dir.join("large-flite.wasm"), 1, None, false)?;
         bench::bench(&bench::BenchOpts {
             corpus: dir,
             runs: 1,

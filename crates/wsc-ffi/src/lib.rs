@@ -454,3 +454,22 @@ pub unsafe extern "C" fn wsc_verifier_free(v: *mut wsc_verifier) {
     let v = unsafe { Box::from_raw(v) };
     let _ = catch_unwind(AssertUnwindSafe(move || drop(v)));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// No input is known to panic, so the boundary's net is tested with a
+    /// panic of its own: the caller gets WSC_ERROR and the message.
+    #[test]
+    fn a_panic_becomes_wsc_error_with_its_message() {
+        let err = guarded::<Verdict>(|| panic!("sentinel-panic")).expect_err("caught");
+        assert!(matches!(&err, Error::Panic(m) if m == "sentinel-panic"), "{err:?}");
+        let (code, json) = outcome(Err(err));
+        assert_eq!(code, WSC_ERROR);
+        assert!(json.contains("internal error: sentinel-panic"), "{json}");
+
+        let formatted = guarded::<Verdict>(|| panic!("{} {}", "formatted", 42)).expect_err("caught");
+        assert!(matches!(&formatted, Error::Panic(m) if m == "formatted 42"), "{formatted:?}");
+    }
+}

@@ -73,6 +73,16 @@ fn inputs(dir: &Path) -> Vec<PathBuf> {
         std::fs::write(dir.join(name), bytes).expect("module");
         args.push(dir.join(name));
     }
+    // Hostile inputs: every crafted vector of the wasmsign2 interop set.
+    let crafted = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/wasmsign2/crafted");
+    let mut hostile: Vec<PathBuf> = std::fs::read_dir(&crafted)
+        .expect("testdata/wasmsign2/crafted")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
+        .collect();
+    hostile.sort();
+    assert!(hostile.len() >= 10, "the crafted vectors are missing");
+    args.extend(hostile);
     args
 }
 

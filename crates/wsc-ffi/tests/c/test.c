@@ -1,6 +1,7 @@
 /* The C API end to end; tests/c_api.rs builds and runs it.
  * argv: policy.toml, signed.wasm, tampered.wasm, unsigned.wasm,
- * wrong-signer.wasm. Exits 0 when every check holds. */
+ * wrong-signer.wasm, then any number of hostile inputs (crafted modules).
+ * Exits 0 when every check holds. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +79,35 @@ static int stream(const wsc_policy *p, struct bytes m, size_t piece, char **repo
     return wsc_verifier_finish(v, report);
 }
 
+/* A hostile input: from memory, from its file and streamed in pieces of
+ * 1 and 7 bytes, the same code (0, 1 or 2) and a report each time. */
+static void hostile(const wsc_policy *p, const char *path, struct bytes m) {
+    char *report = NULL;
+    int rc = wsc_verify(p, m.data, m.len, &report);
+    CHECK(rc == WSC_OK || rc == WSC_REJECTED || rc == WSC_ERROR);
+    CHECK(report != NULL);
+    wsc_string_free(report);
+    report = NULL;
+    int from_file = wsc_verify_file(p, path, &report);
+    CHECK(report != NULL);
+    wsc_string_free(report);
+    size_t pieces[] = {1, 7};
+    for (size_t i = 0; i < 2; i++) {
+        report = NULL;
+        int streamed = stream(p, m, pieces[i], &report);
+        CHECK(report != NULL);
+        if (streamed != rc) {
+            fprintf(stderr, "%s: wsc_verify %d, streamed by %zu: %d\n", path, rc, pieces[i], streamed);
+        }
+        CHECK(streamed == rc);
+        wsc_string_free(report);
+    }
+    if (from_file != rc) {
+        fprintf(stderr, "%s: wsc_verify %d, wsc_verify_file %d\n", path, rc, from_file);
+    }
+    CHECK(from_file == rc);
+}
+
 struct job {
     const wsc_policy *policy;
     struct bytes signed_module;
@@ -111,8 +141,8 @@ static void *worker(void *arg) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 6) {
-        fprintf(stderr, "usage: %s policy signed tampered unsigned wrong-signer\n", argv[0]);
+    if (argc < 6) {
+        fprintf(stderr, "usage: %s policy signed tampered unsigned wrong-signer [hostile ...]\n", argv[0]);
         return 3;
     }
     const char *policy_path = argv[1];
@@ -262,6 +292,12 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 4; i++) {
         CHECK(pthread_join(threads[i], NULL) == 0);
         CHECK(jobs[i].bad == 0);
+    }
+
+    for (int i = 6; i < argc; i++) {
+        struct bytes m = read_file(argv[i]);
+        hostile(p, argv[i], m);
+        free(m.data);
     }
 
     wsc_policy_free(p);
