@@ -1,7 +1,8 @@
 //! Every workspace package takes the workspace's lints (`[lints]
 //! workspace = true`), except wsc-ffi: it copies them with `unsafe_code`
 //! relaxed from `forbid` to `deny`, so that only its exported functions can
-//! allow `unsafe`.
+//! allow `unsafe`. The no_std size probe, a workspace of its own, copies
+//! them the same way (its allocator and exported functions allow `unsafe`).
 
 use std::path::Path;
 
@@ -9,6 +10,9 @@ use anyhow::{Context, Result};
 
 /// The one package with its own lints table.
 const FFI: &str = "crates/wsc-ffi";
+
+/// Packages outside the workspace that copy wsc-ffi's table.
+const OUTSIDE: &[&str] = &["examples/nostd-probe"];
 
 /// Every package whose lints differ from these rules.
 pub(super) fn problems(root: &Path) -> Result<Vec<String>> {
@@ -28,6 +32,11 @@ pub(super) fn problems(root: &Path) -> Result<Vec<String>> {
             }
         } else if lints.as_ref().and_then(|l| l.get("workspace")).and_then(toml::Value::as_bool) != Some(true) {
             out.push(format!("{member}/Cargo.toml: [lints] is not `workspace = true`"));
+        }
+    }
+    for dir in OUTSIDE {
+        if read(&root.join(dir).join("Cargo.toml"))?.get("lints") != Some(&expected_ffi) {
+            out.push(format!("{dir}/Cargo.toml: [lints] must be [workspace.lints] with rust.unsafe_code = \"deny\""));
         }
     }
     Ok(out)
