@@ -32,8 +32,8 @@ _Noreturn void wsc_probe_abort(void) {
 /*
  * The host's prebuilt core library unwinds, so its code names Rust's
  * personality routine. Nothing unwinds here (panic = "abort", and a panic
- * calls wsc_probe_abort), so it is never called. Device targets build
- * core to abort and need no such symbol.
+ * calls wsc_probe_abort), so it is never called. Bare-metal targets such
+ * as thumbv7em-none-eabihf abort by default and need no such symbol.
  */
 void rust_eh_personality(void);
 void rust_eh_personality(void) { abort(); }

@@ -198,7 +198,8 @@ fn probe() -> Result<String> {
 }
 
 /// The cases: two modules signed with testdata's key k1, verified with k1;
-/// the larger one with a content byte changed, and checked with key k2.
+/// the smaller one unsigned; the larger one with a content byte changed,
+/// and checked with key k2.
 fn cases(root: &Path) -> Result<Vec<Case>> {
     let data = root.join("testdata/wasmsign2");
     let secret = |name: &str| -> Result<SecretKey> {
@@ -209,6 +210,7 @@ fn cases(root: &Path) -> Result<Vec<Case>> {
     let sign = |name: &str| -> Result<Vec<u8>> {
         wsc_core::sign(&read(&data.join("modules").join(name))?, &k1).with_context(|| format!("cannot sign {name}"))
     };
+    let unsigned = read(&data.join("modules/add.wasm"))?;
     let small = sign("add.wasm")?;
     let large = sign("big.wasm")?;
     let mut changed = large.clone();
@@ -217,6 +219,7 @@ fn cases(root: &Path) -> Result<Vec<Case>> {
     }
     Ok(vec![
         Case { name: "add.wasm signed with k1", key: pk1.clone(), module: small, valid: true },
+        Case { name: "add.wasm unsigned (no signature checked)", key: pk1.clone(), module: unsigned, valid: false },
         Case { name: "big.wasm signed with k1", key: pk1.clone(), module: large.clone(), valid: true },
         Case { name: "big.wasm signed with k1, last byte changed", key: pk1, module: changed, valid: false },
         Case {
