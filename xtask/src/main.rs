@@ -1,9 +1,10 @@
-//! Repository chores: `cargo xtask ci | bench | corpus | interop | fuzz | layers | trace | deny | sbom`.
+//! Repository chores: `cargo xtask ci | bench | corpus | interop | fuzz | layers | nostd | trace | deny | sbom`.
 //!
 //! `cargo xtask ci` is the one command that runs every test: formatting,
-//! clippy, the test suites, the layering rules, the examples, the real-world
-//! corpus, the memory-limit checks and the Sigstore interop checks. It
-//! installs the tools it needs (wasmsign2-cli) when they are missing.
+//! clippy, the test suites, the layering rules, wsc-core without std, the
+//! examples, the real-world corpus, the memory-limit checks and the
+//! Sigstore interop checks. It installs the tools it needs (wasmsign2-cli)
+//! when they are missing.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -18,6 +19,7 @@ mod fuzz;
 mod interop;
 mod keyless_sign;
 mod layers;
+mod nostd;
 mod policy_bench;
 mod supply;
 mod trace;
@@ -57,6 +59,8 @@ commands:
   interop                     keyless records with sigstore-python and a local Sigstore mock
   fuzz [--seconds N]          run each cargo-fuzz target for N seconds (default 60)
   layers                      check the crate dependency rules
+  nostd                       wsc-core without std: build, dependency features, and the
+                              size probe (code size, heap and stack of one verification)
   trace [--check]             requirements.toml against the tests; write (or compare) traceability.md
   deny                        cargo deny check bans licenses sources (deny.toml)
   sbom                        CycloneDX 1.5 SBOM of wsc-cli in target/sbom/wsc-cli.cdx.json";
@@ -95,6 +99,8 @@ enum Cmd {
     },
     /// Check the crate dependency rules.
     Layers,
+    /// wsc-core without std: build, dependency features, and the size probe.
+    Nostd,
     /// requirements.toml against the tests; write traceability.md.
     Trace {
         /// Compare with the committed traceability.md instead of writing it.
@@ -188,6 +194,7 @@ fn main() -> Result<()> {
         }
         Cmd::Interop => interop::run(),
         Cmd::Layers => layers::check(),
+        Cmd::Nostd => nostd::run(),
         Cmd::Trace { check } => trace::run(check),
         Cmd::Deny => supply::deny(),
         Cmd::Sbom => supply::sbom(),
@@ -313,6 +320,7 @@ fn ci(with_corpus: bool) -> Result<()> {
     util::run(cargo().args(["clippy", "--locked", "-p", "wsc-cli", "--features", DEMO, "--", "-D", "warnings"]))?;
     util::run(cargo().args(["test", "--locked", "--workspace", "--features", DEMO]).env("WASMSIGN2", &wasmsign2))?;
     layers::check()?;
+    nostd::run()?;
     trace::run(true)?;
     supply::deny()?;
     supply::sbom()?;
@@ -395,6 +403,7 @@ mod tests {
             "interop",
             "fuzz --seconds 10",
             "layers",
+            "nostd",
             "trace --check",
             "deny",
             "sbom",
@@ -429,6 +438,7 @@ mod tests {
             "fuzz --seconds x",
             "trace --chek",
             "layers --check",
+            "nostd --check",
         ] {
             assert!(parse(line).is_err(), "{line:?} parsed");
         }

@@ -1,6 +1,7 @@
 //! The one error type of wsc-core.
 
-use std::io;
+use alloc::vec::Vec;
+use core::fmt;
 
 /// What went wrong, with the byte offset in the input where it applies.
 ///
@@ -12,8 +13,9 @@ use std::io;
 #[non_exhaustive]
 pub enum Error {
     /// Reading or writing a stream failed.
+    #[cfg(feature = "std")]
     #[error("I/O error")]
-    Io(#[from] io::Error),
+    Io(#[from] std::io::Error),
 
     /// The input ended before a field that was announced.
     #[error("unexpected end of input at offset {offset} while reading {what}")]
@@ -198,10 +200,10 @@ pub enum VerifyError {
 /// Prints an error and its sources, joined with ": " (what anyhow's `{:#}`
 /// prints), for reports that keep a reason as text.
 #[derive(Debug, Clone, Copy)]
-pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+pub struct Chain<'a>(pub &'a (dyn core::error::Error + 'static));
 
-impl std::fmt::Display for Chain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)?;
         let mut next = self.0.source();
         while let Some(e) = next {
@@ -213,7 +215,7 @@ impl std::fmt::Display for Chain<'_> {
 }
 
 /// Result alias for wsc-core.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub type Result<T, E = Error> = core::result::Result<T, E>;
 
 impl Error {
     #[cold]

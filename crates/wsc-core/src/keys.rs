@@ -5,7 +5,10 @@
 //! PKCS#8 in DER or PEM, SEC1 (P-256), unencrypted OpenSSH.
 //! Secret keys zeroize on drop and never print their bytes.
 
-use std::fmt;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
+use core::fmt;
 
 use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
 use hmac::{Hmac, Mac};
@@ -153,7 +156,7 @@ impl PublicKey {
                 .map(|k| PublicKey(PublicInner::P256(k)))
                 .map_err(|_| KeyError::Invalid { format: "SEC1", reason: "not a point on P-256" });
         }
-        if let Ok(text) = std::str::from_utf8(bytes) {
+        if let Ok(text) = core::str::from_utf8(bytes) {
             let t = text.trim_start();
             if t.starts_with("-----BEGIN") {
                 return Self::from_pem(t);
@@ -367,7 +370,7 @@ impl SecretKey {
             }
             return Ok(SecretKey(SecretInner::Ed25519(sk)));
         }
-        if let Ok(text) = std::str::from_utf8(bytes) {
+        if let Ok(text) = core::str::from_utf8(bytes) {
             let t = text.trim_start();
             if t.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----") {
                 return Self::from_openssh(t);
@@ -495,7 +498,7 @@ impl SecretKey {
 
 /// Lower-case hex.
 pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
+    use core::fmt::Write;
     bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
         let _ = write!(s, "{b:02x}");
         s

@@ -1,5 +1,7 @@
 //! Unsigned LEB128 (varuint32), as the WebAssembly binary format uses it.
 
+use alloc::vec::Vec;
+
 use crate::error::{Error, Result};
 
 /// Maximum encoded length of a varuint32.

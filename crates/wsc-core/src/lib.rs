@@ -18,6 +18,14 @@
 //! streams. Keyless (Sigstore) and certificate signatures live in other
 //! crates and plug in through [`Signer`] and [`RecordVerifier`].
 //!
+//! Feature `std` (on by default) adds what reads or writes `std::io`
+//! streams: signing, `inspect`, `detach`, `attach`, `split`,
+//! `format::SectionReader` and the `Read` wrappers `verify_embedded` and
+//! `verify_detached`. With `default-features = false` the crate is
+//! `no_std` + `alloc`: keys, the signature data, the format's headers,
+//! Ed25519 and P-256 verification, [`verify`] and [`StreamVerifier`]
+//! (`docs/embedding.md`, "no_std and small devices").
+//!
 //! ```
 //! use wsc_core::{KeyAlgorithm, SecretKey, sign, verify};
 //!
@@ -29,10 +37,16 @@
 //! # Ok::<(), wsc_core::Error>(())
 //! ```
 
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
 mod error;
 mod leb;
+#[cfg(feature = "std")]
 mod ops;
 mod section;
+#[cfg(feature = "std")]
 mod sign;
 mod signer;
 mod verify;
@@ -45,8 +59,9 @@ pub mod sigdata;
 
 pub use error::{Chain, Error, Result, VerifyError};
 pub use keys::{KeyAlgorithm, KeyError, KeyId, PublicKey, SecretKey};
+#[cfg(feature = "std")]
 pub use ops::{Inspection, SectionSummary, Sections, SplitReport, attach, canonical_copy, detach, inspect, split};
-
+#[cfg(feature = "std")]
 pub use sign::{
     ContentCopier, Layout, NoCopy, Piece, SeekableSignReport, SignReport, SignedHead, content_hashes, sign_detached,
     sign_embedded, sign_embedded_head, sign_embedded_seekable, write_content,
@@ -54,23 +69,27 @@ pub use sign::{
 pub use signer::{Signer, SignerError, WithKeyId, prehash};
 pub use verify::{
     DEFAULT_MAX_SIGNATURE_CHECKS, Evidence, RecordOutcome, RecordVerifier, Rejected, Report, Scope, SignatureRef,
-    SignerId, Skipped, StreamVerifier, TimeSource, TrustedTime, Verification, Verified, VerifyOptions, verify_detached,
-    verify_embedded,
+    SignerId, Skipped, StreamVerifier, TimeSource, TrustedTime, Verification, Verified, VerifyOptions,
 };
+#[cfg(feature = "std")]
+pub use verify::{verify_detached, verify_embedded};
 pub use walk::Selection;
 
 /// The WebAssembly binary layout as wsc reads and writes it: preambles,
 /// section headers, the streaming section reader, the custom sections
 /// wsc uses, and the content parts (checkpoints) a walk finds.
 pub mod format {
+    #[cfg(feature = "std")]
+    pub use crate::section::SectionReader;
     pub use crate::section::{
         COMPONENT_PREAMBLE, DELIMITER_SECTION, MAX_NAME_LEN, MODULE_PREAMBLE, ModuleKind, SIGNATURE_SECTION,
-        SectionHeader, SectionReader, encode_custom_section,
+        SectionHeader, encode_custom_section,
     };
     pub use crate::walk::{Checkpoint, PartSelection};
 }
 
 /// Signs a module held in memory; returns the signed module.
+#[cfg(feature = "std")]
 pub fn sign(module: &[u8], signer: &dyn Signer) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(module.len() + 256);
     let _report = sign_embedded(std::io::Cursor::new(module), &mut out, signer)?;
@@ -79,5 +98,8 @@ pub fn sign(module: &[u8], signer: &dyn Signer) -> Result<Vec<u8>> {
 
 /// Verifies a whole module held in memory with one key.
 pub fn verify(module: &[u8], key: &PublicKey) -> Result<Verified> {
-    verify_embedded(module, &Verification::new(&[key]).total_len(Some(module.len() as u64)))?.single()
+    let verifiers: [&dyn RecordVerifier; 1] = [key];
+    let mut v = StreamVerifier::embedded(&Verification::new(&verifiers).total_len(Some(module.len() as u64)));
+    v.update(module)?;
+    v.finish()?.single()
 }

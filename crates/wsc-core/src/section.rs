@@ -4,6 +4,9 @@
 //! a section is streamed in chunks or read into memory under a cap; nothing is
 //! allocated from a length field before the bytes have arrived.
 
+use alloc::string::String;
+use alloc::vec::Vec;
+#[cfg(feature = "std")]
 use std::io::{self, Read, Write};
 
 use crate::error::{Error, Result};
@@ -117,6 +120,7 @@ impl SectionHeader {
 }
 
 /// Reads sections one at a time from a stream.
+#[cfg(feature = "std")]
 #[derive(Debug)]
 pub struct SectionReader<R> {
     inner: R,
@@ -129,6 +133,7 @@ pub struct SectionReader<R> {
     buf: Vec<u8>,
 }
 
+#[cfg(feature = "std")]
 impl<R: Read> SectionReader<R> {
     /// Reads and checks the preamble.
     pub fn new(inner: R) -> Result<Self> {
@@ -397,6 +402,7 @@ impl HeaderDecoder {
     }
 
     /// Offset of the next byte the decoder needs.
+    #[cfg(feature = "std")]
     pub(crate) fn position(&self) -> u64 {
         self.pos
     }
@@ -413,6 +419,7 @@ impl HeaderDecoder {
 
     /// How many bytes the decoder can take now without reading past the
     /// header: one inside a number, the rest of the name inside a name.
+    #[cfg(feature = "std")]
     pub(crate) fn wants(&self) -> usize {
         match &self.state {
             HeaderState::Name { name_len, name, .. } => name_len.value as usize - name.len(),
@@ -426,7 +433,7 @@ impl HeaderDecoder {
     pub(crate) fn push(&mut self, input: &[u8]) -> Result<(usize, Option<SectionHeader>)> {
         let mut used = 0;
         while used < input.len() {
-            let state = std::mem::replace(&mut self.state, HeaderState::Done);
+            let state = core::mem::replace(&mut self.state, HeaderState::Done);
             match state {
                 HeaderState::Done => return Ok((used, None)),
                 HeaderState::Name { id, size, payload_offset, name_len, mut name } => {
@@ -547,6 +554,7 @@ impl HeaderDecoder {
 }
 
 /// Reads until `buf` is full or the input ends; returns the count.
+#[cfg(feature = "std")]
 fn read_full(r: &mut impl Read, buf: &mut [u8]) -> Result<usize> {
     let mut n = 0;
     while n < buf.len() {

@@ -5,6 +5,12 @@
 //! read (unknown algorithms, malformed records) are written back unchanged
 //! when a module is signed again.
 
+use alloc::string::ToString;
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::fmt;
+
 use crate::error::{Error, Result};
 use crate::keys::KeyId;
 use crate::leb;
@@ -56,8 +62,8 @@ impl AlgorithmId {
     }
 }
 
-impl std::fmt::Display for AlgorithmId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Display for AlgorithmId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.name() {
             Some(n) => write!(f, "{n} ({:#04x})", self.0),
             None => write!(f, "unknown ({:#04x})", self.0),
@@ -116,7 +122,7 @@ pub struct RecordEntry {
     /// The raw record body.
     pub raw: Vec<u8>,
     /// The decoded record, or why it could not be decoded.
-    pub parsed: std::result::Result<SignatureRecord, DecodeError>,
+    pub parsed: core::result::Result<SignatureRecord, DecodeError>,
     /// Bytes after the record's fields, inside its length window.
     pub trailing: usize,
 }
@@ -152,7 +158,7 @@ pub struct MalformedSet {
 /// thing.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error(transparent)]
-pub struct DecodeError(std::sync::Arc<Error>);
+pub struct DecodeError(Arc<Error>);
 
 impl DecodeError {
     /// The format error.
@@ -163,13 +169,13 @@ impl DecodeError {
 
 impl From<Error> for DecodeError {
     fn from(e: Error) -> Self {
-        DecodeError(std::sync::Arc::new(e))
+        DecodeError(Arc::new(e))
     }
 }
 
 impl PartialEq for DecodeError {
     fn eq(&self, other: &Self) -> bool {
-        std::sync::Arc::ptr_eq(&self.0, &other.0) || self.0.to_string() == other.0.to_string()
+        Arc::ptr_eq(&self.0, &other.0) || self.0.to_string() == other.0.to_string()
     }
 }
 

@@ -4,7 +4,10 @@
 //! their own crates. The trait is object-safe and fallible, in the spirit of
 //! RustCrypto's `signature::Signer::try_sign`.
 
-use std::fmt;
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::error::Error;
+use core::fmt;
 
 use crate::keys::{KeyId, PublicKey, SecretKey};
 use crate::sigdata::AlgorithmId;
@@ -16,21 +19,21 @@ use crate::sigdata::AlgorithmId;
 /// source, so a chain shows each message once. [`SignerError::get_ref`]
 /// gives the cause itself, for downcasting.
 #[derive(Debug)]
-pub struct SignerError(Box<dyn std::error::Error + Send + Sync>);
+pub struct SignerError(Box<dyn Error + Send + Sync>);
 
 impl SignerError {
     /// Wraps a cause.
-    pub fn new(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+    pub fn new(cause: impl Into<Box<dyn Error + Send + Sync>>) -> Self {
         SignerError(cause.into())
     }
 
     /// The cause.
-    pub fn get_ref(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+    pub fn get_ref(&self) -> &(dyn Error + Send + Sync + 'static) {
         self.0.as_ref()
     }
 
     /// The cause, unwrapped.
-    pub fn into_inner(self) -> Box<dyn std::error::Error + Send + Sync> {
+    pub fn into_inner(self) -> Box<dyn Error + Send + Sync> {
         self.0
     }
 }
@@ -41,8 +44,8 @@ impl fmt::Display for SignerError {
     }
 }
 
-impl std::error::Error for SignerError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+impl Error for SignerError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
         self.0.source()
     }
 }

@@ -12,6 +12,13 @@
 //!   every part;
 //! * a malformed or unknown record is skipped and reported, never fatal.
 
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
+use core::fmt;
+#[cfg(feature = "std")]
 use std::io::{self, Read};
 
 use crate::error::{Error, Result, VerifyError};
@@ -60,7 +67,7 @@ pub enum SignerId {
 
 impl SignerId {
     /// The signer id of a public key.
-    pub fn of_key(key: &PublicKey) -> std::result::Result<Self, crate::keys::KeyError> {
+    pub fn of_key(key: &PublicKey) -> core::result::Result<Self, crate::keys::KeyError> {
         Ok(SignerId::Key { spki_sha256: sha256(&key.to_der()?) })
     }
 }
@@ -71,8 +78,8 @@ fn sha256(bytes: &[u8]) -> [u8; 32] {
     sha2::Sha256::digest(bytes).into()
 }
 
-impl std::fmt::Display for SignerId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Display for SignerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SignerId::Key { spki_sha256 } => write!(f, "key:sha256:{}", crate::keys::hex(spki_sha256)),
             SignerId::Keyless { issuer, identity } => write!(f, "keyless:{issuer}|{identity}"),
@@ -189,8 +196,8 @@ pub enum Scope<'a> {
     Partial(Selection<'a>),
 }
 
-impl std::fmt::Debug for Scope<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for Scope<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Scope::Whole => "Whole",
             Scope::Partial(_) => "Partial(..)",
@@ -290,7 +297,7 @@ pub struct Report {
     /// Offset of the signature section, when embedded.
     pub signature_offset: Option<u64>,
     /// One result per verifier, in the order given.
-    pub results: Vec<std::result::Result<Verified, VerifyError>>,
+    pub results: Vec<core::result::Result<Verified, VerifyError>>,
     /// Records and sets that were skipped.
     pub skipped: Vec<Skipped>,
     /// Records addressed to a verifier that did not verify.
@@ -397,24 +404,27 @@ impl<'a> Verification<'a> {
     }
 }
 
-impl std::fmt::Debug for dyn RecordVerifier + '_ {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for dyn RecordVerifier + '_ {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("RecordVerifier")
     }
 }
 
+#[cfg(feature = "std")]
 /// Verifies a module that carries its signature section. A thin wrapper
 /// over [`StreamVerifier`].
 pub fn verify_embedded<R: Read>(input: R, verification: &Verification<'_>) -> Result<Report> {
     feed_all(StreamVerifier::embedded(verification), input)
 }
 
+#[cfg(feature = "std")]
 /// Verifies a module against detached signature data. A thin wrapper over
 /// [`StreamVerifier`].
 pub fn verify_detached<R: Read>(input: R, signature: &[u8], verification: &Verification<'_>) -> Result<Report> {
     feed_all(StreamVerifier::detached(signature, verification)?, input)
 }
 
+#[cfg(feature = "std")]
 /// Reads `input` to its end into `v`, then finishes.
 fn feed_all<R: Read>(mut v: StreamVerifier<'_>, mut input: R) -> Result<Report> {
     let mut buf = vec![0u8; READ_CHUNK];
@@ -464,8 +474,8 @@ pub struct StreamVerifier<'a> {
     phase: Phase<'a>,
 }
 
-impl std::fmt::Debug for StreamVerifier<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for StreamVerifier<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let phase = match self.phase {
             Phase::Head => "head",
             Phase::Signature { .. } => "signature section",
@@ -584,7 +594,7 @@ fn step<'a>(
         }
         (Phase::Signature { bytes, .. }, Event::Data(d)) => bytes.extend_from_slice(d),
         (p @ Phase::Signature { .. }, Event::End) => {
-            let Phase::Signature { offset, data_offset, end, bytes } = std::mem::replace(p, Phase::Failed) else {
+            let Phase::Signature { offset, data_offset, end, bytes } = core::mem::replace(p, Phase::Failed) else {
                 return Ok(());
             };
             let data = SignatureData::decode(&bytes, data_offset)?;
@@ -711,7 +721,7 @@ fn decide(
     sigs: Vec<SignatureRef>,
     walked: &Walk,
     scope: Scope<'_>,
-) -> std::result::Result<Verified, VerifyError> {
+) -> core::result::Result<Verified, VerifyError> {
     if sigs.is_empty() {
         return Err(VerifyError::NoValidSignature);
     }

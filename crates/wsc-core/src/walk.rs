@@ -1,13 +1,19 @@
 //! One pass over the content sections: the rolling hash with a snapshot at
 //! each delimiter, and what a section selection says about each part.
 
+use alloc::vec::Vec;
+#[cfg(feature = "std")]
 use std::io::{Read, Write};
 
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::section::{SectionHeader, SectionReader};
-use crate::sigdata::{Hash, MAX_HASHES, MAX_SIGNATURE_DATA, SignatureData};
+use crate::section::SectionHeader;
+#[cfg(feature = "std")]
+use crate::section::SectionReader;
+use crate::sigdata::{Hash, MAX_HASHES};
+#[cfg(feature = "std")]
+use crate::sigdata::{MAX_SIGNATURE_DATA, SignatureData};
 
 /// Which sections a partial verification asks about.
 pub type Selection<'a> = &'a dyn Fn(&SectionHeader) -> bool;
@@ -59,8 +65,11 @@ pub struct Checkpoint {
 #[derive(Debug)]
 pub(crate) struct Walk {
     pub(crate) checkpoints: Vec<Checkpoint>,
+    /// Whether every header was minimal (signing reads it).
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
     pub(crate) canonical: bool,
-    /// Length of the canonical content (the hashed bytes).
+    /// Length of the canonical content (the hashed bytes; signing reads it).
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
     pub(crate) canonical_len: u64,
     pub(crate) start: u64,
     pub(crate) end: u64,
@@ -72,9 +81,11 @@ impl Walk {
     }
 }
 
+#[cfg(feature = "std")]
 /// The embedded signature: the section's offset and its decoded data.
 pub(crate) type Embedded = Option<(u64, SignatureData)>;
 
+#[cfg(feature = "std")]
 /// Reads the first section if it is the `signature` section and returns its
 /// decoded data; otherwise hands that header back to be walked as content.
 pub(crate) fn read_head<R: Read>(rd: &mut SectionReader<R>) -> Result<(Embedded, Option<SectionHeader>)> {
@@ -88,6 +99,7 @@ pub(crate) fn read_head<R: Read>(rd: &mut SectionReader<R>) -> Result<(Embedded,
     }
 }
 
+#[cfg(feature = "std")]
 /// Hashes every content section from `first` (already read) onwards.
 /// A `signature` section among the content is an error, except as the very
 /// first section when `signature_is_content` (detached mode).
@@ -100,6 +112,7 @@ pub(crate) fn walk<R: Read>(
     walk_into(rd, first, signature_is_content, selection, Sink::None)
 }
 
+#[cfg(feature = "std")]
 /// Where a walk also sends the content it hashes.
 pub(crate) enum Sink<'a> {
     /// Nowhere.
@@ -110,6 +123,7 @@ pub(crate) enum Sink<'a> {
     Headers(&'a mut dyn FnMut(&SectionHeader, &[u8]) -> Result<()>),
 }
 
+#[cfg(feature = "std")]
 /// [`walk`], also sending the content to `sink`.
 pub(crate) fn walk_into<R: Read>(
     rd: &mut SectionReader<R>,
@@ -266,6 +280,7 @@ fn push_checkpoint(checkpoints: &[Checkpoint], offset: u64) -> Result<()> {
     Ok(())
 }
 
+#[cfg(feature = "std")]
 /// Copies every remaining section to `out` with canonical (minimal) headers.
 /// `check` sees each header first and may refuse it.
 pub(crate) fn copy_canonical<R: Read, W: Write>(

@@ -2,7 +2,8 @@
 //! workspace = true`), except wsc-ffi and wsc-wasmtime: they copy them with
 //! `unsafe_code` relaxed from `forbid` to `deny`, so that only the functions
 //! that need it (the C exports; the calls to wasmtime's `deserialize`) can
-//! allow `unsafe`.
+//! allow `unsafe`. The no_std size probe, a workspace of its own, copies
+//! them the same way (its allocator and exported functions allow `unsafe`).
 
 use std::path::Path;
 
@@ -10,6 +11,9 @@ use anyhow::{Context, Result};
 
 /// The packages with their own lints table.
 const UNSAFE_DENY: &[&str] = &["crates/wsc-ffi", "crates/wsc-wasmtime"];
+
+/// Packages outside the workspace that copy wsc-ffi's table.
+const OUTSIDE: &[&str] = &["examples/nostd-probe"];
 
 /// Every package whose lints differ from these rules.
 pub(super) fn problems(root: &Path) -> Result<Vec<String>> {
@@ -29,6 +33,11 @@ pub(super) fn problems(root: &Path) -> Result<Vec<String>> {
             }
         } else if lints.as_ref().and_then(|l| l.get("workspace")).and_then(toml::Value::as_bool) != Some(true) {
             out.push(format!("{member}/Cargo.toml: [lints] is not `workspace = true`"));
+        }
+    }
+    for dir in OUTSIDE {
+        if read(&root.join(dir).join("Cargo.toml"))?.get("lints") != Some(&expected_ffi) {
+            out.push(format!("{dir}/Cargo.toml: [lints] must be [workspace.lints] with rust.unsafe_code = \"deny\""));
         }
     }
     Ok(out)
