@@ -348,6 +348,7 @@ fn ci(with_corpus: bool) -> Result<()> {
             check: false,
         })?;
         embed_bench::stream(&dir.join("large-flite.wasm"), 1, None, false)?;
+        embed_bench::ffi(&dir.join("large-flite.wasm"), 1, None, false)?;
         bench::bench(&bench::BenchOpts {
             corpus: dir,
             runs: 1,

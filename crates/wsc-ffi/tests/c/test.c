@@ -80,7 +80,7 @@ static int stream(const wsc_policy *p, struct bytes m, size_t piece, char **repo
 }
 
 /* A hostile input: from memory, from its file and streamed in pieces of
- * 1 and 7 bytes, the same code (0, 1 or 2) and a report each time. */
+ * 7 and 64 bytes, the same code (0, 1 or 2) and a report each time. */
 static void hostile(const wsc_policy *p, const char *path, struct bytes m) {
     char *report = NULL;
     int rc = wsc_verify(p, m.data, m.len, &report);
@@ -91,7 +91,7 @@ static void hostile(const wsc_policy *p, const char *path, struct bytes m) {
     int from_file = wsc_verify_file(p, path, &report);
     CHECK(report != NULL);
     wsc_string_free(report);
-    size_t pieces[] = {1, 7};
+    size_t pieces[] = {7, 64};
     for (size_t i = 0; i < 2; i++) {
         report = NULL;
         int streamed = stream(p, m, pieces[i], &report);
