@@ -1,4 +1,4 @@
-//! Repository chores: `cargo xtask ci | bench | corpus | interop | fuzz | layers | nostd | trace | deny | sbom`.
+//! Repository chores: `cargo xtask ci | bench | corpus | interop | fuzz | layers | nostd | package | msrv | trace | deny | sbom`.
 //!
 //! `cargo xtask ci` is the one command that runs every test: formatting,
 //! clippy, the test suites, the layering rules, wsc-core without std, the
@@ -20,6 +20,7 @@ mod interop;
 mod keyless_sign;
 mod layers;
 mod nostd;
+mod package;
 mod policy_bench;
 mod supply;
 mod trace;
@@ -63,7 +64,10 @@ commands:
                               size probe (code size, heap and stack of one verification)
   trace [--check]             requirements.toml against the tests; write (or compare) traceability.md
   deny                        cargo deny check bans licenses sources (deny.toml)
-  sbom                        CycloneDX 1.5 SBOM of wsc-cli in target/sbom/wsc-cli.cdx.json";
+  sbom                        CycloneDX 1.5 SBOM of wsc-cli in target/sbom/wsc-cli.cdx.json
+  package [--verify]          the library crates package for crates.io: files, metadata,
+                              the Rust versions their dependencies need
+  msrv                        every package builds with the Rust its rust-version names";
 
 /// The commands and the flags each takes; any other flag is a usage error.
 #[derive(Debug, Parser)]
@@ -111,6 +115,14 @@ enum Cmd {
     Deny,
     /// CycloneDX 1.5 SBOM of wsc-cli in target/sbom/wsc-cli.cdx.json.
     Sbom,
+    /// The library crates package for crates.io (files, metadata, dependencies' Rust versions).
+    Package {
+        /// Also build each package from its own files (slow: a fresh target directory).
+        #[arg(long)]
+        verify: bool,
+    },
+    /// Every package builds with the Rust its rust-version names (rustup installs it).
+    Msrv,
 }
 
 /// Benchmarks: at most one mode flag, and only the options of that mode.
@@ -198,6 +210,8 @@ fn main() -> Result<()> {
         Cmd::Trace { check } => trace::run(check),
         Cmd::Deny => supply::deny(),
         Cmd::Sbom => supply::sbom(),
+        Cmd::Package { verify } => package::check(verify),
+        Cmd::Msrv => package::msrv(),
         Cmd::Fuzz { seconds } => fuzz::run(seconds),
     }
 }
@@ -324,6 +338,8 @@ fn ci(with_corpus: bool) -> Result<()> {
     trace::run(true)?;
     supply::deny()?;
     supply::sbom()?;
+    package::check(false)?;
+    package::msrv()?;
     for ex in
         ["example-sign-verify-in-memory", "example-wasmi-host", "example-iot-provisioning", "example-wasmtime-host"]
     {

@@ -350,13 +350,13 @@ mod tests {
         assert!(section("[workspace.lints.rust]").iter().any(|l| l == "unsafe_code=\"forbid\""), "unsafe_code");
     }
 
-    const TREE: &str = "0wsc-cli v0.1.0 (/w/crates/wsc-cli)|Apache-2.0|https://example.invalid/wsc\n\
+    const TREE: &str = "0wsc-cli v0.1.0 (/w/crates/wsc-cli)|Apache-2.0|\n\
                         1anyhow v1.0.105|MIT OR Apache-2.0|https://github.com/dtolnay/anyhow\n\
                         1clap v4.6.9|MIT/Apache-2.0|https://github.com/clap-rs/clap\n\
                         2clap_derive v4.6.9 (proc-macro)|MIT OR Apache-2.0|\n\
                         3quote v1.0.47|MIT OR Apache-2.0|https://github.com/dtolnay/quote\n\
                         2anyhow v1.0.105|MIT OR Apache-2.0|https://github.com/dtolnay/anyhow (*)\n\
-                        1wsc-core v0.1.0 (/w/crates/wsc-core)|Apache-2.0|https://example.invalid/wsc\n\
+                        1wsc-core v0.1.0 (/w/crates/wsc-core)|Apache-2.0|\n\
                         \n\
                         [build-dependencies]\n";
 

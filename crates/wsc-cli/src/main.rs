@@ -6,7 +6,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 mod args;
 mod audit;
@@ -24,6 +24,7 @@ mod pins;
 mod pki;
 mod policy;
 mod policy_verify;
+mod progress;
 mod shorthand;
 mod show;
 mod sign;
@@ -32,11 +33,14 @@ mod verify;
 
 /// Sign and verify WebAssembly modules and components.
 #[derive(Debug, Parser)]
-#[command(name = "wsc", version, about, long_about = None, disable_help_subcommand = true)]
+#[command(name = "wsc", version = version(), about, long_about = None, disable_help_subcommand = true)]
 struct Cli {
     /// Append a JSON line per signing and verification to FILE (no secrets).
     #[arg(long, global = true, value_name = "FILE")]
     audit_log: Option<std::path::PathBuf>,
+    /// No progress bars (they are shown only on a terminal, and never with --json).
+    #[arg(short = 'q', long, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -84,6 +88,31 @@ enum Command {
     /// Trust policies: check one, convert it between TOML and JSON, start one.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page, wsc(1), in roff (`wsc man | man -l -`).
+    Man,
+}
+
+/// The version, and the optional features built in.
+fn version() -> &'static str {
+    static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    VERSION.get_or_init(|| {
+        let built: Vec<&str> = [
+            ("pkcs11", cfg!(feature = "pkcs11")),
+            ("atecc", cfg!(feature = "atecc")),
+            ("local-sigstore", cfg!(feature = "local-sigstore")),
+        ]
+        .into_iter()
+        .filter_map(|(name, on)| on.then_some(name))
+        .collect();
+        let features = if built.is_empty() { "none".to_string() } else { built.join(", ") };
+        format!("{} (features: {features})", env!("CARGO_PKG_VERSION"))
+    })
 }
 
 /// What a command reports besides errors.
@@ -97,6 +126,7 @@ fn main() -> ExitCode {
     // Before any thread starts (see files::init).
     files::init();
     let cli = Cli::parse();
+    progress::set_quiet(cli.quiet);
     let result = match &cli.audit_log {
         // Scoped to this command: the process-wide default subscriber is untouched.
         Some(path) => match audit::AuditLog::open(path) {
@@ -127,6 +157,14 @@ fn dispatch(command: Command) -> anyhow::Result<Outcome> {
         Command::Hsm(c) => hsm::run(&c),
         Command::Bundle(c) => keyless::bundle(&c),
         Command::Sigstore(c) => keyless::sigstore(&c),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "wsc", &mut std::io::stdout());
+            Ok(Outcome::Done)
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(Outcome::Done)
+        }
     }
 }
 

@@ -97,18 +97,20 @@ fn run_jobs(
     signer: &dyn Signer,
     keyless: Option<&wsc_keyless::sign::KeylessSigner>,
 ) -> Result<()> {
+    let progress = crate::progress::bar(jobs.len(), "signing", false);
     for (input, output) in jobs {
         let done = sign_one(a, signer, input, output.as_ref());
         audit(a, input, output.as_ref(), &done);
         done?;
         if let Some(e) = keyless.and_then(|k| k.entries().pop()) {
-            eprintln!(
+            progress.println(&format!(
                 "keyless: '{}' logged in Rekor at index {}{}",
                 input.display(),
                 e.log_index,
                 if e.timestamped { ", timestamped" } else { "" }
-            );
+            ));
         }
+        progress.inc();
     }
     Ok(())
 }

@@ -96,6 +96,7 @@ fn update(a: &UpdateArgs) -> Result<Outcome> {
         }
         Some(builder)
     };
+    let progress = crate::progress::spinner("updating the trust root through TUF", false);
     let updated = wsc_keyless::tuf::update(&Update {
         url: &url,
         tuf_root: &tuf_root,
@@ -103,6 +104,7 @@ fn update(a: &UpdateArgs) -> Result<Outcome> {
         dir: &dir,
         network: builder.as_ref(),
     })?;
+    drop(progress);
     if let Some(host) = &updated.unpinned_host {
         eprintln!("note: no certificate pins for {host} ({})", Service::Tuf.variable());
     }

@@ -66,10 +66,8 @@ fn previous_port(dir: &Path) -> Option<u16> {
 }
 
 fn bind(dir: &Path, port: u16) -> Result<std::net::TcpListener, LocalError> {
-    if port == 0
-        && let Some(p) = previous_port(dir)
-        && let Ok(l) = std::net::TcpListener::bind(("127.0.0.1", p))
-    {
+    let again = if port == 0 { previous_port(dir) } else { None };
+    if let Some(l) = again.and_then(|p| std::net::TcpListener::bind(("127.0.0.1", p)).ok()) {
         return Ok(l);
     }
     std::net::TcpListener::bind(("127.0.0.1", port)).map_err(|e| LocalError::io(format!("bind 127.0.0.1:{port}"), e))
