@@ -23,6 +23,10 @@ command -v unshare >/dev/null || need+=(util-linux)
 command -v cc >/dev/null || need+=(gcc libc6-dev)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v valgrind >/dev/null || need+=(valgrind)
+# The registry client's tests: a real registry (distribution 2.8.2) and
+# htpasswd for its bcrypt users.
+command -v docker-registry >/dev/null || need+=(docker-registry)
+command -v htpasswd >/dev/null || need+=(apache2-utils)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then
         echo "setup: missing Debian packages ${need[*]}: install them as root (apt-get install ${need[*]})" >&2
