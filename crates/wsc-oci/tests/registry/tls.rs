@@ -10,7 +10,7 @@ use wsc_oci::registry::{AuthScheme, Credentials, Reference, Registry};
 use wsc_pinning::{ClientBuilder, Pin, PinningConfig, Service};
 
 use crate::support::process::{Auth, RegistryProcess, Setup};
-use crate::support::{Artifact, assert_mentions, chain, options};
+use crate::support::{Artifact, assert_mentions, chain, options, pem};
 
 /// A self-signed certificate for 127.0.0.1 and localhost: PEM certificate,
 /// PEM key, and the SHA-256 of its SubjectPublicKeyInfo (from rcgen).
@@ -19,7 +19,7 @@ fn self_signed() -> (String, String, Pin) {
     let params = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).expect("names");
     let cert = params.self_signed(&key).expect("self-signed");
     let spki = Pin(Sha256::digest(key.subject_public_key_info()).into());
-    (cert.pem(), key.serialize_pem(), spki)
+    (pem("CERTIFICATE", cert.der()), pem("PRIVATE KEY", &key.serialize_der()), spki)
 }
 
 fn client(host: &str, cert_pem: &str, pins: Vec<Pin>) -> Result<Registry, OciError> {

@@ -155,6 +155,14 @@ pub(crate) fn push_referrer(
     d
 }
 
+/// PEM text of `der` under `label` (`CERTIFICATE`, `PRIVATE KEY`).
+pub(crate) fn pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let lines: Vec<&str> = b64.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap_or("")).collect();
+    format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", lines.join("\n"))
+}
+
 /// An error and all its sources, joined with " -> ".
 pub(crate) fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut parts = vec![error.to_string()];

@@ -71,7 +71,7 @@ impl TokenService {
                     .body(json!({"token": token, "expires_in": 300}).to_string())
             })
         };
-        TokenService { server, root_pem: cert.pem(), issued, scopes }
+        TokenService { server, root_pem: super::pem("CERTIFICATE", cert.der()), issued, scopes }
     }
 
     /// The realm URL.
