@@ -21,7 +21,7 @@
 //! not exchange identity (OAuth2 refresh) tokens.
 //!
 //! ```no_run
-//! use wsc_oci::registry::{Credentials, Digest, Reference, Registry, RegistryOptions};
+//! use wsc_oci::registry::{Credentials, Reference, Registry, RegistryOptions};
 //! use wsc_pinning::{ClientBuilder, PinningConfig};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -32,7 +32,6 @@
 //! println!("{} is {} ({})", reference, manifest.digest, manifest.media_type);
 //! let referrers = registry.referrers(reference.repository(), &manifest.digest, None)?;
 //! println!("{} referrers", referrers.descriptors.len());
-//! # let _: Option<Digest> = None;
 //! # Ok(())
 //! # }
 //! ```

@@ -303,3 +303,57 @@ fn a_racing_writer_of_the_fallback_tag_is_detected_and_the_entry_added_again() {
     expected.sort_by_key(|a| a.digest().to_string());
     assert_eq!(both.descriptors, expected, "the rival's entry is kept and ours added");
 }
+
+#[test]
+fn an_expired_token_is_renewed_once_from_a_realm_on_another_origin() {
+    let issued = Arc::new(AtomicUsize::new(0));
+    let tokens = {
+        let issued = issued.clone();
+        FakeServer::start(move |r: &Request| {
+            assert!(r.target.starts_with("/token?service=fake"), "{}", r.target);
+            let n = issued.fetch_add(1, Ordering::SeqCst) + 1;
+            Response::status(200).body(format!(r#"{{"token":"t{n}"}}"#))
+        })
+    };
+    let realm = format!("http://{}/token", tokens.host());
+    // Each token is good for one request, as if it expired right after.
+    let valid = Arc::new(Mutex::new("Bearer t1".to_string()));
+    let registry_server = FakeServer::start(move |r: &Request| {
+        let mut v = valid.lock().expect("token");
+        if r.header("authorization") == Some(v.as_str()) {
+            let next: u32 = v.trim_start_matches("Bearer t").parse().expect("a number");
+            *v = format!("Bearer t{}", next + 1);
+            return Response::status(200).body("{}");
+        }
+        Response::status(401).header("WWW-Authenticate", &format!(r#"Bearer realm="{realm}",service="fake""#))
+    });
+    let registry = insecure_client(&registry_server.host(), Credentials::Anonymous);
+    registry.ping().expect("a first token");
+    registry.ping().expect("a renewed token");
+    assert_eq!(issued.load(Ordering::SeqCst), 2);
+    assert_eq!(registry_server.requests().len(), 4, "each ping: a refused request, then one with the new token");
+}
+
+#[test]
+fn challenges_that_cannot_be_answered_are_refused() {
+    let cases = [
+        (r#"Bearer realm="http://registry.example/token",service="x""#, "plain HTTP is allowed only"),
+        (r#"Bearer realm="ftp://127.0.0.1/token""#, "not an https URL"),
+        (r#"Bearer realm="https://user:pw@127.0.0.1/token""#, "may not hold credentials"),
+        (r#"Bearer service="x""#, "without a realm"),
+        ("Negotiate abc=1", "only Basic and Bearer"),
+        ("", "WWW-Authenticate"),
+    ];
+    for (challenge, why) in cases {
+        let header = challenge.to_string();
+        let server = FakeServer::start(move |_: &Request| {
+            let r = Response::status(401);
+            if header.is_empty() { r } else { r.header("WWW-Authenticate", &header) }
+        });
+        let registry = insecure_client(&server.host(), Credentials::basic("u", "p"));
+        let e = registry.ping().expect_err(challenge);
+        assert!(matches!(e, OciError::Realm { .. } | OciError::Challenge { .. }), "{challenge}: {e}");
+        assert_mentions(&e, &[why]);
+        assert_eq!(server.requests().len(), 1, "{challenge}: nothing sent after the challenge");
+    }
+}
