@@ -29,6 +29,10 @@ command -v zsh >/dev/null || need+=(zsh)
 command -v fish >/dev/null || need+=(fish)
 command -v groff >/dev/null || need+=(groff-base)
 command -v script >/dev/null || need+=(bsdutils)
+# The registry client's tests: a real registry (distribution 2.8.2) and
+# htpasswd for its bcrypt users.
+command -v docker-registry >/dev/null || need+=(docker-registry)
+command -v htpasswd >/dev/null || need+=(apache2-utils)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then
         echo "setup: missing Debian packages ${need[*]}: install them as root (apt-get install ${need[*]})" >&2

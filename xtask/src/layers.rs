@@ -122,15 +122,37 @@ const RULES: &[(&str, &[&str], &str)] = &[
         &["wsc-keyless", "wsc-pinning", "wsc-hsm", "wsc-cli", "tokio", "reqwest", "cryptoki", "embedded-hal"],
         "wsc-pki is offline, needs no hardware, and sits on wsc-core only",
     ),
+    (
+        "wsc-oci",
+        &[
+            "wsc-cli",
+            "wsc-hsm",
+            "wsc-sigstore-local",
+            "oci-client",
+            "oci-wasm",
+            "cryptoki",
+            "embedded-hal",
+            "linux-embedded-hal",
+        ],
+        "the registry client sits on the pinned transport: no CLI, hardware or local Sigstore, and no other \
+         registry client (oci-client cannot take a pinned client)",
+    ),
 ];
 
 /// (crate, forbidden direct dependencies, why): what a crate must not depend
 /// on itself, even where its graph holds it through a crate of ours.
-const DIRECT_RULES: &[(&str, &[&str], &str)] = &[(
-    "wsc-cli",
-    &["reqwest", "tokio", "hyper", "h2", "ureq", "async-", "futures", "sigstore-tuf", "sigstore-trust-root"],
-    "the CLI has no HTTP or async stack of its own: clients come from wsc-pinning, the TUF update from wsc-keyless",
-)];
+const DIRECT_RULES: &[(&str, &[&str], &str)] = &[
+    (
+        "wsc-cli",
+        &["reqwest", "tokio", "hyper", "h2", "ureq", "async-", "futures", "sigstore-tuf", "sigstore-trust-root"],
+        "the CLI has no HTTP or async stack of its own: clients come from wsc-pinning, the TUF update from wsc-keyless",
+    ),
+    (
+        "wsc-oci",
+        &["reqwest", "tokio", "hyper", "h2", "ureq", "async-", "futures"],
+        "the registry client has no HTTP or async stack of its own: its client comes from wsc-pinning",
+    ),
+];
 
 /// Source patterns wsc-core must not contain: it does no file, network,
 /// process or environment I/O.

@@ -10,7 +10,7 @@ use std::fmt;
 use crate::PinningError;
 use crate::pin::Pin;
 
-/// A Sigstore-side service wsc talks to.
+/// A service wsc talks to: the Sigstore side, and OCI registries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum Service {
@@ -24,11 +24,14 @@ pub enum Service {
     Oidc,
     /// The Sigstore TUF repository (trust root updates).
     Tuf,
+    /// An OCI registry (and its token service, when on another host).
+    Registry,
 }
 
 impl Service {
     /// Every service.
-    pub const ALL: [Service; 5] = [Service::Fulcio, Service::Rekor, Service::Tsa, Service::Oidc, Service::Tuf];
+    pub const ALL: [Service; 6] =
+        [Service::Fulcio, Service::Rekor, Service::Tsa, Service::Oidc, Service::Tuf, Service::Registry];
 
     /// The environment variable (and config-file key) holding its pins.
     pub fn variable(self) -> &'static str {
@@ -38,6 +41,7 @@ impl Service {
             Service::Tsa => "WSC_TSA_PINS",
             Service::Oidc => "WSC_OIDC_PINS",
             Service::Tuf => "WSC_TUF_PINS",
+            Service::Registry => "WSC_REGISTRY_PINS",
         }
     }
 }
@@ -50,6 +54,7 @@ impl fmt::Display for Service {
             Service::Tsa => "the timestamp authority",
             Service::Oidc => "the OIDC provider",
             Service::Tuf => "the TUF repository",
+            Service::Registry => "the OCI registry",
         })
     }
 }
@@ -100,7 +105,8 @@ impl PinningConfig {
     }
 
     /// Reads the environment variables (`WSC_FULCIO_PINS`, `WSC_REKOR_PINS`,
-    /// `WSC_TSA_PINS`, `WSC_OIDC_PINS`, `WSC_TUF_PINS`, `WSC_REQUIRE_CERT_PINNING`).
+    /// `WSC_TSA_PINS`, `WSC_OIDC_PINS`, `WSC_TUF_PINS`, `WSC_REGISTRY_PINS`,
+    /// `WSC_REQUIRE_CERT_PINNING`).
     pub fn from_env() -> Result<Self, PinningError> {
         Self::new().apply(|name| std::env::var(name).ok())
     }
@@ -173,7 +179,7 @@ impl PinningConfig {
                 return Err(PinningError::InvalidSetting {
                     name: format!("line {}", n + 1),
                     value: k.into(),
-                    expected: "one of WSC_FULCIO_PINS, WSC_REKOR_PINS, WSC_TSA_PINS, WSC_OIDC_PINS, WSC_TUF_PINS, WSC_HOST_PINS, WSC_REQUIRE_CERT_PINNING",
+                    expected: "one of WSC_FULCIO_PINS, WSC_REKOR_PINS, WSC_TSA_PINS, WSC_OIDC_PINS, WSC_TUF_PINS, WSC_REGISTRY_PINS, WSC_HOST_PINS, WSC_REQUIRE_CERT_PINNING",
                 });
             }
             values.insert(k.to_string(), v.to_string());
@@ -243,6 +249,23 @@ mod tests {
         assert_eq!(c.service_pins(Service::Rekor), &[A.parse::<Pin>().expect("pin")]);
         assert_eq!(c.host_pins("OAUTH2.example.org").len(), 1);
         assert!(!c.required());
+    }
+
+    #[test]
+    fn every_service_reads_its_own_variable_from_env_and_file() {
+        let variables: std::collections::BTreeSet<&str> = Service::ALL.iter().map(|s| s.variable()).collect();
+        assert_eq!(variables.len(), Service::ALL.len(), "one variable per service");
+        assert!(variables.contains("WSC_REGISTRY_PINS"));
+        for s in Service::ALL {
+            let env = PinningConfig::new().apply(|n| (n == s.variable()).then(|| A.to_string())).expect("valid");
+            let file = PinningConfig::new().apply_file(&format!("{}={A}\n", s.variable())).expect("valid");
+            for c in [env, file] {
+                assert_eq!(c.service_pins(s).len(), 1, "{s}");
+                let others = Service::ALL.iter().filter(|o| **o != s);
+                assert!(others.clone().all(|o| c.service_pins(*o).is_empty()), "{s}");
+            }
+        }
+        assert_eq!(Service::Registry.to_string(), "the OCI registry");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! TLS certificate pinning for the HTTPS calls wsc makes (Fulcio, Rekor,
-//! timestamp authorities, OIDC providers, the Sigstore TUF repository).
+//! timestamp authorities, OIDC providers, the Sigstore TUF repository, OCI
+//! registries).
 //!
 //! What it is: a rustls server-certificate verifier that first does the full
 //! WebPKI check (chain to the root store, host name, validity) and then
@@ -7,10 +8,10 @@
 //! the configuration (environment, a file, or code); a builder for
 //! blocking and async `reqwest` clients that use that verifier, with timeouts;
 //! and [`ServiceClient`], the one client wsc talks to services with (retries
-//! with backoff and `Retry-After`, a rate limit, answers read under a cap,
-//! the RFC 3161 transport). It is the only crate of wsc that builds HTTP
-//! clients; plain `http://` is used only after an explicit opt-in, and never
-//! when pinning is required.
+//! with backoff and `Retry-After`, a rate limit, answers read under a cap or
+//! streamed to the caller, the RFC 3161 transport). It is the only crate of
+//! wsc that builds HTTP clients; plain `http://` is used only after an
+//! explicit opt-in, and never when pinning is required.
 //!
 //! A pin is a SHA-256 in hex. It matches the DER of the leaf certificate, or
 //! the SubjectPublicKeyInfo of a certificate on the path WebPKI verified
@@ -42,7 +43,7 @@ pub use presented::{Presented, presented_chain};
 pub use reqwest;
 pub use roots::{crypto_provider, default_roots, roots_from_pem};
 pub use service::{
-    Answer, MAX_ANSWER, RateLimit, RetryPolicy, ServiceClient, ServiceError, ServiceOptions, TIMESTAMP_QUERY_TYPE,
-    TIMESTAMP_REPLY_TYPE, read_capped,
+    Answer, MAX_ANSWER, RateLimit, RetryPolicy, ServiceClient, ServiceError, ServiceOptions, StreamingAnswer,
+    TIMESTAMP_QUERY_TYPE, TIMESTAMP_REPLY_TYPE, read_capped,
 };
 pub use verifier::{PinFailure, PinningVerifier};

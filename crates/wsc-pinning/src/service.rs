@@ -187,6 +187,21 @@ pub struct Answer {
     pub body: Vec<u8>,
 }
 
+/// An answer whose body is still to be read: status, headers and the
+/// response to read the body from (it implements `std::io::Read`).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct StreamingAnswer {
+    /// The HTTP status.
+    pub status: u16,
+    /// The attempts it took.
+    pub attempts: u32,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The response, its body unread. Read it under a cap of your own.
+    pub response: reqwest::blocking::Response,
+}
+
 /// A pinned client for one service, with retries and a rate limit.
 #[derive(Debug)]
 pub struct ServiceClient {
@@ -254,8 +269,22 @@ impl ServiceClient {
 
     /// Sends the request `make` builds, retrying connection failures, 429
     /// and 5xx answers (501 excepted). Returns the first other answer,
-    /// whatever its status.
+    /// whatever its status, with its body read under the client's cap.
     pub fn send(&self, url: &str, make: &dyn Fn(&Client) -> RequestBuilder) -> Result<Answer, ServiceError> {
+        let streaming = self.send_streaming(url, make)?;
+        let (status, attempts, headers) = (streaming.status, streaming.attempts, streaming.headers);
+        let body = self.read_body(url, streaming.response)?;
+        Ok(Answer { status, attempts, headers, body })
+    }
+
+    /// [`send`](Self::send) without reading the body of the answer it
+    /// returns: the caller streams it (a large download) and caps what it
+    /// reads itself. Retried answers are still read under the client's cap.
+    pub fn send_streaming(
+        &self,
+        url: &str,
+        make: &dyn Fn(&Client) -> RequestBuilder,
+    ) -> Result<StreamingAnswer, ServiceError> {
         let attempts = self.retry.attempts.max(1);
         let mut attempt = 1;
         loop {
@@ -265,12 +294,13 @@ impl ServiceClient {
             let (failure, wait) = match make(&self.client).send() {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
+                    if !(status == 429 || (500..=599).contains(&status) && status != 501) {
+                        let headers = resp.headers().clone();
+                        return Ok(StreamingAnswer { status, attempts: attempt, headers, response: resp });
+                    }
                     let headers = resp.headers().clone();
                     let body = self.read_body(url, resp)?;
                     let answer = Answer { status, attempts: attempt, headers, body };
-                    if !(status == 429 || (500..=599).contains(&status) && status != 501) {
-                        return Ok(answer);
-                    }
                     let after = retry_after(&answer.headers);
                     if after.is_some_and(|a| a > self.retry.max_retry_after) {
                         return Err(self.status_error(url, &answer, attempt, " (Retry-After too long)"));

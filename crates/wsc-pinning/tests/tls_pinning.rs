@@ -416,3 +416,40 @@ fn pins_match_the_ones_openssl_computes() {
     let root = Pin(openssl("openssl dgst -sha256 -binary", &p.root).try_into().expect("32 bytes"));
     assert_eq!(root, sha256_pin(&p.root));
 }
+
+#[test]
+fn registry_pins_apply_to_a_streamed_answer() {
+    use std::io::Read;
+    use std::time::Duration;
+    use wsc_pinning::{ClientBuilder, RetryPolicy, ServiceClient, ServiceOptions};
+
+    let p = pki();
+    let server = TlsServer::start(&p.good, 2);
+    let client_for = |pin: Pin| {
+        let config = PinningConfig::new().with_service_pins(Service::Registry, vec![pin]);
+        let builder = ClientBuilder::new(config)
+            .with_roots(p.roots())
+            .with_timeouts(Duration::from_secs(5), Duration::from_secs(5));
+        // One attempt: the server serves two connections in all.
+        let options = ServiceOptions {
+            retry: RetryPolicy { attempts: 1, ..RetryPolicy::default() },
+            ..ServiceOptions::default()
+        };
+        ServiceClient::new(&builder, Service::Registry, &server.url(), &options).expect("client")
+    };
+    let url = server.url();
+    let right = client_for(p.good.intermediate_spki_pin());
+    assert!(right.pinned(), "WSC_REGISTRY_PINS pins the registry's host");
+    let mut answer = right.send_streaming(&url, &|c| c.get(&url)).expect("a streamed answer");
+    assert_eq!(answer.status, 200);
+    let mut body = String::new();
+    answer.response.read_to_string(&mut body).expect("the body, read by the caller");
+    assert_eq!(body, BODY);
+
+    let before = server.answered();
+    let err = client_for(p.rogue.intermediate_spki_pin()).send_streaming(&url, &|c| c.get(&url));
+    let text = support::error_chain(&err.expect_err("a chain matching no registry pin"));
+    assert_eq!(server.answered(), before, "no request may reach the server: {text}");
+    assert_pin_mismatch(&text, p.good.leaf_pin(), "wrong registry pin");
+    assert_mentions(&text, &["the OCI registry"], "the service is named");
+}
