@@ -32,6 +32,7 @@ const LIBRARIES: &[(&str, &[&str])] = &[
     ("wsc-policy", &[]),
     ("wsc-ffi", &["cbindgen.toml", "include/wsc.h", "wsc.pc.in"]),
     ("wsc-wasmtime", &[]),
+    ("wsc-oci", &[]),
     ("wsc-hsm-pkcs11", &[]),
     ("wsc-hsm-atecc", &[]),
 ];
