@@ -142,9 +142,7 @@ impl Local {
         let mut local = Local { child, dir: dir.to_path_buf(), log, url: String::new() };
         // `url` is written last, after the trust files.
         loop {
-            if let Ok(text) = std::fs::read_to_string(dir.join("url"))
-                && text.ends_with('\n')
-            {
+            if let Some(text) = std::fs::read_to_string(dir.join("url")).ok().filter(|t| t.ends_with('\n')) {
                 local.url = text.trim().to_string();
                 eprintln!("keyless-sign: instance at {} ({} ms)", local.url, started.elapsed().as_millis());
                 return Ok(local);

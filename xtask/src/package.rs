@@ -145,12 +145,8 @@ fn version(text: &str) -> Option<(u64, u64, u64)> {
 
 /// Dependencies that need a newer Rust than the library that uses them.
 fn msrv_problems(meta: &Value) -> Result<Vec<String>> {
-    let packages: BTreeMap<&str, &Value> = meta["packages"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|p| Some((p["id"].as_str()?, p)))
-        .collect();
+    let packages: BTreeMap<&str, &Value> =
+        meta["packages"].as_array().into_iter().flatten().filter_map(|p| Some((p["id"].as_str()?, p))).collect();
     let nodes: BTreeMap<&str, &Value> = meta["resolve"]["nodes"]
         .as_array()
         .context("cargo metadata: no resolve graph")?
@@ -171,7 +167,8 @@ fn msrv_problems(meta: &Value) -> Result<Vec<String>> {
         let mut todo = vec![*id];
         while let Some(at) = todo.pop() {
             for dep in nodes.get(at).and_then(|n| n["deps"].as_array()).into_iter().flatten() {
-                let runtime = dep["dep_kinds"].as_array().into_iter().flatten().any(|k| k["kind"].as_str() != Some("dev"));
+                let runtime =
+                    dep["dep_kinds"].as_array().into_iter().flatten().any(|k| k["kind"].as_str() != Some("dev"));
                 if let Some(d) = dep["pkg"].as_str().filter(|d| runtime && seen.insert(*d)) {
                     todo.push(d);
                 }
@@ -191,29 +188,6 @@ fn msrv_problems(meta: &Value) -> Result<Vec<String>> {
         }
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_test_file_in_a_package_is_a_problem() {
-        let files: Vec<String> = ["Cargo.toml", "README.md", "src/lib.rs", "tests/x.rs"].map(String::from).to_vec();
-        let p = file_problems("wsc-core", &[], &files);
-        assert_eq!(p, ["wsc-core: the package holds tests/x.rs, which is not part of the library"]);
-        let ok: Vec<String> = ["Cargo.toml", "README.md", "src/lib.rs"].map(String::from).to_vec();
-        assert!(file_problems("wsc-core", &[], &ok).is_empty());
-        assert_eq!(file_problems("wsc-ffi", &["include/wsc.h"], &ok), ["wsc-ffi: the package lacks include/wsc.h"]);
-    }
-
-    #[test]
-    fn versions_compare_numerically() {
-        assert!(version("1.95").expect("v") > version("1.86.0").expect("v"));
-        assert!(version("1.100").expect("v") > version("1.95").expect("v"));
-        assert_eq!(version("1.86"), Some((1, 86, 0)));
-        assert_eq!(version("x"), None);
-    }
 }
 
 /// `cargo xtask msrv`: each workspace package builds (`cargo check`, its
@@ -257,4 +231,27 @@ fn rustc_version() -> Result<(u64, u64, u64)> {
     let out = Command::new(rustc).arg("--version").output().context("cannot run rustc --version")?;
     let text = String::from_utf8_lossy(&out.stdout);
     text.split_whitespace().nth(1).and_then(version).with_context(|| format!("rustc --version printed {text:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_test_file_in_a_package_is_a_problem() {
+        let files: Vec<String> = ["Cargo.toml", "README.md", "src/lib.rs", "tests/x.rs"].map(String::from).to_vec();
+        let p = file_problems("wsc-core", &[], &files);
+        assert_eq!(p, ["wsc-core: the package holds tests/x.rs, which is not part of the library"]);
+        let ok: Vec<String> = ["Cargo.toml", "README.md", "src/lib.rs"].map(String::from).to_vec();
+        assert!(file_problems("wsc-core", &[], &ok).is_empty());
+        assert_eq!(file_problems("wsc-ffi", &["include/wsc.h"], &ok), ["wsc-ffi: the package lacks include/wsc.h"]);
+    }
+
+    #[test]
+    fn versions_compare_numerically() {
+        assert!(version("1.95").expect("v") > version("1.86.0").expect("v"));
+        assert!(version("1.100").expect("v") > version("1.95").expect("v"));
+        assert_eq!(version("1.86"), Some((1, 86, 0)));
+        assert_eq!(version("x"), None);
+    }
 }

@@ -325,9 +325,7 @@ fn p256_spki(der: &[u8]) -> Result<(SubjectPublicKeyInfoOwned, VerifyingKey), Ap
 /// `publicKeyRequest`: the PEM key and a proof of possession over the subject.
 fn public_key_request(pkr: &Value, identity: &Identity) -> Result<SubjectPublicKeyInfoOwned, ApiError> {
     let pk = pkr.get("publicKey").ok_or_else(|| ApiError::bad_request("publicKeyRequest.publicKey missing"))?;
-    if let Some(alg) = pk.get("algorithm").and_then(Value::as_str)
-        && !alg.eq_ignore_ascii_case("ECDSA")
-    {
+    if let Some(alg) = pk.get("algorithm").and_then(Value::as_str).filter(|a| !a.eq_ignore_ascii_case("ECDSA")) {
         return Err(ApiError::bad_request(format!("unsupported key algorithm {alg}: only ECDSA P-256")));
     }
     let content = pk

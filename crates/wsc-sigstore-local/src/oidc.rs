@@ -166,9 +166,7 @@ impl Issuer {
         if header.get("alg").and_then(Value::as_str) != Some("ES256") {
             return Err(bad("alg must be ES256"));
         }
-        if let Some(kid) = header.get("kid")
-            && kid.as_str() != Some(self.kid.as_str())
-        {
+        if header.get("kid").is_some_and(|kid| kid.as_str() != Some(self.kid.as_str())) {
             return Err(bad("unknown key id"));
         }
         let sig_bytes = b64url_decode(s).map_err(|_| bad("signature is not base64url"))?;
