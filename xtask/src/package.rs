@@ -145,12 +145,8 @@ fn version(text: &str) -> Option<(u64, u64, u64)> {
 
 /// Dependencies that need a newer Rust than the library that uses them.
 fn msrv_problems(meta: &Value) -> Result<Vec<String>> {
-    let packages: BTreeMap<&str, &Value> = meta["packages"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|p| Some((p["id"].as_str()?, p)))
-        .collect();
+    let packages: BTreeMap<&str, &Value> =
+        meta["packages"].as_array().into_iter().flatten().filter_map(|p| Some((p["id"].as_str()?, p))).collect();
     let nodes: BTreeMap<&str, &Value> = meta["resolve"]["nodes"]
         .as_array()
         .context("cargo metadata: no resolve graph")?
@@ -171,7 +167,8 @@ fn msrv_problems(meta: &Value) -> Result<Vec<String>> {
         let mut todo = vec![*id];
         while let Some(at) = todo.pop() {
             for dep in nodes.get(at).and_then(|n| n["deps"].as_array()).into_iter().flatten() {
-                let runtime = dep["dep_kinds"].as_array().into_iter().flatten().any(|k| k["kind"].as_str() != Some("dev"));
+                let runtime =
+                    dep["dep_kinds"].as_array().into_iter().flatten().any(|k| k["kind"].as_str() != Some("dev"));
                 if let Some(d) = dep["pkg"].as_str().filter(|d| runtime && seen.insert(*d)) {
                     todo.push(d);
                 }
