@@ -19,6 +19,7 @@ mod keyless;
 mod keyless_sign;
 mod keys;
 mod net;
+mod oci;
 mod ops;
 mod pins;
 mod pki;
@@ -88,6 +89,9 @@ enum Command {
     /// Trust policies: check one, convert it between TOML and JSON, start one.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// OCI registries: push, pull and verify modules as wasm OCI artifacts.
+    #[command(subcommand)]
+    Oci(oci::OciCommand),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions {
         /// The shell.
@@ -153,6 +157,7 @@ fn dispatch(command: Command) -> anyhow::Result<Outcome> {
         Command::Trust(c) => trust::run(&c),
         Command::Pki(c) => pki::run(&c),
         Command::Policy(c) => policy::run(&c),
+        Command::Oci(c) => oci::run(&c),
         #[cfg(feature = "atecc")]
         Command::Hsm(c) => hsm::run(&c),
         Command::Bundle(c) => keyless::bundle(&c),

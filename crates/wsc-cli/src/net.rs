@@ -1,7 +1,7 @@
 //! HTTPS to the services wsc signs with (timestamp authorities, Sigstore):
 //! every client comes from wsc-pinning's builder.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -26,13 +26,7 @@ pub(crate) struct NetArgs {
 impl NetArgs {
     /// The pinned client builder these options describe.
     pub(crate) fn builder(&self) -> Result<ClientBuilder> {
-        let pins = PinningConfig::load().context("certificate pinning configuration")?;
-        let mut b = ClientBuilder::new(pins).with_timeouts(Duration::from_secs(30), Duration::from_secs(10));
-        if let Some(p) = &self.tls_ca {
-            let pem = files::read_small(p, 1024 * 1024, "TLS CA file")?;
-            let roots = wsc_pinning::roots_from_pem(&pem).with_context(|| format!("TLS CA file '{}'", p.display()))?;
-            b = b.with_roots(roots);
-        }
+        let mut b = builder(self.tls_ca.as_deref())?;
         if self.insecure_allow_http {
             b = b.opt_in_http().context("--insecure-allow-http")?;
         }
@@ -58,6 +52,19 @@ impl NetArgs {
             eprintln!("note: no certificate pins for {} ({})", client.host(), service.variable());
         }
     }
+}
+
+/// A pinned client builder (pins from the environment) trusting `tls_ca`
+/// instead of the Mozilla roots when given.
+pub(crate) fn builder(tls_ca: Option<&Path>) -> Result<ClientBuilder> {
+    let pins = PinningConfig::load().context("certificate pinning configuration")?;
+    let mut b = ClientBuilder::new(pins).with_timeouts(Duration::from_secs(30), Duration::from_secs(10));
+    if let Some(p) = tls_ca {
+        let pem = files::read_small(p, 1024 * 1024, "TLS CA file")?;
+        let roots = wsc_pinning::roots_from_pem(&pem).with_context(|| format!("TLS CA file '{}'", p.display()))?;
+        b = b.with_roots(roots);
+    }
+    Ok(b)
 }
 
 /// An RFC 3161 timestamp authority reached through wsc-pinning's transport.

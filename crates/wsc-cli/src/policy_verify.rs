@@ -1,7 +1,7 @@
 //! `wsc verify --policy`: load the policy, evaluate the module, print the
 //! verdict, map its decision to an exit code. The decision is wsc-policy's.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use anyhow::{Context, Result};
@@ -80,16 +80,17 @@ fn report(
     named: Named<'_>,
     now: SystemTime,
     json: bool,
-    text: fn(&Path, &Verdict),
+    text: fn(&str, &Verdict),
 ) -> Result<Outcome> {
     let policy = wsc_policy::load_file(policy_file).with_context(|| format!("policy '{}'", policy_file.display()))?;
     let path = named.path.map(str::to_string).or_else(|| default_path(input));
     let target = Target::new(path.as_deref(), named.oci_repository);
     let request = Request { input, signature, target: &target, now, json, by: "policy" };
+    let name = input.display().to_string();
     let label = |p: &str| format!("policy {} principal {p}", policy_file.display());
-    let verdict = evaluate_and_show(&request, &policy, &|v| text(input, v), &label)
+    let verdict = evaluate_and_show(&request, &policy, &|v| text(&name, v), &label)
         .with_context(|| format!("policy '{}'", policy_file.display()))?;
-    Ok(decide(input, &verdict))
+    Ok(decide(&name, &verdict))
 }
 
 /// One evaluation as the command line asked for it.
@@ -111,21 +112,109 @@ fn evaluate_and_show(
     text: &dyn Fn(&Verdict),
     label: &dyn Fn(&str) -> String,
 ) -> Result<Verdict> {
+    let name = r.input.display().to_string();
     let verdict = match evaluate(r.input, r.signature, policy, r.target, r.now) {
         Ok(v) => v,
         Err(e) => {
-            audit_error(r.input, r.by, &e);
+            audit_error(&name, r.by, &e);
             return Err(e);
         }
     };
-    print_warnings(r.input, &verdict);
-    if r.json {
-        println!("{}", serde_json::to_string_pretty(&verdict.to_json())?);
-    } else {
-        text(&verdict);
-    }
-    audit(r.input, &verdict, label);
+    let json = r.json.then(|| verdict.to_json());
+    show(&name, &verdict, json.as_ref(), text, label)?;
     Ok(verdict)
+}
+
+/// Prints warnings and the verdict (`json`, or `text`), and writes the
+/// audit events.
+fn show(
+    name: &str,
+    verdict: &Verdict,
+    json: Option<&serde_json::Value>,
+    text: &dyn Fn(&Verdict),
+    label: &dyn Fn(&str) -> String,
+) -> Result<()> {
+    print_warnings(name, verdict);
+    match json {
+        Some(j) => println!("{}", serde_json::to_string_pretty(j)?),
+        None => text(verdict),
+    }
+    audit(name, verdict, label);
+    Ok(())
+}
+
+/// The policy a command decides with: a --policy file, or the flags'.
+pub(crate) enum Trust {
+    Policy { file: PathBuf, policy: Policy },
+    Flags(Flags),
+}
+
+impl Trust {
+    pub(crate) fn policy(&self) -> &Policy {
+        match self {
+            Trust::Policy { policy, .. } => policy,
+            Trust::Flags(f) => &f.policy,
+        }
+    }
+
+    /// What decided, for the audit log.
+    pub(crate) fn by(&self) -> &'static str {
+        match self {
+            Trust::Policy { .. } => "policy",
+            Trust::Flags(_) => "flags",
+        }
+    }
+}
+
+/// Where a verdict's lines for people go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lines {
+    /// As `wsc verify` prints them (an acceptance on stdout).
+    Verify,
+    /// Only a rejection's, on stderr: stdout is the command's own.
+    RejectionOnly,
+}
+
+/// A verdict reached elsewhere (a stream from a registry) for the module
+/// `name`: printed as `wsc verify` prints it (`json` replacing the text),
+/// audited, and mapped to an outcome as `wsc verify` maps it.
+pub(crate) fn conclude(
+    name: &str,
+    trust: &Trust,
+    verdict: &Verdict,
+    json: Option<&serde_json::Value>,
+    lines: Lines,
+) -> Result<Outcome> {
+    let quiet = lines == Lines::RejectionOnly && verdict.decision() == Decision::Accepted;
+    match trust {
+        Trust::Policy { file, .. } => {
+            let label = |p: &str| format!("policy {} principal {p}", file.display());
+            let text = |v: &Verdict| {
+                if !quiet {
+                    print_text(name, v);
+                }
+            };
+            show(name, verdict, json, &text, &label)?;
+            Ok(decide(name, verdict))
+        }
+        Trust::Flags(flags) => {
+            let text = |v: &Verdict| {
+                if !quiet {
+                    print_flags(name, v, flags);
+                }
+            };
+            show(name, verdict, json, &text, &|p: &str| flags.label(p))?;
+            Ok(match verdict.decision() {
+                Decision::Accepted => Outcome::Done,
+                _ => Outcome::VerificationFailed,
+            })
+        }
+    }
+}
+
+/// A verification that could not decide (exit 2), in the audit log.
+pub(crate) fn audit_failure(name: &str, trust: &Trust, e: &anyhow::Error) {
+    audit_error(name, trust.by(), e);
 }
 
 /// How `verify` and `verify_matrix` print a verdict of the flags' policy.
@@ -149,9 +238,10 @@ pub(crate) fn run_flags(
 ) -> Result<Outcome> {
     let target = Target::unnamed();
     let request = Request { input, signature, target: &target, now, json, by: "flags" };
+    let name = input.display().to_string();
     let text = |v: &Verdict| match output {
-        FlagsOutput::Verify => print_flags(input, v, flags),
-        FlagsOutput::Matrix => print_flags_matrix(input, v, flags),
+        FlagsOutput::Verify => print_flags(&name, v, flags),
+        FlagsOutput::Matrix => print_flags_matrix(&name, v, flags),
     };
     let verdict = evaluate_and_show(&request, &flags.policy, &text, &|p: &str| flags.label(p))?;
     Ok(match verdict.decision() {
@@ -176,11 +266,11 @@ fn coverage_text(v: &Verdict) -> String {
     }
 }
 
-fn print_flags(input: &Path, v: &Verdict, flags: &Flags) {
+fn print_flags(name: &str, v: &Verdict, flags: &Flags) {
     match v.decision() {
         Decision::Accepted => {
             println!("Signature is valid.");
-            eprintln!("'{}': {}", input.display(), coverage_text(v));
+            eprintln!("'{}': {}", name, coverage_text(v));
             if let Some(tree) = v.satisfied() {
                 for s in tree.slots() {
                     let by = s
@@ -196,16 +286,16 @@ fn print_flags(input: &Path, v: &Verdict, flags: &Flags) {
         }
         Decision::Rejected | Decision::AuditRejected => {
             for r in v.rejected() {
-                eprintln!("'{}': set {} record {} rejected: {}", input.display(), r.set, r.record, r.reason);
+                eprintln!("'{}': set {} record {} rejected: {}", name, r.set, r.record, r.reason);
             }
             print_reasons(v, &|p| flags.label(p));
             let why = v.reasons().first().map_or_else(|| "no rule was met".to_string(), |r| r.message.clone());
-            eprintln!("error: '{}': verification failed: {why}", input.display());
+            eprintln!("error: '{name}': verification failed: {why}");
         }
     }
 }
 
-fn print_flags_matrix(input: &Path, v: &Verdict, flags: &Flags) {
+fn print_flags_matrix(name: &str, v: &Verdict, flags: &Flags) {
     let rows = v.matrix();
     // A key verified when a record of it counted, or verified and was not
     // needed (one key is enough for the flags' `any`).
@@ -232,7 +322,7 @@ fn print_flags_matrix(input: &Path, v: &Verdict, flags: &Flags) {
         }
     }
     if v.decision() != Decision::Accepted {
-        eprintln!("error: '{}': no public key verified the module", input.display());
+        eprintln!("error: '{name}': no public key verified the module");
     }
 }
 
@@ -245,36 +335,26 @@ fn print_reasons(v: &Verdict, label: &dyn Fn(&str) -> String) {
     }
 }
 
-fn print_warnings(input: &Path, v: &Verdict) {
+fn print_warnings(name: &str, v: &Verdict) {
     for s in v.skipped() {
         match s.record {
             Some(i) => eprintln!(
-                "warning: '{}': skipped record {i} of set {} at signature-data offset {}: {}",
-                input.display(),
-                s.set,
-                s.offset,
-                s.reason
+                "warning: '{name}': skipped record {i} of set {} at signature-data offset {}: {}",
+                s.set, s.offset, s.reason
             ),
             None => eprintln!(
-                "warning: '{}': skipped set {} at signature-data offset {}: {}",
-                input.display(),
-                s.set,
-                s.offset,
-                s.reason
+                "warning: '{name}': skipped set {} at signature-data offset {}: {}",
+                s.set, s.offset, s.reason
             ),
         }
     }
     if v.trailing_bytes() > 0 {
-        eprintln!(
-            "warning: '{}': {} byte(s) after the last signature set are ignored",
-            input.display(),
-            v.trailing_bytes()
-        );
+        eprintln!("warning: '{name}': {} byte(s) after the last signature set are ignored", v.trailing_bytes());
     }
 }
 
 /// One audit event per principal.
-fn audit(input: &Path, v: &Verdict, label: &dyn Fn(&str) -> String) {
+fn audit(name: &str, v: &Verdict, label: &dyn Fn(&str) -> String) {
     let hex = wsc_core::keys::hex;
     let content = v.content_sha256().map(|h| hex(&h)).unwrap_or_default();
     let module = v.module_sha256().map(|h| hex(&h)).unwrap_or_default();
@@ -293,7 +373,7 @@ fn audit(input: &Path, v: &Verdict, label: &dyn Fn(&str) -> String) {
         tracing::info!(
             target: crate::audit::TARGET,
             event = "verify",
-            module = %input.display(),
+            module = name,
             scope = v.scope().unwrap_or(""),
             decision = v.decision().as_str(),
             policy_sha256 = hex(&v.policy_sha256()).as_str(),
@@ -313,7 +393,7 @@ fn audit(input: &Path, v: &Verdict, label: &dyn Fn(&str) -> String) {
         tracing::info!(
             target: crate::audit::TARGET,
             event = "verify",
-            module = %input.display(),
+            module = name,
             decision = v.decision().as_str(),
             policy_sha256 = hex(&v.policy_sha256()).as_str(),
             module_sha256 = module.as_str(),
@@ -323,12 +403,12 @@ fn audit(input: &Path, v: &Verdict, label: &dyn Fn(&str) -> String) {
 }
 
 /// A verification that could not decide (exit 2).
-fn audit_error(input: &Path, by: &str, e: &anyhow::Error) {
+fn audit_error(name: &str, by: &str, e: &anyhow::Error) {
     let result = format!("error: {e:#}");
-    tracing::info!(target: crate::audit::TARGET, event = "verify", module = %input.display(), by, result = result.as_str());
+    tracing::info!(target: crate::audit::TARGET, event = "verify", module = name, by, result = result.as_str());
 }
 
-fn print_matrix(_input: &Path, verdict: &Verdict) {
+fn print_matrix(_name: &str, verdict: &Verdict) {
     println!("Scope {}: {}", verdict.scope().unwrap_or("(none)"), verdict.decision().as_str());
     for row in verdict.matrix() {
         let counted: Vec<String> =
@@ -354,27 +434,27 @@ fn print_matrix(_input: &Path, verdict: &Verdict) {
 
 /// Prints the audit banner or the rejection, and maps the decision to an
 /// exit code.
-fn decide(input: &Path, verdict: &Verdict) -> Outcome {
+fn decide(name: &str, verdict: &Verdict) -> Outcome {
     let scope = verdict.scope().unwrap_or("(none)").to_string();
     let reason = verdict.primary_reason().map_or("unknown", |r| r.as_str());
     match verdict.decision() {
         Decision::Accepted => Outcome::Done,
         Decision::AuditRejected => {
             // Every run, JSON or not: an audit pass must never look like success.
-            eprintln!("wsc: POLICY AUDIT: {} WOULD BE REJECTED by scope {scope}: {reason}", input.display());
+            eprintln!("wsc: POLICY AUDIT: {name} WOULD BE REJECTED by scope {scope}: {reason}");
             Outcome::Done
         }
         Decision::Rejected => {
-            eprintln!("error: '{}': rejected by policy scope {scope}: {reason}", input.display());
+            eprintln!("error: '{name}': rejected by policy scope {scope}: {reason}");
             Outcome::VerificationFailed
         }
     }
 }
 
-fn print_text(input: &Path, v: &Verdict) {
+fn print_text(name: &str, v: &Verdict) {
     match v.decision() {
         Decision::Accepted => {
-            println!("Policy accepted '{}' (scope {}).", input.display(), v.scope().unwrap_or("(none)"));
+            println!("Policy accepted '{}' (scope {}).", name, v.scope().unwrap_or("(none)"));
             if let Some(tree) = v.satisfied() {
                 print_tree(tree, 1);
             }

@@ -11,19 +11,38 @@ use wsc_core::PublicKey;
 use crate::Outcome;
 use crate::args::{Input, OptionalSignatureFile, TsaChains};
 use crate::keyless::KeylessArgs;
-use crate::policy_verify::FlagsOutput;
+use crate::policy_verify::{FlagsOutput, Trust};
 use crate::shorthand;
 
 #[derive(Debug, Args)]
+#[command(mut_arg("public_key", TrustArgs::required))]
 pub(crate) struct VerifyArgs {
     #[command(flatten)]
     input: Input,
+    #[command(flatten)]
+    trust: TrustArgs,
+    /// The module's path as the policy's scopes name it (default: the -i path as given,
+    /// without leading `./`).
+    #[arg(long, value_name = "NAME", requires = "policy")]
+    pub(crate) path: Option<String>,
+    /// The OCI repository the module comes from (exact, no tag or digest).
+    #[arg(long = "oci-repository", value_name = "REPO", requires = "policy")]
+    pub(crate) oci_repository: Option<String>,
+    #[command(flatten)]
+    common: Common,
+}
+
+/// What the embedded signatures must meet: a trust policy, or the flags
+/// that make one in memory (shorthand.rs). `wsc verify` and `wsc oci` take
+/// the same options; a command that needs one says so with
+/// [`TrustArgs::required`].
+#[derive(Debug, Args)]
+pub(crate) struct TrustArgs {
     /// Public key (wasmsign2 raw, SPKI DER/PEM, SEC1 or OpenSSH).
     #[arg(
         short = 'K',
         long = "public-key",
         value_name = "FILE",
-        required_unless_present_any = ["keyless", "trust_anchor", "policy"],
         conflicts_with_all = ["keyless", "trust_anchor"]
     )]
     public_key: Option<PathBuf>,
@@ -35,13 +54,6 @@ pub(crate) struct VerifyArgs {
         conflicts_with_all = ["public_key", "keyless", "trust_anchor", "split", "ssh"]
     )]
     pub(crate) policy: Option<PathBuf>,
-    /// The module's path as the policy's scopes name it (default: the -i path as given,
-    /// without leading `./`).
-    #[arg(long, value_name = "NAME", requires = "policy")]
-    pub(crate) path: Option<String>,
-    /// The OCI repository the module comes from (exact, no tag or digest).
-    #[arg(long = "oci-repository", value_name = "REPO", requires = "policy")]
-    pub(crate) oci_repository: Option<String>,
     /// Verify keyless (Sigstore) records against an identity policy, offline.
     #[arg(long)]
     keyless: bool,
@@ -49,8 +61,62 @@ pub(crate) struct VerifyArgs {
     keyless_args: KeylessArgs,
     #[command(flatten)]
     cert_args: CertArgs,
-    #[command(flatten)]
-    common: Common,
+}
+
+impl TrustArgs {
+    /// For `mut_arg("public_key", …)`: -K unless another way is given.
+    pub(crate) fn required(a: clap::Arg) -> clap::Arg {
+        a.required_unless_present_any(["keyless", "trust_anchor", "policy"])
+    }
+
+    /// The time to decide at: --at-time when given, else now.
+    pub(crate) fn now(&self) -> Result<SystemTime> {
+        let c = &self.cert_args;
+        if c.at_time.is_some() && self.policy.is_none() && c.trust_anchor.is_empty() {
+            anyhow::bail!("--at-time needs --trust-anchor or --policy");
+        }
+        match &c.at_time {
+            Some(t) => wsc_pki::parse_rfc3339(t).with_context(|| format!("--at-time '{t}'")),
+            None => Ok(SystemTime::now()),
+        }
+    }
+
+    /// Whether any way of judging signatures is given.
+    pub(crate) fn given(&self) -> bool {
+        self.policy.is_some() || self.public_key.is_some() || self.keyless || !self.cert_args.trust_anchor.is_empty()
+    }
+
+    /// The flags' policy (not for --policy).
+    fn flags(&self, options: &FlagOptions) -> Result<shorthand::Flags> {
+        let c = &self.cert_args;
+        let split = options.split.as_deref();
+        match &self.public_key {
+            Some(p) => shorthand::keys(&load_keys(std::slice::from_ref(p), options.ssh)?, split),
+            None if !c.trust_anchor.is_empty() => shorthand::x509(
+                &shorthand::CertFlags {
+                    anchors: &c.trust_anchor,
+                    require_all: c.require_all_anchors,
+                    crls: &c.crl,
+                    require_crl: c.require_crl,
+                    tsa_chains: &c.tsa.tsa_chain,
+                    use_timestamp: c.use_timestamp,
+                },
+                split,
+            ),
+            None => shorthand::keyless(&self.keyless_args, split),
+        }
+    }
+
+    /// The policy to decide with: the --policy file loaded, or the flags'.
+    pub(crate) fn trust(&self, options: &FlagOptions) -> Result<Trust> {
+        match &self.policy {
+            Some(file) => {
+                let policy = wsc_policy::load_file(file).with_context(|| format!("policy '{}'", file.display()))?;
+                Ok(Trust::Policy { file: file.clone(), policy })
+            }
+            None => Ok(Trust::Flags(self.flags(options)?)),
+        }
+    }
 }
 
 /// Certificate-bound records (wsc-pki): trust anchors and revocation.
@@ -106,6 +172,16 @@ pub(crate) struct MatrixArgs {
 struct Common {
     #[command(flatten)]
     signature: OptionalSignatureFile,
+    #[command(flatten)]
+    flag_options: FlagOptions,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// How the key flags are read: coverage and key file format.
+#[derive(Debug, Args)]
+pub(crate) struct FlagOptions {
     /// Partial verification: all standard sections plus the custom sections
     /// whose name matches REGEX must be signed; other parts may be unsigned.
     #[arg(short = 's', long = "split", value_name = "REGEX")]
@@ -113,26 +189,15 @@ struct Common {
     /// Keys are OpenSSH public-key files (every key line is used).
     #[arg(short = 'Z', long = "ssh")]
     ssh: bool,
-    /// Print the result as JSON on stdout.
-    #[arg(long)]
-    json: bool,
 }
 
 pub(crate) fn run(a: &VerifyArgs) -> Result<Outcome> {
     // Checked here too: clap's `requires` does not hold beside -K.
-    if a.policy.is_none() && (a.path.is_some() || a.oci_repository.is_some()) {
+    if a.trust.policy.is_none() && (a.path.is_some() || a.oci_repository.is_some()) {
         anyhow::bail!("--path and --oci-repository name a module for --policy, and --policy is not given");
     }
-    let c = &a.cert_args;
-    if c.at_time.is_some() && a.policy.is_none() && c.trust_anchor.is_empty() {
-        anyhow::bail!("--at-time needs --trust-anchor or --policy");
-    }
-    // Decided at --at-time when given.
-    let now = match &c.at_time {
-        Some(t) => wsc_pki::parse_rfc3339(t).with_context(|| format!("--at-time '{t}'"))?,
-        None => SystemTime::now(),
-    };
-    if let Some(policy) = &a.policy {
+    let now = a.trust.now()?;
+    if let Some(policy) = &a.trust.policy {
         let named =
             crate::policy_verify::Named { path: a.path.as_deref(), oci_repository: a.oci_repository.as_deref() };
         return crate::policy_verify::run(
@@ -144,22 +209,7 @@ pub(crate) fn run(a: &VerifyArgs) -> Result<Outcome> {
             a.common.json,
         );
     }
-    let split = a.common.split.as_deref();
-    let flags = match &a.public_key {
-        Some(p) => shorthand::keys(&load_keys(std::slice::from_ref(p), a.common.ssh)?, split)?,
-        None if !c.trust_anchor.is_empty() => shorthand::x509(
-            &shorthand::CertFlags {
-                anchors: &c.trust_anchor,
-                require_all: c.require_all_anchors,
-                crls: &c.crl,
-                require_crl: c.require_crl,
-                tsa_chains: &c.tsa.tsa_chain,
-                use_timestamp: c.use_timestamp,
-            },
-            split,
-        )?,
-        None => shorthand::keyless(&a.keyless_args, split)?,
-    };
+    let flags = a.trust.flags(&a.common.flag_options)?;
     crate::policy_verify::run_flags(
         &a.input.input,
         a.common.signature.signature.as_deref(),
@@ -186,7 +236,8 @@ pub(crate) fn run_matrix(a: &MatrixArgs) -> Result<Outcome> {
             a.common.json,
         );
     }
-    let flags = shorthand::keys(&load_keys(&a.public_keys, a.common.ssh)?, a.common.split.as_deref())?;
+    let options = &a.common.flag_options;
+    let flags = shorthand::keys(&load_keys(&a.public_keys, options.ssh)?, options.split.as_deref())?;
     crate::policy_verify::run_flags(
         &a.input.input,
         a.common.signature.signature.as_deref(),

@@ -345,6 +345,37 @@ pub enum OciError {
         /// The registry host.
         host: String,
     },
+    /// A wasm artifact off the CNCF layout (see [`crate::layout`]).
+    #[error("{artifact}: {field} is {found}, but the wasm artifact layout needs {expected}")]
+    Layout {
+        /// The artifact (its reference).
+        artifact: String,
+        /// The field: `config.os`, `layers`, `layers[0].mediaType`, …
+        field: &'static str,
+        /// What it is, cut to 200 characters.
+        found: String,
+        /// What the layout needs.
+        expected: &'static str,
+    },
+    /// The bytes to push are not a WebAssembly module or component.
+    #[error("the module to push is not a WebAssembly module or component: {reason}")]
+    NotWasm {
+        /// Why.
+        reason: &'static str,
+    },
+    /// A component whose import and export names cannot be read.
+    #[error("the component's imports and exports cannot be read")]
+    ComponentNames {
+        /// The parser's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A creation time that RFC 3339 in the config cannot hold.
+    #[error("the creation time {reason}")]
+    InvalidTime {
+        /// Why.
+        reason: &'static str,
+    },
 }
 
 impl OciError {

@@ -14,11 +14,16 @@
 //! `sha256-<hex>` fallback tag. Plain HTTP is allowed only for a registry
 //! on this machine.
 //!
-//! What it is not: it builds no artifact layout, signs nothing and
-//! verifies no referrer (the `wsc oci` commands and the verification of
-//! registry evidence sit above it). It has no async runtime and no HTTP
-//! stack of its own, follows no redirect off the registry's host, and does
-//! not exchange identity (OAuth2 refresh) tokens.
+//! On top of it, the CNCF wasm artifact: [`layout`] builds and checks its
+//! config and manifest, [`push`] uploads a module as one, and [`resolve`]
+//! and [`fetch_layer`] pull one (manifest and layout checked first, then
+//! the layer streamed into a writer with its digest and size checked).
+//!
+//! What it is not: it signs nothing and verifies no signature or referrer
+//! (the `wsc oci` commands evaluate the embedded signatures with
+//! wsc-policy; registry evidence comes later). It has no async runtime and
+//! no HTTP stack of its own, follows no redirect off the registry's host,
+//! and does not exchange identity (OAuth2 refresh) tokens.
 //!
 //! ```no_run
 //! use wsc_oci::registry::{Credentials, Reference, Registry, RegistryOptions};
@@ -36,9 +41,12 @@
 //! # }
 //! ```
 
+mod artifact;
 mod error;
+pub mod layout;
 pub mod registry;
 
+pub use artifact::{DEFAULT_MAX_LAYER, Resolved, fetch_layer, push, resolve};
 pub use error::OciError;
 /// The OCI image types (manifest, index, descriptor) the client reads and writes.
 pub use oci_spec::image as spec;

@@ -1,0 +1,371 @@
+//! `wsc oci push|pull|verify`: modules and components as CNCF wasm OCI
+//! artifacts, their embedded signatures judged by a trust policy (or the
+//! flags that make one) as `wsc verify` judges them (docs/oci.md).
+//!
+//! A pull streams the layer once: each chunk goes to a temporary file next
+//! to the output and, over a bounded channel, to a thread evaluating the
+//! policy. The output appears only when the digest, the size, the layout
+//! and the policy all passed.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use serde_json::json;
+use wsc_oci::layout::ArtifactInfo;
+use wsc_oci::registry::{Credentials, Reference, Registry, RegistryOptions};
+use wsc_oci::{DEFAULT_MAX_LAYER, Resolved};
+use wsc_pinning::Service;
+use wsc_policy::{Target, Verdict};
+
+use crate::Outcome;
+use crate::args::Output;
+use crate::files::{self, Mode, NamedWriter, Outputs, Replace};
+use crate::policy_verify::{self, Lines, Trust};
+use crate::verify::{FlagOptions, TrustArgs};
+
+/// Chunks queued for the evaluation before the download waits for it.
+const QUEUE: usize = 4;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum OciCommand {
+    /// Push a module or component as a wasm OCI artifact, if its embedded signatures
+    /// meet the trust check (--policy or -K …; or --allow-unsigned). Prints REF@sha256:….
+    Push(PushArgs),
+    /// Pull a wasm artifact to a file, verifying its embedded signatures as it streams:
+    /// the file appears only if the digest, the size, the layout and the policy all pass.
+    Pull(PullArgs),
+    /// Verify a wasm artifact in a registry, as `pull` does, without writing it.
+    Verify(OciVerifyArgs),
+}
+
+/// How to reach the registry.
+#[derive(Debug, Args)]
+struct RegistryArgs {
+    /// Reach this registry over plain HTTP (only localhost, 127.0.0.0/8 and ::1 are
+    /// allowed); repeatable. Refused when WSC_REQUIRE_CERT_PINNING is set.
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    insecure_registry: Vec<String>,
+    /// Trust these CA certificates (PEM) for HTTPS instead of the Mozilla roots (a private registry).
+    #[arg(long = "tls-ca", value_name = "PEM")]
+    tls_ca: Option<PathBuf>,
+}
+
+impl RegistryArgs {
+    /// A client for the reference's registry, with the credentials of the
+    /// docker or podman configuration.
+    fn client(&self, reference: &Reference) -> Result<Registry> {
+        let host = reference.registry();
+        let insecure = self.insecure_registry.iter().any(|h| h.eq_ignore_ascii_case(host));
+        for h in self.insecure_registry.iter().filter(|h| !h.eq_ignore_ascii_case(host)) {
+            eprintln!("note: --insecure-registry {h} is not the registry of {reference}");
+        }
+        let credentials = Credentials::lookup(host)?;
+        let options = RegistryOptions { credentials, insecure, ..Default::default() };
+        let registry = Registry::new(host, &crate::net::builder(self.tls_ca.as_deref())?, options)?;
+        if insecure {
+            eprintln!("WARNING: --insecure-registry: {host} is reached without TLS");
+        } else if !registry.pinned() {
+            eprintln!("note: no certificate pins for {host} ({})", Service::Registry.variable());
+        }
+        Ok(registry)
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PushArgs {
+    /// The module or component to push.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// Where: HOST[:PORT]/REPOSITORY[:TAG][@sha256:DIGEST].
+    #[arg(value_name = "REF")]
+    reference: String,
+    /// A manifest annotation; repeatable.
+    #[arg(long = "annotation", value_name = "KEY=VALUE")]
+    annotations: Vec<String>,
+    /// Push without checking the embedded signatures.
+    #[arg(long, conflicts_with_all = ["public_key", "keyless", "trust_anchor", "policy", "split", "ssh"])]
+    allow_unsigned: bool,
+    #[command(flatten)]
+    trust: TrustArgs,
+    #[command(flatten)]
+    flag_options: FlagOptions,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PullArgs {
+    /// What: HOST[:PORT]/REPOSITORY[:TAG][@sha256:DIGEST].
+    #[arg(value_name = "REF")]
+    reference: String,
+    #[command(flatten)]
+    output: Output,
+    #[command(flatten)]
+    check: CheckArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct OciVerifyArgs {
+    /// What: HOST[:PORT]/REPOSITORY[:TAG][@sha256:DIGEST].
+    #[arg(value_name = "REF")]
+    reference: String,
+    #[command(flatten)]
+    check: CheckArgs,
+}
+
+/// What `pull` and `verify` share.
+#[derive(Debug, Args)]
+#[command(mut_arg("public_key", TrustArgs::required))]
+struct CheckArgs {
+    #[command(flatten)]
+    trust: TrustArgs,
+    #[command(flatten)]
+    flag_options: FlagOptions,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// Print the verdict, with the artifact's reference and digests, as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run(command: &OciCommand) -> Result<Outcome> {
+    match command {
+        OciCommand::Push(a) => push(a),
+        OciCommand::Pull(a) => pull(&a.reference, &a.check, Some(&a.output.output)),
+        OciCommand::Verify(a) => pull(&a.reference, &a.check, None),
+    }
+}
+
+fn parse_reference(text: &str) -> Result<Reference> {
+    text.parse().with_context(|| format!("reference '{text}'"))
+}
+
+/// The repository as policy scopes name it: `host[:port]/path`, lower case.
+fn repository_name(reference: &Reference) -> String {
+    format!("{}/{}", reference.registry().to_ascii_lowercase(), reference.repository())
+}
+
+fn push(a: &PushArgs) -> Result<Outcome> {
+    let reference = parse_reference(&a.reference)?;
+    let annotations = annotations(&a.annotations)?;
+    let created = created()?;
+    let trust = if a.allow_unsigned {
+        None
+    } else if a.trust.given() {
+        Some((a.trust.trust(&a.flag_options)?, a.trust.now()?))
+    } else {
+        bail!("give a trust check for the module's signatures (--policy FILE, -K KEY, …) or --allow-unsigned");
+    };
+    let module = files::read_small(&a.file, DEFAULT_MAX_LAYER, "module")?;
+    if let Some((trust, now)) = &trust {
+        let name = a.file.display().to_string();
+        let repository = repository_name(&reference);
+        let target = Target::oci_repository(&repository);
+        let verdict = match trust.policy().evaluate(module.as_slice(), Some(module.len() as u64), &target, *now) {
+            Ok(v) => v,
+            Err(e) => {
+                let e = anyhow::Error::new(e).context(format!("cannot verify '{name}'"));
+                policy_verify::audit_failure(&name, trust, &e);
+                return Err(e);
+            }
+        };
+        if policy_verify::conclude(&name, trust, &verdict, None, Lines::RejectionOnly)? != Outcome::Done {
+            eprintln!("error: '{name}' is not pushed: its signatures do not meet the trust check");
+            return Ok(Outcome::VerificationFailed);
+        }
+    }
+    let title = a.file.file_name().map_or_else(|| "module.wasm".into(), |n| n.to_string_lossy().into_owned());
+    let info = ArtifactInfo { title: &title, author: None, created, annotations: &annotations };
+    let registry = a.registry.client(&reference)?;
+    let digest = wsc_oci::push(&registry, &reference, &module, &info)
+        .with_context(|| format!("cannot push '{}' to {reference}", a.file.display()))?;
+    println!("{}", reference.with_digest(digest));
+    Ok(Outcome::Done)
+}
+
+/// `--annotation KEY=VALUE`s, each key once.
+fn annotations(given: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for a in given {
+        let Some((k, v)) = a.split_once('=') else {
+            bail!("--annotation '{a}': expected KEY=VALUE");
+        };
+        if k.is_empty() || k.trim() != k {
+            bail!("--annotation '{a}': the key must be non-empty, without spaces around it");
+        }
+        if out.insert(k.to_string(), v.to_string()).is_some() {
+            bail!("--annotation {k} is given twice");
+        }
+    }
+    Ok(out)
+}
+
+/// The config's `created`: SOURCE_DATE_EPOCH when set (reproducible
+/// builds), else now.
+fn created() -> Result<SystemTime> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) => {
+            let secs: u64 =
+                v.trim().parse().with_context(|| format!("SOURCE_DATE_EPOCH '{v}' is not a number of seconds"))?;
+            Ok(UNIX_EPOCH + Duration::from_secs(secs))
+        }
+        Err(std::env::VarError::NotPresent) => Ok(SystemTime::now()),
+        Err(e) => Err(e).context("SOURCE_DATE_EPOCH"),
+    }
+}
+
+/// `pull` (with `output`) and `verify` (without).
+fn pull(reference: &str, a: &CheckArgs, output: Option<&Path>) -> Result<Outcome> {
+    let reference = parse_reference(reference)?;
+    let trust = a.trust.trust(&a.flag_options)?;
+    let now = a.trust.now()?;
+    let registry = a.registry.client(&reference)?;
+    let resolved = wsc_oci::resolve(&registry, &reference).with_context(|| format!("cannot pull {reference}"))?;
+    let name = resolved.reference.to_string();
+    let repository = repository_name(&reference);
+    let target = Target::oci_repository(&repository);
+    let check = Check { registry: &registry, resolved: &resolved, trust: &trust, target: &target, now };
+    let mut outputs = Outputs::default();
+    let verdict = match output {
+        Some(path) => outputs.stage(path, Mode::Public, Replace::Allow, |f| check.run(&mut NamedWriter::new(f, path))),
+        None => check.run(&mut io::sink()),
+    };
+    let verdict = match verdict {
+        Ok(v) => v,
+        Err(e) => {
+            policy_verify::audit_failure(&name, &trust, &e);
+            return Err(e);
+        }
+    };
+    let json = a.json.then(|| {
+        let mut j = verdict.to_json();
+        j["oci"] = json!({
+            "reference": name,
+            "repository": repository,
+            "manifest_digest": resolved.manifest.digest.to_string(),
+            "layer_digest": resolved.layout.layer_digest.to_string(),
+            "layer_size": resolved.layout.layer_size,
+            "os": resolved.config.kind.os(),
+        });
+        j
+    });
+    let outcome = policy_verify::conclude(&name, &trust, &verdict, json.as_ref(), Lines::Verify)?;
+    if let (Outcome::Done, Some(path)) = (outcome, output) {
+        outputs.commit()?;
+        eprintln!("'{}' written from {name}", path.display());
+    }
+    Ok(outcome)
+}
+
+/// One streamed check of a resolved artifact.
+struct Check<'a> {
+    registry: &'a Registry,
+    resolved: &'a Resolved,
+    trust: &'a Trust,
+    target: &'a Target<'a>,
+    now: SystemTime,
+}
+
+impl Check<'_> {
+    /// Streams the layer into `out` and through the policy evaluation at
+    /// once. Errors of the registry (digest, size, layout) come first; the
+    /// verdict is about exactly the layer's bytes.
+    fn run(&self, out: &mut dyn Write) -> Result<Verdict> {
+        let layout = &self.resolved.layout;
+        let name = &self.resolved.reference;
+        let policy = self.trust.policy();
+        let (fetched, evaluated) = std::thread::scope(|s| {
+            let (tx, rx) = sync_channel(QUEUE);
+            let (target, now, size) = (self.target, self.now, layout.layer_size);
+            let evaluation = s.spawn(move || policy.evaluate(Chunks::new(rx), Some(size), target, now));
+            let mut tee = Tee { out, tx: Some(tx) };
+            let fetched = wsc_oci::fetch_layer(self.registry, self.resolved, DEFAULT_MAX_LAYER, &mut tee);
+            // The end of the input: the evaluation finishes.
+            drop(tee);
+            (fetched, evaluation.join())
+        });
+        fetched.with_context(|| format!("cannot pull {name}"))?;
+        let verdict = match evaluated {
+            Ok(v) => v.with_context(|| format!("cannot verify {name}"))?,
+            Err(_) => bail!("cannot verify {name}: the evaluation thread panicked"),
+        };
+        if verdict.module_sha256() != Some(*layout.layer_digest.as_bytes()) {
+            bail!("cannot verify {name}: the bytes evaluated are not the layer {}", layout.layer_digest);
+        }
+        Ok(verdict)
+    }
+}
+
+/// Writes to `out` and sends a copy to the evaluation, until it stops
+/// taking them (it ended early; the download still completes for its
+/// digest check).
+struct Tee<'a> {
+    out: &'a mut dyn Write,
+    tx: Option<SyncSender<Vec<u8>>>,
+}
+
+impl Write for Tee<'_> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let n = self.out.write(data)?;
+        if let Some(tx) = &self.tx {
+            if n > 0 && tx.send(data[..n].to_vec()).is_err() {
+                self.tx = None;
+            }
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// The receiving half as a reader: a closed channel is the end of input.
+struct Chunks {
+    rx: Receiver<Vec<u8>>,
+    current: Vec<u8>,
+    at: usize,
+}
+
+impl Chunks {
+    fn new(rx: Receiver<Vec<u8>>) -> Chunks {
+        Chunks { rx, current: Vec::new(), at: 0 }
+    }
+}
+
+impl Read for Chunks {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.at == self.current.len() {
+            match self.rx.recv() {
+                Ok(next) => {
+                    self.current = next;
+                    self.at = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len() - self.at);
+        buf[..n].copy_from_slice(&self.current[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn annotations_are_key_value_pairs_each_key_once() {
+        let given = |a: &[&str]| super::annotations(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let ok = given(&["a=1", "b=x=y", "c="]).expect("fine");
+        assert_eq!(ok.get("b").map(String::as_str), Some("x=y"));
+        assert_eq!(ok.get("c").map(String::as_str), Some(""));
+        for bad in [&["a"][..], &["=1"], &[" a=1"], &["a=1", "a=2"]] {
+            assert!(given(bad).is_err(), "{bad:?}");
+        }
+    }
+}
