@@ -33,6 +33,18 @@ pub enum Error {
         found: Vec<u8>,
     },
 
+    /// A nested part of a component does not start with the preamble its
+    /// section calls for.
+    #[error("nested {expected} at offset {offset} does not start with a {expected} preamble: found {found:02x?}")]
+    NestedPreamble {
+        /// Offset of the nested part's first byte.
+        offset: u64,
+        /// What the section holds: `module` or `component`.
+        expected: &'static str,
+        /// The eight bytes found there.
+        found: Vec<u8>,
+    },
+
     /// A structural error in the module or in signature data.
     #[error("malformed {what} at offset {offset}: {reason}")]
     Malformed {

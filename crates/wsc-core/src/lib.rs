@@ -10,6 +10,8 @@
 //!   allocates nothing from an untrusted length;
 //! * the signature data encoding, byte-identical with wasmsign2 0.2.8 for
 //!   Ed25519 records, keeping records it cannot read;
+//! * the tree of a component's nested core modules and components, walked
+//!   in one streaming pass under depth and count limits ([`component_tree`]);
 //! * keys (wasmsign2 raw, PKCS#8, SPKI, SEC1, OpenSSH) and key ids;
 //! * verification that returns what was verified ([`Verified`]), never `()`.
 //!
@@ -19,7 +21,7 @@
 //! crates and plug in through [`Signer`] and [`RecordVerifier`].
 //!
 //! Feature `std` (on by default) adds what reads or writes `std::io`
-//! streams: signing, `inspect`, `detach`, `attach`, `split`,
+//! streams: signing, `inspect`, `component_tree`, `detach`, `attach`, `split`,
 //! `format::SectionReader` and the `Read` wrappers `verify_embedded` and
 //! `verify_detached`. With `default-features = false` the crate is
 //! `no_std` + `alloc`: keys, the signature data, the format's headers,
@@ -49,6 +51,8 @@ mod section;
 #[cfg(feature = "std")]
 mod sign;
 mod signer;
+#[cfg(feature = "std")]
+mod tree;
 mod verify;
 mod walk;
 
@@ -67,6 +71,8 @@ pub use sign::{
     sign_embedded, sign_embedded_head, sign_embedded_seekable, write_content,
 };
 pub use signer::{Signer, SignerError, WithKeyId, prehash};
+#[cfg(feature = "std")]
+pub use tree::{DEFAULT_MAX_DEPTH, DEFAULT_MAX_PARTS, Part, TreeLimits, component_tree, component_tree_slice};
 pub use verify::{
     DEFAULT_MAX_SIGNATURE_CHECKS, Evidence, RecordOutcome, RecordVerifier, Rejected, Report, Scope, SignatureRef,
     SignerId, Skipped, StreamVerifier, TimeSource, TrustedTime, Verification, Verified, VerifyOptions,

@@ -361,7 +361,7 @@ impl SectionParser {
 }
 
 /// The kind an 8-byte preamble names.
-fn preamble_kind(pre: &[u8]) -> Result<ModuleKind> {
+pub(crate) fn preamble_kind(pre: &[u8]) -> Result<ModuleKind> {
     if pre == MODULE_PREAMBLE {
         Ok(ModuleKind::Module)
     } else if pre == COMPONENT_PREAMBLE {

@@ -1,5 +1,6 @@
 //! Heap use of the streaming verifier, counted by the allocator: at most
-//! 64 KiB beyond the signature section, whatever the module's size.
+//! 64 KiB beyond the signature section, whatever the module's size. The
+//! component tree walk stays within its read buffer and 64 KiB.
 
 use std::alloc::System;
 use std::cell::Cell;
@@ -55,8 +56,8 @@ fn module(sizes: &[usize]) -> Vec<u8> {
     m
 }
 
-/// Peak heap growth while verifying `signed` fed in 4 KiB pieces.
-fn peak_growth(signed: &[u8], verifiers: &[&dyn RecordVerifier], scope: Scope<'_>) -> usize {
+/// What `f` returns, and the peak heap growth while it ran.
+fn measured<T>(f: impl FnOnce() -> T) -> (T, usize) {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
         AllocationRegistry::set_global_tracker(Heap).expect("no other tracker");
@@ -66,14 +67,22 @@ fn peak_growth(signed: &[u8], verifiers: &[&dyn RecordVerifier], scope: Scope<'_
     NOW.store(0, Ordering::SeqCst);
     PEAK.store(0, Ordering::SeqCst);
     MEASURING.with(|m| m.set(true));
-    let mut v = StreamVerifier::embedded(&Verification::new(verifiers).scope(scope));
-    for piece in signed.chunks(4096) {
-        v.update(piece).expect("update");
-    }
-    let report = v.finish().expect("report");
+    let out = f();
     MEASURING.with(|m| m.set(false));
+    (out, usize::try_from(PEAK.load(Ordering::SeqCst)).unwrap_or(0))
+}
+
+/// Peak heap growth while verifying `signed` fed in 4 KiB pieces.
+fn peak_growth(signed: &[u8], verifiers: &[&dyn RecordVerifier], scope: Scope<'_>) -> usize {
+    let (report, grown) = measured(|| {
+        let mut v = StreamVerifier::embedded(&Verification::new(verifiers).scope(scope));
+        for piece in signed.chunks(4096) {
+            v.update(piece).expect("update");
+        }
+        v.finish().expect("report")
+    });
     assert!(report.any_verified(), "{:?}", report.results);
-    usize::try_from(PEAK.load(Ordering::SeqCst)).unwrap_or(0)
+    grown
 }
 
 #[test]
@@ -102,4 +111,35 @@ fn streaming_verification_heap_is_bounded_beyond_the_signature_section() {
             eprintln!("{} MB, {name}: peak {grown} bytes (signature section {signature_section})", signed.len() >> 20);
         }
     }
+}
+
+/// A section: id, LEB128 size, payload.
+fn section(id: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![id];
+    let mut v = payload.len();
+    while v >= 0x80 {
+        out.push((v & 0x7f) as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+    out.extend_from_slice(payload);
+    out
+}
+
+/// The component tree walk holds its 64 KiB read buffer and the parts,
+/// never a nested payload: a 20 MB module two levels down costs nothing.
+#[test]
+fn component_tree_heap_is_flat_in_the_input_size() {
+    let big = module(&[20 * 1024 * 1024]);
+    let mut inner = wsc_core::format::COMPONENT_PREAMBLE.to_vec();
+    inner.extend(section(1, &big));
+    let mut outer = wsc_core::format::COMPONENT_PREAMBLE.to_vec();
+    outer.extend(section(4, &inner));
+    outer.extend(section(1, &big));
+    let (parts, grown) = measured(|| wsc_core::component_tree(outer.as_slice(), &wsc_core::TreeLimits::default()));
+    let parts = parts.expect("tree");
+    assert_eq!(parts.len(), 4);
+    assert!(parts.iter().skip(1).all(|p| p.len == big.len() as u64 || p.len == inner.len() as u64));
+    assert!(grown <= 64 * 1024 + BUDGET, "{grown} bytes of heap for a {} MB component", outer.len() >> 20);
+    eprintln!("{} MB component tree: peak {grown} bytes", outer.len() >> 20);
 }
