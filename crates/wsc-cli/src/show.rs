@@ -1,12 +1,15 @@
-//! `wsc show`: what a module holds, verifying nothing.
+//! `wsc show`: what a module holds, verifying nothing: its sections, its
+//! signature data and, for a component, the tree of its nested parts.
 
 use std::io::{Read, Write};
 
 use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::{Value, json};
+use wsc_core::format::ModuleKind;
 use wsc_core::keys::hex;
 use wsc_core::sigdata::{SetEntry, SignatureData};
+use wsc_core::{Part, TreeLimits};
 
 use crate::Outcome;
 use crate::args::Input;
@@ -62,12 +65,44 @@ fn show_text<R: Read>(
         None => writeln!(out, "no signature section")?,
         Some(d) => print_sig(out, d, a.verbose)?,
     }
+    if sections.kind() == ModuleKind::Component {
+        let parts = tree(a, &ctx)?;
+        writeln!(out, "component tree: {} part(s)", parts.len())?;
+        for p in &parts {
+            writeln!(
+                out,
+                "{:indent$}{} {} at offset {}, {} bytes, {}",
+                "",
+                path_text(&p.path),
+                p.kind.as_str(),
+                p.offset,
+                p.len,
+                if p.signed { "signed" } else { "unsigned" },
+                indent = 2 + 2 * p.depth as usize
+            )?;
+        }
+    }
     Ok(())
+}
+
+/// The parts of the input, in a second streaming pass over the file.
+fn tree(a: &ShowArgs, ctx: impl Fn() -> String) -> Result<Vec<Part>> {
+    let (f, _) = files::open_module(&a.input.input)?;
+    wsc_core::component_tree(f, &TreeLimits::default()).with_context(ctx)
+}
+
+/// `root`, or the index path joined with dots (`2.0`).
+fn path_text(path: &[u32]) -> String {
+    if path.is_empty() {
+        return "root".to_string();
+    }
+    path.iter().map(ToString::to_string).collect::<Vec<_>>().join(".")
 }
 
 /// The JSON document, streamed: `file`, `kind`, `signature` (known once
 /// the first section is read), the `sections` array one element per line,
-/// then `section_count`. An error half way leaves the document unfinished
+/// the `parts` of the component tree (one for a core module), then
+/// `section_count`. An error half way leaves the document unfinished
 /// on stdout and exits with 2.
 fn show_json<R: Read>(
     a: &ShowArgs,
@@ -102,6 +137,19 @@ fn show_json<R: Read>(
         next = sections.next().transpose().with_context(&ctx)?;
     }
     writeln!(out, "{}],", if count == 0 { "" } else { "\n  " })?;
+    write!(out, "  \"parts\": [")?;
+    for (i, p) in tree(a, &ctx)?.iter().enumerate() {
+        let part = json!({
+            "path": p.path,
+            "depth": p.depth,
+            "kind": p.kind.as_str(),
+            "offset": p.offset,
+            "len": p.len,
+            "signed": p.signed,
+        });
+        write!(out, "{}\n    {part}", if i == 0 { "" } else { "," })?;
+    }
+    writeln!(out, "\n  ],")?;
     writeln!(out, "  \"section_count\": {count}")?;
     writeln!(out, "}}")?;
     Ok(())

@@ -104,8 +104,53 @@ fn show_lists_sections_and_records() {
     let sigs = &v["signature"]["sets"][0]["signatures"];
     assert_eq!(sigs[0]["key_id"], "3229a5f688dc440331d6fd89");
     assert_eq!(sigs[1]["key_id"], "11049d4eebe48b2febab2b1d");
+    assert_eq!(
+        v["parts"],
+        serde_json::json!([{"path": [], "depth": 0, "kind": "module", "offset": 0, "len": 369, "signed": true}])
+    );
     let o = wsc(&["show", "-i", "modules/add.padded.wasm"]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("non-minimal"));
+}
+
+/// The component tree of hello.wasm (four core modules and a component,
+/// as `wasm-tools objdump` lists them), in text and JSON.
+#[test]
+fn show_prints_the_component_tree() {
+    let o = wsc(&["show", "-i", "../components/hello.wasm"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let tree = text.split_once("component tree: ").map_or("", |(_, t)| t);
+    let want = "6 part(s)
+  root component at offset 0, 18430 bytes, unsigned
+    0 module at offset 2053, 191 bytes, unsigned
+    1 module at offset 2247, 9603 bytes, unsigned
+    2 module at offset 11853, 1067 bytes, unsigned
+    3 module at offset 13997, 321 bytes, unsigned
+    4 component at offset 14937, 63 bytes, unsigned
+";
+    assert_eq!(tree, want, "{text}");
+
+    let o = wsc(&["show", "--json", "-i", "../components/hello.wasm"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let parts = v["parts"].as_array().expect("parts");
+    let rows: Vec<_> =
+        parts.iter().map(|p| (p["path"].to_string(), p["kind"].to_string(), p["offset"].as_u64())).collect();
+    let want = [
+        ("[]", "\"component\"", Some(0)),
+        ("[0]", "\"module\"", Some(2053)),
+        ("[1]", "\"module\"", Some(2247)),
+        ("[2]", "\"module\"", Some(11853)),
+        ("[3]", "\"module\"", Some(13997)),
+        ("[4]", "\"component\"", Some(14937)),
+    ];
+    let want: Vec<_> = want.iter().map(|(p, k, o)| (p.to_string(), k.to_string(), *o)).collect();
+    assert_eq!(rows, want);
+    assert_eq!(
+        parts[1],
+        serde_json::json!({"path": [0], "depth": 1, "kind": "module", "offset": 2053, "len": 191, "signed": false})
+    );
+    assert!(parts.iter().all(|p| p["signed"] == false));
 }
 
 #[test]
