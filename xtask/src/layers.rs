@@ -94,7 +94,7 @@ const RULES: &[(&str, &[&str], &str)] = &[
     (
         "wsc-cli",
         &["wsc-sigstore-local"],
-        "an installed wsc carries no local Sigstore instance (feature local-sigstore, off by default)",
+        "wsc never links the local Sigstore instance: `wsc demo` starts its program (wsc-sigstore-local)",
     ),
     (
         "wsc-sigstore-local",

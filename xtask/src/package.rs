@@ -22,7 +22,8 @@ use serde_json::Value;
 
 use crate::util;
 
-/// The library crates, and the files besides `src/` each package holds.
+/// The published crates (the libraries and the `wsc` program), and the
+/// files besides `src/` each package holds.
 const LIBRARIES: &[(&str, &[&str])] = &[
     ("wsc-core", &[]),
     ("wsc-tsp", &[]),
@@ -35,6 +36,7 @@ const LIBRARIES: &[(&str, &[&str])] = &[
     ("wsc-oci", &[]),
     ("wsc-hsm-pkcs11", &[]),
     ("wsc-hsm-atecc", &[]),
+    ("wsc-cli", &["assets/demo.wasm"]),
 ];
 
 /// Files cargo adds to every package.
@@ -69,7 +71,7 @@ pub(crate) fn check(verify: bool) -> Result<()> {
     if !failures.is_empty() {
         bail!("packaging:\n{}", failures.join("\n"));
     }
-    eprintln!("package: {} library crates package", LIBRARIES.len());
+    eprintln!("package: {} crates package", LIBRARIES.len());
     Ok(())
 }
 
@@ -80,10 +82,13 @@ fn file_problems(name: &str, extra: &[&str], files: &[String]) -> Vec<String> {
         .filter(|f| !f.starts_with("src/") && !CARGO_FILES.contains(&f.as_str()) && !extra.contains(&f.as_str()))
         .map(|f| format!("{name}: the package holds {f}, which is not part of the library"))
         .collect();
-    for want in ["README.md", "src/lib.rs"].iter().chain(extra) {
+    for want in ["README.md"].iter().chain(extra) {
         if !files.iter().any(|f| f == want) {
             out.push(format!("{name}: the package lacks {want}"));
         }
+    }
+    if !files.iter().any(|f| f == "src/lib.rs" || f == "src/main.rs") {
+        out.push(format!("{name}: the package has neither src/lib.rs nor src/main.rs"));
     }
     out
 }

@@ -83,7 +83,6 @@ pub(crate) fn run(a: &DemoArgs) -> Result<Outcome> {
     println!("  wsc verify -i {} -K {}", p("demo.signed.wasm").display(), p("ed25519.pk").display());
     println!("  wsc verify -i {} -K {}", p("demo.tampered.wasm").display(), p("ed25519.pk").display());
     println!("  wsc show -i {}", p("demo.signed.wasm").display());
-    #[cfg(feature = "local-sigstore")]
     if let Some(issuer) = issuer {
         println!(
             "  wsc verify -i {} --keyless --certificate-identity {DEMO_IDENTITY} --certificate-oidc-issuer {issuer} --trusted-root {}",
@@ -91,42 +90,95 @@ pub(crate) fn run(a: &DemoArgs) -> Result<Outcome> {
             p("sigstore/trusted_root.json").display()
         );
     }
-    #[cfg(not(feature = "local-sigstore"))]
-    let _ = issuer;
     Ok(Outcome::Done)
 }
 
-/// The CI identity the demo's local OIDC issuer vouches for.
-#[cfg(feature = "local-sigstore")]
-const DEMO_IDENTITY: &str = wsc_sigstore_local::DEFAULT_IDENTITY;
+/// The CI identity the demo's local OIDC issuer vouches for (the local
+/// instance's default identity).
+const DEMO_IDENTITY: &str = "https://github.com/wsc-demo/app/.github/workflows/release.yml@refs/heads/main";
 
-/// Without the local instance (an installed `wsc`), the keyless half is
-/// left out, and the demo says so.
-#[cfg(not(feature = "local-sigstore"))]
-fn keyless(_dir: &std::path::Path) -> Result<Option<String>> {
-    println!(
-        "7. keyless signing: not in this build. An installed wsc carries no local Sigstore instance; \
-         run `cargo run --release -p wsc-cli --features local-sigstore -- demo` for that half"
-    );
-    Ok(None)
+/// The local instance's program: `$WSC_SIGSTORE_LOCAL`, else
+/// `wsc-sigstore-local` beside this `wsc`.
+fn instance_program() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("WSC_SIGSTORE_LOCAL") {
+        return Some(PathBuf::from(p));
+    }
+    let beside = std::env::current_exe().ok()?.with_file_name("wsc-sigstore-local");
+    beside.is_file().then_some(beside)
+}
+
+/// A running `wsc-sigstore-local serve`; killed when dropped.
+struct LocalInstance {
+    child: std::process::Child,
+}
+
+impl LocalInstance {
+    /// Starts the program on `dir` and waits for the `url` file it writes
+    /// last, after the trust files.
+    fn start(program: &std::path::Path, dir: &std::path::Path) -> Result<(LocalInstance, String)> {
+        let child = std::process::Command::new(program)
+            .args(["serve", "--identity", DEMO_IDENTITY, "--dir"])
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot start '{}'", program.display()))?;
+        let mut inst = LocalInstance { child };
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(url) = std::fs::read_to_string(dir.join("url")).ok().filter(|t| t.ends_with('\n')) {
+                return Ok((inst, url.trim().to_string()));
+            }
+            if let Some(status) = inst.child.try_wait()? {
+                bail!("the local Sigstore instance exited with {status} before it was ready");
+            }
+            if started.elapsed() > std::time::Duration::from_secs(30) {
+                bail!("the local Sigstore instance was not ready after 30 s");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for LocalInstance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An ID token from the instance's issuer key (`wsc-sigstore-local token`).
+fn mint_token(program: &std::path::Path, dir: &std::path::Path) -> Result<String> {
+    let out = std::process::Command::new(program)
+        .args(["token", "--identity", DEMO_IDENTITY, "--dir"])
+        .arg(dir)
+        .output()
+        .with_context(|| format!("cannot run '{}'", program.display()))?;
+    if !out.status.success() {
+        bail!("the local instance could not mint a token: {}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(String::from_utf8(out.stdout).context("the token is not UTF-8")?.trim().to_string())
 }
 
 /// Steps 7 to 9: keyless signing against a local Sigstore-compatible
-/// instance (OIDC issuer, Fulcio, Rekor, TSA on 127.0.0.1, started here and
-/// stopped before verifying), then offline verification. Returns the issuer.
-#[cfg(feature = "local-sigstore")]
+/// instance (OIDC issuer, Fulcio, Rekor, TSA on 127.0.0.1: the
+/// `wsc-sigstore-local` program, started here and stopped before
+/// verifying), then offline verification. Returns the issuer. Without the
+/// program (an installed `wsc` alone), the keyless half is left out, and
+/// the demo says so.
 fn keyless(dir: &std::path::Path) -> Result<Option<String>> {
     use wsc_keyless::sign::{IdentityToken, KeylessSigner, ServiceOptions, Services};
+    let Some(program) = instance_program() else {
+        println!(
+            "7. keyless signing: left out. It needs the local Sigstore instance, the wsc-sigstore-local \
+             program beside wsc (or named by WSC_SIGSTORE_LOCAL), which an installed wsc does not carry; \
+             run `cargo build --release -p wsc-cli -p wsc-sigstore-local && target/release/wsc demo`"
+        );
+        return Ok(None);
+    };
     let sdir = dir.join("sigstore");
-    let inst = wsc_sigstore_local::Instance::start(wsc_sigstore_local::Config {
-        dir: sdir.clone(),
-        identities: vec![DEMO_IDENTITY.into()],
-        tls: false,
-        port: 0,
-        rekor_v2: false,
-    })
-    .context("cannot start the local Sigstore instance")?;
-    let issuer = inst.url().to_string();
+    std::fs::create_dir_all(&sdir).with_context(|| format!("cannot create '{}'", sdir.display()))?;
+    let (inst, issuer) = LocalInstance::start(&program, &sdir).context("cannot start the local Sigstore instance")?;
     println!("7. local Sigstore instance (OIDC, Fulcio, Rekor, TSA) on {issuer}; trust files in sigstore/");
     let root_json = std::fs::read_to_string(sdir.join("trusted_root.json"))?;
     let root = wsc_keyless::root_from_json(&root_json)?;
@@ -134,7 +186,7 @@ fn keyless(dir: &std::path::Path) -> Result<Option<String>> {
         .map_err(|e| anyhow::anyhow!("signing config: {e}"))?;
     let builder = wsc_pinning::ClientBuilder::new(wsc_pinning::PinningConfig::new()).danger_allow_http();
     let services = Services::from_signing_config(&config, &builder, &ServiceOptions::default(), true)?;
-    let token = IdentityToken::new(inst.mint_token(DEMO_IDENTITY)?)?;
+    let token = IdentityToken::new(mint_token(&program, &sdir)?)?;
     let signer = KeylessSigner::new(token, services, &root)?;
     let signed = wsc_core::sign(DEMO_MODULE, &signer)?;
     files::write_bytes(&dir.join("demo.keyless.wasm"), Mode::Public, &signed)?;
@@ -144,7 +196,7 @@ fn keyless(dir: &std::path::Path) -> Result<Option<String>> {
         signer.identity(),
         entry.log_index
     );
-    inst.shutdown();
+    drop(inst);
 
     let policy = wsc_keyless::IdentityPolicy::new(
         wsc_keyless::Matcher::Exact(DEMO_IDENTITY.into()),

@@ -106,14 +106,10 @@ enum Command {
 fn version() -> &'static str {
     static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     VERSION.get_or_init(|| {
-        let built: Vec<&str> = [
-            ("pkcs11", cfg!(feature = "pkcs11")),
-            ("atecc", cfg!(feature = "atecc")),
-            ("local-sigstore", cfg!(feature = "local-sigstore")),
-        ]
-        .into_iter()
-        .filter_map(|(name, on)| on.then_some(name))
-        .collect();
+        let built: Vec<&str> = [("pkcs11", cfg!(feature = "pkcs11")), ("atecc", cfg!(feature = "atecc"))]
+            .into_iter()
+            .filter_map(|(name, on)| on.then_some(name))
+            .collect();
         let features = if built.is_empty() { "none".to_string() } else { built.join(", ") };
         format!("{} (features: {features})", env!("CARGO_PKG_VERSION"))
     })

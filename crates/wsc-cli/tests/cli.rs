@@ -177,10 +177,40 @@ fn keygen_formats_round_trip_through_sign_and_verify() {
     assert!(stderr(&o).contains("raw"));
 }
 
+/// The local instance's program, built now from this source (the demo
+/// starts it for its keyless half): in the profile dir, beside `wsc`.
+fn instance_program() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let wsc = PathBuf::from(env!("CARGO_BIN_EXE_wsc"));
+            let dir = wsc.parent().expect("profile dir").to_path_buf();
+            let mut build = Command::new(env!("CARGO"));
+            build.args(["build", "--locked", "-p", "wsc-sigstore-local", "--bin", "wsc-sigstore-local"]);
+            if dir.file_name().is_some_and(|n| n == "release") {
+                build.arg("--release");
+            }
+            let o = build.current_dir(env!("CARGO_MANIFEST_DIR")).output().expect("cargo build runs");
+            assert!(o.status.success(), "building wsc-sigstore-local: {}", String::from_utf8_lossy(&o.stderr));
+            let program = dir.join("wsc-sigstore-local");
+            assert!(program.is_file(), "{} is missing after cargo build", program.display());
+            program
+        })
+        .clone()
+}
+
+fn demo(dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wsc"))
+        .env("WSC_SIGSTORE_LOCAL", instance_program())
+        .args(["demo", "--dir", &s(dir)])
+        .output()
+        .expect("wsc runs")
+}
+
 #[test]
 fn demo_runs_offline_and_checks_itself() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let o = wsc(&["demo", "--dir", &s(tmp.path())]);
+    let o = demo(tmp.path());
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("is rejected"), "{out}");
@@ -231,9 +261,28 @@ fn demo_runs_with_loopback_only() {
     );
     let tmp = tempfile::tempdir().expect("tempdir");
     let script = format!("ip link set lo up && exec '{}' demo --dir '{}'", env!("CARGO_BIN_EXE_wsc"), s(tmp.path()));
-    let o = Command::new("unshare").args(["-n", "sh", "-c", &script]).output().expect("unshare");
+    let o = Command::new("unshare")
+        .env("WSC_SIGSTORE_LOCAL", instance_program())
+        .args(["-n", "sh", "-c", &script])
+        .output()
+        .expect("unshare");
     assert_eq!(o.status.code(), Some(0), "{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("verified offline"));
+}
+
+/// A local instance program that cannot start is an error, not a demo
+/// without its keyless half.
+#[test]
+fn demo_fails_when_the_named_instance_program_is_missing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let missing = tmp.path().join("no-such-program");
+    let o = Command::new(env!("CARGO_BIN_EXE_wsc"))
+        .env("WSC_SIGSTORE_LOCAL", &missing)
+        .args(["demo", "--dir", &s(&tmp.path().join("d"))])
+        .output()
+        .expect("wsc runs");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no-such-program"), "{}", stderr(&o));
 }
 
 fn base64(data: &[u8]) -> String {

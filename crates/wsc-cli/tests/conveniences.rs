@@ -67,14 +67,10 @@ fn the_manual_page_renders() {
 #[test]
 fn the_version_names_the_features_built_in() {
     let text = ok(&wsc(&["--version"]));
-    let built: Vec<&str> = [
-        ("pkcs11", cfg!(feature = "pkcs11")),
-        ("atecc", cfg!(feature = "atecc")),
-        ("local-sigstore", cfg!(feature = "local-sigstore")),
-    ]
-    .into_iter()
-    .filter_map(|(name, on)| on.then_some(name))
-    .collect();
+    let built: Vec<&str> = [("pkcs11", cfg!(feature = "pkcs11")), ("atecc", cfg!(feature = "atecc"))]
+        .into_iter()
+        .filter_map(|(name, on)| on.then_some(name))
+        .collect();
     let features = if built.is_empty() { "none".to_string() } else { built.join(", ") };
     assert_eq!(text.trim(), format!("wsc {} (features: {features})", env!("CARGO_PKG_VERSION")));
 }
