@@ -229,7 +229,7 @@ fn pull(reference: &str, a: &CheckArgs, output: Option<&Path>) -> Result<Outcome
     let name = resolved.reference.to_string();
     let repository = repository_name(&reference);
     let target = Target::oci_repository(&repository);
-    let check = Check { registry: &registry, resolved: &resolved, trust: &trust, target: &target, now };
+    let check = Check { registry: &registry, resolved: &resolved, trust: &trust, target: &target, now, json: a.json };
     let mut outputs = Outputs::default();
     let verdict = match output {
         Some(path) => outputs.stage(path, Mode::Public, Replace::Allow, |f| check.run(&mut NamedWriter::new(f, path))),
@@ -269,6 +269,8 @@ struct Check<'a> {
     trust: &'a Trust,
     target: &'a Target<'a>,
     now: SystemTime,
+    /// `--json`: no progress bar.
+    json: bool,
 }
 
 impl Check<'_> {
@@ -283,7 +285,8 @@ impl Check<'_> {
             let (tx, rx) = sync_channel(QUEUE);
             let (target, now, size) = (self.target, self.now, layout.layer_size);
             let evaluation = s.spawn(move || policy.evaluate(Chunks::new(rx), Some(size), target, now));
-            let mut tee = Tee { out, tx: Some(tx) };
+            let progress = crate::progress::bytes(size, "pulling", self.json);
+            let mut tee = Tee { out, tx: Some(tx), progress };
             let fetched = wsc_oci::fetch_layer(self.registry, self.resolved, DEFAULT_MAX_LAYER, &mut tee);
             // The end of the input: the evaluation finishes.
             drop(tee);
@@ -307,11 +310,13 @@ impl Check<'_> {
 struct Tee<'a> {
     out: &'a mut dyn Write,
     tx: Option<SyncSender<Vec<u8>>>,
+    progress: crate::progress::Progress,
 }
 
 impl Write for Tee<'_> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         let n = self.out.write(data)?;
+        self.progress.inc_by(n as u64);
         if let Some(tx) = &self.tx {
             if n > 0 && tx.send(data[..n].to_vec()).is_err() {
                 self.tx = None;

@@ -1,4 +1,4 @@
-//! Progress for long work (batch signing, trust-root updates): drawn on
+//! Progress for long work (batch signing, trust-root updates, OCI pulls): drawn on
 //! standard error only when it is a terminal, never under `--quiet` or
 //! `--json`, and never into a file or a pipe.
 
@@ -37,6 +37,21 @@ pub(crate) fn bar(len: usize, what: &str, json: bool) -> Progress {
     Progress(Some(bar))
 }
 
+/// A bar over `total` bytes, or nothing when progress is not shown.
+pub(crate) fn bytes(total: u64, what: &str, json: bool) -> Progress {
+    if !shown(json) {
+        return Progress(None);
+    }
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {elapsed}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_message(what.to_string());
+    bar.tick();
+    Progress(Some(bar))
+}
+
 /// A spinner for one long step, or nothing when progress is not shown.
 pub(crate) fn spinner(what: &str, json: bool) -> Progress {
     if !shown(json) {
@@ -57,6 +72,13 @@ impl Progress {
     pub(crate) fn inc(&self) {
         if let Some(b) = &self.0 {
             b.inc(1);
+        }
+    }
+
+    /// `n` more done.
+    pub(crate) fn inc_by(&self, n: u64) {
+        if let Some(b) = &self.0 {
+            b.inc(n);
         }
     }
 

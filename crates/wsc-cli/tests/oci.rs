@@ -532,3 +532,31 @@ fn a_pull_streams_the_layer_in_flat_memory() {
     assert!(rss < MAX_RSS_KIB, "pull of a {} MiB layer: peak RSS {rss} KiB", BIG >> 20);
     assert_eq!(read(&bench.path("big.out")), read(&bench.path("big-signed.wasm")));
 }
+
+/// A pull draws a byte progress bar when stderr is a terminal (util-linux
+/// `script` gives it one), and none under `--quiet`, with `--json` or on a
+/// pipe.
+#[test]
+fn a_pull_shows_progress_only_on_a_terminal() {
+    let bench = Bench::new();
+    let app = bench.push("app.wasm", "wasm/app:v1", true);
+    let host = bench.host();
+    let on_terminal = |extra: &[&str], out: &str| -> String {
+        let mut args = vec![env!("CARGO_BIN_EXE_wsc"), "oci", "pull", &app, "-o", out, "-K", "k1.pk"];
+        args.extend_from_slice(&["--insecure-registry", &host]);
+        args.extend_from_slice(extra);
+        let line = args.iter().map(|a| format!("'{a}'")).collect::<Vec<_>>().join(" ");
+        let mut c = Command::new("script");
+        bench.setup(c.args(["-qec", &line, "/dev/null"]));
+        let o = c.output().unwrap_or_else(|e| panic!("util-linux `script` is needed by this test: {e}"));
+        assert!(o.status.success(), "{}", text(&o));
+        assert_eq!(read(&bench.path(out)), read(&bench.path("app.wasm")));
+        text(&o)
+    };
+    assert!(on_terminal(&[], "a.out").contains("pulling ["), "no progress bar on a terminal");
+    assert!(!on_terminal(&["--quiet"], "b.out").contains("pulling ["), "a progress bar under --quiet");
+    assert!(!on_terminal(&["--json"], "c.out").contains("pulling ["), "a progress bar with --json");
+    let o = bench.oci(&["pull", &app, "-o", "d.out", "-K", "k1.pk"]);
+    ok(&o);
+    assert!(!text(&o).contains("pulling ["), "a progress bar on a pipe");
+}
