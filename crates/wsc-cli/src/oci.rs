@@ -8,9 +8,9 @@
 //! and the policy all passed.
 
 use std::collections::BTreeMap;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{SyncSender, sync_channel};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
@@ -284,7 +284,8 @@ impl Check<'_> {
         let (fetched, evaluated) = std::thread::scope(|s| {
             let (tx, rx) = sync_channel(QUEUE);
             let (target, now, size) = (self.target, self.now, layout.layer_size);
-            let evaluation = s.spawn(move || policy.evaluate(Chunks::new(rx), Some(size), target, now));
+            let evaluation =
+                s.spawn(move || policy.evaluate(wsc_policy::ChunkReader::new(rx), Some(size), target, now));
             let progress = crate::progress::bytes(size, "pulling", self.json);
             let mut tee = Tee { out, tx: Some(tx), progress };
             let fetched = wsc_oci::fetch_layer(self.registry, self.resolved, DEFAULT_MAX_LAYER, &mut tee);
@@ -327,37 +328,6 @@ impl Write for Tee<'_> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
-    }
-}
-
-/// The receiving half as a reader: a closed channel is the end of input.
-struct Chunks {
-    rx: Receiver<Vec<u8>>,
-    current: Vec<u8>,
-    at: usize,
-}
-
-impl Chunks {
-    fn new(rx: Receiver<Vec<u8>>) -> Chunks {
-        Chunks { rx, current: Vec::new(), at: 0 }
-    }
-}
-
-impl Read for Chunks {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.at == self.current.len() {
-            match self.rx.recv() {
-                Ok(next) => {
-                    self.current = next;
-                    self.at = 0;
-                }
-                Err(_) => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.current.len() - self.at);
-        buf[..n].copy_from_slice(&self.current[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
     }
 }
 

@@ -24,26 +24,24 @@ fn shown(json: bool) -> bool {
 /// A bar over `len` items, or nothing when progress is not shown or there
 /// is only one item.
 pub(crate) fn bar(len: usize, what: &str, json: bool) -> Progress {
-    if len < 2 || !shown(json) {
+    if len < 2 {
         return Progress(None);
     }
-    let bar = ProgressBar::with_draw_target(Some(len as u64), ProgressDrawTarget::stderr());
-    let style = ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
-    bar.set_style(style);
-    bar.set_message(what.to_string());
-    bar.tick();
-    Progress(Some(bar))
+    counted(len as u64, "{pos}/{len}", what, json)
 }
 
 /// A bar over `total` bytes, or nothing when progress is not shown.
 pub(crate) fn bytes(total: u64, what: &str, json: bool) -> Progress {
+    counted(total, "{bytes}/{total_bytes}", what, json)
+}
+
+/// A bar to `total`, its count shown as `count`, drawn at once.
+fn counted(total: u64, count: &str, what: &str, json: bool) -> Progress {
     if !shown(json) {
         return Progress(None);
     }
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-    let style = ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {elapsed}")
+    let style = ProgressStyle::with_template(&format!("{{msg}} [{{bar:30}}] {count} {{elapsed}}"))
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
     bar.set_style(style);

@@ -1,9 +1,8 @@
 //! Push-style verification: the caller's chunks go over a bounded channel
 //! to a thread that runs `Policy::evaluate` on them as a reader.
 
-use std::io::Read;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::SystemTime;
 
@@ -22,38 +21,12 @@ pub(crate) struct Stream {
     thread: Option<JoinHandle<Result<Verdict, wsc_policy::EvalError>>>,
 }
 
-/// The receiving half as a reader: a closed channel is the end of input.
-struct Chunks {
-    rx: Receiver<Vec<u8>>,
-    current: Vec<u8>,
-    at: usize,
-}
-
-impl Read for Chunks {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.at == self.current.len() {
-            match self.rx.recv() {
-                Ok(next) => {
-                    self.current = next;
-                    self.at = 0;
-                }
-                Err(_) => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.current.len() - self.at);
-        buf[..n].copy_from_slice(&self.current[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
-    }
-}
-
 impl Stream {
     /// Starts evaluating against `policy` at time `now`.
     pub(crate) fn start(policy: Arc<Policy>, now: SystemTime) -> Stream {
         let (tx, rx) = sync_channel(QUEUE);
         let thread = std::thread::spawn(move || {
-            let chunks = Chunks { rx, current: Vec::new(), at: 0 };
-            policy.evaluate(chunks, None, &Target::unnamed(), now)
+            policy.evaluate(wsc_policy::ChunkReader::new(rx), None, &Target::unnamed(), now)
         });
         Stream { tx: Some(tx), thread: Some(thread) }
     }

@@ -55,6 +55,7 @@
 //! # Ok::<(), wsc_policy::PolicyError>(())
 //! ```
 
+mod chunks;
 mod de;
 mod doc;
 mod error;
@@ -70,6 +71,7 @@ mod verdict;
 
 use std::path::Path as FsPath;
 
+pub use chunks::ChunkReader;
 pub use error::{ErrorCode, Location, PolicyError};
 pub use eval::{EvalError, MAX_SEARCH_STEPS, MAX_TREE_NODES, Target};
 pub use files::{DirFiles, FileError, FileSource, MemoryFiles, NoFiles};
