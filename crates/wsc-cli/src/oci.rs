@@ -17,7 +17,8 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use serde_json::json;
 use wsc_oci::layout::ArtifactInfo;
-use wsc_oci::registry::{Credentials, Reference, Registry, RegistryOptions};
+use wsc_oci::registry::{Credentials, Reference, ReferrerUpdate, Registry, RegistryOptions};
+use wsc_oci::sigstore::ReferrerContent as FetchedContent;
 use wsc_oci::{DEFAULT_MAX_LAYER, Resolved};
 use wsc_pinning::Service;
 use wsc_policy::{Target, Verdict};
@@ -41,24 +42,45 @@ pub(crate) enum OciCommand {
     Pull(PullArgs),
     /// Verify a wasm artifact in a registry, as `pull` does, without writing it.
     Verify(OciVerifyArgs),
+    /// Sign a wasm artifact's manifest keyless: a DSSE in-toto statement in a Sigstore
+    /// bundle, pushed as a referrer in cosign v3's layout.
+    Sign(OciSignArgs),
+    /// Push a Sigstore bundle (an attestation about the manifest) as a referrer.
+    Attach(AttachArgs),
+    /// List the referrers of a manifest: Sigstore bundles, other artifacts, broken entries.
+    Referrers(ReferrersArgs),
 }
 
 /// How to reach the registry.
 #[derive(Debug, Args)]
 struct RegistryArgs {
-    /// Reach this registry over plain HTTP (only localhost, 127.0.0.0/8 and ::1 are
-    /// allowed); repeatable. Refused when WSC_REQUIRE_CERT_PINNING is set.
-    #[arg(long = "insecure-registry", value_name = "HOST")]
-    insecure_registry: Vec<String>,
+    #[command(flatten)]
+    insecure: InsecureRegistry,
     /// Trust these CA certificates (PEM) for HTTPS instead of the Mozilla roots (a private registry).
     #[arg(long = "tls-ca", value_name = "PEM")]
     tls_ca: Option<PathBuf>,
 }
 
+/// `--insecure-registry`, alone where `--tls-ca` comes from the signing
+/// services' options.
+#[derive(Debug, Args)]
+struct InsecureRegistry {
+    /// Reach this registry over plain HTTP (only localhost, 127.0.0.0/8 and ::1 are
+    /// allowed); repeatable. Refused when WSC_REQUIRE_CERT_PINNING is set.
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    insecure_registry: Vec<String>,
+}
+
 impl RegistryArgs {
+    fn client(&self, reference: &Reference) -> Result<Registry> {
+        self.insecure.client(reference, self.tls_ca.as_deref())
+    }
+}
+
+impl InsecureRegistry {
     /// A client for the reference's registry, with the credentials of the
     /// docker or podman configuration.
-    fn client(&self, reference: &Reference) -> Result<Registry> {
+    fn client(&self, reference: &Reference, tls_ca: Option<&Path>) -> Result<Registry> {
         let host = reference.registry();
         let insecure = self.insecure_registry.iter().any(|h| h.eq_ignore_ascii_case(host));
         for h in self.insecure_registry.iter().filter(|h| !h.eq_ignore_ascii_case(host)) {
@@ -66,7 +88,7 @@ impl RegistryArgs {
         }
         let credentials = Credentials::lookup(host)?;
         let options = RegistryOptions { credentials, insecure, ..Default::default() };
-        let registry = Registry::new(host, &crate::net::builder(self.tls_ca.as_deref())?, options)?;
+        let registry = Registry::new(host, &crate::net::builder(tls_ca)?, options)?;
         if insecure {
             eprintln!("WARNING: --insecure-registry: {host} is reached without TLS");
         } else if !registry.pinned() {
@@ -133,12 +155,180 @@ struct CheckArgs {
     json: bool,
 }
 
+#[derive(Debug, Args)]
+pub(crate) struct OciSignArgs {
+    /// What: HOST[:PORT]/REPOSITORY[:TAG][@sha256:DIGEST] of a wasm artifact.
+    #[arg(value_name = "REF")]
+    reference: String,
+    /// Sign keyless with Sigstore (Fulcio, Rekor, TSA): the only way for now.
+    #[arg(long, required = true)]
+    keyless: bool,
+    /// The statement's predicate type (default cosign's https://sigstore.dev/cosign/sign/v1).
+    #[arg(long = "type", value_name = "URI", requires = "predicate")]
+    predicate_type: Option<String>,
+    /// The predicate, a JSON file (default {}).
+    #[arg(long, value_name = "FILE", requires = "predicate_type")]
+    predicate: Option<PathBuf>,
+    #[command(flatten)]
+    sigstore: crate::keyless_sign::ServiceArgs,
+    #[command(flatten)]
+    net: crate::net::NetArgs,
+    #[command(flatten)]
+    insecure: InsecureRegistry,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AttachArgs {
+    /// The subject: HOST[:PORT]/REPOSITORY[:TAG][@sha256:DIGEST].
+    #[arg(value_name = "REF")]
+    reference: String,
+    /// The Sigstore bundle (JSON) of an in-toto statement naming the manifest's digest.
+    #[arg(value_name = "BUNDLE")]
+    bundle: PathBuf,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReferrersArgs {
+    /// The subject: HOST[:PORT]/REPOSITORY[:TAG][@sha256:DIGEST].
+    #[arg(value_name = "REF")]
+    reference: String,
+    /// Print the list as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
 pub(crate) fn run(command: &OciCommand) -> Result<Outcome> {
     match command {
         OciCommand::Push(a) => push(a),
         OciCommand::Pull(a) => pull(&a.reference, &a.check, Some(&a.output.output)),
         OciCommand::Verify(a) => pull(&a.reference, &a.check, None),
+        OciCommand::Sign(a) => sign(a),
+        OciCommand::Attach(a) => attach(a),
+        OciCommand::Referrers(a) => referrers(a),
     }
+}
+
+/// The time as a referrer's `org.opencontainers.image.created`.
+fn created_text() -> Result<String> {
+    Ok(wsc_oci::layout::rfc3339(created()?)?)
+}
+
+/// Reports where a referrer went.
+fn report_attached(subject: &Reference, attached: &wsc_oci::sigstore::Attached) {
+    let how = match &attached.update {
+        ReferrerUpdate::Api => "listed by the registry's referrers API".to_string(),
+        ReferrerUpdate::FallbackTag { index, .. } => {
+            format!(
+                "listed in the fallback tag {} (index {index})",
+                subject.digest().map_or_else(String::new, |d| d.fallback_tag())
+            )
+        }
+        _ => "listed".to_string(),
+    };
+    eprintln!("referrer {} of {subject}: {how}", attached.referrer);
+    match Reference::new(subject.registry(), subject.repository(), None, Some(attached.referrer)) {
+        Ok(r) => println!("{r}"),
+        Err(_) => println!("{}", attached.referrer),
+    }
+}
+
+fn sign(a: &OciSignArgs) -> Result<Outcome> {
+    let reference = parse_reference(&a.reference)?;
+    let (predicate_type, predicate) = match (&a.predicate_type, &a.predicate) {
+        (Some(t), Some(file)) => {
+            let bytes = files::read_small(file, wsc_oci::sigstore::MAX_BUNDLE / 2, "predicate")?;
+            let v: serde_json::Value = serde_json::from_slice(&bytes)
+                .with_context(|| format!("predicate '{}' is not JSON", file.display()))?;
+            (t.clone(), v)
+        }
+        _ => (wsc_oci::sigstore::COSIGN_SIGN_PREDICATE.to_string(), json!({})),
+    };
+    let registry = a.insecure.client(&reference, a.net.tls_ca.as_deref())?;
+    // Only a wasm artifact is signed: its layout is checked first.
+    let resolved = wsc_oci::resolve(&registry, &reference).with_context(|| format!("cannot sign {reference}"))?;
+    let subject = resolved.reference.clone();
+    let name = repository_name(&subject);
+    let statement = wsc_oci::sigstore::statement(&name, &resolved.manifest.digest, &predicate_type, &predicate);
+    let signer = a.sigstore.signer(&a.net)?;
+    let bundle = signer.sign_in_toto(&statement).with_context(|| format!("cannot sign {subject}"))?;
+    let attached = wsc_oci::sigstore::attach(&registry, &subject, bundle.as_bytes(), &predicate_type, &created_text()?)
+        .with_context(|| format!("cannot attach the signature to {subject}"))?;
+    report_attached(&subject, &attached);
+    Ok(Outcome::Done)
+}
+
+fn attach(a: &AttachArgs) -> Result<Outcome> {
+    let reference = parse_reference(&a.reference)?;
+    let bundle = files::read_small(&a.bundle, wsc_oci::sigstore::MAX_BUNDLE, "bundle")?;
+    let text = std::str::from_utf8(&bundle).with_context(|| format!("bundle '{}' is not UTF-8", a.bundle.display()))?;
+    let statement = wsc_keyless::read_statement(text).with_context(|| format!("bundle '{}'", a.bundle.display()))?;
+    let registry = a.registry.client(&reference)?;
+    let manifest = registry.manifest_head(&reference, &[]).with_context(|| format!("cannot read {reference}"))?;
+    let subject = reference.with_digest(manifest.digest);
+    if !statement.names(manifest.digest.as_bytes()) {
+        bail!(
+            "bundle '{}' is about another artifact: its statement does not name {subject} (manifest {})",
+            a.bundle.display(),
+            manifest.digest
+        );
+    }
+    let attached = wsc_oci::sigstore::attach(&registry, &subject, &bundle, &statement.predicate_type, &created_text()?)
+        .with_context(|| format!("cannot attach '{}' to {subject}", a.bundle.display()))?;
+    report_attached(&subject, &attached);
+    Ok(Outcome::Done)
+}
+
+fn referrers(a: &ReferrersArgs) -> Result<Outcome> {
+    let reference = parse_reference(&a.reference)?;
+    let registry = a.registry.client(&reference)?;
+    let manifest = registry.manifest_head(&reference, &[]).with_context(|| format!("cannot read {reference}"))?;
+    let subject = reference.with_digest(manifest.digest);
+    let found = wsc_oci::sigstore::fetch_referrers(&registry, &subject, &manifest.digest)
+        .with_context(|| format!("cannot list the referrers of {subject}"))?;
+    let rows: Vec<serde_json::Value> = found
+        .iter()
+        .map(|r| {
+            let (kind, detail) = match &r.content {
+                FetchedContent::Bundle(b) => {
+                    match std::str::from_utf8(b).map_err(|e| e.to_string()).and_then(|t| {
+                        wsc_keyless::read_statement(t).map_err(|e| wsc_core::Chain(&e).to_string())
+                    }) {
+                        Ok(s) => ("sigstore-bundle", json!({"predicate_type": s.predicate_type, "names_subject": s.names(manifest.digest.as_bytes())})),
+                        Err(why) => ("sigstore-bundle", json!({"unreadable": why})),
+                    }
+                }
+                FetchedContent::Other(why) => ("other", json!({"why": why})),
+                FetchedContent::Broken(why) => ("broken", json!({"why": why})),
+                _ => ("unknown", json!({})),
+            };
+            json!({"digest": r.digest.to_string(), "artifact_type": r.artifact_type, "kind": kind, "detail": detail})
+        })
+        .collect();
+    if a.json {
+        let out = json!({"subject": subject.to_string(), "referrers": rows});
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        for (row, r) in rows.iter().zip(&found) {
+            let detail = &row["detail"];
+            let what = detail["predicate_type"]
+                .as_str()
+                .or_else(|| detail["why"].as_str())
+                .or_else(|| detail["unreadable"].as_str())
+                .unwrap_or("");
+            println!(
+                "{}\t{}\t{}\t{what}",
+                r.digest,
+                row["kind"].as_str().unwrap_or(""),
+                r.artifact_type.as_deref().unwrap_or("-")
+            );
+        }
+        eprintln!("{} referrer(s) of {subject}", found.len());
+    }
+    Ok(Outcome::Done)
 }
 
 fn parse_reference(text: &str) -> Result<Reference> {
@@ -229,7 +419,24 @@ fn pull(reference: &str, a: &CheckArgs, output: Option<&Path>) -> Result<Outcome
     let name = resolved.reference.to_string();
     let repository = repository_name(&reference);
     let target = Target::oci_repository(&repository);
-    let check = Check { registry: &registry, resolved: &resolved, trust: &trust, target: &target, now, json: a.json };
+    // Referrers are read only when the policy names an attestation.
+    let referrers = if trust.policy().principals().values().any(|p| matches!(p, wsc_policy::Principal::Attestation(_)))
+    {
+        let found = wsc_oci::sigstore::fetch_referrers(&registry, &resolved.reference, &resolved.manifest.digest)
+            .with_context(|| format!("cannot read the referrers of {}", resolved.reference))?;
+        Some(found.into_iter().map(evidence).collect::<Vec<_>>())
+    } else {
+        None
+    };
+    let check = Check {
+        registry: &registry,
+        resolved: &resolved,
+        trust: &trust,
+        target: &target,
+        now,
+        json: a.json,
+        referrers: referrers.as_deref(),
+    };
     let mut outputs = Outputs::default();
     let verdict = match output {
         Some(path) => outputs.stage(path, Mode::Public, Replace::Allow, |f| check.run(&mut NamedWriter::new(f, path))),
@@ -262,6 +469,20 @@ fn pull(reference: &str, a: &CheckArgs, output: Option<&Path>) -> Result<Outcome
     Ok(outcome)
 }
 
+/// A fetched referrer as the policy takes it.
+fn evidence(r: wsc_oci::sigstore::FetchedReferrer) -> wsc_policy::Referrer {
+    let content = match r.content {
+        FetchedContent::Bundle(b) => match String::from_utf8(b) {
+            Ok(text) => wsc_policy::ReferrerContent::Bundle(text),
+            Err(_) => wsc_policy::ReferrerContent::Broken("the bundle is not UTF-8".into()),
+        },
+        FetchedContent::Other(why) => wsc_policy::ReferrerContent::Other(why),
+        FetchedContent::Broken(why) => wsc_policy::ReferrerContent::Broken(why),
+        _ => wsc_policy::ReferrerContent::Other("an unknown kind of referrer".into()),
+    };
+    wsc_policy::Referrer { digest: r.digest.to_string(), artifact_type: r.artifact_type, content }
+}
+
 /// One streamed check of a resolved artifact.
 struct Check<'a> {
     registry: &'a Registry,
@@ -271,6 +492,8 @@ struct Check<'a> {
     now: SystemTime,
     /// `--json`: no progress bar.
     json: bool,
+    /// The manifest's referrers, when the policy needs them.
+    referrers: Option<&'a [wsc_policy::Referrer]>,
 }
 
 impl Check<'_> {
@@ -284,8 +507,17 @@ impl Check<'_> {
         let (fetched, evaluated) = std::thread::scope(|s| {
             let (tx, rx) = sync_channel(QUEUE);
             let (target, now, size) = (self.target, self.now, layout.layer_size);
-            let evaluation =
-                s.spawn(move || policy.evaluate(wsc_policy::ChunkReader::new(rx), Some(size), target, now));
+            let (manifest, referrers) = (&self.resolved.manifest.bytes, self.referrers);
+            let evaluation = s.spawn(move || {
+                let input = wsc_policy::ChunkReader::new(rx);
+                match referrers {
+                    Some(referrers) => {
+                        let registry = wsc_policy::RegistryEvidence { manifest, referrers };
+                        policy.evaluate_pulled(input, Some(size), target, now, &registry)
+                    }
+                    None => policy.evaluate(input, Some(size), target, now),
+                }
+            });
             let progress = crate::progress::bytes(size, "pulling", self.json);
             let mut tee = Tee { out, tx: Some(tx), progress };
             let fetched = wsc_oci::fetch_layer(self.registry, self.resolved, DEFAULT_MAX_LAYER, &mut tee);

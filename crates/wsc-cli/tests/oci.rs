@@ -560,3 +560,377 @@ fn a_pull_shows_progress_only_on_a_terminal() {
     ok(&o);
     assert!(!text(&o).contains("pulling ["), "a progress bar on a pipe");
 }
+
+// ---------------------------------------------------------------------------
+// Registry evidence: Sigstore bundles as referrers (`wsc oci sign`,
+// `attach`, `referrers`) and `attestation` principals, against the local
+// Sigstore instance.
+
+const IDENTITY: &str = "https://github.com/wsc-test/app/.github/workflows/release.yml@refs/heads/main";
+const COSIGN: &str = "https://sigstore.dev/cosign/sign/v1";
+const SLSA: &str = "https://slsa.dev/provenance/v1";
+
+/// A registry, a local Sigstore instance, and policies in the bench's
+/// directory: `signed.toml` (k1 embedded AND a cosign attestation by
+/// IDENTITY), `provenance.toml` (k1 AND a SLSA attestation), `other.toml`
+/// (k1 AND a cosign attestation by another identity), `only.toml` (the
+/// cosign attestation alone).
+struct Signed {
+    bench: Bench,
+    sigstore: wsc_sigstore_local::Instance,
+}
+
+impl Signed {
+    fn new() -> Signed {
+        let bench = Bench::new();
+        let sigstore = wsc_sigstore_local::Instance::start(wsc_sigstore_local::Config {
+            dir: bench.path("sigstore"),
+            identities: vec![IDENTITY.into()],
+            tls: false,
+            port: 0,
+            rekor_v2: false,
+        })
+        .expect("local Sigstore instance");
+        let signed = Signed { bench, sigstore };
+        let issuer = signed.sigstore.url().to_string();
+        let policy = |name: &str, predicate: &str, identity: &str, rule: &str| {
+            let text = format!(
+                "schema = \"wsc-policy/v1\"\n\
+                 [principals.k1]\nkind = \"key\"\nalgorithm = \"ed25519\"\nfile = \"k1.pk\"\n\
+                 [principals.ci]\nkind = \"keyless\"\nissuer = \"{issuer}\"\nidentity = \"{identity}\"\n\
+                 trust_root = \"sigstore/trusted_root.json\"\n\
+                 [principals.attested]\nkind = \"attestation\"\npredicate_type = \"{predicate}\"\nsigner = \"ci\"\n\
+                 [rules.release]\n{rule}\n\
+                 [default]\nrule = \"release\"\n"
+            );
+            std::fs::write(signed.bench.path(name), text).expect("policy");
+        };
+        let other = "https://github.com/wsc-test/other/.github/workflows/release.yml@refs/heads/main";
+        policy("signed.toml", COSIGN, IDENTITY, "all = [\"k1\", \"attested\"]");
+        policy("provenance.toml", SLSA, IDENTITY, "all = [\"k1\", \"attested\"]");
+        policy("other.toml", COSIGN, other, "all = [\"k1\", \"attested\"]");
+        policy("only.toml", COSIGN, IDENTITY, "any = [\"attested\"]");
+        let tsa = std::fs::read_to_string(signed.bench.path("only.toml"))
+            .expect("policy")
+            .replace("signer = \"ci\"\n", "signer = \"ci\"\nallow_no_tlog = true\n");
+        std::fs::write(signed.bench.path("tsa.toml"), tsa).expect("policy");
+        signed
+    }
+
+    fn service_args(&self) -> Vec<String> {
+        let token = self.sigstore.mint_token(IDENTITY).expect("token");
+        let d = self.sigstore.dir();
+        vec![
+            "--identity-token".into(),
+            token,
+            "--trusted-root".into(),
+            d.join("trusted_root.json").display().to_string(),
+            "--signing-config".into(),
+            d.join("signing_config.json").display().to_string(),
+            "--insecure-allow-http".into(),
+        ]
+    }
+
+    /// `wsc oci sign REF --keyless` (extra arguments first).
+    fn sign(&self, reference: &str, extra: &[&str]) -> Output {
+        let mut args: Vec<String> = vec!["sign".into(), reference.into(), "--keyless".into()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args.extend(self.service_args());
+        self.bench.oci(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
+    /// A bundle (written to `name`) of an in-toto statement of `predicate`
+    /// whose subject is the manifest `digest`.
+    fn bundle(&self, name: &str, digest: &Digest, predicate: &str) -> PathBuf {
+        let statement = json!({
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": "x", "digest": {"sha256": digest.hex()}}],
+            "predicateType": predicate,
+            "predicate": {},
+        });
+        let file = self.bench.path(&format!("{name}.statement.json"));
+        std::fs::write(&file, serde_json::to_vec(&statement).expect("JSON")).expect("write");
+        let out = self.bench.path(name);
+        let mut args: Vec<String> = vec!["sigstore".into(), "sign-bundle".into(), "--in-toto".into()];
+        args.extend(["--bundle".into(), out.display().to_string()]);
+        args.extend(self.service_args());
+        args.push(file.display().to_string());
+        ok(&self.bench.wsc(&args.iter().map(String::as_str).collect::<Vec<_>>()));
+        out
+    }
+
+    fn pull_json(&self, pushed: &str, policy: &str) -> (Output, Value) {
+        let o = self.bench.oci(&["verify", pushed, "--policy", policy, "--json"]);
+        let v = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+        (o, v)
+    }
+}
+
+fn digest_of(pushed: &str) -> Digest {
+    Digest::parse(pushed.rsplit_once('@').expect("a digest").1, "test").expect("digest")
+}
+
+fn reasons(v: &Value) -> Vec<String> {
+    v["reasons"]
+        .as_array()
+        .map(|a| a.iter().map(|r| r.as_str().unwrap_or("").to_string()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_keyless_referrer_signature_is_required_by_an_attestation_principal() {
+    let s = Signed::new();
+    let pushed = s.bench.push("app.wasm", "wasm/app:v1", true);
+    let manifest = digest_of(&pushed);
+
+    // Before signing: the embedded signature alone does not meet the rule.
+    let (o, v) = s.pull_json(&pushed, "signed.toml");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(reasons(&v).contains(&"attestation_missing".to_string()), "{v}");
+    let o = s.bench.oci(&["pull", &pushed, "-o", "out.wasm", "--policy", "signed.toml"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(!s.bench.path("out.wasm").exists());
+
+    // `wsc oci sign` by tag: the referrer names the manifest by digest.
+    let by_tag = s.bench.reference("wasm/app:v1");
+    let o = s.sign(&by_tag, &[]);
+    ok(&o);
+    let printed = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    assert!(printed.starts_with(&s.bench.reference("wasm/app@sha256:")), "{printed}");
+    assert_ne!(printed, pushed);
+
+    // cosign v3's layout, listed through the fallback tag.
+    let registry = s.bench.client();
+    let listed = registry.referrers("wasm/app", &manifest, None).expect("referrers");
+    assert_eq!(listed.descriptors.len(), 1);
+    let d = &listed.descriptors[0];
+    assert_eq!(d.artifact_type().as_ref().map(|t| t.to_string()).as_deref(), Some(BUNDLE));
+    let referrer: Reference = printed.parse().expect("reference");
+    let m = registry.manifest_get(&referrer, &[OCI_MANIFEST]).expect("referrer manifest");
+    let m: Value = serde_json::from_slice(&m.bytes).expect("JSON");
+    assert_eq!(m["artifactType"], BUNDLE);
+    assert_eq!(m["config"]["mediaType"], "application/vnd.oci.empty.v1+json");
+    assert_eq!(m["config"]["digest"], "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a");
+    assert_eq!(m["layers"].as_array().map(Vec::len), Some(1));
+    assert_eq!(m["layers"][0]["mediaType"], BUNDLE);
+    assert_eq!(m["subject"]["digest"], manifest.to_string());
+    assert_eq!(m["subject"]["mediaType"], OCI_MANIFEST);
+    assert_eq!(m["annotations"]["dev.sigstore.bundle.content"], "dsse-envelope");
+    assert_eq!(m["annotations"]["dev.sigstore.bundle.predicateType"], COSIGN);
+
+    // `wsc oci referrers` shows it.
+    let o = s.bench.oci(&["referrers", &pushed, "--json"]);
+    ok(&o);
+    let r: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(r["referrers"][0]["kind"], "sigstore-bundle");
+    assert_eq!(r["referrers"][0]["detail"]["predicate_type"], COSIGN);
+    assert_eq!(r["referrers"][0]["detail"]["names_subject"], true);
+
+    // Now both pieces of evidence are there.
+    let (o, v) = s.pull_json(&pushed, "signed.toml");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(v["registry"]["manifest_digest"], manifest.to_string());
+    assert_eq!(v["registry"]["referrers"][0]["outcome"], "verified", "{v}");
+    let satisfied = v["satisfied"].to_string();
+    assert!(satisfied.contains(&referrer.digest().expect("digest").to_string()), "{satisfied}");
+    let o = s.bench.oci(&["pull", &pushed, "-o", "out.wasm", "--policy", "signed.toml"]);
+    ok(&o);
+    assert_eq!(read(&s.bench.path("out.wasm")), read(&s.bench.path("app.wasm")));
+
+    // The attestation alone, for an unsigned module.
+    let plain = s.bench.push("plain.wasm", "wasm/plain:v1", false);
+    failed(&s.bench.oci(&["verify", &plain, "--policy", "only.toml"]), 1, &["attestation"]);
+    ok(&s.sign(&plain, &[]));
+    ok(&s.bench.oci(&["verify", &plain, "--policy", "only.toml"]));
+    // A file that was not pulled has no registry evidence.
+    failed(&s.bench.wsc(&["verify", "-i", "plain.wasm", "--policy", "only.toml"]), 1, &["not pulled from a registry"]);
+
+    // Another predicate type or another identity does not count.
+    let (o, v) = s.pull_json(&pushed, "provenance.toml");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(v["registry"]["referrers"][0]["outcome"], "ignored", "{v}");
+    let (o, v) = s.pull_json(&pushed, "other.toml");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(reasons(&v).contains(&"identity_mismatch".to_string()), "{v}");
+    assert_eq!(v["registry"]["referrers"][0]["outcome"], "failed", "{v}");
+
+    // A provenance predicate given with --type and --predicate.
+    std::fs::write(s.bench.path("provenance.json"), r#"{"buildDefinition": {"buildType": "x"}}"#).expect("write");
+    ok(&s.sign(&pushed, &["--type", SLSA, "--predicate", "provenance.json"]));
+    ok(&s.bench.oci(&["verify", &pushed, "--policy", "provenance.toml"]));
+}
+
+const BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+
+/// Pushes a referrer manifest of `subject` in `repository` holding `layer`
+/// (uploaded) with `layer_type`, and lists it in the fallback tag of
+/// `listed_under`. Returns its digest.
+fn push_referrer(
+    bench: &Bench,
+    repository: &str,
+    listed_under: &Digest,
+    subject: &Digest,
+    layer: &[u8],
+    layer_type: &str,
+    artifact_type: &str,
+) -> Digest {
+    let registry = bench.client();
+    let layer_digest = registry.blob_upload(repository, layer).expect("layer");
+    let empty = registry.blob_upload(repository, b"{}").expect("empty");
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": artifact_type,
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty.to_string(), "size": 2},
+        "layers": [{"mediaType": layer_type, "digest": layer_digest.to_string(), "size": layer.len()}],
+        "subject": {"mediaType": OCI_MANIFEST, "digest": subject.to_string(), "size": 1},
+    });
+    let bytes = serde_json::to_vec(&manifest).expect("JSON");
+    let digest = Digest::of(&bytes);
+    registry.manifest_put(repository, &digest.to_string(), &bytes, OCI_MANIFEST).expect("referrer");
+    let mut d =
+        wsc_oci::spec::Descriptor::new(wsc_oci::spec::MediaType::ImageManifest, bytes.len() as u64, digest.to_oci());
+    d.set_artifact_type(Some(artifact_type.into()));
+    registry.add_referrer(repository, listed_under, &d).expect("listed");
+    digest
+}
+
+#[test]
+fn referrers_that_lie_or_break_are_never_counted() {
+    let s = Signed::new();
+    let app = s.bench.push("app.wasm", "wasm/app:v1", true);
+    let app_digest = digest_of(&app);
+    let other = s.bench.push("k2.wasm", "wasm/app:other", false);
+    let other_digest = digest_of(&other);
+    let outcome = |v: &Value| -> Vec<String> {
+        v["registry"]["referrers"]
+            .as_array()
+            .map(|a| a.iter().map(|r| r["outcome"].as_str().unwrap_or("").to_string()).collect())
+            .unwrap_or_default()
+    };
+
+    // A bundle about another manifest: `attach` refuses it; pushed anyway,
+    // it fails as the wrong artifact.
+    let about_other = s.bundle("other.bundle", &other_digest, COSIGN);
+    let about_other_text = about_other.display().to_string();
+    failed(&s.bench.oci(&["attach", &app, &about_other_text]), 2, &["another artifact"]);
+    let bundle = read(&about_other);
+    push_referrer(&s.bench, "wasm/app", &app_digest, &app_digest, &bundle, BUNDLE, BUNDLE);
+    let (o, v) = s.pull_json(&app, "signed.toml");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(outcome(&v), ["failed"], "{v}");
+    assert!(reasons(&v).contains(&"attestation_invalid".to_string()), "{v}");
+
+    // A good bundle, in a referrer whose subject is another manifest but
+    // listed under this one's tag: broken, not counted.
+    let good = s.bundle("good.bundle", &app_digest, COSIGN);
+    push_referrer(&s.bench, "wasm/app", &app_digest, &other_digest, &read(&good), BUNDLE, BUNDLE);
+    let (o, v) = s.pull_json(&app, "signed.toml");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(v["registry"]["referrers"].to_string().contains("its subject is"), "{v}");
+
+    // Not Sigstore (an SBOM): ignored. An oversized bundle: broken.
+    push_referrer(
+        &s.bench,
+        "wasm/app",
+        &app_digest,
+        &app_digest,
+        b"{}",
+        "application/spdx+json",
+        "application/spdx+json",
+    );
+    let mut huge = read(&good);
+    huge.extend(std::iter::repeat_n(b' ', 1024 * 1024));
+    push_referrer(&s.bench, "wasm/app", &app_digest, &app_digest, &huge, BUNDLE, BUNDLE);
+    let (o, v) = s.pull_json(&app, "signed.toml");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let all = v["registry"]["referrers"].to_string();
+    for needle in ["ignored", "not a Sigstore bundle", "failed", "above the cap"] {
+        assert!(all.contains(needle), "{needle}: {all}");
+    }
+
+    // The good bundle attached properly counts, whatever else is listed;
+    // its blob edited in the registry's storage makes it broken again.
+    let good_text = good.display().to_string();
+    ok(&s.bench.oci(&["attach", &app, &good_text]));
+    ok(&s.bench.oci(&["verify", &app, "--policy", "signed.toml"]));
+    let blob = s.bench.registry.blob_file(&Digest::of(&read(&good)));
+    let mut edited = read(&blob);
+    let n = edited.len();
+    edited[n - 2] = b' ';
+    std::fs::write(&blob, &edited).expect("edit the stored bundle");
+    let (o, v) = s.pull_json(&app, "signed.toml");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(v["registry"]["referrers"].to_string().contains("digest"), "{v}");
+
+    // Listed, but its manifest is gone from the registry: broken. (Distribution
+    // refuses an index naming an absent manifest, so a good referrer is
+    // removed from the storage after it is listed; it is the last one, as
+    // no index could be written after it.)
+    let fresh = s.bundle("fresh.bundle", &app_digest, COSIGN);
+    let ghost = push_referrer(&s.bench, "wasm/app", &app_digest, &app_digest, &read(&fresh), BUNDLE, BUNDLE);
+    ok(&s.bench.oci(&["verify", &app, "--policy", "signed.toml"]));
+    let file = s.bench.registry.blob_file(&ghost);
+    std::fs::remove_file(&file).expect("remove the referrer manifest");
+    let v2 = file.ancestors().nth(5).expect("storage");
+    let revisions = v2.join(format!("repositories/wasm/app/_manifests/revisions/sha256/{}", ghost.hex()));
+    std::fs::remove_dir_all(&revisions).expect("remove the revision link");
+    let (o, v) = s.pull_json(&app, "signed.toml");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(v["registry"]["referrers"].to_string().contains("404"), "{v}");
+}
+
+#[test]
+fn two_signers_attaching_at_once_are_both_kept() {
+    let s = Signed::new();
+    let app = s.bench.push("app.wasm", "wasm/app:v1", true);
+    let digest = digest_of(&app);
+    let bundles: Vec<String> =
+        (0..4).map(|i| s.bundle(&format!("b{i}.bundle"), &digest, COSIGN).display().to_string()).collect();
+    std::thread::scope(|scope| {
+        let runs: Vec<_> = bundles.iter().map(|b| scope.spawn(|| s.bench.oci(&["attach", &app, b]))).collect();
+        for r in runs {
+            ok(&r.join().expect("attach thread"));
+        }
+    });
+    let listed = s.bench.client().referrers("wasm/app", &digest, None).expect("referrers");
+    assert_eq!(listed.descriptors.len(), 4, "{:?}", listed.descriptors);
+}
+
+#[test]
+fn a_bundle_timestamped_but_not_logged_counts_only_where_the_policy_allows() {
+    let s = Signed::new();
+    let plain = s.bench.push("plain.wasm", "wasm/plain:v1", false);
+    let digest = digest_of(&plain);
+    let logged = s.bundle("logged.bundle", &digest, COSIGN);
+    let mut bundle: Value = serde_json::from_slice(&read(&logged)).expect("JSON");
+    assert!(
+        !bundle["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"]
+            .as_array()
+            .is_none_or(Vec::is_empty),
+        "the local instance timestamps bundles: {bundle}"
+    );
+    // GitHub's attestations of private repositories: a TSA, no log.
+    bundle["verificationMaterial"]["tlogEntries"] = json!([]);
+    std::fs::write(s.bench.path("tsa-only.bundle"), serde_json::to_vec(&bundle).expect("JSON")).expect("write");
+    ok(&s.bench.oci(&["attach", &plain, "tsa-only.bundle"]));
+    let (o, v) = s.pull_json(&plain, "only.toml");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(v["registry"]["referrers"][0]["outcome"], "failed", "{v}");
+    let (o, v) = s.pull_json(&plain, "tsa.toml");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(v["registry"]["referrers"][0]["outcome"], "verified", "{v}");
+    // Neither logged nor timestamped: refused even where the log is optional.
+    bundle["verificationMaterial"]["timestampVerificationData"] = json!({"rfc3161Timestamps": []});
+    std::fs::write(s.bench.path("bare.bundle"), serde_json::to_vec(&bundle).expect("JSON")).expect("write");
+    ok(&s.bench.oci(&["attach", &plain, "bare.bundle"]));
+    let (o, v) = s.pull_json(&plain, "tsa.toml");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let outcomes: Vec<&str> = v["registry"]["referrers"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap_or(""))
+        .collect();
+    assert!(outcomes.contains(&"failed") && outcomes.contains(&"verified"), "{v}");
+}

@@ -57,6 +57,19 @@ pub enum KeylessError {
         /// The module message's digest.
         expected: String,
     },
+    /// The bundle is not an in-toto attestation (a DSSE envelope holding
+    /// a Statement v1); the text says which part is off.
+    #[error("not an in-toto attestation: {0}")]
+    NotAttestation(String),
+    /// The attestation's statement names other artifacts than the one
+    /// verified.
+    #[error("the statement is about {found}, not the artifact of SHA-256 {expected}")]
+    WrongSubject {
+        /// The statement's subject digests (SHA-256, hex).
+        found: String,
+        /// The artifact's digest.
+        expected: String,
+    },
     /// A module-level error.
     #[error(transparent)]
     Core(#[from] wsc_core::Error),

@@ -31,10 +31,16 @@
 //! runtime). Without those features the crate has no network dependency at
 //! all.
 //!
+//! It also verifies attestations ([`BundleVerifier::verify_attestation`]):
+//! a DSSE bundle whose in-toto statement names an artifact by its SHA-256
+//! (an OCI manifest signed by cosign v3 or attested by GitHub), with an
+//! opt-in for bundles timestamped by a TSA and not logged.
+//!
 //! What it is not: it writes no Sigstore cryptography of its own
 //! (verification is `sigstore-verify`'s), and it does not log DSSE
 //! envelopes in Rekor v2 logs.
 
+mod attestation;
 mod bundle;
 mod error;
 mod identity;
@@ -48,6 +54,7 @@ pub mod tuf;
 
 use wsc_core::sigdata::AlgorithmId;
 
+pub use attestation::{IN_TOTO_PAYLOAD_TYPE, STATEMENT_V1, Statement, VerifiedAttestation, read_statement};
 pub use bundle::{BundleRecord, ExportedRecord, export_records, module_message};
 pub use error::{KeylessError, Mismatch, RecordShape};
 pub use identity::{AnchoredRegex, GithubClaims, IdentityPolicy, Matcher, Runner, anchored_regex};

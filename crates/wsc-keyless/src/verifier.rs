@@ -6,7 +6,7 @@ use std::fmt;
 use sha2::{Digest, Sha256};
 use sigstore_verify::trust_root::TrustedRoot;
 use sigstore_verify::types::{Artifact, Bundle, DerPublicKey};
-use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy, Verifier};
+use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy, VerificationResult, Verifier};
 use wsc_core::sigdata::SignatureRecord;
 use wsc_core::{Evidence, RecordOutcome, RecordVerifier, SignerId, TimeSource, TrustedTime};
 
@@ -118,21 +118,47 @@ impl BundleVerifier {
     }
 
     fn verify_bundle(&self, artifact: Artifact<'_>, bundle: &Bundle) -> Result<SignerIdentity, KeylessError> {
+        self.verify_parsed(artifact, bundle)
+    }
+
+    /// Every Sigstore check, the log included, then [`Self::identify`].
+    pub(crate) fn verify_parsed(
+        &self,
+        artifact: Artifact<'_>,
+        bundle: &Bundle,
+    ) -> Result<SignerIdentity, KeylessError> {
+        // Identity and issuer are matched in `identify` (exact or regex),
+        // with the certificate chain, SCT and log checks all left on.
         let result = match &self.expectation {
-            Expectation::Identity(policy) => {
-                // Identity and issuer are matched below (exact or regex), with the
-                // certificate chain, SCT and log checks all left on.
-                let r = self.verifier.verify(artifact, bundle, &VerificationPolicy::any_identity())?;
-                if !r.certificate_verified() {
-                    return Err(KeylessError::Identity("the bundle carries no Fulcio certificate".into()));
-                }
-                policy.check(&r)?;
-                r
-            }
+            Expectation::Identity(_) => self.verifier.verify(artifact, bundle, &VerificationPolicy::any_identity())?,
             Expectation::Key(key) => {
                 self.verifier.verify(artifact, bundle, &PublicKeyVerificationPolicy::new(key.clone()))?
             }
         };
+        self.identify(result)
+    }
+
+    /// The verifier of `sigstore-verify`.
+    pub(crate) fn raw(&self) -> &Verifier {
+        &self.verifier
+    }
+
+    /// What this verifier must see.
+    pub(crate) fn expectation(&self) -> &Expectation {
+        &self.expectation
+    }
+
+    /// Checks a `sigstore-verify` result against the expectation (a
+    /// Fulcio certificate whose identity matches, or the key) and a
+    /// trusted time (a verified log entry or timestamp), and says who
+    /// signed and when.
+    pub(crate) fn identify(&self, result: VerificationResult) -> Result<SignerIdentity, KeylessError> {
+        if let Expectation::Identity(policy) = &self.expectation {
+            if !result.certificate_verified() {
+                return Err(KeylessError::Identity("the bundle carries no Fulcio certificate".into()));
+            }
+            policy.check(&result)?;
+        }
         if !result.tlog_verified() && result.verified_timestamps().is_empty() {
             return Err(KeylessError::NoTrustedTime);
         }

@@ -19,9 +19,13 @@
 //! and [`fetch_layer`] pull one (manifest and layout checked first, then
 //! the layer streamed into a writer with its digest and size checked).
 //!
-//! What it is not: it signs nothing and verifies no signature or referrer
-//! (the `wsc oci` commands evaluate the embedded signatures with
-//! wsc-policy; registry evidence comes later). It has no async runtime and
+//! [`sigstore`] pushes Sigstore bundles as referrers in cosign v3's layout
+//! and reads a manifest's referrers back, sorted into bundles, other
+//! artifacts and broken entries.
+//!
+//! What it is not: it signs nothing and verifies no signature or bundle
+//! (the `wsc oci` commands evaluate the embedded signatures and the
+//! referrers' bundles with wsc-policy). It has no async runtime and
 //! no HTTP stack of its own, follows no redirect off the registry's host,
 //! and does not exchange identity (OAuth2 refresh) tokens.
 //!
@@ -45,6 +49,7 @@ mod artifact;
 mod error;
 pub mod layout;
 pub mod registry;
+pub mod sigstore;
 
 pub use artifact::{DEFAULT_MAX_LAYER, Resolved, fetch_layer, push, resolve};
 pub use error::OciError;

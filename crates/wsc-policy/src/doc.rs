@@ -56,6 +56,16 @@ pub(crate) enum PrincipalDoc {
     Key(KeyDoc),
     Keyless(KeylessDoc),
     X509(X509Doc),
+    Attestation(AttestationDoc),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AttestationDoc {
+    pub(crate) predicate_type: String,
+    pub(crate) signer: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) allow_no_tlog: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -280,8 +290,9 @@ fn principal(v: &Value, path: &Path, toml: bool) -> Result<PrincipalDoc, PolicyE
         "key" => PrincipalDoc::Key(from_value(&rest, path, toml)?),
         "keyless" => PrincipalDoc::Keyless(from_value(&rest, path, toml)?),
         "x509" => PrincipalDoc::X509(from_value(&rest, path, toml)?),
+        "attestation" => PrincipalDoc::Attestation(from_value(&rest, path, toml)?),
         other => {
-            let msg = format!("\"{other}\" is not one of \"key\", \"keyless\", \"x509\"");
+            let msg = format!("\"{other}\" is not one of \"key\", \"keyless\", \"x509\", \"attestation\"");
             return Err(PolicyError::new(ErrorCode::InvalidValue, kind_path, msg));
         }
     })

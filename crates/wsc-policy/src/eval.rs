@@ -27,8 +27,11 @@ use wsc_keyless::{BundleVerifier, Expectation, IdentityPolicy, KeylessError, Mat
 use wsc_pki::{CertVerifier, ChainBudget, TsaTrust};
 
 use crate::model::{
-    Coverage, Identity, KeyPrincipal, KeylessPrincipal, Mode, Policy, Principal, Rule, Selector, TrustRoot,
-    X509Principal, X509Time,
+    AttestationPrincipal, Coverage, Identity, KeyPrincipal, KeylessPrincipal, Mode, Policy, Principal, Rule, Selector,
+    TrustRoot, X509Principal, X509Time,
+};
+use crate::registry::{
+    MAX_ATTESTATION_CHECKS, ReferrerContent, ReferrerResult, RegistryEvidence, failure_code, manifest_binding,
 };
 use crate::verdict::{
     CoverageReport, Decision, ModuleFacts, Reason, ReasonCode, RejectedRecord, RuleKind, Satisfied, SignerSlot, Unused,
@@ -208,6 +211,8 @@ struct PrincipalVerifier {
 }
 
 enum VerifierKind {
+    /// An attestation principal: no embedded record is for it.
+    Nothing,
     Key(PublicKey),
     Keyless(Box<BundleVerifier>),
     X509(Box<X509Check>),
@@ -235,6 +240,7 @@ impl PrincipalVerifier {
 impl RecordVerifier for PrincipalVerifier {
     fn wants(&self, record: &SignatureRecord) -> bool {
         match &self.kind {
+            VerifierKind::Nothing => false,
             VerifierKind::Key(k) => RecordVerifier::wants(k, record),
             VerifierKind::Keyless(b) => b.wants(record),
             VerifierKind::X509(x) => x.verifier.wants(record),
@@ -243,6 +249,9 @@ impl RecordVerifier for PrincipalVerifier {
 
     fn verify_record(&self, message: &[u8], record: &SignatureRecord) -> RecordOutcome {
         match &self.kind {
+            VerifierKind::Nothing => {
+                RecordOutcome::Invalid { reason: "an attestation is not an embedded record".into() }
+            }
             VerifierKind::Key(k) => k.verify_record(message, record),
             VerifierKind::Keyless(b) => {
                 let Ok(json) = std::str::from_utf8(&record.signature) else {
@@ -521,9 +530,13 @@ struct Usable {
     signer: usize,
     set: usize,
     record: usize,
+    /// Parts of the module covered; `usize::MAX` for an attestation,
+    /// which binds the whole module through the manifest.
     parts: usize,
     time: Option<TrustedTime>,
     description: Option<String>,
+    /// The referrer's digest, for an attestation.
+    referrer: Option<String>,
 }
 
 /// A way the rule tree can be satisfied: the chosen members, principals
@@ -703,7 +716,22 @@ impl Policy {
         target: &Target<'_>,
         now: SystemTime,
     ) -> Result<Verdict, EvalError> {
-        self.evaluate_with(module, total_len, None, target, now)
+        self.evaluate_with(module, total_len, None, target, now, None)
+    }
+
+    /// [`Policy::evaluate`] for a module pulled from an OCI registry, with
+    /// the registry's evidence: the manifest it was pulled by and its
+    /// referrers, which `attestation` principals need (without it they are
+    /// never satisfied). The verdict lists how each referrer fared.
+    pub fn evaluate_pulled<R: Read + Send>(
+        &self,
+        module: R,
+        total_len: Option<u64>,
+        target: &Target<'_>,
+        now: SystemTime,
+        registry: &RegistryEvidence<'_>,
+    ) -> Result<Verdict, EvalError> {
+        self.evaluate_with(module, total_len, None, target, now, Some(registry))
     }
 
     /// [`Policy::evaluate`] for a module whose signature data is detached
@@ -717,7 +745,7 @@ impl Policy {
         target: &Target<'_>,
         now: SystemTime,
     ) -> Result<Verdict, EvalError> {
-        self.evaluate_with(module, total_len, Some(signature), target, now)
+        self.evaluate_with(module, total_len, Some(signature), target, now, None)
     }
 
     fn evaluate_with<R: Read + Send>(
@@ -727,6 +755,7 @@ impl Policy {
         signature: Option<&[u8]>,
         target: &Target<'_>,
         now: SystemTime,
+        registry: Option<&RegistryEvidence<'_>>,
     ) -> Result<Verdict, EvalError> {
         let facts = ModuleFacts {
             path: target.path.map(str::to_string),
@@ -751,6 +780,8 @@ impl Policy {
             rejected: Vec::new(),
             skipped: Vec::new(),
             trailing_bytes: 0,
+            manifest_digest: None,
+            referrers: Vec::new(),
         };
         // With no scope the module is still hashed, for the verdict.
         let hashed = |module: R, facts: ModuleFacts| -> Result<ModuleFacts, EvalError> {
@@ -786,8 +817,22 @@ impl Policy {
         // Every x509 principal of one evaluation spends one path-building budget.
         let chain_budget = ChainBudget::default();
         let mut verifiers = Vec::with_capacity(names.len());
+        let mut attestations: Vec<(&str, &AttestationPrincipal, Box<BundleVerifier>)> = Vec::new();
         for name in &names {
             let kind = match self.principals.get(*name) {
+                Some(Principal::Attestation(a)) => {
+                    let Some(Principal::Keyless(k)) = self.principals.get(&a.signer) else {
+                        return Err(EvalError::TrustMaterial {
+                            principal: name.to_string(),
+                            source: "the signer is not a keyless principal".into(),
+                        });
+                    };
+                    let VerifierKind::Keyless(v) = keyless_verifier(&a.signer, k)? else {
+                        return Err(EvalError::Unreachable("a keyless principal without a bundle verifier"));
+                    };
+                    attestations.push((name, a, v));
+                    VerifierKind::Nothing
+                }
                 Some(Principal::Key(k)) => key_verifier(k),
                 Some(Principal::Keyless(k)) => keyless_verifier(name, k)?,
                 Some(Principal::X509(x)) => x509_verifier(name, x, now, &chain_budget)?,
@@ -876,14 +921,14 @@ impl Policy {
                 })
                 .collect();
         }
-        let Some(report) = report else {
+        if report.is_none() && attestations.is_empty() {
             verdict.reasons.push(Reason {
                 code: ReasonCode::NoSignature,
                 principal: None,
                 message: wsc_core::Error::NoSignature.to_string(),
             });
             return Ok(finish(verdict, chosen.mode));
-        };
+        }
         let now_secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
 
         // Per principal, the evidence that counts.
@@ -899,6 +944,12 @@ impl Policy {
         for (i, name) in names.iter().enumerate() {
             for (code, message) in verifiers[i].codes.borrow().iter() {
                 note(*code, name, message.clone());
+            }
+            // Attestations are judged below; without embedded signatures
+            // only they can count.
+            let Some(report) = &report else { continue };
+            if attestations.iter().any(|(n, ..)| n == name) {
+                continue;
             }
             let verified = match &report.results[i] {
                 Ok(v) => v,
@@ -929,6 +980,7 @@ impl Policy {
                             principal: name.to_string(),
                             signer: ev.signer.clone(),
                             why,
+                            referrer: None,
                         });
                     }
                 };
@@ -971,10 +1023,119 @@ impl Policy {
                         parts,
                         time: ev.time.clone(),
                         description: ev.description.clone(),
+                        referrer: None,
                     });
                 }
             }
         }
+
+        // Registry evidence, for the attestation principals.
+        let mut results: Vec<ReferrerResult> = Vec::new();
+        let row =
+            |digest: &str, principal: Option<&str>, predicate: Option<String>, outcome, reason: Option<String>| {
+                ReferrerResult {
+                    digest: digest.to_string(),
+                    principal: principal.map(str::to_string),
+                    predicate_type: predicate,
+                    signer: None,
+                    outcome,
+                    reason,
+                }
+            };
+        match registry {
+            _ if attestations.is_empty() => {}
+            None => {
+                for (name, ..) in &attestations {
+                    let m = "the module was not pulled from a registry: there are no referrers to check".to_string();
+                    note(ReasonCode::AttestationMissing, name, m);
+                }
+            }
+            Some(ev) => {
+                let module_sha256 = verdict.module.sha256.unwrap_or_default();
+                let (digest, bound) = manifest_binding(ev.manifest, &module_sha256);
+                verdict.manifest_digest = Some(digest);
+                if let Err(why) = bound {
+                    for (name, ..) in &attestations {
+                        note(ReasonCode::AttestationInvalid, name, why.clone());
+                    }
+                } else {
+                    let mut checks = 0;
+                    for r in ev.referrers {
+                        let bundle = match &r.content {
+                            ReferrerContent::Bundle(b) => b,
+                            ReferrerContent::Other(why) => {
+                                results.push(row(&r.digest, None, None, "ignored", Some(why.clone())));
+                                continue;
+                            }
+                            ReferrerContent::Broken(why) => {
+                                results.push(row(&r.digest, None, None, "failed", Some(why.clone())));
+                                continue;
+                            }
+                        };
+                        for (name, a, v) in &attestations {
+                            if checks >= MAX_ATTESTATION_CHECKS {
+                                let why = format!("past the budget of {MAX_ATTESTATION_CHECKS} attestation checks");
+                                results.push(row(&r.digest, Some(name), None, "ignored", Some(why)));
+                                continue;
+                            }
+                            let outcome = match crate::registry::check(a, v, &digest, bundle) {
+                                Err((predicate, why)) => {
+                                    results.push(row(&r.digest, Some(name), predicate, "ignored", Some(why)));
+                                    continue;
+                                }
+                                Ok(outcome) => outcome,
+                            };
+                            checks += 1;
+                            let predicate = Some(a.predicate_type.clone());
+                            let verified = match outcome {
+                                Ok(v) => v,
+                                Err(e) => {
+                                    let text = wsc_core::Chain(&e).to_string();
+                                    note(failure_code(&e), name, format!("referrer {}: {text}", r.digest));
+                                    results.push(row(&r.digest, Some(name), predicate, "failed", Some(text)));
+                                    continue;
+                                }
+                            };
+                            let id = verified.signer.signer.to_string();
+                            if self.revoked.contains(&id) {
+                                let text = format!("{id} is revoked by the policy");
+                                note(ReasonCode::Revoked, name, text.clone());
+                                results.push(row(&r.digest, Some(name), predicate, "failed", Some(text)));
+                                continue;
+                            }
+                            // Each referrer is its own piece of evidence, never
+                            // one signer with an embedded record.
+                            signers.push(verified.signer.signer.clone());
+                            usable.entry(name).or_default().push(Usable {
+                                signer: signers.len() - 1,
+                                set: 0,
+                                record: 0,
+                                parts: usize::MAX,
+                                time: verified.signer.time.clone(),
+                                description: Some(format!(
+                                    "{} attestation {} by {}",
+                                    a.predicate_type, r.digest, verified.signer
+                                )),
+                                referrer: Some(r.digest.clone()),
+                            });
+                            let mut done = row(&r.digest, Some(name), predicate, "verified", None);
+                            done.signer = Some(id);
+                            results.push(done);
+                        }
+                    }
+                }
+                for (name, a, _) in &attestations {
+                    if !usable.contains_key(name) {
+                        let m = format!(
+                            "no referrer of the manifest holds a verifying {} attestation signed by {}",
+                            a.predicate_type, a.signer
+                        );
+                        note(ReasonCode::AttestationMissing, name, m);
+                    }
+                }
+            }
+        }
+        verdict.referrers = results;
 
         // The rule tree, satisfied by distinct signers.
         let candidates: BTreeMap<&str, Vec<usize>> =
@@ -1011,6 +1172,7 @@ impl Policy {
                         principal: p.to_string(),
                         signer: signers[u.signer].clone(),
                         why: "rule_unsatisfied",
+                        referrer: u.referrer.clone(),
                     });
                 }
             }
@@ -1039,11 +1201,14 @@ impl Policy {
                 record: u.record,
                 time: u.time.clone(),
                 description: u.description.clone(),
+                referrer: u.referrer.clone(),
             });
         }
         for (p, list) in &usable {
             for u in list {
-                let used = filled.iter().any(|f| f.principal == *p && f.set == u.set && f.record == u.record);
+                let used = filled
+                    .iter()
+                    .any(|f| f.principal == *p && f.set == u.set && f.record == u.record && f.referrer == u.referrer);
                 if !used {
                     unused.push(Unused {
                         set: u.set,
@@ -1051,6 +1216,7 @@ impl Policy {
                         principal: p.to_string(),
                         signer: signers[u.signer].clone(),
                         why: "not_needed",
+                        referrer: u.referrer.clone(),
                     });
                 }
             }
@@ -1065,7 +1231,11 @@ impl Policy {
         }
         verdict.satisfied = Some(satisfied);
         verdict.decision = Decision::Accepted;
-        verdict.coverage = coverage_report(&report, parts, &unselected.into_inner());
+        verdict.coverage = match &report {
+            Some(report) => coverage_report(report, parts, &unselected.into_inner()),
+            // Only attestations counted: they bind the whole module.
+            None => CoverageReport { covered: vec![(0, size)], ..CoverageReport::default() },
+        };
         Ok(verdict)
     }
 }
@@ -1155,7 +1325,8 @@ fn same_signer(a: &SignerId, b: &SignerId) -> bool {
 fn coverage_report(report: &Report, parts: usize, unselected: &[(u64, String)]) -> CoverageReport {
     let cps = &report.checkpoints;
     let (Some(first), Some(last)) = (cps.first(), cps.last()) else { return CoverageReport::default() };
-    let covered_end = cps.get(parts.saturating_sub(1)).map_or(first.start, |c| c.end);
+    let covered_end =
+        if parts == usize::MAX { last.end } else { cps.get(parts.saturating_sub(1)).map_or(first.start, |c| c.end) };
     let mut out = CoverageReport { covered: vec![(first.start, covered_end)], ..CoverageReport::default() };
     if covered_end < last.end {
         out.unsigned_ranges.push((covered_end, last.end));

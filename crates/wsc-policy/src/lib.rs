@@ -65,6 +65,7 @@ mod init;
 mod load;
 mod matchers;
 mod model;
+mod registry;
 mod time;
 mod value;
 mod verdict;
@@ -78,9 +79,10 @@ pub use files::{DirFiles, FileError, FileSource, MemoryFiles, NoFiles};
 pub use init::Starter;
 pub use matchers::PathGlob;
 pub use model::{
-    Coverage, DefaultScope, GithubClaims, Identity, KeyPrincipal, KeylessPrincipal, Material, Mode, Policy, Principal,
-    Rule, Runner, Scope, Selector, TrustRoot, X509Principal, X509Time,
+    AttestationPrincipal, Coverage, DefaultScope, GithubClaims, Identity, KeyPrincipal, KeylessPrincipal, Material,
+    Mode, Policy, Principal, Rule, Runner, Scope, Selector, TrustRoot, X509Principal, X509Time,
 };
+pub use registry::{MAX_ATTESTATION_CHECKS, Referrer, ReferrerContent, ReferrerResult, RegistryEvidence};
 pub use time::{Age, Timestamp};
 pub use verdict::{
     CoverageReport, Decision, PrincipalRow, Reason, ReasonCode, RejectedRecord, RuleKind, Satisfied, SignerSlot,

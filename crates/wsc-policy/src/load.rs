@@ -9,15 +9,15 @@ use sha2::{Digest, Sha256};
 use wsc_core::PublicKey;
 
 use crate::doc::{
-    AlgorithmDoc, CoverageDoc, CoverageKindDoc, Document, KeyDoc, KeylessDoc, MatchDoc, ModeDoc, PrincipalDoc, RuleDoc,
-    RunnerDoc, TimeDoc, X509Doc,
+    AlgorithmDoc, AttestationDoc, CoverageDoc, CoverageKindDoc, Document, KeyDoc, KeylessDoc, MatchDoc, ModeDoc,
+    PrincipalDoc, RuleDoc, RunnerDoc, TimeDoc, X509Doc,
 };
 use crate::error::{ErrorCode, PolicyError};
 use crate::files::{FileError, FileSource};
 use crate::matchers::{PathGlob, bad_oci_repository, bad_path, weak_identity_regex};
 use crate::model::{
-    Coverage, DefaultScope, GithubClaims, Identity, KeyPrincipal, KeylessPrincipal, Material, Mode, Policy, Principal,
-    Rule, Runner, Scope, Selector, TrustRoot, X509Principal, X509Time,
+    AttestationPrincipal, Coverage, DefaultScope, GithubClaims, Identity, KeyPrincipal, KeylessPrincipal, Material,
+    Mode, Policy, Principal, Rule, Runner, Scope, Selector, TrustRoot, X509Principal, X509Time,
 };
 use crate::value::{Path, Value, to_json};
 use crate::{Limits, SCHEMA};
@@ -58,11 +58,12 @@ pub(crate) fn build(doc: Document, files: &dyn FileSource, limits: &Limits) -> R
             PrincipalDoc::Key(k) => Principal::Key(ctx.key(k, &path)?),
             PrincipalDoc::Keyless(k) => Principal::Keyless(ctx.keyless(k, &path)?),
             PrincipalDoc::X509(x) => Principal::X509(ctx.x509(x, &path)?),
+            PrincipalDoc::Attestation(a) => Principal::Attestation(attestation(a, &path, &doc)?),
         };
         let signer = match &principal {
             Principal::Key(k) => Some(k.signer_id()),
             Principal::Keyless(k) => k.signer_id(),
-            Principal::X509(_) => None,
+            Principal::X509(_) | Principal::Attestation(_) => None,
         };
         if let Some(signer) = signer {
             if let Some(first) = signers.insert(signer.clone(), name.clone()) {
@@ -495,6 +496,40 @@ fn github(g: &crate::doc::GithubDoc, path: &Path) -> Result<GithubClaims, Policy
     Ok(claims)
 }
 
+/// An attestation principal: a predicate type that is a URI, and a
+/// signer that names a keyless principal.
+fn attestation(a: &AttestationDoc, path: &Path, doc: &Document) -> Result<AttestationPrincipal, PolicyError> {
+    let t = &a.predicate_type;
+    let scheme_len = t.find(':').unwrap_or(0);
+    let uri = scheme_len > 0
+        && t.len() <= 1024
+        && t[..scheme_len].bytes().all(|b| b.is_ascii_alphanumeric() || b"+.-".contains(&b))
+        && t.bytes().all(|b| b.is_ascii_graphic());
+    if !uri {
+        let msg = format!("{t:?} is not a URI (an in-toto predicate type, such as https://slsa.dev/provenance/v1)");
+        return Err(PolicyError::new(ErrorCode::InvalidValue, path.key("predicate_type"), msg));
+    }
+    match doc.principals.get(&a.signer) {
+        Some(PrincipalDoc::Keyless(_)) => {}
+        Some(_) => {
+            let msg = format!(
+                "\"{}\" is not a keyless principal: attestations are Sigstore bundles, signed by a keyless identity",
+                a.signer
+            );
+            return Err(PolicyError::new(ErrorCode::InvalidValue, path.key("signer"), msg));
+        }
+        None => {
+            let msg = format!("\"{}\" is not a principal", a.signer);
+            return Err(PolicyError::new(ErrorCode::UnknownName, path.key("signer"), msg));
+        }
+    }
+    Ok(AttestationPrincipal {
+        predicate_type: t.clone(),
+        signer: a.signer.clone(),
+        allow_no_tlog: a.allow_no_tlog.unwrap_or(false),
+    })
+}
+
 fn check_reference(name: &str, path: &Path, doc: &Document) -> Result<(), PolicyError> {
     if doc.principals.contains_key(name) || doc.rules.contains_key(name) {
         return Ok(());
@@ -780,6 +815,12 @@ fn normalized(p: &Policy) -> Value {
                 }
                 t
             }
+            Principal::Attestation(a) => table([
+                ("kind", s("attestation")),
+                ("predicate_type", s(&a.predicate_type)),
+                ("signer", s(&a.signer)),
+                ("allow_no_tlog", Value::Bool(a.allow_no_tlog)),
+            ]),
         };
         principals.insert(name.clone(), Value::Table(t));
     }

@@ -92,6 +92,25 @@ pub enum Principal {
     Keyless(KeylessPrincipal),
     /// Certificates chaining to private trust anchors.
     X509(X509Principal),
+    /// A Sigstore attestation about the OCI manifest the module was pulled
+    /// by (a registry referrer), signed by a keyless principal.
+    Attestation(AttestationPrincipal),
+}
+
+/// Registry evidence: a referrer of the module's OCI manifest whose bundle
+/// is a DSSE in-toto statement of `predicate_type` about that manifest,
+/// signed by the keyless principal `signer`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct AttestationPrincipal {
+    /// The statement's `predicateType`, matched exactly.
+    pub predicate_type: String,
+    /// The keyless principal that must have signed the bundle.
+    pub signer: String,
+    /// Whether a bundle with no transparency-log entry counts when an
+    /// RFC 3161 timestamp of the trust root verifies (GitHub attestations
+    /// of private repositories).
+    pub allow_no_tlog: bool,
 }
 
 /// A public key, normalized to SubjectPublicKeyInfo DER.

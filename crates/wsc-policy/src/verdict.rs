@@ -72,6 +72,13 @@ pub enum ReasonCode {
     Revoked,
     /// A CRL is past its nextUpdate, or a required CRL is missing.
     CrlStale,
+    /// An attestation principal found no verifying attestation of its
+    /// predicate type and signer among the manifest's referrers (or the
+    /// module was not pulled from a registry).
+    AttestationMissing,
+    /// An attestation bundle of the right predicate type did not verify,
+    /// or the manifest does not bind the module evaluated.
+    AttestationInvalid,
 }
 
 impl ReasonCode {
@@ -95,6 +102,8 @@ impl ReasonCode {
             ReasonCode::MaxAgeExceeded => "max_age_exceeded",
             ReasonCode::Revoked => "revoked",
             ReasonCode::CrlStale => "crl_stale",
+            ReasonCode::AttestationMissing => "attestation_missing",
+            ReasonCode::AttestationInvalid => "attestation_invalid",
         }
     }
 }
@@ -135,6 +144,10 @@ pub struct SignerSlot {
     /// The evidence described for people (a certificate subject, an
     /// identity), when the verifier gives one.
     pub description: Option<String>,
+    /// For an attestation principal: the referrer (its manifest digest)
+    /// whose bundle filled the slot; `set` and `record` are then 0 and
+    /// mean nothing.
+    pub referrer: Option<String>,
 }
 
 /// The kind of a satisfied rule.
@@ -188,8 +201,12 @@ impl Satisfied {
     fn to_json(&self) -> Json {
         match self {
             Satisfied::Signer(s) => {
-                let mut o =
-                    json!({"principal": s.principal, "signer": s.signer.to_string(), "set": s.set, "record": s.record});
+                let mut o = match &s.referrer {
+                    Some(r) => json!({"principal": s.principal, "signer": s.signer.to_string(), "referrer": r}),
+                    None => json!({
+                        "principal": s.principal, "signer": s.signer.to_string(), "set": s.set, "record": s.record,
+                    }),
+                };
                 if let Some(t) = &s.time {
                     o["time"] = time_json(t);
                 }
@@ -245,6 +262,9 @@ pub struct Unused {
     pub signer: SignerId,
     /// Why it did not count.
     pub why: &'static str,
+    /// For an attestation: the referrer's digest (`set` and `record` are
+    /// then 0 and mean nothing).
+    pub referrer: Option<String>,
 }
 
 /// One principal's row of [`Verdict::matrix`].
@@ -308,6 +328,8 @@ pub struct Verdict {
     pub(crate) rejected: Vec<RejectedRecord>,
     pub(crate) skipped: Vec<wsc_core::Skipped>,
     pub(crate) trailing_bytes: u64,
+    pub(crate) manifest_digest: Option<[u8; 32]>,
+    pub(crate) referrers: Vec<crate::registry::ReferrerResult>,
 }
 
 impl Verdict {
@@ -405,6 +427,18 @@ impl Verdict {
         self.trailing_bytes
     }
 
+    /// The SHA-256 of the OCI manifest the module was pulled by, when the
+    /// evaluation had registry evidence and an attestation principal.
+    pub fn manifest_digest(&self) -> Option<[u8; 32]> {
+        self.manifest_digest
+    }
+
+    /// How each referrer of the manifest fared for the attestation
+    /// principals: verified, failed or ignored, and why.
+    pub fn referrers(&self) -> &[crate::registry::ReferrerResult] {
+        &self.referrers
+    }
+
     /// SHA-256 of the policy's normalized form.
     pub fn policy_sha256(&self) -> [u8; 32] {
         self.policy_sha256
@@ -460,9 +494,13 @@ impl Verdict {
                 "unused": row.unused.len(),
                 "reasons": row.reasons.iter().map(|r| r.code.as_str()).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
-            "unused": self.unused.iter().map(|u| json!({
-                "set": u.set, "record": u.record, "principal": u.principal, "signer": u.signer.to_string(), "why": u.why,
-            })).collect::<Vec<_>>(),
+            "unused": self.unused.iter().map(|u| match &u.referrer {
+                Some(r) => json!({"referrer": r, "principal": u.principal, "signer": u.signer.to_string(), "why": u.why}),
+                None => json!({
+                    "set": u.set, "record": u.record, "principal": u.principal, "signer": u.signer.to_string(),
+                    "why": u.why,
+                }),
+            }).collect::<Vec<_>>(),
             "rejected": self.rejected.iter().map(|r| json!({
                 "principal": r.principal, "set": r.set, "record": r.record, "reason": r.reason,
             })).collect::<Vec<_>>(),
@@ -470,6 +508,13 @@ impl Verdict {
                 "set": s.set, "record": s.record, "offset": s.offset, "reason": s.reason,
             })).collect::<Vec<_>>(),
             "trailing_bytes": self.trailing_bytes,
+            "registry": self.manifest_digest.map(|d| json!({
+                "manifest_digest": format!("sha256:{}", hex(&d)),
+                "referrers": self.referrers.iter().map(|r| json!({
+                    "digest": r.digest, "principal": r.principal, "predicate_type": r.predicate_type,
+                    "signer": r.signer, "outcome": r.outcome, "reason": r.reason,
+                })).collect::<Vec<_>>(),
+            })),
         })
     }
 }

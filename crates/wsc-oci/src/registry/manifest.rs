@@ -124,7 +124,19 @@ impl Registry {
         Ok(self.fetch_manifest(reference, accept)?.manifest)
     }
 
+    /// [`manifest_get`](Self::manifest_get) with a smaller cap than
+    /// [`Limits::max_manifest`](super::Limits), for manifests that are
+    /// small by nature (referrers).
+    pub fn manifest_get_capped(&self, reference: &Reference, accept: &[&str], cap: u64) -> Result<Manifest, OciError> {
+        self.check_registry(reference)?;
+        Ok(self.fetch_manifest_capped(reference, accept, cap.min(self.limits.max_manifest))?.manifest)
+    }
+
     pub(crate) fn fetch_manifest(&self, reference: &Reference, accept: &[&str]) -> Result<Fetched, OciError> {
+        self.fetch_manifest_capped(reference, accept, self.limits.max_manifest)
+    }
+
+    fn fetch_manifest_capped(&self, reference: &Reference, accept: &[&str], limit: u64) -> Result<Fetched, OciError> {
         let accept = accepted(accept);
         let target = reference.target()?;
         let call = Call {
@@ -135,7 +147,6 @@ impl Registry {
             headers: vec![("accept", accept.join(", "))],
             body: None,
         };
-        let limit = self.limits.max_manifest;
         let answer = self.call_read(&call, limit, "manifest")?;
         if answer.status != 200 {
             return Err(self.status_error(&call, answer.status, &answer.headers, &answer.body));

@@ -12,6 +12,12 @@ use super::wire::{bare_media_type, canonical_json, header};
 use super::{Access, Call, Digest, Reference, Registry};
 use crate::error::OciError;
 
+/// How long a writer of the fallback tag waits before reading it a second
+/// time: longer than another writer takes between its read and its write
+/// (one request), so an overwrite by a writer that raced this one is seen
+/// and repaired.
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Where a referrers list came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -90,9 +96,11 @@ impl Registry {
     /// descriptor. Otherwise the fallback tag is updated: read (absent:
     /// a new index), the descriptor appended unless listed, the entries
     /// sorted by digest, written with `If-Match` when there was an index,
-    /// then read back. Distribution ignores `If-Match`, so the read-back
-    /// is what detects another writer's overwrite; the update is then
-    /// tried again, up to [`Limits::referrer_attempts`](super::Limits).
+    /// then read back, twice, 250 ms apart. Distribution ignores
+    /// `If-Match`, so the read-backs are what detect another writer's
+    /// overwrite (the second one, an overwrite by a writer that read the
+    /// index before this write); the update is then tried again, up to
+    /// [`Limits::referrer_attempts`](super::Limits).
     pub fn add_referrer(
         &self,
         repository: &str,
@@ -138,8 +146,13 @@ impl Registry {
             let written = self.put_manifest(repository, &tag, &bytes, OCI_INDEX, if_match.as_deref())?;
             if written.is_some() {
                 if let Some(back) = self.fallback_index(repository, subject)? {
-                    if lists(&back.index, &digest) {
-                        return Ok(ReferrerUpdate::FallbackTag { index: back.digest, added: true, attempts: attempt });
+                    // A writer that read the index before this write may
+                    // still overwrite it: read again once theirs has landed.
+                    std::thread::sleep(SETTLE);
+                    let settled = self.fallback_index(repository, subject)?;
+                    if lists(&back.index, &digest) && settled.as_ref().is_some_and(|s| lists(&s.index, &digest)) {
+                        let index = settled.map_or(back.digest, |s| s.digest);
+                        return Ok(ReferrerUpdate::FallbackTag { index, added: true, attempts: attempt });
                     }
                 }
             }
