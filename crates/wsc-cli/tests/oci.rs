@@ -718,6 +718,27 @@ fn a_keyless_referrer_signature_is_required_by_an_attestation_principal() {
     assert_eq!(m["annotations"]["dev.sigstore.bundle.content"], "dsse-envelope");
     assert_eq!(m["annotations"]["dev.sigstore.bundle.predicateType"], COSIGN);
 
+    // sigstore-python verifies the bundle as stored, over the manifest's bytes.
+    let layer = &m["layers"][0];
+    let bundle_digest = Digest::parse(layer["digest"].as_str().expect("digest"), "layer").expect("digest");
+    let size = layer["size"].as_u64().expect("size");
+    let stored = registry.blob_get("wasm/app", &bundle_digest, size, 1 << 20).expect("bundle");
+    std::fs::write(s.bench.path("referrer.bundle"), &stored).expect("write");
+    let subject =
+        registry.manifest_get(&s.bench.reference("wasm/app:v1").parse().expect("ref"), &[]).expect("manifest");
+    std::fs::write(s.bench.path("manifest.json"), &subject.bytes).expect("write");
+    let python = Command::new("python3")
+        .args(["-m", "sigstore", "--trust-config"])
+        .arg(s.sigstore.dir().join("trust_config.json"))
+        .args(["verify", "identity", "--cert-identity", IDENTITY, "--cert-oidc-issuer", s.sigstore.url()])
+        .arg("--bundle")
+        .arg(s.bench.path("referrer.bundle"))
+        .arg(s.bench.path("manifest.json"))
+        .env("COLUMNS", "400")
+        .output()
+        .expect("python3 -m sigstore runs (sigstore 4.5.1; .ci/run installs it)");
+    assert!(python.status.success(), "sigstore-python: {}", text(&python));
+
     // `wsc oci referrers` shows it.
     let o = s.bench.oci(&["referrers", &pushed, "--json"]);
     ok(&o);
