@@ -11,6 +11,9 @@
 
 // The harness serves wsc-oci's tests too; not every item is used here.
 #[allow(dead_code)]
+#[path = "../../wsc-oci/tests/registry/support/fake.rs"]
+mod fake;
+#[allow(dead_code)]
 #[path = "../../wsc-oci/tests/registry/support/process.rs"]
 mod process;
 
@@ -1020,4 +1023,100 @@ fn a_provenance_attached_by_sigstore_oci_as_github_does_verifies() {
     ok(&o);
     let r: Value = serde_json::from_slice(&o.stdout).expect("JSON");
     assert_eq!(r["referrers"].as_array().map(Vec::len), Some(2), "{r}");
+}
+
+/// How the fake registry of [`a_registry_that_fails_leaves_no_file`]
+/// answers for the layer and the referrers.
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    LayerTruncated,
+    Layer500,
+    Layer429,
+    Referrers500,
+    ReferrerManifest500,
+}
+
+#[test]
+fn a_registry_that_fails_leaves_no_file() {
+    use fake::{FakeServer, Request, Response};
+    let s = Signed::new();
+    let module = read(&s.bench.path("app.wasm"));
+    let none = std::collections::BTreeMap::new();
+    let info = wsc_oci::layout::ArtifactInfo {
+        title: "app.wasm",
+        author: None,
+        created: std::time::UNIX_EPOCH,
+        annotations: &none,
+    };
+    let artifact = wsc_oci::layout::build(&module, &info).expect("artifact");
+    for fault in
+        [Fault::LayerTruncated, Fault::Layer500, Fault::Layer429, Fault::Referrers500, Fault::ReferrerManifest500]
+    {
+        let (m, config, module, digest) =
+            (artifact.manifest.clone(), artifact.config.clone(), module.clone(), artifact.digest);
+        let layer_path = format!("/v2/wasm/app/blobs/{}", artifact.layer_digest);
+        let config_path = format!("/v2/wasm/app/blobs/{}", Digest::of(&config));
+        let ghost = Digest::of(b"a referrer");
+        let server = FakeServer::start(move |r: &Request| {
+            let path = r.path();
+            if path == "/v2/" {
+                Response::status(200)
+            } else if path == "/v2/wasm/app/manifests/v1" || path == format!("/v2/wasm/app/manifests/{digest}") {
+                Response::status(200)
+                    .header("Content-Type", OCI_MANIFEST)
+                    .header("Docker-Content-Digest", &digest.to_string())
+                    .body(m.clone())
+            } else if path == config_path {
+                Response::status(200).body(config.clone())
+            } else if path == layer_path {
+                match fault {
+                    Fault::LayerTruncated => {
+                        Response::status(200).body(module[..module.len() / 2].to_vec()).declared_length(module.len())
+                    }
+                    Fault::Layer500 => Response::status(500).body("boom"),
+                    Fault::Layer429 => Response::status(429).header("Retry-After", "0"),
+                    _ => Response::status(200).body(module.clone()),
+                }
+            } else if path.starts_with("/v2/wasm/app/referrers/") {
+                match fault {
+                    Fault::Referrers500 => Response::status(500).body("boom"),
+                    Fault::ReferrerManifest500 => {
+                        let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                            "manifests": [{"mediaType": OCI_MANIFEST, "digest": ghost.to_string(), "size": 10,
+                                "artifactType": BUNDLE}]});
+                        Response::status(200)
+                            .header("Content-Type", "application/vnd.oci.image.index.v1+json")
+                            .body(serde_json::to_vec(&index).expect("JSON"))
+                    }
+                    _ => Response::status(404),
+                }
+            } else if path == format!("/v2/wasm/app/manifests/{ghost}") {
+                Response::status(500).body("boom")
+            } else {
+                Response::status(404)
+            }
+        });
+        let reference = format!("{}/wasm/app:v1", server.host());
+        let host = server.host();
+        let before = s.bench.listing();
+        let o = s.bench.wsc(&[
+            "oci",
+            "pull",
+            &reference,
+            "-o",
+            "out.wasm",
+            "--policy",
+            "signed.toml",
+            "--insecure-registry",
+            &host,
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{fault:?}: {}", text(&o));
+        assert_eq!(s.bench.listing(), before, "{fault:?}: no file, not even a temporary one");
+        let needle = match fault {
+            Fault::LayerTruncated => "",
+            Fault::Layer500 | Fault::Referrers500 | Fault::ReferrerManifest500 => "500",
+            Fault::Layer429 => "429",
+        };
+        assert!(text(&o).contains(needle), "{fault:?}: {}", text(&o));
+    }
 }
