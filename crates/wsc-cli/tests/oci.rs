@@ -725,6 +725,22 @@ fn a_keyless_referrer_signature_is_required_by_an_attestation_principal() {
     assert_eq!(m["annotations"]["dev.sigstore.bundle.content"], "dsse-envelope");
     assert_eq!(m["annotations"]["dev.sigstore.bundle.predicateType"], COSIGN);
 
+    // The same manifest as cosign v3 writes (a golden file from its source,
+    // as cosign cannot run offline), but for the `artifactType` cosign also
+    // puts in the config descriptor, which the image spec does not define.
+    let mut golden: Value =
+        serde_json::from_slice(&read(&repo().join("testdata/oci/cosign-v3-referrer.json"))).expect("golden");
+    let golden = golden.as_object_mut().expect("object");
+    golden.remove("_source");
+    golden["config"].as_object_mut().expect("config").remove("artifactType");
+    let mut masked = m.clone();
+    masked["layers"][0]["digest"] = json!("<bundle digest>");
+    masked["layers"][0]["size"] = json!("<bundle size>");
+    masked["subject"]["digest"] = json!("<subject digest>");
+    masked["subject"]["size"] = json!("<subject size>");
+    masked["annotations"]["org.opencontainers.image.created"] = json!("<RFC 3339 time>");
+    assert_eq!(masked, Value::Object(golden.clone()));
+
     // sigstore-python verifies the bundle as stored, over the manifest's bytes.
     let layer = &m["layers"][0];
     let bundle_digest = Digest::parse(layer["digest"].as_str().expect("digest"), "layer").expect("digest");
@@ -1023,6 +1039,20 @@ fn a_provenance_attached_by_sigstore_oci_as_github_does_verifies() {
     ok(&o);
     let r: Value = serde_json::from_slice(&o.stdout).expect("JSON");
     assert_eq!(r["referrers"].as_array().map(Vec::len), Some(2), "{r}");
+    // In the fallback index, wsc's entry has the fields @sigstore/oci's has.
+    let builder = ClientBuilder::new(PinningConfig::new());
+    let options =
+        RegistryOptions { credentials: Credentials::basic(user, password), insecure: true, ..Default::default() };
+    let registry = Registry::new(&s.bench.host(), &builder, options).expect("a client");
+    let tag: Reference = s.bench.reference(&format!("wasm/app:{}", digest.fallback_tag())).parse().expect("ref");
+    let index = registry.manifest_get(&tag, &["application/vnd.oci.image.index.v1+json"]).expect("index");
+    let index: Value = serde_json::from_slice(&index.bytes).expect("JSON");
+    let entries = index["manifests"].as_array().expect("entries");
+    let keys = |e: &Value| e.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()).unwrap_or_default();
+    let theirs = entries.iter().find(|e| e["digest"] == attached.as_str()).expect("@sigstore/oci's entry");
+    let ours = entries.iter().find(|e| e["digest"] != attached.as_str()).expect("wsc's entry");
+    assert_eq!(keys(ours), keys(theirs), "{index}");
+    assert_eq!(keys(&ours["annotations"]), keys(&theirs["annotations"]), "{index}");
 }
 
 /// How the fake registry of [`a_registry_that_fails_leaves_no_file`]
