@@ -761,6 +761,23 @@ fn a_keyless_referrer_signature_is_required_by_an_attestation_principal() {
         .output()
         .expect("python3 -m sigstore runs (sigstore 4.5.1; .ci/run installs it)");
     assert!(python.status.success(), "sigstore-python: {}", text(&python));
+    // And so does @sigstore/verify, with the statement naming the manifest.
+    let (node, script) = sigstore_oci();
+    let verify = |digest: &Digest| {
+        Command::new(&node)
+            .arg(script.with_file_name("verify.mjs"))
+            .arg(s.sigstore.dir().join("trusted_root.json"))
+            .arg(s.bench.path("referrer.bundle"))
+            .arg(IDENTITY)
+            .arg(s.sigstore.url())
+            .arg(digest.to_string())
+            .output()
+            .expect("node runs")
+    };
+    let js = verify(&manifest);
+    assert!(js.status.success(), "@sigstore/verify: {}", text(&js));
+    assert!(text(&js).contains(COSIGN), "{}", text(&js));
+    assert!(!verify(&Digest::of(b"another manifest")).status.success());
 
     // `wsc oci referrers` shows it.
     let o = s.bench.oci(&["referrers", &pushed, "--json"]);

@@ -174,11 +174,11 @@ fn check_checkpoint(log: &RekorLog, text: &str, size: u64, root: &H) {
     let (note, sigs) = text.split_once("\n\n").expect("blank line");
     let note = format!("{note}\n");
     let lines: Vec<&str> = note.lines().collect();
-    assert_eq!(lines, [format!("rekor.local - {}", log.tree_id()), size.to_string(), STANDARD.encode(root)]);
+    assert_eq!(lines, [format!("127.0.0.1 - {}", log.tree_id()), size.to_string(), STANDARD.encode(root)]);
     assert!(sigs.ends_with('\n'));
     let sig_lines: Vec<&str> = sigs.lines().collect();
     assert_eq!(sig_lines.len(), 1);
-    let rest = sig_lines[0].strip_prefix("\u{2014} rekor.local ").expect("signature line");
+    let rest = sig_lines[0].strip_prefix("\u{2014} 127.0.0.1 ").expect("signature line");
     let blob = STANDARD.decode(rest).unwrap();
     assert_eq!(blob[..4], log.log_id()[..4], "key hint");
     let sig = Signature::from_der(&blob[4..]).unwrap();

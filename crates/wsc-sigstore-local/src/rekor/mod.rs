@@ -32,8 +32,12 @@ pub use self::canon::{CanonicalEntry, canonicalize_request};
 /// Largest request body `create_entry` accepts (larger ones get 413).
 pub const MAX_REQUEST_BYTES: usize = 1024 * 1024;
 
-/// The key name on checkpoint signature lines.
-pub const CHECKPOINT_KEY_NAME: &str = "rekor.local";
+/// The key name on checkpoint signature lines, and the start of the origin
+/// line: the log's host, as Rekor names its checkpoints after its host
+/// (`rekor.sigstore.dev`). Clients match it as a substring of the log's
+/// `baseUrl` in the trusted root (sigstore-js does), which is always
+/// `http(s)://127.0.0.1:<port>` here.
+pub const CHECKPOINT_KEY_NAME: &str = "127.0.0.1";
 
 /// Switches that make answers wrong on purpose (tests of the client).
 #[derive(Debug, Clone, Copy, Default)]
@@ -94,7 +98,7 @@ impl RekorLog {
         self.journal.tree_id()
     }
 
-    /// The checkpoint origin line, `rekor.local - <tree id>`.
+    /// The checkpoint origin line, `127.0.0.1 - <tree id>`.
     pub fn origin(&self) -> &str {
         &self.origin
     }
