@@ -4,6 +4,7 @@
 //! Target (OCI issue): at most 1.3x on a 20 MB component, memory flat in
 //! the layer size.
 
+use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -111,20 +112,17 @@ fn pull_rounds(
     dir: &Path,
 ) -> Result<Pairs> {
     let out = dir.join("pulled.wasm");
-    let wkg_args: Vec<&std::ffi::OsStr> = ["oci", "pull", "--insecure", host, reference, "-o"]
-        .iter()
-        .map(|s| s.as_ref())
-        .chain([out.as_os_str()])
-        .collect();
+    let args = |words: &[&str], tail: &[&Path]| -> Vec<OsString> {
+        words.iter().map(OsString::from).chain(tail.iter().map(|p| p.as_os_str().to_owned())).collect()
+    };
+    let wkg_args = args(&["oci", "pull", "--insecure", host, reference, "-o"], &[&out]);
     let policy = dir.join("policy.toml");
-    let wsc_args: Vec<&std::ffi::OsStr> =
-        ["oci", "pull", reference, "--insecure-registry", host, "--quiet", "--policy"]
-            .iter()
-            .map(|s| s.as_ref())
-            .chain([policy.as_os_str(), "-o".as_ref(), out.as_os_str()])
-            .collect();
+    let wsc_args = args(&["oci", "pull", reference, "--insecure-registry", host, "--quiet", "--policy"], &[&policy])
+        .into_iter()
+        .chain(args(&["-o"], &[&out]))
+        .collect::<Vec<_>>();
     let mut pairs = Pairs { wkg: Vec::new(), wsc: Vec::new() };
-    let mut one = |program: &Path, args: &[&std::ffi::OsStr]| -> Result<Sample> {
+    let one = |program: &Path, args: &[OsString]| -> Result<Sample> {
         let _ = std::fs::remove_file(&out);
         let sample = measure(program, args, 0, dir)?;
         if std::fs::read(&out)? != expected {
