@@ -99,8 +99,7 @@ impl Pairs {
     }
 }
 
-/// `rounds` alternating pulls of `reference` by wkg and by wsc into fresh
-/// files (the order swaps each round), after one unmeasured pull of each;
+/// Alternating pulls of `reference` by wkg and by wsc into a fresh file;
 /// each output is compared with `expected`.
 fn pull_rounds(
     wkg: &Path,
@@ -121,24 +120,39 @@ fn pull_rounds(
         .into_iter()
         .chain(args(&["-o"], &[&out]))
         .collect::<Vec<_>>();
-    let mut pairs = Pairs { wkg: Vec::new(), wsc: Vec::new() };
-    let one = |program: &Path, args: &[OsString]| -> Result<Sample> {
-        let _ = std::fs::remove_file(&out);
-        let sample = measure(program, args, 0, dir)?;
+    alternate((wkg, &wkg_args), (wsc, &wsc_args), rounds, dir, |program| {
         if std::fs::read(&out)? != expected {
             bail!("{} wrote other bytes than were pushed", program.display());
         }
+        std::fs::remove_file(&out)?;
+        Ok(())
+    })
+}
+
+/// `rounds` alternating runs of the two commands (the order swaps each
+/// round) after one unmeasured run of each; `after` checks each run.
+fn alternate(
+    wkg: (&Path, &[OsString]),
+    wsc: (&Path, &[OsString]),
+    rounds: usize,
+    dir: &Path,
+    after: impl Fn(&Path) -> Result<()>,
+) -> Result<Pairs> {
+    let one = |(program, args): (&Path, &[OsString])| -> Result<Sample> {
+        let sample = measure(program, args, 0, dir)?;
+        after(program)?;
         Ok(sample)
     };
-    one(wkg, &wkg_args)?;
-    one(wsc, &wsc_args)?;
+    one(wkg)?;
+    one(wsc)?;
+    let mut pairs = Pairs { wkg: Vec::new(), wsc: Vec::new() };
     for round in 0..rounds {
         if round % 2 == 0 {
-            pairs.wkg.push(one(wkg, &wkg_args)?);
-            pairs.wsc.push(one(wsc, &wsc_args)?);
+            pairs.wkg.push(one(wkg)?);
+            pairs.wsc.push(one(wsc)?);
         } else {
-            pairs.wsc.push(one(wsc, &wsc_args)?);
-            pairs.wkg.push(one(wkg, &wkg_args)?);
+            pairs.wsc.push(one(wsc)?);
+            pairs.wkg.push(one(wkg)?);
         }
     }
     Ok(pairs)
@@ -198,6 +212,10 @@ pub(crate) fn oci(input: Option<&Path>, runs: usize, out: Option<&Path>, check: 
         let pairs = pull_rounds(&wkg, &wsc, &host, &reference, &bytes, runs, &dir)?;
         rows.push((name, bytes.len(), pairs));
     }
+    // Process start-up alone: `--version` of each.
+    let version = [OsString::from("--version")];
+    let start = alternate((&wkg, &version), (&wsc, &version), runs, &dir, |_| Ok(()))?;
+    rows.push(("--version (start-up)", 0, start));
     drop(registry);
     let _ = std::fs::remove_dir_all(&dir);
 
@@ -221,7 +239,8 @@ pub(crate) fn oci(input: Option<&Path>, runs: usize, out: Option<&Path>, check: 
     let _ = writeln!(
         table,
         "\nmedians of {runs} alternating rounds of one process each (wall time around GNU time, which also gives \
-         the peak RSS); `tiny` is the signed hello component, so its times are mostly process start-up"
+         the peak RSS); `tiny` is the signed hello component, so its times are what a pull costs whatever the layer's size; \
+         `--version` is process start-up alone"
     );
     println!("{table}");
     if let Some(out) = out {
