@@ -8,6 +8,7 @@
 //! command that installs it (xtask/setup.sh installs them all).
 
 // The harness serves wsc-oci's tests too; not every item is used here.
+mod oci_support;
 #[allow(dead_code)]
 #[path = "../../wsc-oci/tests/registry/support/process.rs"]
 mod process;
@@ -15,6 +16,7 @@ mod process;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use oci_support::{ok, read, text};
 use process::{Auth, RegistryProcess, Setup};
 use serde_json::{Value, json};
 use wsc_oci::registry::Digest;
@@ -135,12 +137,7 @@ impl Work {
 
     /// The working directory's names, sorted.
     fn listing(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(self.dir.path())
-            .expect("read_dir")
-            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
+        oci_support::listing(self.dir.path())
     }
 }
 
@@ -152,18 +149,6 @@ fn peer(tool: &str, install: &str) -> PathBuf {
     dirs.into_iter().map(|d| d.join(tool)).find(|p| p.is_file()).unwrap_or_else(|| {
         panic!("`{tool}` is not installed, and these tests need it: {install} (xtask/setup.sh does it)")
     })
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-fn ok(o: &Output) {
-    assert_eq!(o.status.code(), Some(0), "{}", text(o));
-}
-
-fn read(path: &Path) -> Vec<u8> {
-    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// `wsc oci push FILE HOST/REST -K k1.pk`: the manifest digest it prints.
