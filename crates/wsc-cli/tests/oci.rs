@@ -9,8 +9,8 @@
 //! from the docker configuration; a pull's memory stays flat in the layer
 //! size (peak RSS measured with GNU time).
 
-// The harness serves wsc-oci's tests too; not every item is used here.
 mod oci_support;
+// The harness serves wsc-oci's tests too; not every item is used here.
 #[allow(dead_code)]
 #[path = "../../wsc-oci/tests/registry/support/process.rs"]
 mod process;

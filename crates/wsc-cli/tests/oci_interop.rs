@@ -7,8 +7,8 @@
 //! signature verifies at the copy. A missing tool fails the test with the
 //! command that installs it (xtask/setup.sh installs them all).
 
-// The harness serves wsc-oci's tests too; not every item is used here.
 mod oci_support;
+// The harness serves wsc-oci's tests too; not every item is used here.
 #[allow(dead_code)]
 #[path = "../../wsc-oci/tests/registry/support/process.rs"]
 mod process;
@@ -255,6 +255,7 @@ fn wsc_pulls_and_verifies_what_wkg_pushes() {
     assert_eq!(Digest::of(&manifest).to_string(), signed);
     let c: Value = serde_json::from_slice(&config).expect("config JSON");
     assert_eq!(c["os"], "wasip2", "{c}");
+    assert!(c.get("author").is_some_and(Value::is_null), "{c}");
     assert_eq!(c["layerDigests"], json!([Digest::of(&read(&work.path("hello.wasm"))).to_string()]));
 
     // The signed one: accepted by the policy, byte for byte, the manifest wkg pushed.
