@@ -33,6 +33,8 @@ command -v script >/dev/null || need+=(bsdutils)
 # htpasswd for its bcrypt users.
 command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
+# The OCI interop tests: skopeo (1.9.3 on bookworm) reads and copies artifacts.
+command -v skopeo >/dev/null || need+=(skopeo)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then
         echo "setup: missing Debian packages ${need[*]}: install them as root (apt-get install ${need[*]})" >&2
@@ -50,6 +52,8 @@ export PATH="$HOME/.cargo/bin:$PATH"
 command -v wasmsign2 >/dev/null || cargo install --locked wasmsign2-cli@0.2.8
 cargo fuzz --version >/dev/null 2>&1 || cargo install --locked cargo-fuzz@0.13.2
 command -v cargo-deny >/dev/null || cargo install --locked cargo-deny@0.20.2
+# wkg (oci-wasm, oci-client) for the OCI interop tests and `cargo xtask bench --oci`.
+wkg --version 2>/dev/null | grep -qx 'wkg 0.16.1' || cargo install --locked wkg --version 0.16.1
 
 # sigstore-python and @sigstore/mock (a local Sigstore) for `cargo xtask interop`.
 python3 -m pip show sigstore 2>/dev/null | grep -qx 'Version: 4.5.1' ||
@@ -59,6 +63,10 @@ python3 -m pip show sigstore 2>/dev/null | grep -qx 'Version: 4.5.1' ||
 python3 -m pip show tuf 2>/dev/null | grep -qx 'Version: 7.0.1' ||
     python3 -m pip install -q --root-user-action=ignore tuf==7.0.1 ||
     python3 -m pip install -q --root-user-action=ignore --break-system-packages tuf==7.0.1
+# python oras for the OCI interop tests.
+python3 -m pip show oras 2>/dev/null | grep -qx 'Version: 0.2.43' ||
+    python3 -m pip install -q --root-user-action=ignore oras==0.2.43 ||
+    python3 -m pip install -q --root-user-action=ignore --break-system-packages oras==0.2.43
 [ -f testdata/sigstore-mock/node_modules/@sigstore/mock/package.json ] ||
     (cd testdata/sigstore-mock && npm ci --no-audit --no-fund --silent)
 # @sigstore/oci 0.7.2 (GitHub's attachment of attestations) needs Node 22:

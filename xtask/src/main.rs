@@ -20,6 +20,7 @@ mod interop;
 mod keyless_sign;
 mod layers;
 mod nostd;
+mod oci_bench;
 mod package;
 mod policy_bench;
 mod supply;
@@ -50,6 +51,9 @@ commands:
   bench --wasmtime [--input FILE] [--runs N] [--out FILE] [--check]
                               wsc-wasmtime's verify-then-compile vs wasmtime compiling the same
                               component (default: the corpus component.wasm; target 1.05x)
+  bench --oci [--input FILE] [--runs N] [--out FILE] [--check]
+                              wsc oci pull --policy vs wkg oci pull of a 20 MB component from a
+                              local docker-registry, time and peak memory (target 1.3x)
   bench --keyless [--runs N] [--out FILE]
                               keyless verification of a 1 MiB module vs sigstore-python
   bench --keyless-sign [--runs N] [--modules N] [--requests N] [--connections N] [--out FILE] [--check]
@@ -133,6 +137,7 @@ enum Cmd {
                       cargo xtask bench --stream [--input FILE] [--runs N] [--out FILE] [--check]\n       \
                       cargo xtask bench --ffi [--input FILE] [--runs N] [--out FILE] [--check]\n       \
                       cargo xtask bench --wasmtime [--input FILE] [--runs N] [--out FILE] [--check]\n       \
+                      cargo xtask bench --oci [--input FILE] [--runs N] [--out FILE] [--check]\n       \
                       cargo xtask bench --keyless [--runs N] [--out FILE]\n       \
                       cargo xtask bench --keyless-sign [--runs N] [--modules N] [--requests N] [--connections N] [--out FILE] [--check]")]
 #[command(group = clap::ArgGroup::new("mode").multiple(false))]
@@ -152,8 +157,12 @@ struct Bench {
     /// wsc-wasmtime's verify-then-compile vs wasmtime compiling the same component.
     #[arg(long, group = "mode")]
     wasmtime: bool,
+    /// wsc oci pull --policy vs wkg oci pull of a 20 MB component from a local registry.
+    #[arg(long, group = "mode")]
+    oci: bool,
     /// The module of --policy, --stream and --ffi (default: the corpus
-    /// large-flite.wasm) or the component of --wasmtime (the corpus component.wasm).
+    /// large-flite.wasm) or the component of --wasmtime (the corpus component.wasm)
+    /// or of --oci (the hello component with a 20 MiB custom section).
     #[arg(long, value_name = "FILE")]
     input: Option<PathBuf>,
     /// Keyless verification of a 1 MiB module vs sigstore-python.
@@ -224,8 +233,10 @@ fn bench(b: Bench) -> Result<()> {
         }
         Ok(())
     };
-    if b.input.is_some() && !(b.policy || b.stream || b.ffi || b.wasmtime) {
-        bail!("--input is an option of `cargo xtask bench --policy`, `--stream`, `--ffi` and `--wasmtime`\n{USAGE}");
+    if b.input.is_some() && !(b.policy || b.stream || b.ffi || b.wasmtime || b.oci) {
+        bail!(
+            "--input is an option of `cargo xtask bench --policy`, `--stream`, `--ffi`, `--wasmtime` and `--oci`\n{USAGE}"
+        );
     }
     if !b.keyless_sign && (b.modules.is_some() || b.requests.is_some() || b.connections.is_some()) {
         // clap's `requires` counts an absent flag's default `false` as given, so this one is checked here.
@@ -257,6 +268,8 @@ fn bench(b: Bench) -> Result<()> {
     } else if b.stream {
         let input = b.input.unwrap_or_else(|| default_corpus().join("large-flite.wasm"));
         embed_bench::stream(&input, b.runs.unwrap_or(15), b.out.as_deref(), b.check)
+    } else if b.oci {
+        oci_bench::oci(b.input.as_deref(), b.runs.unwrap_or(10), b.out.as_deref(), b.check)
     } else if b.ffi {
         let input = b.input.unwrap_or_else(|| default_corpus().join("large-flite.wasm"));
         embed_bench::ffi(&input, b.runs.unwrap_or(10), b.out.as_deref(), b.check)
@@ -291,7 +304,7 @@ pub(crate) fn cargo() -> Command {
 /// Builds the release `wsc` and returns its path.
 pub(crate) fn build_release_wsc() -> Result<PathBuf> {
     util::run(cargo().args(["build", "--locked", "--release", "-p", "wsc-cli"]))?;
-    Ok(util::root().join("target/release/wsc"))
+    Ok(util::target_dir().join("release/wsc"))
 }
 
 /// Finds wasmsign2: $WASMSIGN2, then PATH, then ~/.cargo/bin.
@@ -368,6 +381,8 @@ fn ci(with_corpus: bool) -> Result<()> {
             out: None,
             check: false,
         })?;
+        // The release wsc is built by now: one round of the OCI pull benchmark is about a second.
+        oci_bench::oci(None, 1, None, false)?;
     }
     eprintln!("ci: all checks passed");
     Ok(())
@@ -411,6 +426,7 @@ mod tests {
             "bench --pki-worst --runs 5 --out o.md",
             "bench --policy --input m.wasm --runs 30 --out o.md --check",
             "bench --keyless --runs 10 --out o.md",
+            "bench --oci --input c.wasm --runs 5 --out o.md --check",
             "bench --keyless-sign --runs 1 --modules 2 --requests 3 --connections 4 --out o.md --check",
             "corpus --dir d --no-fetch",
             "interop",

@@ -9,6 +9,7 @@
 //! from the docker configuration; a pull's memory stays flat in the layer
 //! size (peak RSS measured with GNU time).
 
+mod oci_support;
 // The harness serves wsc-oci's tests too; not every item is used here.
 #[allow(dead_code)]
 #[path = "../../wsc-oci/tests/registry/support/fake.rs"]
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use oci_support::{ok, read, text};
 use process::{Auth, RegistryProcess, Setup};
 use serde_json::{Value, json};
 use wsc_oci::registry::{Credentials, Digest, OCI_MANIFEST, Reference, Registry, RegistryOptions};
@@ -144,21 +146,8 @@ impl Bench {
 
     /// The working directory's names, sorted.
     fn listing(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(self.dir.path())
-            .expect("read_dir")
-            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
+        oci_support::listing(self.dir.path())
     }
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-fn ok(o: &Output) {
-    assert_eq!(o.status.code(), Some(0), "{}", text(o));
 }
 
 /// Exit `code`, and stderr says each of `needles`.
@@ -168,10 +157,6 @@ fn failed(o: &Output, code: i32, needles: &[&str]) {
     for n in needles {
         assert!(stderr.contains(n), "expected '{n}' on stderr: {}", text(o));
     }
-}
-
-fn read(path: &Path) -> Vec<u8> {
-    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 #[test]
