@@ -13,7 +13,7 @@ use wsc_keyless::sign::{
     browser_login, token_from_file,
 };
 use wsc_keyless::sigstore_verify::trust_root::{
-    SIGSTORE_PRODUCTION_SIGNING_CONFIG, SIGSTORE_STAGING_SIGNING_CONFIG, SigningConfig,
+    SIGSTORE_PRODUCTION_SIGNING_CONFIG, SIGSTORE_STAGING_SIGNING_CONFIG, SigningConfig, TrustedRoot,
 };
 
 use crate::files;
@@ -118,6 +118,27 @@ impl ServiceArgs {
         Ok(token)
     }
 
+    /// The services of the signing config and the trust root, for signing
+    /// with a certificate (keyless) or a managed key.
+    pub(crate) fn services(&self, net: &NetArgs) -> Result<(Services, TrustedRoot)> {
+        let root = self.root.load()?;
+        let config = self.signing_config()?;
+        let builder = net.builder()?;
+        let options = self.options();
+        for (what, url) in [
+            ("Fulcio", config.fulcio_url().map(|s| s.url.as_str())),
+            ("Rekor", config.rekor_url(None).map(|s| s.url.as_str())),
+        ] {
+            if let Some(u) = url {
+                net.check_scheme(what, u)?;
+            }
+        }
+        let services = Services::from_signing_config(&config, &builder, &options, !self.no_tsa)?;
+        let (f, r, t) = services.urls();
+        eprintln!("sigstore: Fulcio {f}, Rekor v{} {r}, timestamps {}", services.rekor_version(), t.unwrap_or("none"));
+        Ok((services, root))
+    }
+
     /// Whether any option of keyless signing was given.
     pub(crate) fn any_given(&self) -> bool {
         self.identity_token.is_some()
@@ -133,21 +154,8 @@ impl ServiceArgs {
 
     /// Gets the certificate and returns the signer for this run.
     pub(crate) fn signer(&self, net: &NetArgs) -> Result<KeylessSigner> {
-        let root = self.root.load()?;
-        let config = self.signing_config()?;
-        let builder = net.builder()?;
-        let options = self.options();
-        for (what, url) in [
-            ("Fulcio", config.fulcio_url().map(|s| s.url.as_str())),
-            ("Rekor", config.rekor_url(None).map(|s| s.url.as_str())),
-        ] {
-            if let Some(u) = url {
-                net.check_scheme(what, u)?;
-            }
-        }
-        let services = Services::from_signing_config(&config, &builder, &options, !self.no_tsa)?;
-        let (f, r, t) = services.urls();
-        eprintln!("keyless: Fulcio {f}, Rekor v{} {r}, timestamps {}", services.rekor_version(), t.unwrap_or("none"));
+        let (services, root) = self.services(net)?;
+        let (builder, options) = (net.builder()?, self.options());
         let token = self.token(&builder, &options)?;
         let signer = KeylessSigner::new(token, services, &root)?;
         eprintln!("keyless: certificate for {} (issuer {})", signer.identity(), signer.issuer());

@@ -42,8 +42,8 @@ pub(crate) enum OciCommand {
     Pull(PullArgs),
     /// Verify a wasm artifact in a registry, as `pull` does, without writing it.
     Verify(OciVerifyArgs),
-    /// Sign a wasm artifact's manifest keyless: a DSSE in-toto statement in a Sigstore
-    /// bundle, pushed as a referrer in cosign v3's layout.
+    /// Sign a wasm artifact's manifest (--keyless, or a P-256 key with -k/--signer): a DSSE
+    /// in-toto statement in a Sigstore bundle, pushed as a referrer in cosign v3's layout.
     Sign(OciSignArgs),
     /// Push a Sigstore bundle (an attestation about the manifest) as a referrer.
     Attach(AttachArgs),
@@ -160,9 +160,12 @@ pub(crate) struct OciSignArgs {
     /// What: HOST[:PORT]/REPOSITORY[:TAG][@sha256:DIGEST] of a wasm artifact.
     #[arg(value_name = "REF")]
     reference: String,
-    /// Sign keyless with Sigstore (Fulcio, Rekor, TSA): the only way for now.
-    #[arg(long, required = true)]
+    /// Sign keyless with Sigstore (Fulcio, Rekor, TSA).
+    #[arg(long, required_unless_present_any = ["secret_key", "signer"], conflicts_with_all = ["secret_key", "signer"])]
     keyless: bool,
+    /// Or sign with a managed P-256 key (logged in Rekor with the public key, as `cosign --key`).
+    #[command(flatten)]
+    key: crate::hardware::KeySource,
     /// The statement's predicate type (default cosign's https://sigstore.dev/cosign/sign/v1).
     #[arg(long = "type", value_name = "URI", requires = "predicate")]
     predicate_type: Option<String>,
@@ -253,8 +256,19 @@ fn sign(a: &OciSignArgs) -> Result<Outcome> {
     let subject = resolved.reference.clone();
     let name = repository_name(&subject);
     let statement = wsc_oci::sigstore::statement(&name, &resolved.manifest.digest, &predicate_type, &predicate);
-    let signer = a.sigstore.signer(&a.net)?;
-    let bundle = signer.sign_in_toto(&statement).with_context(|| format!("cannot sign {subject}"))?;
+    let bundle = if a.keyless {
+        let signer = a.sigstore.signer(&a.net)?;
+        signer.sign_in_toto(&statement).with_context(|| format!("cannot sign {subject}"))?
+    } else {
+        if a.sigstore.identity_token.is_some() || a.sigstore.identity_token_file.is_some() || a.sigstore.browser {
+            bail!("an identity token is for --keyless: a key signs without one");
+        }
+        let key = a.key.open(|p| Ok(Box::new(crate::keys::load_secret(p, false, crate::keys::Exposure::Warn)?)))?;
+        let (services, root) = a.sigstore.services(&a.net)?;
+        services
+            .sign_in_toto_with_key(key.as_ref(), &root, &statement)
+            .with_context(|| format!("cannot sign {subject} with '{}'", a.key.name()))?
+    };
     let attached = wsc_oci::sigstore::attach(&registry, &subject, bundle.as_bytes(), &predicate_type, &created_text()?)
         .with_context(|| format!("cannot attach the signature to {subject}"))?;
     report_attached(&subject, &attached);

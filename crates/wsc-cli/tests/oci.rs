@@ -1152,3 +1152,54 @@ fn a_registry_that_fails_leaves_no_file() {
         assert!(text(&o).contains(needle), "{fault:?}: {}", text(&o));
     }
 }
+
+#[test]
+fn a_referrer_signed_with_a_managed_p256_key_verifies_under_that_key_only() {
+    let s = Signed::new();
+    for (name, alg) in [("p256", "p256"), ("other", "p256"), ("ed", "ed25519")] {
+        let (sk, pk) = (format!("{name}.key"), format!("{name}.pub"));
+        ok(&s.bench.wsc(&["keygen", "--algorithm", alg, "-k", &sk, "-K", &pk]));
+    }
+    let policy = |file: &str, key: &str| {
+        let text = format!(
+            "schema = \"wsc-policy/v1\"\n\
+             [principals.release]\nkind = \"key\"\nalgorithm = \"p256\"\nfile = \"{key}\"\n\
+             [principals.signed]\nkind = \"attestation\"\npredicate_type = \"{COSIGN}\"\nsigner = \"release\"\n\
+             trust_root = \"sigstore/trusted_root.json\"\n\
+             [default]\nrule = \"signed\"\n"
+        );
+        std::fs::write(s.bench.path(file), text).expect("policy");
+    };
+    policy("key.toml", "p256.pub");
+    policy("other-key.toml", "other.pub");
+    let pushed = s.bench.push("plain.wasm", "wasm/plain:v1", false);
+    failed(&s.bench.oci(&["verify", &pushed, "--policy", "key.toml"]), 1, &["attestation"]);
+
+    // No identity token: the key signs, Rekor logs it with the public key.
+    let d = s.sigstore.dir();
+    let service = [
+        "--trusted-root".to_string(),
+        d.join("trusted_root.json").display().to_string(),
+        "--signing-config".to_string(),
+        d.join("signing_config.json").display().to_string(),
+        "--insecure-allow-http".to_string(),
+    ];
+    let sign = |key: &str| {
+        let mut args: Vec<String> = vec!["sign".into(), pushed.clone(), "-k".into(), key.into()];
+        args.extend(service.iter().cloned());
+        s.bench.oci(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    failed(&sign("ed.key"), 2, &["P-256"]);
+    ok(&sign("p256.key"));
+    let (o, v) = s.pull_json(&pushed, "key.toml");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(v["registry"]["referrers"][0]["outcome"], "verified", "{v}");
+    assert!(v["registry"]["referrers"][0]["signer"].as_str().is_some_and(|id| id.starts_with("key:sha256:")), "{v}");
+    // Another key's policy: the bundle does not verify under it.
+    let (o, v) = s.pull_json(&pushed, "other-key.toml");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(v["registry"]["referrers"][0]["outcome"], "failed", "{v}");
+    // --keyless and a key are one or the other.
+    let o = s.bench.oci(&["sign", &pushed, "--keyless", "-k", "p256.key"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}

@@ -66,6 +66,8 @@ pub(crate) struct AttestationDoc {
     pub(crate) signer: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) allow_no_tlog: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) trust_root: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]

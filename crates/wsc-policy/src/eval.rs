@@ -333,13 +333,21 @@ fn key_verifier(k: &KeyPrincipal) -> VerifierKind {
     VerifierKind::Key(k.key.clone())
 }
 
-fn keyless_verifier(name: &str, k: &KeylessPrincipal) -> Result<VerifierKind, EvalError> {
-    let root = match &k.trust_root {
+/// The Sigstore trust root a principal names.
+fn sigstore_root(
+    name: &str,
+    root: &TrustRoot,
+) -> Result<wsc_keyless::sigstore_verify::trust_root::TrustedRoot, EvalError> {
+    match root {
         TrustRoot::Production => wsc_keyless::production_root(),
         TrustRoot::Staging => wsc_keyless::staging_root(),
         TrustRoot::File { json, .. } => wsc_keyless::root_from_json(json),
     }
-    .map_err(|e| material_error(name, e))?;
+    .map_err(|e| material_error(name, e))
+}
+
+fn keyless_verifier(name: &str, k: &KeylessPrincipal) -> Result<VerifierKind, EvalError> {
+    let root = sigstore_root(name, &k.trust_root)?;
     let identity = match &k.identity {
         Identity::Exact(s) => Matcher::Exact(s.clone()),
         Identity::Regex { pattern, .. } => Matcher::regex(pattern).map_err(|e| material_error(name, e))?,
@@ -821,14 +829,24 @@ impl Policy {
         for name in &names {
             let kind = match self.principals.get(*name) {
                 Some(Principal::Attestation(a)) => {
-                    let Some(Principal::Keyless(k)) = self.principals.get(&a.signer) else {
-                        return Err(EvalError::TrustMaterial {
-                            principal: name.to_string(),
-                            source: "the signer is not a keyless principal".into(),
-                        });
-                    };
-                    let VerifierKind::Keyless(v) = keyless_verifier(&a.signer, k)? else {
-                        return Err(EvalError::Unreachable("a keyless principal without a bundle verifier"));
+                    let v = match (self.principals.get(&a.signer), &a.trust_root) {
+                        (Some(Principal::Keyless(k)), None) => match keyless_verifier(&a.signer, k)? {
+                            VerifierKind::Keyless(v) => v,
+                            _ => return Err(EvalError::Unreachable("a keyless principal without a bundle verifier")),
+                        },
+                        (Some(Principal::Key(k)), Some(root)) => {
+                            let root = sigstore_root(name, root)?;
+                            let key = Expectation::Key(wsc_keyless::sigstore_verify::types::DerPublicKey::new(
+                                k.spki.clone(),
+                            ));
+                            Box::new(BundleVerifier::new(&root, key).map_err(|e| material_error(name, e))?)
+                        }
+                        _ => {
+                            return Err(EvalError::TrustMaterial {
+                                principal: name.to_string(),
+                                source: "the signer is neither a keyless principal nor a key with a trust root".into(),
+                            });
+                        }
                     };
                     attestations.push((name, a, v));
                     VerifierKind::Nothing

@@ -58,7 +58,7 @@ pub(crate) fn build(doc: Document, files: &dyn FileSource, limits: &Limits) -> R
             PrincipalDoc::Key(k) => Principal::Key(ctx.key(k, &path)?),
             PrincipalDoc::Keyless(k) => Principal::Keyless(ctx.keyless(k, &path)?),
             PrincipalDoc::X509(x) => Principal::X509(ctx.x509(x, &path)?),
-            PrincipalDoc::Attestation(a) => Principal::Attestation(attestation(a, &path, &doc)?),
+            PrincipalDoc::Attestation(a) => Principal::Attestation(ctx.attestation(a, &path, &doc)?),
         };
         let signer = match &principal {
             Principal::Key(k) => Some(k.signer_id()),
@@ -278,7 +278,68 @@ impl Ctx<'_> {
                 Identity::Regex { pattern: pattern.clone(), regex }
             }
         };
-        let trust_root = match k.trust_root.as_deref() {
+        let trust_root = self.trust_root(k.trust_root.as_deref(), path)?;
+        let github = match &k.github {
+            None => None,
+            Some(g) => Some(github(g, &path.key("github"))?),
+        };
+        Ok(KeylessPrincipal { issuer: k.issuer.clone(), identity, trust_root, github })
+    }
+
+    /// An attestation principal: a predicate type that is a URI, and a
+    /// signer that names a keyless principal (whose trust root is used) or a
+    /// P-256 key principal (with the attestation's own `trust_root`).
+    fn attestation(
+        &mut self,
+        a: &AttestationDoc,
+        path: &Path,
+        doc: &Document,
+    ) -> Result<AttestationPrincipal, PolicyError> {
+        let t = &a.predicate_type;
+        let scheme_len = t.find(':').unwrap_or(0);
+        let uri = scheme_len > 0
+            && t.len() <= 1024
+            && t[..scheme_len].bytes().all(|b| b.is_ascii_alphanumeric() || b"+.-".contains(&b))
+            && t.bytes().all(|b| b.is_ascii_graphic());
+        if !uri {
+            let msg = format!("{t:?} is not a URI (an in-toto predicate type, such as https://slsa.dev/provenance/v1)");
+            return Err(PolicyError::new(ErrorCode::InvalidValue, path.key("predicate_type"), msg));
+        }
+        let trust_root = match doc.principals.get(&a.signer) {
+            Some(PrincipalDoc::Keyless(_)) => {
+                if a.trust_root.is_some() {
+                    let msg = "the keyless signer's own trust_root verifies its attestations: name none here";
+                    return Err(PolicyError::new(ErrorCode::InvalidValue, path.key("trust_root"), msg));
+                }
+                None
+            }
+            Some(PrincipalDoc::Key(k)) if k.algorithm == AlgorithmDoc::P256 => {
+                Some(self.trust_root(a.trust_root.as_deref(), path)?)
+            }
+            Some(_) => {
+                let msg = format!(
+                    "\"{}\" is neither a keyless principal nor a P-256 key: attestations are Sigstore bundles",
+                    a.signer
+                );
+                return Err(PolicyError::new(ErrorCode::InvalidValue, path.key("signer"), msg));
+            }
+            None => {
+                let msg = format!("\"{}\" is not a principal", a.signer);
+                return Err(PolicyError::new(ErrorCode::UnknownName, path.key("signer"), msg));
+            }
+        };
+        Ok(AttestationPrincipal {
+            predicate_type: t.clone(),
+            signer: a.signer.clone(),
+            allow_no_tlog: a.allow_no_tlog.unwrap_or(false),
+            trust_root,
+        })
+    }
+
+    /// A Sigstore trust root: embedded (production, the default, or
+    /// staging) or a trusted-root file.
+    fn trust_root(&mut self, given: Option<&str>, path: &Path) -> Result<TrustRoot, PolicyError> {
+        Ok(match given {
             None | Some("embedded:production") => TrustRoot::Production,
             Some("embedded:staging") => TrustRoot::Staging,
             Some(other) if other.starts_with("embedded:") => {
@@ -298,12 +359,7 @@ impl Ctx<'_> {
                 let sha256 = Sha256::digest(json.as_bytes()).into();
                 TrustRoot::File { json, sha256 }
             }
-        };
-        let github = match &k.github {
-            None => None,
-            Some(g) => Some(github(g, &path.key("github"))?),
-        };
-        Ok(KeylessPrincipal { issuer: k.issuer.clone(), identity, trust_root, github })
+        })
     }
 
     fn x509(&mut self, x: &X509Doc, path: &Path) -> Result<X509Principal, PolicyError> {
@@ -494,40 +550,6 @@ fn github(g: &crate::doc::GithubDoc, path: &Path) -> Result<GithubClaims, Policy
         RunnerDoc::SelfHosted => Runner::SelfHosted,
     });
     Ok(claims)
-}
-
-/// An attestation principal: a predicate type that is a URI, and a
-/// signer that names a keyless principal.
-fn attestation(a: &AttestationDoc, path: &Path, doc: &Document) -> Result<AttestationPrincipal, PolicyError> {
-    let t = &a.predicate_type;
-    let scheme_len = t.find(':').unwrap_or(0);
-    let uri = scheme_len > 0
-        && t.len() <= 1024
-        && t[..scheme_len].bytes().all(|b| b.is_ascii_alphanumeric() || b"+.-".contains(&b))
-        && t.bytes().all(|b| b.is_ascii_graphic());
-    if !uri {
-        let msg = format!("{t:?} is not a URI (an in-toto predicate type, such as https://slsa.dev/provenance/v1)");
-        return Err(PolicyError::new(ErrorCode::InvalidValue, path.key("predicate_type"), msg));
-    }
-    match doc.principals.get(&a.signer) {
-        Some(PrincipalDoc::Keyless(_)) => {}
-        Some(_) => {
-            let msg = format!(
-                "\"{}\" is not a keyless principal: attestations are Sigstore bundles, signed by a keyless identity",
-                a.signer
-            );
-            return Err(PolicyError::new(ErrorCode::InvalidValue, path.key("signer"), msg));
-        }
-        None => {
-            let msg = format!("\"{}\" is not a principal", a.signer);
-            return Err(PolicyError::new(ErrorCode::UnknownName, path.key("signer"), msg));
-        }
-    }
-    Ok(AttestationPrincipal {
-        predicate_type: t.clone(),
-        signer: a.signer.clone(),
-        allow_no_tlog: a.allow_no_tlog.unwrap_or(false),
-    })
 }
 
 fn check_reference(name: &str, path: &Path, doc: &Document) -> Result<(), PolicyError> {
@@ -738,6 +760,15 @@ fn coverage_value(c: &Coverage) -> Value {
     }
 }
 
+/// A trust root in the normalized form: its name, or its file's SHA-256.
+fn trust_root_value(root: &TrustRoot) -> Value {
+    match root {
+        TrustRoot::Production => s("embedded:production"),
+        TrustRoot::Staging => s("embedded:staging"),
+        TrustRoot::File { sha256, .. } => sha(sha256),
+    }
+}
+
 /// The normalized form: every default written out, lists that are sets
 /// sorted, scopes sorted by name, keys as signer ids and files as the
 /// SHA-256 of their content.
@@ -762,11 +793,7 @@ fn normalized(p: &Policy) -> Value {
                 t
             }
             Principal::Keyless(k) => {
-                let root = match &k.trust_root {
-                    TrustRoot::Production => s("embedded:production"),
-                    TrustRoot::Staging => s("embedded:staging"),
-                    TrustRoot::File { sha256, .. } => sha(sha256),
-                };
+                let root = trust_root_value(&k.trust_root);
                 let mut t = table([("kind", s("keyless")), ("issuer", s(&k.issuer)), ("trust_root", root)]);
                 match &k.identity {
                     Identity::Exact(id) => t.insert("identity".into(), s(id)),
@@ -815,12 +842,18 @@ fn normalized(p: &Policy) -> Value {
                 }
                 t
             }
-            Principal::Attestation(a) => table([
-                ("kind", s("attestation")),
-                ("predicate_type", s(&a.predicate_type)),
-                ("signer", s(&a.signer)),
-                ("allow_no_tlog", Value::Bool(a.allow_no_tlog)),
-            ]),
+            Principal::Attestation(a) => {
+                let mut t = table([
+                    ("kind", s("attestation")),
+                    ("predicate_type", s(&a.predicate_type)),
+                    ("signer", s(&a.signer)),
+                    ("allow_no_tlog", Value::Bool(a.allow_no_tlog)),
+                ]);
+                if let Some(root) = &a.trust_root {
+                    t.insert("trust_root".into(), trust_root_value(root));
+                }
+                t
+            }
         };
         principals.insert(name.clone(), Value::Table(t));
     }

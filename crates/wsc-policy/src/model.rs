@@ -105,12 +105,17 @@ pub enum Principal {
 pub struct AttestationPrincipal {
     /// The statement's `predicateType`, matched exactly.
     pub predicate_type: String,
-    /// The keyless principal that must have signed the bundle.
+    /// The keyless principal, or the P-256 key principal, that must have
+    /// signed the bundle.
     pub signer: String,
     /// Whether a bundle with no transparency-log entry counts when an
     /// RFC 3161 timestamp of the trust root verifies (GitHub attestations
     /// of private repositories).
     pub allow_no_tlog: bool,
+    /// For a key signer: the trust root whose Rekor logs and timestamp
+    /// authorities the bundle's evidence must verify under (a keyless
+    /// signer uses its own).
+    pub trust_root: Option<TrustRoot>,
 }
 
 /// A public key, normalized to SubjectPublicKeyInfo DER.

@@ -50,6 +50,9 @@ pub enum SignError {
     /// The finished bundle did not verify against the trust root.
     #[error("the new signature does not verify against the trust root, so nothing is written")]
     Verify(#[from] KeylessError),
+    /// The signing key (a key file, a key in hardware) could not sign.
+    #[error("the signing key could not sign")]
+    Signer(#[source] wsc_core::SignerError),
     /// The signing configuration or options cannot be used.
     #[error("signing configuration: {reason}")]
     Config {

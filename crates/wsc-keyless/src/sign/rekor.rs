@@ -76,6 +76,27 @@ pub(crate) fn create_dsse(
     create_entry(client, body, KindVersion::DsseV001)
 }
 
+/// A Rekor v1 `dsse` entry whose verifier is a public key (PEM): a
+/// bundle signed by a managed key.
+pub(crate) fn create_dsse_with_key(
+    client: &ServiceClient,
+    envelope: &DsseEnvelope,
+    public_key_pem: &str,
+) -> Result<TransparencyLogEntry, SignError> {
+    use base64::Engine as _;
+    let envelope =
+        serde_json::to_string(envelope).map_err(|e| SignError::log_entry("cannot encode the envelope").because(e))?;
+    let verifier = base64::engine::general_purpose::STANDARD.encode(public_key_pem.as_bytes());
+    let request = serde_json::json!({
+        "apiVersion": "0.0.1",
+        "kind": "dsse",
+        "spec": {"proposedContent": {"envelope": envelope, "verifiers": [verifier]}},
+    });
+    let body =
+        serde_json::to_vec(&request).map_err(|e| SignError::log_entry("cannot encode the request").because(e))?;
+    create_entry(client, body, KindVersion::DsseV001)
+}
+
 /// The URL of a `Location` that names an entry of the log at `base`: a path,
 /// or an absolute URL under `base`; anything on another host is refused.
 fn same_log_url(base: &str, location: &str) -> Result<String, SignError> {

@@ -8,11 +8,13 @@ use p256::ecdsa::signature::Signer as _;
 use p256::pkcs8::EncodePublicKey as _;
 use rustls_pki_types::{CertificateDer, UnixTime};
 use sha2::{Digest, Sha256};
-use sigstore_verify::bundle::BundleV03;
+use sigstore_verify::bundle::{BundleV03, VerificationMaterialV03};
 use sigstore_verify::crypto::parse_certificate_info;
 use sigstore_verify::trust_root::{SigningConfig, TrustedRoot};
 use sigstore_verify::types::dsse::{DsseSignature, pae};
-use sigstore_verify::types::{Artifact, DerCertificate, DsseEnvelope, KeyId, PayloadBytes, Sha256Hash, SignatureBytes};
+use sigstore_verify::types::{
+    Artifact, DerCertificate, DerPublicKey, DsseEnvelope, KeyId, PayloadBytes, Sha256Hash, SignatureBytes,
+};
 use wsc_core::sigdata::AlgorithmId;
 use wsc_core::{PublicKey, Signer, SignerError};
 use wsc_pinning::{ClientBuilder, Service};
@@ -112,10 +114,80 @@ impl Services {
         self.rekor_version
     }
 
+    /// Signs an in-toto statement as a DSSE bundle with a managed P-256
+    /// key (`signer`: a key file, or a key in hardware behind the signer
+    /// seam), logged in the Rekor v1 log with the public key as verifier
+    /// and timestamped when there is a timestamp authority. The bundle
+    /// names the key by a hint (base64 of its SPKI's SHA-256), as cosign's
+    /// `--key` bundles do; Fulcio is not used. The bundle is verified
+    /// offline against `root` and the key before it is returned.
+    pub fn sign_in_toto_with_key(
+        &self,
+        signer: &dyn Signer,
+        root: &TrustedRoot,
+        statement: &[u8],
+    ) -> Result<String, SignError> {
+        use base64::Engine as _;
+        const IN_TOTO: &str = "application/vnd.in-toto+json";
+        if self.rekor_version == 2 {
+            return Err(SignError::config("DSSE entries go to Rekor v1 logs only in wsc for now"));
+        }
+        let key = signer.public_key().ok_or_else(|| SignError::config("the signer reports no public key"))?;
+        if key.algorithm() != wsc_core::KeyAlgorithm::P256 {
+            return Err(SignError::config(format!(
+                "a {} key: Sigstore bundles are signed with ECDSA P-256 keys here",
+                key.algorithm().as_str()
+            )));
+        }
+        let spki = key.to_der().map_err(|e| SignError::config("cannot encode the public key").because(e))?;
+        let pem = key.to_pem().map_err(|e| SignError::config("cannot encode the public key").because(e))?;
+        let digest = statement_digest(statement)?;
+        let raw = signer.try_sign(&pae(IN_TOTO, statement)).map_err(SignError::Signer)?;
+        let sig = p256::ecdsa::Signature::from_slice(&raw)
+            .map_err(|e| SignError::config("the signer's signature is not a P-256 signature").because(e))?;
+        let der = sig.to_der().as_bytes().to_vec();
+        let envelope = DsseEnvelope::new(
+            IN_TOTO,
+            PayloadBytes::new(statement.to_vec()),
+            DsseSignature::new(SignatureBytes::new(der.clone()), KeyId::default()),
+        );
+        let token = match &self.tsa {
+            Some(t) => Some(tsa::timestamp(t, &der)?),
+            None => None,
+        };
+        let entry = rekor::create_dsse_with_key(&self.rekor, &envelope, &pem)?;
+        let hint = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&spki));
+        let mut bundle = BundleV03::new(
+            VerificationMaterialV03::PublicKey { hint },
+            sigstore_verify::types::bundle::SignatureContent::DsseEnvelope(envelope),
+        )
+        .with_tlog_entry(entry);
+        if let Some(t) = token {
+            bundle = bundle.with_rfc3161_timestamp(t);
+        }
+        let json =
+            bundle.into_bundle().to_json().map_err(|e| SignError::log_entry("cannot encode the bundle").because(e))?;
+        let verifier = BundleVerifier::new(root, Expectation::Key(DerPublicKey::new(spki)))?;
+        verifier.verify(Artifact::from(digest), &json)?;
+        Ok(json)
+    }
+
     /// The URLs in use: Fulcio, Rekor, TSA.
     pub fn urls(&self) -> (&str, &str, Option<&str>) {
         (self.fulcio.url(), self.rekor.url(), self.tsa.as_ref().map(ServiceClient::url))
     }
+}
+
+/// The SHA-256 digest of an in-toto statement's first subject: what its
+/// bundle is verified over.
+fn statement_digest(statement: &[u8]) -> Result<Sha256Hash, SignError> {
+    let v: serde_json::Value = serde_json::from_slice(statement)
+        .map_err(|e| SignError::config("the in-toto statement is not JSON").because(e))?;
+    let digest = v
+        .pointer("/subject/0/digest/sha256")
+        .and_then(|d| d.as_str())
+        .ok_or_else(|| SignError::config("the in-toto statement has no subject with a sha256 digest"))?;
+    Sha256Hash::from_hex(digest).map_err(|e| SignError::config("the statement's subject digest").because(e))
 }
 
 /// One logged signature.
@@ -301,14 +373,7 @@ impl KeylessSigner {
         if self.services.rekor_version == 2 {
             return Err(SignError::config("DSSE entries go to Rekor v1 logs only in wsc for now"));
         }
-        let v: serde_json::Value = serde_json::from_slice(statement)
-            .map_err(|e| SignError::config("the in-toto statement is not JSON").because(e))?;
-        let digest = v
-            .pointer("/subject/0/digest/sha256")
-            .and_then(|d| d.as_str())
-            .ok_or_else(|| SignError::config("the in-toto statement has no subject with a sha256 digest"))?;
-        let digest =
-            Sha256Hash::from_hex(digest).map_err(|e| SignError::config("the statement's subject digest").because(e))?;
+        let digest = statement_digest(statement)?;
         let sig: p256::ecdsa::Signature = self.key.sign(&pae(IN_TOTO, statement));
         let envelope = DsseEnvelope::new(
             IN_TOTO,
