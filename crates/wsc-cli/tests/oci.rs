@@ -764,6 +764,20 @@ fn a_keyless_referrer_signature_is_required_by_an_attestation_principal() {
     assert!(text(&js).contains(COSIGN), "{}", text(&js));
     assert!(!verify(&Digest::of(b"another manifest")).status.success());
 
+    // oci-client (the OCI client wkg builds on) finds it through the
+    // fallback tag, filtered by artifact type.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let client = oci_client::Client::new(oci_client::client::ClientConfig {
+        protocol: oci_client::client::ClientProtocol::Http,
+        ..Default::default()
+    });
+    let image: oci_client::Reference = format!("{}@{manifest}", s.bench.reference("wasm/app")).parse().expect("ref");
+    let index = runtime.block_on(client.pull_referrers(&image, Some(BUNDLE))).expect("oci-client pull_referrers");
+    let found: Vec<String> = index.manifests.iter().map(|d| d.digest.clone()).collect();
+    assert_eq!(found, [referrer.digest().expect("digest").to_string()]);
+    let none = runtime.block_on(client.pull_referrers(&image, Some("application/spdx+json"))).expect("pull_referrers");
+    assert!(none.manifests.is_empty());
+
     // `wsc oci referrers` shows it.
     let o = s.bench.oci(&["referrers", &pushed, "--json"]);
     ok(&o);
