@@ -696,6 +696,8 @@ fn a_keyless_referrer_signature_is_required_by_an_attestation_principal() {
     let listed = registry.referrers("wasm/app", &manifest, None).expect("referrers");
     assert_eq!(listed.descriptors.len(), 1);
     let d = &listed.descriptors[0];
+    // `gh attestation verify --bundle-from-oci` keeps only index entries
+    // whose artifactType has the bundle prefix (cli/cli oci/client.go).
     assert_eq!(d.artifact_type().as_ref().map(|t| t.to_string()).as_deref(), Some(BUNDLE));
     let referrer: Reference = printed.parse().expect("reference");
     let m = registry.manifest_get(&referrer, &[OCI_MANIFEST]).expect("referrer manifest");
