@@ -354,7 +354,16 @@ fn repository_name(reference: &Reference) -> String {
     format!("{}/{}", reference.registry().to_ascii_lowercase(), reference.repository())
 }
 
+/// `--nested` is for files (`wsc verify`): parts are read by offset.
+fn no_nested(options: &FlagOptions) -> Result<()> {
+    if options.nested {
+        bail!("--nested is not supported by wsc oci yet: pull the file, then `wsc verify --nested`");
+    }
+    Ok(())
+}
+
 fn push(a: &PushArgs) -> Result<Outcome> {
+    no_nested(&a.flag_options)?;
     let reference = parse_reference(&a.reference)?;
     let annotations = annotations(&a.annotations)?;
     let created = created()?;
@@ -425,6 +434,7 @@ fn created() -> Result<SystemTime> {
 
 /// `pull` (with `output`) and `verify` (without).
 fn pull(reference: &str, a: &CheckArgs, output: Option<&Path>) -> Result<Outcome> {
+    no_nested(&a.flag_options)?;
     let reference = parse_reference(reference)?;
     let trust = a.trust.trust(&a.flag_options)?;
     let now = a.trust.now()?;

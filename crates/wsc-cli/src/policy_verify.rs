@@ -27,19 +27,27 @@ fn default_path(input: &Path) -> Option<String> {
 pub(crate) struct Named<'a> {
     pub(crate) path: Option<&'a str>,
     pub(crate) oci_repository: Option<&'a str>,
+    /// `--nested`: check the nested parts against the scope's part rules.
+    pub(crate) nested: bool,
 }
 
-/// Evaluates one module against a loaded policy.
+/// Evaluates one module against a loaded policy (`nested`: its nested
+/// parts too).
 fn evaluate(
     input: &Path,
     signature: Option<&Path>,
     policy: &Policy,
     target: &Target<'_>,
     now: SystemTime,
+    nested: bool,
 ) -> Result<Verdict> {
     let (f, len) = files::open_module(input)?;
     match signature {
+        None if nested => policy.evaluate_nested(f, Some(len), target, now),
         None => policy.evaluate(f, Some(len), target, now),
+        Some(_) if nested => {
+            anyhow::bail!("--nested checks signatures embedded in the parts; it does not take a detached signature")
+        }
         Some(sig) => {
             let data = files::read_small(sig, wsc_core::sigdata::MAX_SIGNATURE_DATA as u64, "signature file")?;
             policy.evaluate_detached(f, Some(len), &data, target, now)
@@ -85,7 +93,7 @@ fn report(
     let policy = wsc_policy::load_file(policy_file).with_context(|| format!("policy '{}'", policy_file.display()))?;
     let path = named.path.map(str::to_string).or_else(|| default_path(input));
     let target = Target::new(path.as_deref(), named.oci_repository);
-    let request = Request { input, signature, target: &target, now, json, by: "policy" };
+    let request = Request { input, signature, target: &target, now, json, by: "policy", nested: named.nested };
     let name = input.display().to_string();
     let label = |p: &str| format!("policy {} principal {p}", policy_file.display());
     let verdict = evaluate_and_show(&request, &policy, &|v| text(&name, v), &label)
@@ -102,6 +110,8 @@ struct Request<'a> {
     json: bool,
     /// What decided, for the audit log: `policy` or `flags`.
     by: &'static str,
+    /// `--nested`.
+    nested: bool,
 }
 
 /// Evaluates, prints warnings and the verdict (JSON, or `text`), and
@@ -113,7 +123,7 @@ fn evaluate_and_show(
     label: &dyn Fn(&str) -> String,
 ) -> Result<Verdict> {
     let name = r.input.display().to_string();
-    let verdict = match evaluate(r.input, r.signature, policy, r.target, r.now) {
+    let verdict = match evaluate(r.input, r.signature, policy, r.target, r.now, r.nested) {
         Ok(v) => v,
         Err(e) => {
             audit_error(&name, r.by, &e);
@@ -237,7 +247,7 @@ pub(crate) fn run_flags(
     output: FlagsOutput,
 ) -> Result<Outcome> {
     let target = Target::unnamed();
-    let request = Request { input, signature, target: &target, now, json, by: "flags" };
+    let request = Request { input, signature, target: &target, now, json, by: "flags", nested: flags.nested };
     let name = input.display().to_string();
     let text = |v: &Verdict| match output {
         FlagsOutput::Verify => print_flags(&name, v, flags),
@@ -266,7 +276,27 @@ fn coverage_text(v: &Verdict) -> String {
     }
 }
 
+/// The nested parts (`--nested`), one line each, on standard error.
+fn print_parts(v: &Verdict) {
+    for p in v.parts() {
+        let who = if p.signers.is_empty() { String::new() } else { format!(" by {}", p.signers.join(", ")) };
+        eprintln!(
+            "  part {:?} {} at {} ({} bytes, sha256 {}): {}{who}",
+            p.path,
+            p.kind,
+            p.offset,
+            p.len,
+            wsc_core::keys::hex(&p.sha256),
+            p.outcome
+        );
+        for r in &p.reasons {
+            eprintln!("    {r}");
+        }
+    }
+}
+
 fn print_flags(name: &str, v: &Verdict, flags: &Flags) {
+    print_parts(v);
     match v.decision() {
         Decision::Accepted => {
             println!("Signature is valid.");
@@ -452,6 +482,7 @@ fn decide(name: &str, verdict: &Verdict) -> Outcome {
 }
 
 fn print_text(name: &str, v: &Verdict) {
+    print_parts(v);
     match v.decision() {
         Decision::Accepted => {
             println!("Policy accepted '{}' (scope {}).", name, v.scope().unwrap_or("(none)"));

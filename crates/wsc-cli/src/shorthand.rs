@@ -21,6 +21,8 @@ pub(crate) struct Flags {
     pub(crate) policy: Policy,
     /// Principal name and how the command line named it.
     pub(crate) labels: Vec<(String, String)>,
+    /// `--nested`: the nested parts are checked too.
+    pub(crate) nested: bool,
 }
 
 impl Flags {
@@ -57,14 +59,20 @@ fn coverage(split: Option<&str>) -> Result<Value> {
     Ok(json!({"kind": "sections", "standard": "required", "custom": printed}))
 }
 
-/// A document with these principals, one rule over them, and `[default]`.
-fn document(principals: Map<String, Value>, rule: &str, split: Option<&str>) -> Result<Value> {
+/// A document with these principals, one rule over them, and `[default]`;
+/// with `nested` (`wsc verify --nested`), every nested part that carries
+/// signatures must meet the same rule (unsigned parts are allowed).
+fn document(principals: Map<String, Value>, rule: &str, split: Option<&str>, nested: bool) -> Result<Value> {
     let names: Vec<&String> = principals.keys().collect();
+    let mut default = json!({"rule": "flags", "coverage": coverage(split)?});
+    if nested {
+        default["parts"] = json!([{"kind": "any", "rule": "flags", "unsigned": "allow"}]);
+    }
     Ok(json!({
         "schema": "wsc-policy/v1",
         "principals": principals,
         "rules": {"flags": {rule: names}},
-        "default": {"rule": "flags", "coverage": coverage(split)?},
+        "default": default,
     }))
 }
 
@@ -76,7 +84,7 @@ fn load(doc: &Value, files: &MemoryFiles) -> Result<Policy> {
 
 /// `-K FILE` (with `-Z`, every key of an OpenSSH file; `verify_matrix`,
 /// several files): any one key.
-pub(crate) fn keys(keys: &[(PathBuf, PublicKey)], split: Option<&str>) -> Result<Flags> {
+pub(crate) fn keys(keys: &[(PathBuf, PublicKey)], split: Option<&str>, nested: bool) -> Result<Flags> {
     let mut principals = Map::new();
     let mut labels = Vec::new();
     for (i, (file, key)) in keys.iter().enumerate() {
@@ -92,14 +100,14 @@ pub(crate) fn keys(keys: &[(PathBuf, PublicKey)], split: Option<&str>) -> Result
         );
         labels.push((name, format!("{} ({}, key id {})", file.display(), key.algorithm().as_str(), key.key_id())));
     }
-    let doc = document(principals, "any", split)?;
+    let doc = document(principals, "any", split, nested)?;
     let policy = load(&doc, &MemoryFiles::new())
         .with_context(|| "each -K key must be a different key (the same key twice is one signer)")?;
-    Ok(Flags { policy, labels })
+    Ok(Flags { policy, labels, nested })
 }
 
 /// `--keyless --certificate-identity[-regexp] --certificate-oidc-issuer …`.
-pub(crate) fn keyless(k: &KeylessArgs, split: Option<&str>) -> Result<Flags> {
+pub(crate) fn keyless(k: &KeylessArgs, split: Option<&str>, nested: bool) -> Result<Flags> {
     if k.certificate_oidc_issuer_regexp.is_some() {
         bail!(
             "--certificate-oidc-issuer-regexp is not accepted by `wsc verify`: the issuer is matched exactly \
@@ -139,14 +147,14 @@ pub(crate) fn keyless(k: &KeylessArgs, split: Option<&str>) -> Result<Flags> {
     }
     let mut principals = Map::new();
     principals.insert("keyless".to_string(), p);
-    let doc = document(principals, "any", split)?;
+    let doc = document(principals, "any", split, nested)?;
     let policy = load(&doc, &files)?;
     let label = match (identity, &k.certificate_identity_regexp) {
         (Some(id), _) => format!("keyless {id} ({issuer})"),
         (_, Some(r)) => format!("keyless /{r}/ ({issuer})"),
         _ => "keyless".to_string(),
     };
-    Ok(Flags { policy, labels: vec![("keyless".to_string(), label)] })
+    Ok(Flags { policy, labels: vec![("keyless".to_string(), label)], nested })
 }
 
 /// Certificate-bound records under private trust anchors.
@@ -162,7 +170,7 @@ pub(crate) struct CertFlags<'a> {
 /// `--trust-anchor A [--trust-anchor B …]`: one principal holding every
 /// anchor; with `--require-all-anchors`, one principal per anchor and a
 /// rule that needs them all, each filled by a signer of its own.
-pub(crate) fn x509(c: &CertFlags<'_>, split: Option<&str>) -> Result<Flags> {
+pub(crate) fn x509(c: &CertFlags<'_>, split: Option<&str>, nested: bool) -> Result<Flags> {
     let mut files = MemoryFiles::new();
     let mut list = |paths: &[PathBuf], what: &str| -> Result<Vec<String>> {
         paths.iter().map(|p| material(&mut files, p, what)).collect()
@@ -191,12 +199,12 @@ pub(crate) fn x509(c: &CertFlags<'_>, split: Option<&str>) -> Result<Flags> {
         labels.push(("anchors".to_string(), format!("trust anchor(s) {}", anchors.join(", "))));
     }
     let rule = if c.require_all { "all" } else { "any" };
-    let doc = document(principals, rule, split)?;
+    let doc = document(principals, rule, split, nested)?;
     let policy = load(&doc, &files)?;
     if c.require_all {
         same_anchor_twice(&policy, &labels)?;
     }
-    Ok(Flags { policy, labels })
+    Ok(Flags { policy, labels, nested })
 }
 
 /// Two required anchors that are one certificate name one party.

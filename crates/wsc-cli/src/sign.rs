@@ -53,6 +53,11 @@ pub(crate) struct SignArgs {
     /// Keys are OpenSSH files.
     #[arg(short = 'Z', long = "ssh")]
     ssh: bool,
+    /// A component: first sign, with the same key, each nested module and component that
+    /// has no signature of its own (inner parts first; signed parts are kept byte for
+    /// byte), then the whole.
+    #[arg(long, conflicts_with = "signature")]
+    nested: bool,
 }
 
 pub(crate) fn run(a: &SignArgs) -> Result<Outcome> {
@@ -353,6 +358,9 @@ fn sign_copying(
     wsc_core::sign_embedded(f, &mut w, signer).with_context(|| format!("cannot sign '{}'", input.display()))
 }
 
+/// The largest component `sign --nested` reads (it rebuilds it in memory).
+const MAX_NESTED_INPUT: u64 = 1 << 30;
+
 /// What a signing run reports to the audit log.
 struct Signed {
     algorithm: String,
@@ -382,6 +390,22 @@ fn sign_one(a: &SignArgs, signer: &dyn Signer, input: &Path, output: Option<&Pat
             }
             outputs.commit()?;
             eprintln!("detached signature written to '{}'", sig_path.display());
+            report
+        }
+        None if a.nested => {
+            let out = output.context("no output")?;
+            let bytes = files::read_small(input, MAX_NESTED_INPUT, "component")?;
+            let parts = wsc_core::sign_nested(&bytes, signer, &wsc_core::TreeLimits::default()).with_context(ctx)?;
+            let report = files::write_atomic(out, Mode::Public, |o| {
+                let mut o = files::NamedWriter::new(o, out);
+                wsc_core::sign_embedded(std::io::Cursor::new(&parts.component), &mut o, signer).with_context(ctx)
+            })?;
+            eprintln!(
+                "{} nested part(s) signed, {} kept with their own signatures; signed component written to '{}'",
+                parts.signed.len(),
+                parts.kept.len(),
+                out.display()
+            );
             report
         }
         None => {

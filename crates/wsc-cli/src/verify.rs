@@ -91,7 +91,7 @@ impl TrustArgs {
         let c = &self.cert_args;
         let split = options.split.as_deref();
         match &self.public_key {
-            Some(p) => shorthand::keys(&load_keys(std::slice::from_ref(p), options.ssh)?, split),
+            Some(p) => shorthand::keys(&load_keys(std::slice::from_ref(p), options.ssh)?, split, options.nested),
             None if !c.trust_anchor.is_empty() => shorthand::x509(
                 &shorthand::CertFlags {
                     anchors: &c.trust_anchor,
@@ -102,8 +102,9 @@ impl TrustArgs {
                     use_timestamp: c.use_timestamp,
                 },
                 split,
+                options.nested,
             ),
-            None => shorthand::keyless(&self.keyless_args, split),
+            None => shorthand::keyless(&self.keyless_args, split, options.nested),
         }
     }
 
@@ -189,6 +190,11 @@ pub(crate) struct FlagOptions {
     /// Keys are OpenSSH public-key files (every key line is used).
     #[arg(short = 'Z', long = "ssh")]
     ssh: bool,
+    /// Also verify the nested parts of a component: with --policy, against the part rules
+    /// of its scope; with -K/--keyless/--trust-anchor, every part that carries signatures
+    /// must meet the same check. Lists every part with its digest and signers.
+    #[arg(long)]
+    pub(crate) nested: bool,
 }
 
 pub(crate) fn run(a: &VerifyArgs) -> Result<Outcome> {
@@ -198,8 +204,11 @@ pub(crate) fn run(a: &VerifyArgs) -> Result<Outcome> {
     }
     let now = a.trust.now()?;
     if let Some(policy) = &a.trust.policy {
-        let named =
-            crate::policy_verify::Named { path: a.path.as_deref(), oci_repository: a.oci_repository.as_deref() };
+        let named = crate::policy_verify::Named {
+            path: a.path.as_deref(),
+            oci_repository: a.oci_repository.as_deref(),
+            nested: a.common.flag_options.nested,
+        };
         return crate::policy_verify::run(
             &a.input.input,
             a.common.signature.signature.as_deref(),
@@ -225,8 +234,11 @@ pub(crate) fn run_matrix(a: &MatrixArgs) -> Result<Outcome> {
         anyhow::bail!("--path and --oci-repository name a module for --policy, and --policy is not given");
     }
     if let Some(policy) = &a.policy {
-        let named =
-            crate::policy_verify::Named { path: a.path.as_deref(), oci_repository: a.oci_repository.as_deref() };
+        let named = crate::policy_verify::Named {
+            path: a.path.as_deref(),
+            oci_repository: a.oci_repository.as_deref(),
+            nested: a.common.flag_options.nested,
+        };
         return crate::policy_verify::run_matrix(
             &a.input.input,
             a.common.signature.signature.as_deref(),
@@ -237,7 +249,7 @@ pub(crate) fn run_matrix(a: &MatrixArgs) -> Result<Outcome> {
         );
     }
     let options = &a.common.flag_options;
-    let flags = shorthand::keys(&load_keys(&a.public_keys, options.ssh)?, options.split.as_deref())?;
+    let flags = shorthand::keys(&load_keys(&a.public_keys, options.ssh)?, options.split.as_deref(), options.nested)?;
     crate::policy_verify::run_flags(
         &a.input.input,
         a.common.signature.signature.as_deref(),

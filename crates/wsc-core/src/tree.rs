@@ -10,7 +10,7 @@ use alloc::vec::Vec;
 use std::io::{self, BufRead, Read};
 
 use crate::error::{Error, Result};
-use crate::section::{HeaderDecoder, ModuleKind, SectionHeader, preamble_kind};
+use crate::section::{HeaderDecoder, ModuleKind, SectionHeader, SectionReader, preamble_kind};
 
 /// Section id of a nested core module in a component.
 const CORE_MODULE_SECTION: u8 = 1;
@@ -253,4 +253,103 @@ fn fill_buf<B: BufRead>(input: &mut B) -> Result<&[u8]> {
         }
     }
     Ok(input.fill_buf()?)
+}
+
+/// What [`sign_nested`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NestedSigning {
+    /// The component with its nested parts signed.
+    pub component: Vec<u8>,
+    /// The paths of the parts signed here, inner parts first.
+    pub signed: Vec<Vec<u32>>,
+    /// The paths of the parts left as they were because they carry a
+    /// signature of their own (their nested parts are not touched either).
+    pub kept: Vec<Vec<u32>>,
+}
+
+/// Signs with `signer` every nested part of a component (core modules and
+/// components, at any depth) that carries no signature section of its
+/// own, inner parts first, so that a nested component's signature covers
+/// its signed parts. A part that is signed already is kept byte for byte,
+/// with everything inside it, so its signatures still verify. Around a
+/// grown part only the section sizes are re-encoded (minimally); every
+/// other byte is copied. The root is not signed: sign the result as a
+/// whole afterwards (`wsc sign --nested` does both). The tree is checked
+/// first, under `limits`; a core module input has no nested parts and is
+/// returned as it is.
+pub fn sign_nested(input: &[u8], signer: &dyn crate::Signer, limits: &TreeLimits) -> Result<NestedSigning> {
+    let parts = component_tree_slice(input, limits)?;
+    let mut done = NestedSigning { component: Vec::new(), signed: Vec::new(), kept: Vec::new() };
+    done.component = match parts.first().map(|p| p.kind) {
+        Some(ModuleKind::Component) => rebuild(input, 0, &[], signer, &mut done)?,
+        _ => input.to_vec(),
+    };
+    Ok(done)
+}
+
+/// The component `bytes` (at `base` in the input) with its unsigned
+/// nested parts signed.
+fn rebuild(
+    bytes: &[u8],
+    base: u64,
+    path: &[u32],
+    signer: &dyn crate::Signer,
+    done: &mut NestedSigning,
+) -> Result<Vec<u8>> {
+    let mut reader = SectionReader::with_total_len(bytes, Some(bytes.len() as u64))?;
+    let mut out = bytes.get(..8).unwrap_or_default().to_vec();
+    let mut index = 0u32;
+    while let Some(h) = reader.next_header()? {
+        let (start, payload, end) = (h.offset as usize, h.payload_offset as usize, h.end() as usize);
+        let kind = match h.id {
+            CORE_MODULE_SECTION => ModuleKind::Module,
+            COMPONENT_SECTION => ModuleKind::Component,
+            _ => {
+                out.extend_from_slice(&bytes[start..end]);
+                continue;
+            }
+        };
+        let mut here = path.to_vec();
+        here.push(index);
+        index += 1;
+        let part = &bytes[payload..end];
+        let grown = nested_part(part, base + h.payload_offset, kind, &here, signer, done)?;
+        out.push(h.id);
+        crate::leb::write_len(&mut out, grown.len())?;
+        out.extend_from_slice(&grown);
+    }
+    Ok(out)
+}
+
+/// One nested part, signed unless it is signed already.
+fn nested_part(
+    part: &[u8],
+    offset: u64,
+    kind: ModuleKind,
+    path: &[u32],
+    signer: &dyn crate::Signer,
+    done: &mut NestedSigning,
+) -> Result<Vec<u8>> {
+    let mut reader = SectionReader::with_total_len(part, Some(part.len() as u64))?;
+    let mut signed = false;
+    while let Some(h) = reader.next_header()? {
+        signed |= h.is_signature();
+    }
+    if signed {
+        done.kept.push(path.to_vec());
+        return Ok(part.to_vec());
+    }
+    let inner = match kind {
+        ModuleKind::Component => rebuild(part, offset, path, signer, done)?,
+        _ => part.to_vec(),
+    };
+    let mut out = Vec::with_capacity(inner.len() + 256);
+    let _report = crate::sign_embedded(io::Cursor::new(&inner), &mut out, signer).map_err(|e| match e {
+        // Offsets inside the part, moved to the input's.
+        Error::Malformed { offset: o, what, reason } => Error::Malformed { offset: o + offset, what, reason },
+        other => other,
+    })?;
+    done.signed.push(path.to_vec());
+    Ok(out)
 }

@@ -189,6 +189,33 @@ pub(crate) struct ScopeDoc {
     pub(crate) coverage: Option<CoverageDoc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) mode: Option<ModeDoc>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) parts: Vec<PartDoc>,
+}
+
+/// What a scope requires of a component's nested parts of one kind.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PartDoc {
+    pub(crate) kind: PartKindDoc,
+    pub(crate) rule: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) unsigned: Option<UnsignedDoc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum PartKindDoc {
+    Module,
+    Component,
+    Any,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum UnsignedDoc {
+    Allow,
+    Reject,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -240,6 +267,8 @@ pub(crate) struct DefaultDoc {
     pub(crate) coverage: Option<CoverageDoc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) mode: Option<ModeDoc>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) parts: Vec<PartDoc>,
 }
 
 /// Reads the document from a parsed value whose `schema` was checked.

@@ -27,7 +27,7 @@ use wsc_keyless::{BundleVerifier, Expectation, IdentityPolicy, KeylessError, Mat
 use wsc_pki::{CertVerifier, ChainBudget, TsaTrust};
 
 use crate::model::{
-    AttestationPrincipal, Coverage, Identity, KeyPrincipal, KeylessPrincipal, Mode, Policy, Principal, Rule, Selector,
+    AttestationPrincipal, Coverage, Identity, KeyPrincipal, PartRule, KeylessPrincipal, Mode, Policy, Principal, Rule, Selector,
     TrustRoot, X509Principal, X509Time,
 };
 use crate::registry::{
@@ -111,21 +111,23 @@ pub enum EvalError {
 }
 
 /// How a scope was chosen.
-struct Chosen<'p> {
-    name: String,
-    rule: &'p str,
-    coverage: &'p Coverage,
-    mode: Mode,
+pub(crate) struct Chosen<'p> {
+    pub(crate) name: String,
+    pub(crate) rule: &'p str,
+    pub(crate) coverage: &'p Coverage,
+    pub(crate) mode: Mode,
+    pub(crate) parts: &'p [PartRule],
 }
 
 /// Picks the scope: exact OCI repository, then exact path, then the most
 /// specific path glob (most literal characters); then `[default]`.
-fn choose_scope<'p>(policy: &'p Policy, target: &Target<'_>) -> Result<Option<Chosen<'p>>, Reason> {
+pub(crate) fn choose_scope<'p>(policy: &'p Policy, target: &Target<'_>) -> Result<Option<Chosen<'p>>, Reason> {
     let pick = |s: &'p crate::model::Scope| Chosen {
         name: s.name.clone(),
         rule: &s.rule,
         coverage: &s.coverage,
         mode: s.mode,
+        parts: &s.parts,
     };
     if let Some(repo) = target.oci_repository {
         if let Some(s) = policy.scopes.iter().find(|s| matches!(&s.selector, Selector::OciRepository(r) if r == repo)) {
@@ -168,6 +170,7 @@ fn choose_scope<'p>(policy: &'p Policy, target: &Target<'_>) -> Result<Option<Ch
         rule: &d.rule,
         coverage: &d.coverage,
         mode: Mode::Enforce,
+        parts: &d.parts,
     }))
 }
 
@@ -724,7 +727,7 @@ impl Policy {
         target: &Target<'_>,
         now: SystemTime,
     ) -> Result<Verdict, EvalError> {
-        self.evaluate_with(module, total_len, None, target, now, None)
+        self.evaluate_with(module, total_len, None, target, now, None, None)
     }
 
     /// [`Policy::evaluate`] for a module pulled from an OCI registry, with
@@ -739,7 +742,7 @@ impl Policy {
         now: SystemTime,
         registry: &RegistryEvidence<'_>,
     ) -> Result<Verdict, EvalError> {
-        self.evaluate_with(module, total_len, None, target, now, Some(registry))
+        self.evaluate_with(module, total_len, None, target, now, Some(registry), None)
     }
 
     /// [`Policy::evaluate`] for a module whose signature data is detached
@@ -753,10 +756,13 @@ impl Policy {
         target: &Target<'_>,
         now: SystemTime,
     ) -> Result<Verdict, EvalError> {
-        self.evaluate_with(module, total_len, Some(signature), target, now, None)
+        self.evaluate_with(module, total_len, Some(signature), target, now, None, None)
     }
 
-    fn evaluate_with<R: Read + Send>(
+    /// The evaluation of every entry point; `forced` decides for a scope
+    /// given by the caller (a nested part's rule) instead of choosing one.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn evaluate_with<R: Read + Send>(
         &self,
         module: R,
         total_len: Option<u64>,
@@ -764,6 +770,7 @@ impl Policy {
         target: &Target<'_>,
         now: SystemTime,
         registry: Option<&RegistryEvidence<'_>>,
+        forced: Option<Chosen<'_>>,
     ) -> Result<Verdict, EvalError> {
         let facts = ModuleFacts {
             path: target.path.map(str::to_string),
@@ -790,13 +797,14 @@ impl Policy {
             trailing_bytes: 0,
             manifest_digest: None,
             referrers: Vec::new(),
+            parts: Vec::new(),
         };
         // With no scope the module is still hashed, for the verdict.
         let hashed = |module: R, facts: ModuleFacts| -> Result<ModuleFacts, EvalError> {
             let (sha256, size) = hash_all(module).map_err(|e| EvalError::Module(e.into()))?;
             Ok(ModuleFacts { sha256: Some(sha256), size: Some(size), ..facts })
         };
-        let chosen = match choose_scope(self, target) {
+        let chosen = match forced.map(|c| Ok(Some(c))).unwrap_or_else(|| choose_scope(self, target)) {
             Err(reason) => {
                 let mut v = base(None, Mode::Enforce, "whole", hashed(module, facts)?);
                 v.reasons.push(reason);
@@ -1354,7 +1362,7 @@ fn coverage_report(report: &Report, parts: usize, unselected: &[(u64, String)]) 
 }
 
 /// Audit mode turns a rejection into an audit rejection.
-fn finish(mut v: Verdict, mode: Mode) -> Verdict {
+pub(crate) fn finish(mut v: Verdict, mode: Mode) -> Verdict {
     if v.decision == Decision::Rejected && mode == Mode::Audit {
         v.decision = Decision::AuditRejected;
     }

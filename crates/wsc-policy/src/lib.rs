@@ -65,6 +65,7 @@ mod init;
 mod load;
 mod matchers;
 mod model;
+mod nested;
 mod registry;
 mod time;
 mod value;
@@ -79,9 +80,10 @@ pub use files::{DirFiles, FileError, FileSource, MemoryFiles, NoFiles};
 pub use init::Starter;
 pub use matchers::PathGlob;
 pub use model::{
-    AttestationPrincipal, Coverage, DefaultScope, GithubClaims, Identity, KeyPrincipal, KeylessPrincipal, Material,
+    AttestationPrincipal, Coverage, DefaultScope, PartKind, PartRule, GithubClaims, Identity, KeyPrincipal, KeylessPrincipal, Material,
     Mode, Policy, Principal, Rule, Runner, Scope, Selector, TrustRoot, X509Principal, X509Time,
 };
+pub use nested::PartResult;
 pub use registry::{MAX_ATTESTATION_CHECKS, Referrer, ReferrerContent, ReferrerResult, RegistryEvidence};
 pub use time::{Age, Timestamp};
 pub use verdict::{

@@ -9,14 +9,14 @@ use sha2::{Digest, Sha256};
 use wsc_core::PublicKey;
 
 use crate::doc::{
-    AlgorithmDoc, AttestationDoc, CoverageDoc, CoverageKindDoc, Document, KeyDoc, KeylessDoc, MatchDoc, ModeDoc,
+    AlgorithmDoc, AttestationDoc, CoverageDoc, PartDoc, PartKindDoc, UnsignedDoc, CoverageKindDoc, Document, KeyDoc, KeylessDoc, MatchDoc, ModeDoc,
     PrincipalDoc, RuleDoc, RunnerDoc, TimeDoc, X509Doc,
 };
 use crate::error::{ErrorCode, PolicyError};
 use crate::files::{FileError, FileSource};
 use crate::matchers::{PathGlob, bad_oci_repository, bad_path, weak_identity_regex};
 use crate::model::{
-    AttestationPrincipal, Coverage, DefaultScope, GithubClaims, Identity, KeyPrincipal, KeylessPrincipal, Material,
+    AttestationPrincipal, Coverage, DefaultScope, PartKind, PartRule, GithubClaims, Identity, KeyPrincipal, KeylessPrincipal, Material,
     Mode, Policy, Principal, Rule, Runner, Scope, Selector, TrustRoot, X509Principal, X509Time,
 };
 use crate::value::{Path, Value, to_json};
@@ -101,7 +101,8 @@ pub(crate) fn build(doc: Document, files: &dyn FileSource, limits: &Limits) -> R
             None | Some(ModeDoc::Enforce) => Mode::Enforce,
             Some(ModeDoc::Audit) => Mode::Audit,
         };
-        scopes.push(Scope { name: s.name.clone(), selector, rule: s.rule.clone(), coverage, mode });
+        let parts = check_parts(&s.parts, &path.key("parts"), &doc)?;
+        scopes.push(Scope { name: s.name.clone(), selector, rule: s.rule.clone(), coverage, mode, parts });
     }
     for (i, s) in scopes.iter().enumerate() {
         if let Some(first) = selectors.iter().position(|x| **x == s.selector) {
@@ -122,7 +123,8 @@ pub(crate) fn build(doc: Document, files: &dyn FileSource, limits: &Limits) -> R
             }
             check_reference(&d.rule, &path.key("rule"), &doc)?;
             let coverage = check_coverage(d.coverage.as_ref(), &path.key("coverage"))?;
-            Some(DefaultScope { rule: d.rule.clone(), coverage })
+            let parts = check_parts(&d.parts, &path.key("parts"), &doc)?;
+            Some(DefaultScope { rule: d.rule.clone(), coverage, parts })
         }
     };
     if scopes.is_empty() && default.is_none() {
@@ -679,6 +681,43 @@ fn check_match(m: &MatchDoc, path: &Path) -> Result<Selector, PolicyError> {
     Ok(selector)
 }
 
+/// A scope's part rules: each names a rule or principal, and no kind is
+/// given twice.
+fn check_parts(list: &[PartDoc], path: &Path, doc: &Document) -> Result<Vec<PartRule>, PolicyError> {
+    let mut out: Vec<PartRule> = Vec::with_capacity(list.len());
+    for (i, p) in list.iter().enumerate() {
+        let at = path.index(i);
+        check_reference(&p.rule, &at.key("rule"), doc)?;
+        let kind = match p.kind {
+            PartKindDoc::Module => PartKind::Module,
+            PartKindDoc::Component => PartKind::Component,
+            PartKindDoc::Any => PartKind::Any,
+        };
+        if out.iter().any(|o| o.kind == kind) {
+            let msg = format!("parts of kind \"{}\" are named twice: one rule per kind", kind.as_str());
+            return Err(PolicyError::new(ErrorCode::InvalidValue, at.key("kind"), msg));
+        }
+        let allow_unsigned = !matches!(p.unsigned, Some(UnsignedDoc::Reject));
+        out.push(PartRule { kind, rule: p.rule.clone(), allow_unsigned });
+    }
+    Ok(out)
+}
+
+/// Part rules in the normalized form, by kind.
+fn parts_value(parts: &[PartRule]) -> Value {
+    let mut sorted: Vec<&PartRule> = parts.iter().collect();
+    sorted.sort_by_key(|p| p.kind.as_str());
+    Value::Array(
+        sorted
+            .into_iter()
+            .map(|p| {
+                let unsigned = if p.allow_unsigned { "allow" } else { "reject" };
+                Value::Table(table([("kind", s(p.kind.as_str())), ("rule", s(&p.rule)), ("unsigned", s(unsigned))]))
+            })
+            .collect(),
+    )
+}
+
 fn check_coverage(c: Option<&CoverageDoc>, path: &Path) -> Result<Coverage, PolicyError> {
     let Some(c) = c else { return Ok(Coverage::Whole) };
     match c.kind {
@@ -885,18 +924,27 @@ fn normalized(p: &Policy) -> Value {
                 Mode::Enforce => "enforce",
                 Mode::Audit => "audit",
             };
-            Value::Table(table([
+            let mut t = table([
                 ("name", s(&sc.name)),
                 ("match", Value::Table(m)),
                 ("rule", s(&sc.rule)),
                 ("coverage", coverage_value(&sc.coverage)),
                 ("mode", s(mode)),
-            ]))
+            ]);
+            // Written only when given: policies without part rules keep
+            // the hash they had before part rules existed.
+            if !sc.parts.is_empty() {
+                t.insert("parts".into(), parts_value(&sc.parts));
+            }
+            Value::Table(t)
         })
         .collect();
     root.insert("scopes".into(), Value::Array(scopes));
     if let Some(d) = &p.default {
-        let t = table([("rule", s(&d.rule)), ("coverage", coverage_value(&d.coverage)), ("mode", s("enforce"))]);
+        let mut t = table([("rule", s(&d.rule)), ("coverage", coverage_value(&d.coverage)), ("mode", s("enforce"))]);
+        if !d.parts.is_empty() {
+            t.insert("parts".into(), parts_value(&d.parts));
+        }
         root.insert("default".into(), Value::Table(t));
     }
     Value::Table(root)

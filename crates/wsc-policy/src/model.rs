@@ -319,6 +319,46 @@ pub struct Scope {
     pub coverage: Coverage,
     /// Enforce or audit.
     pub mode: Mode,
+    /// What nested parts of a component must carry (checked by
+    /// [`Policy::evaluate_nested`](crate::Policy::evaluate_nested)).
+    pub parts: Vec<PartRule>,
+}
+
+/// Which nested parts a [`PartRule`] is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PartKind {
+    /// Nested core modules.
+    Module,
+    /// Nested components.
+    Component,
+    /// Nested parts of a kind no other rule of the scope names.
+    Any,
+}
+
+impl PartKind {
+    /// `module`, `component` or `any`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PartKind::Module => "module",
+            PartKind::Component => "component",
+            PartKind::Any => "any",
+        }
+    }
+}
+
+/// What a scope requires of a component's nested parts of one kind: the
+/// rule their own signatures must meet, and whether a part without a
+/// signature of its own may be there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PartRule {
+    /// Which parts.
+    pub kind: PartKind,
+    /// The rule (or principal) a signed part's signatures must satisfy.
+    pub rule: String,
+    /// Whether a part without a signature section of its own is accepted.
+    pub allow_unsigned: bool,
 }
 
 /// The `[default]` scope: always enforced.
@@ -329,4 +369,6 @@ pub struct DefaultScope {
     pub rule: String,
     /// What must be covered.
     pub coverage: Coverage,
+    /// What nested parts of a component must carry.
+    pub parts: Vec<PartRule>,
 }

@@ -79,6 +79,12 @@ pub enum ReasonCode {
     /// An attestation bundle of the right predicate type did not verify,
     /// or the manifest does not bind the module evaluated.
     AttestationInvalid,
+    /// A nested part carries a signature section that does not meet its
+    /// part rule (or no part rule names its kind).
+    NestedPartRejected,
+    /// A nested part has no signature section of its own, and its part
+    /// rule rejects unsigned parts.
+    NestedPartUnsigned,
 }
 
 impl ReasonCode {
@@ -104,6 +110,8 @@ impl ReasonCode {
             ReasonCode::CrlStale => "crl_stale",
             ReasonCode::AttestationMissing => "attestation_missing",
             ReasonCode::AttestationInvalid => "attestation_invalid",
+            ReasonCode::NestedPartRejected => "nested_part_rejected",
+            ReasonCode::NestedPartUnsigned => "nested_part_unsigned",
         }
     }
 }
@@ -330,6 +338,7 @@ pub struct Verdict {
     pub(crate) trailing_bytes: u64,
     pub(crate) manifest_digest: Option<[u8; 32]>,
     pub(crate) referrers: Vec<crate::registry::ReferrerResult>,
+    pub(crate) parts: Vec<crate::nested::PartResult>,
 }
 
 impl Verdict {
@@ -439,6 +448,12 @@ impl Verdict {
         &self.referrers
     }
 
+    /// A component's nested parts and how each fared, when they were
+    /// checked ([`Policy::evaluate_nested`](crate::Policy::evaluate_nested)).
+    pub fn parts(&self) -> &[crate::nested::PartResult] {
+        &self.parts
+    }
+
     /// SHA-256 of the policy's normalized form.
     pub fn policy_sha256(&self) -> [u8; 32] {
         self.policy_sha256
@@ -508,6 +523,7 @@ impl Verdict {
                 "set": s.set, "record": s.record, "offset": s.offset, "reason": s.reason,
             })).collect::<Vec<_>>(),
             "trailing_bytes": self.trailing_bytes,
+            "parts": self.parts.iter().map(crate::nested::PartResult::to_json).collect::<Vec<_>>(),
             "registry": self.manifest_digest.map(|d| json!({
                 "manifest_digest": format!("sha256:{}", hex(&d)),
                 "referrers": self.referrers.iter().map(|r| json!({
