@@ -27,8 +27,8 @@ use wsc_keyless::{BundleVerifier, Expectation, IdentityPolicy, KeylessError, Mat
 use wsc_pki::{CertVerifier, ChainBudget, TsaTrust};
 
 use crate::model::{
-    AttestationPrincipal, Coverage, Identity, KeyPrincipal, PartRule, KeylessPrincipal, Mode, Policy, Principal, Rule, Selector,
-    TrustRoot, X509Principal, X509Time,
+    AttestationPrincipal, Coverage, Identity, KeyPrincipal, KeylessPrincipal, Mode, PartRule, Policy, Principal, Rule,
+    Selector, TrustRoot, X509Principal, X509Time,
 };
 use crate::registry::{
     MAX_ATTESTATION_CHECKS, ReferrerContent, ReferrerResult, RegistryEvidence, failure_code, manifest_binding,

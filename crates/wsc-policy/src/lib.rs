@@ -80,8 +80,8 @@ pub use files::{DirFiles, FileError, FileSource, MemoryFiles, NoFiles};
 pub use init::Starter;
 pub use matchers::PathGlob;
 pub use model::{
-    AttestationPrincipal, Coverage, DefaultScope, PartKind, PartRule, GithubClaims, Identity, KeyPrincipal, KeylessPrincipal, Material,
-    Mode, Policy, Principal, Rule, Runner, Scope, Selector, TrustRoot, X509Principal, X509Time,
+    AttestationPrincipal, Coverage, DefaultScope, GithubClaims, Identity, KeyPrincipal, KeylessPrincipal, Material,
+    Mode, PartKind, PartRule, Policy, Principal, Rule, Runner, Scope, Selector, TrustRoot, X509Principal, X509Time,
 };
 pub use nested::PartResult;
 pub use registry::{MAX_ATTESTATION_CHECKS, Referrer, ReferrerContent, ReferrerResult, RegistryEvidence};

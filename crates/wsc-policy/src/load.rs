@@ -9,15 +9,15 @@ use sha2::{Digest, Sha256};
 use wsc_core::PublicKey;
 
 use crate::doc::{
-    AlgorithmDoc, AttestationDoc, CoverageDoc, PartDoc, PartKindDoc, UnsignedDoc, CoverageKindDoc, Document, KeyDoc, KeylessDoc, MatchDoc, ModeDoc,
-    PrincipalDoc, RuleDoc, RunnerDoc, TimeDoc, X509Doc,
+    AlgorithmDoc, AttestationDoc, CoverageDoc, CoverageKindDoc, Document, KeyDoc, KeylessDoc, MatchDoc, ModeDoc,
+    PartDoc, PartKindDoc, PrincipalDoc, RuleDoc, RunnerDoc, TimeDoc, UnsignedDoc, X509Doc,
 };
 use crate::error::{ErrorCode, PolicyError};
 use crate::files::{FileError, FileSource};
 use crate::matchers::{PathGlob, bad_oci_repository, bad_path, weak_identity_regex};
 use crate::model::{
-    AttestationPrincipal, Coverage, DefaultScope, PartKind, PartRule, GithubClaims, Identity, KeyPrincipal, KeylessPrincipal, Material,
-    Mode, Policy, Principal, Rule, Runner, Scope, Selector, TrustRoot, X509Principal, X509Time,
+    AttestationPrincipal, Coverage, DefaultScope, GithubClaims, Identity, KeyPrincipal, KeylessPrincipal, Material,
+    Mode, PartKind, PartRule, Policy, Principal, Rule, Runner, Scope, Selector, TrustRoot, X509Principal, X509Time,
 };
 use crate::value::{Path, Value, to_json};
 use crate::{Limits, SCHEMA};

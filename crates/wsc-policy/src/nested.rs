@@ -154,7 +154,8 @@ impl Policy {
                 _ if chosen.parts.is_empty() => {}
                 (None, false) => {}
                 (None, true) => {
-                    let m = format!("the nested {at} is signed, and no part rule of scope {} names its kind", chosen.name);
+                    let m =
+                        format!("the nested {at} is signed, and no part rule of scope {} names its kind", chosen.name);
                     result.outcome = "rejected";
                     result.reasons.push(m.clone());
                     reasons.push(Reason { code: ReasonCode::NestedPartRejected, principal: None, message: m });
