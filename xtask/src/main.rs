@@ -19,6 +19,7 @@ mod fuzz;
 mod interop;
 mod keyless_sign;
 mod layers;
+mod nested_bench;
 mod nostd;
 mod oci_bench;
 mod package;
@@ -54,6 +55,9 @@ commands:
   bench --oci [--input FILE] [--runs N] [--out FILE] [--check]
                               wsc oci pull --policy vs wkg oci pull of a 20 MB component from a
                               local docker-registry, time and peak memory (target 1.3x)
+  bench --nested [--input FILE] [--runs N] [--out FILE] [--check]
+                              wsc verify --nested vs wsc verify of a component signed with
+                              sign --nested (default: the corpus component.wasm; target 1.2x)
   bench --keyless [--runs N] [--out FILE]
                               keyless verification of a 1 MiB module vs sigstore-python
   bench --keyless-sign [--runs N] [--modules N] [--requests N] [--connections N] [--out FILE] [--check]
@@ -138,6 +142,7 @@ enum Cmd {
                       cargo xtask bench --ffi [--input FILE] [--runs N] [--out FILE] [--check]\n       \
                       cargo xtask bench --wasmtime [--input FILE] [--runs N] [--out FILE] [--check]\n       \
                       cargo xtask bench --oci [--input FILE] [--runs N] [--out FILE] [--check]\n       \
+                      cargo xtask bench --nested [--input FILE] [--runs N] [--out FILE] [--check]\n       \
                       cargo xtask bench --keyless [--runs N] [--out FILE]\n       \
                       cargo xtask bench --keyless-sign [--runs N] [--modules N] [--requests N] [--connections N] [--out FILE] [--check]")]
 #[command(group = clap::ArgGroup::new("mode").multiple(false))]
@@ -160,6 +165,9 @@ struct Bench {
     /// wsc oci pull --policy vs wkg oci pull of a 20 MB component from a local registry.
     #[arg(long, group = "mode")]
     oci: bool,
+    /// wsc verify --nested vs wsc verify of a component whose parts are all signed.
+    #[arg(long, group = "mode")]
+    nested: bool,
     /// The module of --policy, --stream and --ffi (default: the corpus
     /// large-flite.wasm) or the component of --wasmtime (the corpus component.wasm)
     /// or of --oci (the hello component with a 20 MiB custom section).
@@ -233,9 +241,10 @@ fn bench(b: Bench) -> Result<()> {
         }
         Ok(())
     };
-    if b.input.is_some() && !(b.policy || b.stream || b.ffi || b.wasmtime || b.oci) {
+    if b.input.is_some() && !(b.policy || b.stream || b.ffi || b.wasmtime || b.oci || b.nested) {
         bail!(
-            "--input is an option of `cargo xtask bench --policy`, `--stream`, `--ffi`, `--wasmtime` and `--oci`\n{USAGE}"
+            "--input is an option of `cargo xtask bench --policy`, `--stream`, `--ffi`, `--wasmtime`, `--oci` and \
+             `--nested`\n{USAGE}"
         );
     }
     if !b.keyless_sign && (b.modules.is_some() || b.requests.is_some() || b.connections.is_some()) {
@@ -270,6 +279,9 @@ fn bench(b: Bench) -> Result<()> {
         embed_bench::stream(&input, b.runs.unwrap_or(15), b.out.as_deref(), b.check)
     } else if b.oci {
         oci_bench::oci(b.input.as_deref(), b.runs.unwrap_or(10), b.out.as_deref(), b.check)
+    } else if b.nested {
+        let input = b.input.unwrap_or_else(|| default_corpus().join("component.wasm"));
+        nested_bench::nested(&input, b.runs.unwrap_or(10), b.out.as_deref(), b.check)
     } else if b.ffi {
         let input = b.input.unwrap_or_else(|| default_corpus().join("large-flite.wasm"));
         embed_bench::ffi(&input, b.runs.unwrap_or(10), b.out.as_deref(), b.check)
@@ -375,7 +387,7 @@ fn ci(with_corpus: bool) -> Result<()> {
         embed_bench::stream(&dir.join("large-flite.wasm"), 1, None, false)?;
         embed_bench::ffi(&dir.join("large-flite.wasm"), 1, None, false)?;
         bench::bench(&bench::BenchOpts {
-            corpus: dir,
+            corpus: dir.clone(),
             runs: 1,
             files: vec!["large-flite".into()],
             out: None,
@@ -383,6 +395,7 @@ fn ci(with_corpus: bool) -> Result<()> {
         })?;
         // The release wsc is built by now: one round of the OCI pull benchmark is about a second.
         oci_bench::oci(None, 1, None, false)?;
+        nested_bench::nested(&dir.join("component.wasm"), 1, None, false)?;
     }
     eprintln!("ci: all checks passed");
     Ok(())
@@ -427,6 +440,7 @@ mod tests {
             "bench --policy --input m.wasm --runs 30 --out o.md --check",
             "bench --keyless --runs 10 --out o.md",
             "bench --oci --input c.wasm --runs 5 --out o.md --check",
+            "bench --nested --input c.wasm --runs 5 --out o.md --check",
             "bench --keyless-sign --runs 1 --modules 2 --requests 3 --connections 4 --out o.md --check",
             "corpus --dir d --no-fetch",
             "interop",

@@ -2,10 +2,10 @@
 //! by its scope's part rule on its own signatures (`docs/components.md`).
 //!
 //! The outer module is evaluated first, as [`Policy::evaluate`] does. Then
-//! the component tree is walked, every nested part is hashed in one more
-//! pass (its SHA-256, for provenance), and every part that carries a
-//! signature section of its own is evaluated on its own bytes against the
-//! rule of its kind. A part whose signatures do not meet that rule, a
+//! the component tree is walked, every part that carries a signature
+//! section of its own is evaluated on its own bytes against the rule of
+//! its kind (which gives its SHA-256), and the other parts are hashed in
+//! one more pass (their SHA-256, for provenance). A part whose signatures do not meet that rule, a
 //! signed part no rule names, and an unsigned part a rule refuses each
 //! reject the whole: nothing is skipped silently.
 
@@ -85,7 +85,7 @@ fn rule_for(parts: &[PartRule], kind: ModuleKind) -> Option<&PartRule> {
     parts.iter().find(|p| p.kind == own).or_else(|| parts.iter().find(|p| p.kind == PartKind::Any))
 }
 
-/// SHA-256 of every part but the root, in one sequential pass.
+/// SHA-256 of each of `parts`, in one sequential pass.
 fn hash_parts<R: Read>(mut input: R, parts: &[Part]) -> io::Result<Vec<[u8; 32]>> {
     let mut hashers: Vec<Sha256> = parts.iter().map(|_| Sha256::new()).collect();
     let mut buf = vec![0u8; 64 * 1024];
@@ -131,10 +131,15 @@ impl Policy {
         input.rewind().map_err(module)?;
         let tree = wsc_core::component_tree(&mut input, &TreeLimits::default()).map_err(EvalError::Module)?;
         let nested = tree.get(1..).unwrap_or_default();
+        // A part evaluated on its own gets its digest from that evaluation;
+        // the others are hashed here, in one pass.
+        let evaluated = |p: &Part| p.signed && rule_for(chosen.parts, p.kind).is_some() && !chosen.parts.is_empty();
+        let unevaluated: Vec<Part> = nested.iter().filter(|p| !evaluated(p)).cloned().collect();
         input.rewind().map_err(module)?;
-        let digests = hash_parts(&mut input, nested).map_err(module)?;
+        let mut digests = hash_parts(&mut input, &unevaluated).map_err(module)?.into_iter();
         let mut reasons: Vec<Reason> = Vec::new();
-        for (part, sha256) in nested.iter().zip(digests) {
+        for part in nested {
+            let sha256 = if evaluated(part) { [0; 32] } else { digests.next().unwrap_or_default() };
             let rule = rule_for(chosen.parts, part.kind);
             let mut result = PartResult {
                 path: part.path.clone(),
@@ -188,6 +193,7 @@ impl Policy {
                         None,
                         Some(forced),
                     )?;
+                    result.sha256 = sub.module_sha256().unwrap_or_default();
                     if sub.decision() == Decision::Accepted {
                         result.outcome = "verified";
                         if let Some(s) = sub.satisfied() {
