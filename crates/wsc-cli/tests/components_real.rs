@@ -168,7 +168,7 @@ fn wac_plug_keeps_the_vendors_signatures_and_a_tampered_plug_is_rejected() {
     // makes the component.
     d.write("demo.wit", DEMO_WIT);
     for (name, wat) in [("dep", DEP_WAT), ("host", HOST_WAT)] {
-        d.write(format!("{name}.wat"), wat);
+        d.write(&format!("{name}.wat"), wat);
         let core = format!("{name}-core.wasm");
         d.run(&wt, &["component", "embed", "demo.wit", "--world", name, &format!("{name}.wat"), "-o", &core]);
         d.run(&wt, &["component", "new", &core, "-o", &format!("{name}-unsigned.wasm")]);
@@ -180,11 +180,12 @@ fn wac_plug_keeps_the_vendors_signatures_and_a_tampered_plug_is_rejected() {
     d.run(&wac, &["plug", "--plug", "dep.wasm", "host.wasm", "-o", "composed.wasm"]);
     d.validate("composed.wasm");
     // Both components sit in the composition byte for byte.
-    let composed = d.read("composed.wasm");
-    let dep_at = find_once(&composed, &d.read("dep.wasm"));
+    let (composed, dep) = (d.read("composed.wasm"), d.read("dep.wasm"));
+    find_once(&composed, &dep);
     find_once(&composed, &d.read("host.wasm"));
     // The integrator (k2) signs the composition.
     d.wsc_ok(&["sign", "-i", "composed.wasm", "-o", "app.wasm", "-k", "k2.sk"]);
+    let dep_at = find_once(&d.read("app.wasm"), &dep);
     d.write(
         "policy.toml",
         "schema = \"wsc-policy/v1\"\n\
@@ -193,24 +194,23 @@ fn wac_plug_keeps_the_vendors_signatures_and_a_tampered_plug_is_rejected() {
          [principals.integrator]\nkind = \"key\"\nalgorithm = \"ed25519\"\nfile = \"k2.pk\"\n\
          [rules.suppliers]\nany = [\"vendor\", \"other\"]\n\
          [default]\nrule = \"integrator\"\n\
-         parts = [\n  { kind = \"component\", rule = \"suppliers\", unsigned = \"reject\" },\n  \
-         { kind = \"module\", rule = \"suppliers\", unsigned = \"allow\" },\n]\n",
+         parts = [{ kind = \"any\", rule = \"suppliers\", unsigned = \"allow\" }]\n",
     );
     let (code, v) = d.verify("app.wasm", &["--policy", "policy.toml"]);
     assert_eq!(code, 0, "{v}");
-    // Each plugged component is verified by its own vendor; the core
-    // modules inside them are unsigned.
+    // Each plugged component (depth 1) is verified by its own vendor; the
+    // core modules and the shim component inside them are unsigned.
     let (vendor, other) = (d.signer("dep.wasm", "k1.pk"), d.signer("host.wasm", "k3.pk"));
-    let components: Vec<&Value> = parts(&v).iter().filter(|p| p["kind"] == "component").collect();
-    assert_eq!(components.len(), 2, "{v}");
-    let dep_len = d.read("dep.wasm").len() as u64;
-    for p in &components {
-        assert_eq!(p["outcome"], "verified", "{v}");
+    let plugged: Vec<&Value> = parts(&v).iter().filter(|p| p["path"].as_array().map(Vec::len) == Some(1)).collect();
+    assert_eq!(plugged.len(), 2, "{v}");
+    let dep_len = dep.len() as u64;
+    for p in &plugged {
+        assert_eq!((&p["kind"], &p["outcome"]), (&"component".into(), &"verified".into()), "{v}");
         let want = if p["offset"] == dep_at as u64 { &vendor } else { &other };
         assert_eq!(p["signers"], serde_json::json!([want]), "{v}");
     }
-    assert!(components.iter().any(|p| p["offset"] == dep_at as u64 && p["len"] == dep_len), "{v}");
-    for p in parts(&v).iter().filter(|p| p["kind"] == "module") {
+    assert!(plugged.iter().any(|p| p["offset"] == dep_at as u64 && p["len"] == dep_len), "{v}");
+    for p in parts(&v).iter().filter(|p| p["path"].as_array().map(Vec::len) != Some(1)) {
         assert_eq!(p["outcome"], "unsigned_allowed", "{v}");
     }
     // wasmsign2 checks the outer signature of the composition.
@@ -219,16 +219,19 @@ fn wac_plug_keeps_the_vendors_signatures_and_a_tampered_plug_is_rejected() {
     // The integrator changes dep's answer inside the composition, then
     // signs it again: still a valid component with a valid outer
     // signature, but dep is rejected.
+    let mut edited = dep.clone();
+    edited[find_once(&dep, ANSWER) + 1] ^= 0x01;
     let mut tampered = composed.clone();
-    let at = dep_at + find_once(&d.read("dep.wasm"), ANSWER);
-    tampered[at + 1] ^= 0x01;
+    let at = find_once(&composed, &dep);
+    tampered[at..at + dep.len()].copy_from_slice(&edited);
     d.write("tampered.wasm", &tampered);
     d.validate("tampered.wasm");
     d.wsc_ok(&["sign", "-i", "tampered.wasm", "-o", "tampered-app.wasm", "-k", "k2.sk"]);
     d.wsc_ok(&["verify", "-i", "tampered-app.wasm", "-K", "k2.pk"]);
     let (code, v) = d.verify("tampered-app.wasm", &["--policy", "policy.toml"]);
     assert_eq!(code, 1, "{v}");
-    for p in parts(&v).iter().filter(|p| p["kind"] == "component") {
+    let dep_at = find_once(&d.read("tampered-app.wasm"), &edited);
+    for p in parts(&v).iter().filter(|p| p["signed"] == true) {
         let (outcome, reasons) = (p["outcome"].as_str(), p["reasons"].to_string());
         if p["offset"] == dep_at as u64 {
             assert_eq!(outcome, Some("rejected"), "{v}");
@@ -241,11 +244,14 @@ fn wac_plug_keeps_the_vendors_signatures_and_a_tampered_plug_is_rejected() {
 }
 
 #[test]
-fn jco_new_breaks_a_module_signed_before_and_sign_nested_after_verifies() {
+fn jco_new_rewrites_a_module_signed_before_and_sign_nested_after_verifies() {
     let d = Dir::new();
     let jco = jco();
+    let wt = wasm_tools();
     std::fs::copy(repo().join("testdata/components/hello.wat"), d.path("hello.wat")).expect("copy");
-    d.run(&wasm_tools(), &["parse", "hello.wat", "-o", "hello-core.wasm"]);
+    // The module carries its (empty) world, as toolchains embed one.
+    d.write("hello.wit", "package wsc:hello;\n\nworld hello {}\n");
+    d.run(&wt, &["component", "embed", "hello.wit", "--world", "hello", "hello.wat", "-o", "hello-core.wasm"]);
     // The vendor signs the core module, then jco componentizes it with the
     // WASI preview 1 command adapter.
     d.wsc_ok(&["sign", "-i", "hello-core.wasm", "-o", "vendor-core.wasm", "-k", "k1.sk"]);
@@ -259,26 +265,39 @@ fn jco_new_breaks_a_module_signed_before_and_sign_nested_after_verifies() {
          [principals.integrator]\nkind = \"key\"\nalgorithm = \"ed25519\"\nfile = \"k2.pk\"\n\
          [default]\nrule = \"integrator\"\nparts = [{ kind = \"module\", rule = \"vendor\", unsigned = \"allow\" }]\n",
     );
-    // jco appended a producers section to the signed module: its
-    // signature no longer covers it. The adapter and shims are unsigned.
+    // jco dropped the component-type section and appended a producers
+    // section: the vendor's signature no longer covers the module. The
+    // adapter and shims are unsigned.
     let (code, v) = d.verify("early-signed.wasm", &["--policy", "policy.toml"]);
     assert_eq!(code, 1, "{v}");
     let signed: Vec<&Value> = parts(&v).iter().filter(|p| p["signed"] == true).collect();
     assert_eq!(signed.len(), 1, "{v}");
     assert_eq!(signed[0]["outcome"], "rejected", "{v}");
     assert!(signed[0]["reasons"].to_string().contains("hash_mismatch"), "{v}");
+    assert!(outcomes(&v).iter().any(|o| o == "unsigned_allowed"), "{v}");
+    let (offset, len) =
+        (signed[0]["offset"].as_u64().expect("offset") as usize, signed[0]["len"].as_u64().expect("len") as usize);
     let early = d.read("early-signed.wasm");
-    let (offset, len) = (signed[0]["offset"].as_u64().expect("offset") as usize, signed[0]["len"].as_u64().expect("len") as usize);
     let inside = &early[offset..offset + len];
-    let vendor = d.read("vendor-core.wasm");
-    assert!(inside.starts_with(&vendor) && inside.len() > vendor.len(), "jco no longer only appends to the module");
-    assert!(inside[vendor.len()..].windows(9).any(|w| w == b"producers"), "no producers section appended");
-    assert!(outcomes(&v).iter().filter(|o| *o == "unsigned_allowed").count() >= 1, "{v}");
+    let has = |b: &[u8], s: &[u8]| b.windows(s.len()).any(|w| w == s);
+    assert!(has(inside, b"producers") && !has(inside, b"component-type"), "jco changed what it does");
+    assert!(has(&d.read("vendor-core.wasm"), b"component-type"));
     // `sign --nested` keeps the stale vendor signature byte for byte: the
-    // part stays rejected.
+    // module stays rejected.
     d.wsc_ok(&["sign", "--nested", "-i", "early.wasm", "-o", "early-nested.wasm", "-k", "k2.sk"]);
-    let (code, v) = d.verify("early-nested.wasm", &["-K", "k2.pk"]);
+    let (code, v) = d.verify("early-nested.wasm", &["--policy", "policy.toml"]);
     assert_eq!(code, 1, "{v}");
+
+    // Without an embedded world jco keeps the module byte for byte, and a
+    // signature made before still verifies.
+    d.run(&wt, &["parse", "hello.wat", "-o", "plain.wasm"]);
+    d.wsc_ok(&["sign", "-i", "plain.wasm", "-o", "plain-signed.wasm", "-k", "k1.sk"]);
+    d.run(&jco, &["new", "plain-signed.wasm", "--wasi-command", "-o", "plain-jco.wasm"]);
+    find_once(&d.read("plain-jco.wasm"), &d.read("plain-signed.wasm"));
+    d.wsc_ok(&["sign", "-i", "plain-jco.wasm", "-o", "plain-app.wasm", "-k", "k2.sk"]);
+    let (code, v) = d.verify("plain-app.wasm", &["--policy", "policy.toml"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(outcomes(&v)[0], "verified", "{v}");
 
     // Componentize first, then `wsc sign --nested`: every part verifies.
     d.run(&jco, &["new", "hello-core.wasm", "--wasi-command", "-o", "late.wasm"]);
@@ -287,8 +306,8 @@ fn jco_new_breaks_a_module_signed_before_and_sign_nested_after_verifies() {
     let (code, v) = d.verify("late-signed.wasm", &["-K", "k2.pk"]);
     assert_eq!(code, 0, "{v}");
     let got = outcomes(&v);
-    assert!(got.len() >= 2 && got.iter().all(|o| o == "verified"), "{v}");
-    // Another key rejects every part.
+    assert!(got.len() >= 4 && got.iter().all(|o| o == "verified"), "{v}");
+    // Another key rejects it.
     let (code, _) = d.verify("late-signed.wasm", &["-K", "k1.pk"]);
     assert_eq!(code, 1);
 }
@@ -298,10 +317,7 @@ fn a_componentize_py_component_signed_with_sign_nested_verifies_part_by_part() {
     let d = Dir::new();
     let cpy = tool("componentize-py", "`python3 -m pip install componentize-py==0.25.1`");
     std::fs::create_dir(d.path("wit")).expect("mkdir");
-    d.write(
-        "wit/world.wit",
-        "package wsc:hello;\n\nworld hello {\n  export greet: func(name: string) -> string;\n}\n",
-    );
+    d.write("wit/world.wit", "package wsc:hello;\n\nworld hello {\n  export greet: func(name: string) -> string;\n}\n");
     d.write(
         "app.py",
         "import wit_world\n\n\nclass WitWorld(wit_world.WitWorld):\n    \
