@@ -75,3 +75,13 @@ python3 -m pip show oras 2>/dev/null | grep -qx 'Version: 0.2.43' ||
     [ -f testdata/sigstore-oci/node_modules/@sigstore/oci/package.json ] ||
     (cd testdata/sigstore-oci && npm ci --no-audit --no-fund --silent --engine-strict=false)
 
+
+# Real tools of crates/wsc-cli/tests/components_real.rs: wac (composes
+# components), jco 1.35.0 (componentizes a core module) and componentize-py
+# (builds a Python component offline: the wheel carries its runtime).
+wac --version 2>/dev/null | grep -qx 'wac-cli 0.12.0' || cargo install --locked wac-cli --version 0.12.0
+[ -f testdata/jco/node_modules/@bytecodealliance/jco/package.json ] ||
+    (cd testdata/jco && npm ci --no-audit --no-fund --silent)
+python3 -m pip show componentize-py 2>/dev/null | grep -qx 'Version: 0.25.1' ||
+    python3 -m pip install -q --root-user-action=ignore componentize-py==0.25.1 ||
+    python3 -m pip install -q --root-user-action=ignore --break-system-packages componentize-py==0.25.1
