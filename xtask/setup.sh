@@ -79,7 +79,10 @@ python3 -m pip show oras 2>/dev/null | grep -qx 'Version: 0.2.43' ||
 # Real tools of crates/wsc-cli/tests/components_real.rs: wac (composes
 # components), jco 1.35.0 (componentizes a core module) and componentize-py
 # (builds a Python component offline: the wheel carries its runtime).
-wac --version 2>/dev/null | grep -qx 'wac-cli 0.12.0' || cargo install --locked wac-cli --version 0.12.0
+# wac without its registry client (warg): `wac plug` of local files needs
+# none of it, and the build is a third of the default one.
+wac --version 2>/dev/null | grep -qx 'wac-cli 0.12.0' ||
+    cargo install --locked wac-cli --version 0.12.0 --no-default-features --features wit
 [ -f testdata/jco/node_modules/@bytecodealliance/jco/package.json ] ||
     (cd testdata/jco && npm ci --no-audit --no-fund --silent)
 python3 -m pip show componentize-py 2>/dev/null | grep -qx 'Version: 0.25.1' ||
