@@ -41,6 +41,14 @@ pub const MAX_BUNDLE: u64 = 1024 * 1024;
 /// The largest referrer manifest read (64 KiB; cosign's are under 1 KiB).
 pub const MAX_REFERRER_MANIFEST: u64 = 64 * 1024;
 
+/// Most Sigstore referrers [`fetch_referrers`] reads for one manifest; the
+/// ones past it are [`ReferrerContent::Broken`], not read.
+pub const MAX_BUNDLES_READ: usize = 64;
+
+/// Most bundle bytes [`fetch_referrers`] holds for one manifest (16 MiB);
+/// a bundle past it is [`ReferrerContent::Broken`], not read.
+pub const MAX_BUNDLE_BYTES: u64 = 16 * 1024 * 1024;
+
 /// An in-toto Statement v1 about the manifest `digest` of `name`
 /// (`registry/repository`, as GitHub writes it; cosign ignores it), with
 /// `predicate_type` and `predicate`. Keys are sorted.
@@ -144,7 +152,8 @@ pub enum ReferrerContent {
     /// Another kind of artifact (an SBOM, a legacy signature): why it is
     /// not a bundle.
     Other(String),
-    /// A Sigstore referrer that cannot be used: why.
+    /// A Sigstore referrer that cannot be used (or was not read, past the
+    /// budget of [`MAX_BUNDLES_READ`] and [`MAX_BUNDLE_BYTES`]): why.
     Broken(String),
 }
 
@@ -168,6 +177,8 @@ pub fn fetch_referrers(
     let repository = reference.repository();
     let list = registry.referrers(repository, manifest, None)?;
     let mut out = Vec::with_capacity(list.descriptors.len());
+    // What a registry can make wsc hold is bounded, whatever it lists.
+    let (mut read, mut bytes) = (0usize, 0u64);
     for d in &list.descriptors {
         let artifact_type = d.artifact_type().as_ref().map(|t| t.to_string());
         let digest = match Digest::of_descriptor(d) {
@@ -186,7 +197,18 @@ pub fn fetch_referrers(
             Some(t) if !t.starts_with(BUNDLE_PREFIX) => {
                 ReferrerContent::Other(format!("artifact type {t:?} is not a Sigstore bundle"))
             }
-            _ => fetch_one(registry, reference, manifest, &digest)?,
+            _ if read >= MAX_BUNDLES_READ || bytes >= MAX_BUNDLE_BYTES => ReferrerContent::Broken(format!(
+                "not read: past the budget of {MAX_BUNDLES_READ} Sigstore referrers and {MAX_BUNDLE_BYTES} bundle bytes \
+                 per manifest"
+            )),
+            _ => {
+                read += 1;
+                let content = fetch_one(registry, reference, manifest, &digest, MAX_BUNDLE_BYTES - bytes)?;
+                if let ReferrerContent::Bundle(b) = &content {
+                    bytes += b.len() as u64;
+                }
+                content
+            }
         };
         out.push(FetchedReferrer { digest, artifact_type, content });
     }
@@ -210,11 +232,14 @@ fn about_the_referrer(e: &OciError) -> bool {
     )
 }
 
+/// One referrer: its manifest, then its bundle (at most `room` bytes,
+/// and never more than [`MAX_BUNDLE`]).
 fn fetch_one(
     registry: &Registry,
     reference: &Reference,
     subject: &Digest,
     digest: &Digest,
+    room: u64,
 ) -> Result<ReferrerContent, OciError> {
     let broken = |e: OciError| -> Result<ReferrerContent, OciError> {
         if about_the_referrer(&e) { Ok(ReferrerContent::Broken(wsc_chain(&e))) } else { Err(e) }
@@ -246,7 +271,7 @@ fn fetch_one(
         Ok(d) => d,
         Err(e) => return Ok(ReferrerContent::Broken(wsc_chain(&e))),
     };
-    match registry.blob_get(reference.repository(), &layer_digest, layer.size(), MAX_BUNDLE) {
+    match registry.blob_get(reference.repository(), &layer_digest, layer.size(), MAX_BUNDLE.min(room)) {
         Ok(bytes) => Ok(ReferrerContent::Bundle(bytes)),
         Err(e) => broken(e),
     }

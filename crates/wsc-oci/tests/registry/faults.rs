@@ -357,3 +357,50 @@ fn challenges_that_cannot_be_answered_are_refused() {
         assert_eq!(server.requests().len(), 1, "{challenge}: nothing sent after the challenge");
     }
 }
+
+#[test]
+fn a_registry_listing_more_bundles_than_the_budget_gets_only_the_budget_read() {
+    use std::collections::HashMap;
+    use wsc_oci::sigstore::{MAX_BUNDLES_READ, ReferrerContent, fetch_referrers};
+    let subject = Digest::of(b"subject");
+    let bundle = b"{\"a bundle\": true}".to_vec();
+    let bundle_digest = Digest::of(&bundle);
+    // One more referrer than the budget, each a distinct manifest naming the subject.
+    let manifests: Vec<Vec<u8>> = (0..=MAX_BUNDLES_READ)
+        .map(|i| {
+            serde_json::to_vec(&json!({
+                "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": BUNDLE,
+                "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": Digest::of(b"{}").to_string(), "size": 2},
+                "layers": [{"mediaType": BUNDLE, "digest": bundle_digest.to_string(), "size": bundle.len()}],
+                "subject": {"mediaType": OCI_MANIFEST, "digest": subject.to_string(), "size": 7},
+                "annotations": {"n": i.to_string()},
+            }))
+            .expect("JSON")
+        })
+        .collect();
+    let entries: Vec<Descriptor> = manifests.iter().map(|m| entry(m, BUNDLE)).collect();
+    let listed = index_json(&entries);
+    let by_path: HashMap<String, Vec<u8>> =
+        manifests.iter().map(|m| (format!("/v2/wasm/a/manifests/{}", Digest::of(m)), m.clone())).collect();
+    let server = FakeServer::start(move |r: &Request| {
+        if r.path() == format!("/v2/wasm/a/referrers/{subject}") {
+            Response::status(200).header("Content-Type", OCI_INDEX).body(listed.clone())
+        } else if let Some(m) = by_path.get(r.path()) {
+            manifest_answer(m, &Digest::of(m))
+        } else if r.path() == format!("/v2/wasm/a/blobs/{bundle_digest}") {
+            Response::status(200).body(bundle.clone())
+        } else {
+            Response::status(404)
+        }
+    });
+    let registry = insecure_client(&server.host(), Credentials::Anonymous);
+    let found = fetch_referrers(&registry, &reference(&server, "wasm/a:v1"), &subject).expect("referrers");
+    assert_eq!(found.len(), MAX_BUNDLES_READ + 1);
+    let read = found.iter().filter(|r| matches!(r.content, ReferrerContent::Bundle(_))).count();
+    assert_eq!(read, MAX_BUNDLES_READ);
+    let last = found.iter().find(|r| matches!(&r.content, ReferrerContent::Broken(why) if why.contains("budget")));
+    assert!(last.is_some(), "{found:?}");
+    // The one past the budget was not even asked for.
+    let manifest_gets = server.requests().iter().filter(|r| r.target.contains("/manifests/sha256:")).count();
+    assert_eq!(manifest_gets, MAX_BUNDLES_READ);
+}
