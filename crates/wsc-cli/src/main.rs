@@ -89,7 +89,7 @@ enum Command {
     /// Trust policies: check one, convert it between TOML and JSON, start one.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
-    /// OCI registries: push, pull and verify modules as wasm OCI artifacts.
+    /// OCI registries: push, pull and verify modules as wasm OCI artifacts; sign, attach and list Sigstore referrers.
     #[command(subcommand)]
     Oci(oci::OciCommand),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).

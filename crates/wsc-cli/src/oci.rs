@@ -37,8 +37,9 @@ pub(crate) enum OciCommand {
     /// Push a module or component as a wasm OCI artifact, if its embedded signatures
     /// meet the trust check (--policy or -K …; or --allow-unsigned). Prints REF@sha256:….
     Push(PushArgs),
-    /// Pull a wasm artifact to a file, verifying its embedded signatures as it streams:
-    /// the file appears only if the digest, the size, the layout and the policy all pass.
+    /// Pull a wasm artifact to a file, verifying its embedded signatures as it streams (and the
+    /// referrers' attestations a policy asks for): the file appears only if the digest, the
+    /// size, the layout and the policy all pass.
     Pull(PullArgs),
     /// Verify a wasm artifact in a registry, as `pull` does, without writing it.
     Verify(OciVerifyArgs),
