@@ -318,9 +318,10 @@ fn referrers(a: &ReferrersArgs) -> Result<Outcome> {
                 }
                 FetchedContent::Other(why) => ("other", json!({"why": why})),
                 FetchedContent::Broken(why) => ("broken", json!({"why": why})),
+                FetchedContent::Unreadable(e) => ("broken", json!({"why": wsc_core::Chain(e.as_ref()).to_string()})),
                 _ => ("unknown", json!({})),
             };
-            json!({"digest": r.digest.to_string(), "artifact_type": r.artifact_type, "kind": kind, "detail": detail})
+            json!({"digest": r.digest, "artifact_type": r.artifact_type, "kind": kind, "detail": detail})
         })
         .collect();
     if a.json {
@@ -503,9 +504,10 @@ fn evidence(r: wsc_oci::sigstore::FetchedReferrer) -> wsc_policy::Referrer {
         },
         FetchedContent::Other(why) => wsc_policy::ReferrerContent::Other(why),
         FetchedContent::Broken(why) => wsc_policy::ReferrerContent::Broken(why),
+        FetchedContent::Unreadable(e) => wsc_policy::ReferrerContent::Broken(wsc_core::Chain(e.as_ref()).to_string()),
         _ => wsc_policy::ReferrerContent::Other("an unknown kind of referrer".into()),
     };
-    wsc_policy::Referrer { digest: r.digest.to_string(), artifact_type: r.artifact_type, content }
+    wsc_policy::Referrer { digest: r.digest, artifact_type: r.artifact_type, content }
 }
 
 /// One streamed check of a resolved artifact.

@@ -131,11 +131,11 @@ pub fn attach(
 }
 
 /// A referrer of a manifest, as [`fetch_referrers`] found it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub struct FetchedReferrer {
-    /// The referrer manifest's digest.
-    pub digest: Digest,
+    /// The referrer manifest's digest, as the list gives it.
+    pub digest: String,
     /// Its `artifactType` in the list.
     pub artifact_type: Option<String>,
     /// What it holds.
@@ -143,7 +143,7 @@ pub struct FetchedReferrer {
 }
 
 /// What a referrer holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum ReferrerContent {
     /// A Sigstore bundle (its bytes, digest and size checked) in the one
@@ -152,9 +152,13 @@ pub enum ReferrerContent {
     /// Another kind of artifact (an SBOM, a legacy signature): why it is
     /// not a bundle.
     Other(String),
-    /// A Sigstore referrer that cannot be used (or was not read, past the
-    /// budget of [`MAX_BUNDLES_READ`] and [`MAX_BUNDLE_BYTES`]): why.
+    /// A Sigstore referrer that cannot be used (its `subject` is another
+    /// manifest, its layers are not one bundle, or it was not read, past
+    /// the budget of [`MAX_BUNDLES_READ`] and [`MAX_BUNDLE_BYTES`]): why.
     Broken(String),
+    /// A Sigstore referrer whose manifest or bundle could not be read as
+    /// listed: absent, too large, not what its digest says, not JSON.
+    Unreadable(Box<OciError>),
 }
 
 /// Reads the referrers of `manifest` (`digest` in `reference`'s
@@ -164,9 +168,10 @@ pub enum ReferrerContent {
 /// for a Sigstore one, its bundle (at most [`MAX_BUNDLE`]).
 ///
 /// A referrer whose manifest or bundle is absent, too large, not what its
-/// digest says, not JSON, or whose `subject` is another manifest, is
-/// [`ReferrerContent::Broken`]; one whose artifact type (in the list or
-/// the manifest) is not a Sigstore bundle is [`ReferrerContent::Other`].
+/// digest says or not JSON is [`ReferrerContent::Unreadable`]; one whose
+/// `subject` is another manifest is [`ReferrerContent::Broken`]; one whose
+/// artifact type (in the list or the manifest) is not a Sigstore bundle is
+/// [`ReferrerContent::Other`].
 /// A registry that fails to answer is an error: nothing is decided on a
 /// partial list.
 pub fn fetch_referrers(
@@ -181,15 +186,13 @@ pub fn fetch_referrers(
     let (mut read, mut bytes) = (0usize, 0u64);
     for d in &list.descriptors {
         let artifact_type = d.artifact_type().as_ref().map(|t| t.to_string());
+        let listed = d.digest().to_string();
         let digest = match Digest::of_descriptor(d) {
             Ok(digest) => digest,
             // The list names something that is not a sha256 manifest.
             Err(e) => {
-                out.push(FetchedReferrer {
-                    digest: Digest::of(d.digest().as_ref().as_bytes()),
-                    artifact_type,
-                    content: ReferrerContent::Broken(format!("the list entry {}: {e}", d.digest())),
-                });
+                let content = ReferrerContent::Unreadable(Box::new(e));
+                out.push(FetchedReferrer { digest: listed, artifact_type, content });
                 continue;
             }
         };
@@ -210,7 +213,7 @@ pub fn fetch_referrers(
                 content
             }
         };
-        out.push(FetchedReferrer { digest, artifact_type, content });
+        out.push(FetchedReferrer { digest: listed, artifact_type, content });
     }
     Ok(out)
 }
@@ -242,7 +245,7 @@ fn fetch_one(
     room: u64,
 ) -> Result<ReferrerContent, OciError> {
     let broken = |e: OciError| -> Result<ReferrerContent, OciError> {
-        if about_the_referrer(&e) { Ok(ReferrerContent::Broken(wsc_chain(&e))) } else { Err(e) }
+        if about_the_referrer(&e) { Ok(ReferrerContent::Unreadable(Box::new(e))) } else { Err(e) }
     };
     let at = reference.with_digest(*digest);
     let fetched = match registry.manifest_get_capped(&at, &[OCI_MANIFEST], MAX_REFERRER_MANIFEST) {
@@ -251,7 +254,10 @@ fn fetch_one(
     };
     let m: ImageManifest = match serde_json::from_slice(&fetched.bytes) {
         Ok(m) => m,
-        Err(e) => return Ok(ReferrerContent::Broken(format!("the referrer manifest is not an image manifest: {e}"))),
+        Err(source) => {
+            let e = OciError::Json { url: at.to_string(), what: "referrer manifest", source };
+            return Ok(ReferrerContent::Unreadable(Box::new(e)));
+        }
     };
     let named = m.subject().as_ref().map(|s| s.digest().to_string());
     if named.as_deref() != Some(subject.to_string().as_str()) {
@@ -269,22 +275,10 @@ fn fetch_one(
     }
     let layer_digest = match Digest::of_descriptor(layer) {
         Ok(d) => d,
-        Err(e) => return Ok(ReferrerContent::Broken(wsc_chain(&e))),
+        Err(e) => return Ok(ReferrerContent::Unreadable(Box::new(e))),
     };
     match registry.blob_get(reference.repository(), &layer_digest, layer.size(), MAX_BUNDLE.min(room)) {
         Ok(bytes) => Ok(ReferrerContent::Bundle(bytes)),
         Err(e) => broken(e),
     }
-}
-
-/// An error and its sources, on one line.
-fn wsc_chain(e: &OciError) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }

@@ -111,9 +111,10 @@ fn hash_parts<R: Read>(mut input: R, parts: &[Part]) -> io::Result<Vec<[u8; 32]>
 impl Policy {
     /// [`Policy::evaluate`], then the nested parts of a component against
     /// the part rules of the scope that applies (`parts` in the policy).
-    /// The input is read three times (the evaluation, the tree walk with
-    /// the parts' digests, then each signed part again), streaming, so
-    /// memory stays flat in its size. With no part rules in the scope the
+    /// The input is read, streaming, for the evaluation, for the tree walk,
+    /// for each signed part, and once more for the digests of the parts not
+    /// evaluated on their own (when there are any), so memory stays flat
+    /// in its size. With no part rules in the scope the
     /// parts are listed (digest, signed or not) and not judged.
     pub fn evaluate_nested<R: Read + Seek + Send>(
         &self,
@@ -133,10 +134,14 @@ impl Policy {
         let nested = tree.get(1..).unwrap_or_default();
         // A part evaluated on its own gets its digest from that evaluation;
         // the others are hashed here, in one pass.
-        let evaluated = |p: &Part| p.signed && rule_for(chosen.parts, p.kind).is_some() && !chosen.parts.is_empty();
+        let evaluated = |p: &Part| p.signed && rule_for(chosen.parts, p.kind).is_some();
         let unevaluated: Vec<Part> = nested.iter().filter(|p| !evaluated(p)).cloned().collect();
-        input.rewind().map_err(module)?;
-        let mut digests = hash_parts(&mut input, &unevaluated).map_err(module)?.into_iter();
+        let mut digests = if unevaluated.is_empty() {
+            Vec::new().into_iter()
+        } else {
+            input.rewind().map_err(module)?;
+            hash_parts(&mut input, &unevaluated).map_err(module)?.into_iter()
+        };
         let mut reasons: Vec<Reason> = Vec::new();
         for part in nested {
             let sha256 = if evaluated(part) { [0; 32] } else { digests.next().unwrap_or_default() };
