@@ -1098,22 +1098,38 @@ impl Policy {
                                 continue;
                             }
                         };
+                        // The statement is read once; each principal then
+                        // verifies only a statement of its predicate type.
+                        let statement = match wsc_keyless::read_statement(bundle) {
+                            Ok(s) => s,
+                            Err(e) => {
+                                let text = wsc_core::Chain(&e).to_string();
+                                for (name, ..) in &attestations {
+                                    let m = format!("referrer {}: {text}", r.digest);
+                                    note(ReasonCode::AttestationInvalid, name, m);
+                                }
+                                results.push(row(&r.digest, None, None, "failed", Some(text)));
+                                continue;
+                            }
+                        };
                         for (name, a, v) in &attestations {
+                            if statement.predicate_type != a.predicate_type {
+                                let why = format!(
+                                    "predicate type {:?}, not {:?}",
+                                    statement.predicate_type, a.predicate_type
+                                );
+                                let found = Some(statement.predicate_type.clone());
+                                results.push(row(&r.digest, Some(name), found, "ignored", Some(why)));
+                                continue;
+                            }
                             if checks >= MAX_ATTESTATION_CHECKS {
                                 let why = format!("past the budget of {MAX_ATTESTATION_CHECKS} attestation checks");
                                 results.push(row(&r.digest, Some(name), None, "ignored", Some(why)));
                                 continue;
                             }
-                            let outcome = match crate::registry::check(a, v, &digest, bundle) {
-                                Err((predicate, why)) => {
-                                    results.push(row(&r.digest, Some(name), predicate, "ignored", Some(why)));
-                                    continue;
-                                }
-                                Ok(outcome) => outcome,
-                            };
                             checks += 1;
                             let predicate = Some(a.predicate_type.clone());
-                            let verified = match outcome {
+                            let verified = match v.verify_attestation(&digest, bundle, a.allow_no_tlog) {
                                 Ok(v) => v,
                                 Err(e) => {
                                     let text = wsc_core::Chain(&e).to_string();

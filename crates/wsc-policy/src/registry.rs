@@ -3,9 +3,8 @@
 //! principals.
 
 use sha2::{Digest, Sha256};
-use wsc_keyless::{BundleVerifier, KeylessError, Mismatch};
+use wsc_keyless::{KeylessError, Mismatch};
 
-use crate::model::AttestationPrincipal;
 use crate::verdict::ReasonCode;
 
 /// Most attestation bundles one evaluation verifies (each is a full
@@ -97,26 +96,4 @@ pub(crate) fn failure_code(e: &KeylessError) -> ReasonCode {
         KeylessError::NoTrustedTime => ReasonCode::NoTrustedTime,
         _ => ReasonCode::AttestationInvalid,
     }
-}
-
-/// Checks one bundle for one attestation principal: its predicate type
-/// first (another type is ignored, not failed), then the full
-/// verification over the manifest digest.
-pub(crate) fn check(
-    principal: &AttestationPrincipal,
-    verifier: &BundleVerifier,
-    manifest_digest: &[u8; 32],
-    bundle: &str,
-) -> Result<Result<wsc_keyless::VerifiedAttestation, KeylessError>, (Option<String>, String)> {
-    let statement = match wsc_keyless::read_statement(bundle) {
-        Ok(s) => s,
-        Err(e) => return Ok(Err(e)),
-    };
-    if statement.predicate_type != principal.predicate_type {
-        return Err((
-            Some(statement.predicate_type.clone()),
-            format!("predicate type {:?}, not {:?}", statement.predicate_type, principal.predicate_type),
-        ));
-    }
-    Ok(verifier.verify_attestation(manifest_digest, bundle, principal.allow_no_tlog))
 }
