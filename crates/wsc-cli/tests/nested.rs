@@ -169,6 +169,10 @@ fn nested_parts_are_judged_by_the_part_rules_of_the_scope() {
     assert_eq!(parts[3]["path"], serde_json::json!([2, 0]));
     // Without --nested only the whole is checked.
     d.wsc_ok(&["verify", "-i", "signed-app.wasm", "--policy", "policy.toml"]);
+    // Nested signatures are embedded: --nested takes no detached signature.
+    let o = d.wsc(&["verify", "-i", "app.wasm", "-S", "app.sig", "-K", "k2.pk", "--nested"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("detached"), "{}", text(&o));
 
     // A nested module signed by someone the module rule does not name.
     d.compose("wrong.wasm", &[Part::Module("other.wasm"), Part::Component(vec![], true)]);

@@ -606,6 +606,11 @@ impl Signed {
             .expect("policy")
             .replace("signer = \"ci\"\n", "signer = \"ci\"\nallow_no_tlog = true\n");
         std::fs::write(signed.bench.path("tsa.toml"), tsa).expect("policy");
+        let revoked = std::fs::read_to_string(signed.bench.path("only.toml")).expect("policy").replace(
+            "schema = \"wsc-policy/v1\"\n",
+            &format!("schema = \"wsc-policy/v1\"\nrevoked = [\"keyless:{issuer}|{IDENTITY}\"]\n"),
+        );
+        std::fs::write(signed.bench.path("revoked.toml"), revoked).expect("policy");
         signed
     }
 
@@ -804,6 +809,13 @@ fn a_keyless_referrer_signature_is_required_by_an_attestation_principal() {
     failed(&s.bench.oci(&["verify", &plain, "--policy", "only.toml"]), 1, &["attestation"]);
     ok(&s.sign(&plain, &[]));
     ok(&s.bench.oci(&["verify", &plain, "--policy", "only.toml"]));
+    // The same attestation, its signer on the policy's revoked list.
+    let (o, v) = s.pull_json(&plain, "revoked.toml");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(reasons(&v).contains(&"revoked".to_string()), "{v}");
+    assert_eq!(v["registry"]["referrers"][0]["outcome"], "failed", "{v}");
+    // Nested parts are for files: wsc oci refuses --nested.
+    failed(&s.bench.oci(&["verify", &plain, "--policy", "only.toml", "--nested"]), 2, &["--nested"]);
     // A file that was not pulled has no registry evidence.
     failed(&s.bench.wsc(&["verify", "-i", "plain.wasm", "--policy", "only.toml"]), 1, &["not pulled from a registry"]);
 

@@ -35,6 +35,10 @@ pub const CONTENT_ANNOTATION: &str = "dev.sigstore.bundle.content";
 /// The annotation naming the statement's predicate type.
 pub const PREDICATE_ANNOTATION: &str = "dev.sigstore.bundle.predicateType";
 
+/// Pushes of a referrer manifest when the registry lost one of its blobs
+/// to a concurrent writer (see [`attach`]).
+const BLOB_RACE_ATTEMPTS: u32 = 3;
+
 /// The largest bundle read from a registry (1 MiB).
 pub const MAX_BUNDLE: u64 = 1024 * 1024;
 
@@ -122,7 +126,24 @@ pub fn attach(
     let bytes =
         serde_json::to_vec(&manifest).map_err(|source| OciError::Json { url, what: "referrer manifest", source })?;
     let digest = Digest::of(&bytes);
-    registry.manifest_put(repository, &digest.to_string(), &bytes, OCI_MANIFEST)?;
+    // Distribution's filesystem storage can lose a blob that another
+    // writer was committing at the same moment (the empty config of two
+    // concurrent signers): a manifest refused as naming an unknown blob is
+    // pushed again after the blobs, a bounded number of times.
+    let mut attempt = 1;
+    loop {
+        match registry.manifest_put(repository, &digest.to_string(), &bytes, OCI_MANIFEST) {
+            Ok(_) => break,
+            Err(OciError::Status { status: 400, detail, .. })
+                if detail.contains("BLOB_UNKNOWN") && attempt < BLOB_RACE_ATTEMPTS =>
+            {
+                attempt += 1;
+                registry.blob_upload(repository, bundle)?;
+                registry.blob_upload(repository, b"{}")?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
     let mut descriptor = Descriptor::new(MediaType::ImageManifest, bytes.len() as u64, digest.to_oci());
     descriptor.set_artifact_type(Some(BUNDLE_MEDIA_TYPE.into()));
     descriptor.set_annotations(Some(annotations.into_iter().collect()));
