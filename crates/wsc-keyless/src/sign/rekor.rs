@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use sigstore_verify::rekor::{DsseEntry, HashedRekord, HashedRekordV2, LogEntry, RekorV2KeyDetails};
+use sigstore_verify::rekor::{HashedRekord, HashedRekordV2, LogEntry, RekorV2KeyDetails};
 use sigstore_verify::types::{
     DerCertificate, DsseEnvelope, KindVersion, Sha256Hash, SignatureBytes, TransparencyLogEntry,
 };
@@ -63,30 +63,19 @@ pub(crate) fn create_hashedrekord_v2(
     Ok(entry)
 }
 
-/// Logs a DSSE envelope signed with `certificate`'s key (`dsse` 0.0.1).
+/// Logs a DSSE envelope (`dsse` 0.0.1) whose signature verifies with
+/// `verifier_pem`: a Fulcio certificate, or a managed key's public key.
+/// (sigstore-rekor's `DsseEntry::new` takes a certificate only; the
+/// request is the same JSON either way.)
 pub(crate) fn create_dsse(
     client: &ServiceClient,
     envelope: &DsseEnvelope,
-    certificate: &[u8],
-) -> Result<TransparencyLogEntry, SignError> {
-    let request = DsseEntry::new(envelope, &DerCertificate::new(certificate.to_vec()))
-        .map_err(|e| SignError::log_entry("cannot build the dsse request").because(e))?;
-    let body =
-        serde_json::to_vec(&request).map_err(|e| SignError::log_entry("cannot encode the request").because(e))?;
-    create_entry(client, body, KindVersion::DsseV001)
-}
-
-/// A Rekor v1 `dsse` entry whose verifier is a public key (PEM): a
-/// bundle signed by a managed key.
-pub(crate) fn create_dsse_with_key(
-    client: &ServiceClient,
-    envelope: &DsseEnvelope,
-    public_key_pem: &str,
+    verifier_pem: &str,
 ) -> Result<TransparencyLogEntry, SignError> {
     use base64::Engine as _;
     let envelope =
         serde_json::to_string(envelope).map_err(|e| SignError::log_entry("cannot encode the envelope").because(e))?;
-    let verifier = base64::engine::general_purpose::STANDARD.encode(public_key_pem.as_bytes());
+    let verifier = base64::engine::general_purpose::STANDARD.encode(verifier_pem.as_bytes());
     let request = serde_json::json!({
         "apiVersion": "0.0.1",
         "kind": "dsse",

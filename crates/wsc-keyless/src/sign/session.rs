@@ -14,13 +14,14 @@ use sigstore_verify::trust_root::{SigningConfig, TrustedRoot};
 use sigstore_verify::types::dsse::{DsseSignature, pae};
 use sigstore_verify::types::{
     Artifact, DerCertificate, DerPublicKey, DsseEnvelope, KeyId, PayloadBytes, Sha256Hash, SignatureBytes,
+    TimestampToken, TransparencyLogEntry,
 };
 use wsc_core::sigdata::AlgorithmId;
 use wsc_core::{PublicKey, Signer, SignerError};
 use wsc_pinning::{ClientBuilder, Service};
 
 use super::{IdentityToken, SignError, fulcio, rekor, tsa};
-use crate::{BundleVerifier, Expectation, IdentityPolicy, KEYLESS_ALGORITHM, Matcher};
+use crate::{BundleVerifier, Expectation, IN_TOTO_PAYLOAD_TYPE, IdentityPolicy, KEYLESS_ALGORITHM, Matcher};
 use wsc_pinning::{ServiceClient, ServiceOptions};
 
 /// DER of the codeSigning OID, 1.3.6.1.5.5.7.3.3.
@@ -128,7 +129,6 @@ impl Services {
         statement: &[u8],
     ) -> Result<String, SignError> {
         use base64::Engine as _;
-        const IN_TOTO: &str = "application/vnd.in-toto+json";
         if self.rekor_version == 2 {
             return Err(SignError::config("DSSE entries go to Rekor v1 logs only in wsc for now"));
         }
@@ -142,20 +142,10 @@ impl Services {
         let spki = key.to_der().map_err(|e| SignError::config("cannot encode the public key").because(e))?;
         let pem = key.to_pem().map_err(|e| SignError::config("cannot encode the public key").because(e))?;
         let digest = statement_digest(statement)?;
-        let raw = signer.try_sign(&pae(IN_TOTO, statement)).map_err(SignError::Signer)?;
+        let raw = signer.try_sign(&pae(IN_TOTO_PAYLOAD_TYPE, statement)).map_err(SignError::Signer)?;
         let sig = p256::ecdsa::Signature::from_slice(&raw)
             .map_err(|e| SignError::config("the signer's signature is not a P-256 signature").because(e))?;
-        let der = sig.to_der().as_bytes().to_vec();
-        let envelope = DsseEnvelope::new(
-            IN_TOTO,
-            PayloadBytes::new(statement.to_vec()),
-            DsseSignature::new(SignatureBytes::new(der.clone()), KeyId::default()),
-        );
-        let token = match &self.tsa {
-            Some(t) => Some(tsa::timestamp(t, &der)?),
-            None => None,
-        };
-        let entry = rekor::create_dsse_with_key(&self.rekor, &envelope, &pem)?;
+        let (envelope, token, entry) = self.log_dsse(statement, sig.to_der().as_bytes().to_vec(), &pem)?;
         let hint = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&spki));
         let mut bundle = BundleV03::new(
             VerificationMaterialV03::PublicKey { hint },
@@ -170,6 +160,28 @@ impl Services {
         let verifier = BundleVerifier::new(root, Expectation::Key(DerPublicKey::new(spki)))?;
         verifier.verify(Artifact::from(digest), &json)?;
         Ok(json)
+    }
+
+    /// The DSSE envelope of `statement` signed with `signature` (DER), its
+    /// RFC 3161 timestamp when there is a timestamp authority, and its
+    /// Rekor v1 entry with `verifier_pem` (certificate or public key).
+    fn log_dsse(
+        &self,
+        statement: &[u8],
+        signature: Vec<u8>,
+        verifier_pem: &str,
+    ) -> Result<(DsseEnvelope, Option<TimestampToken>, TransparencyLogEntry), SignError> {
+        let token = match &self.tsa {
+            Some(t) => Some(tsa::timestamp(t, &signature)?),
+            None => None,
+        };
+        let envelope = DsseEnvelope::new(
+            IN_TOTO_PAYLOAD_TYPE,
+            PayloadBytes::new(statement.to_vec()),
+            DsseSignature::new(SignatureBytes::new(signature), KeyId::default()),
+        );
+        let entry = rekor::create_dsse(&self.rekor, &envelope, verifier_pem)?;
+        Ok((envelope, token, entry))
     }
 
     /// The URLs in use: Fulcio, Rekor, TSA.
@@ -368,23 +380,14 @@ impl KeylessSigner {
     /// `application/vnd.in-toto+json`), logged as a `dsse` entry. The
     /// statement's first subject's SHA-256 digest is the artifact checked.
     pub fn sign_in_toto(&self, statement: &[u8]) -> Result<String, SignError> {
-        const IN_TOTO: &str = "application/vnd.in-toto+json";
         self.check_time_left()?;
         if self.services.rekor_version == 2 {
             return Err(SignError::config("DSSE entries go to Rekor v1 logs only in wsc for now"));
         }
         let digest = statement_digest(statement)?;
-        let sig: p256::ecdsa::Signature = self.key.sign(&pae(IN_TOTO, statement));
-        let envelope = DsseEnvelope::new(
-            IN_TOTO,
-            PayloadBytes::new(statement.to_vec()),
-            DsseSignature::new(SignatureBytes::new(sig.to_der().as_bytes().to_vec()), KeyId::default()),
-        );
-        let token = match &self.services.tsa {
-            Some(t) => Some(tsa::timestamp(t, sig.to_der().as_bytes())?),
-            None => None,
-        };
-        let entry = rekor::create_dsse(&self.services.rekor, &envelope, &self.chain[0])?;
+        let sig: p256::ecdsa::Signature = self.key.sign(&pae(IN_TOTO_PAYLOAD_TYPE, statement));
+        let pem = DerCertificate::new(self.chain[0].clone()).to_pem();
+        let (envelope, token, entry) = self.services.log_dsse(statement, sig.to_der().as_bytes().to_vec(), &pem)?;
         let logged = LoggedEntry {
             log_index: entry.log_index.get(),
             integrated_time: entry.integrated_time.map(|t| t.to_string()),
