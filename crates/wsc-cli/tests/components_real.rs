@@ -4,27 +4,13 @@
 //! part and checking the outer signature. A missing tool fails the test with
 //! how to install it (`xtask/setup.sh` installs them all).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+#[allow(dead_code)]
+mod support;
+
+use std::path::PathBuf;
 
 use serde_json::Value;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// A tool on PATH or in ~/.cargo/bin, or a panic that says how to install it.
-fn tool(name: &str, install: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
-    if let Some(home) = std::env::var_os("HOME") {
-        dirs.push(PathBuf::from(home).join(".cargo/bin"));
-    }
-    dirs.into_iter()
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("this test needs {name}: {install} (xtask/setup.sh does it)"))
-}
+use support::{KeyDir, outcomes, repo, text, tool};
 
 /// The corpus cache of testdata/corpus/fetch.sh: $WSC_CORPUS, else
 /// ~/.cache/wsc-corpus, else .corpus in the repository.
@@ -49,71 +35,16 @@ fn jco() -> PathBuf {
     bin
 }
 
-/// A working directory with the test keys.
-struct Dir(tempfile::TempDir);
+/// The signer id of `key` on a file it signed, as verdicts name it.
+fn signer(d: &KeyDir, file: &str, key: &str) -> String {
+    let o = d.wsc_ok(&["verify", "-i", file, "-K", key, "--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    find_signer(&v).unwrap_or_else(|| panic!("no signer id in {v}"))
+}
 
-impl Dir {
-    fn new() -> Dir {
-        let d = tempfile::tempdir().expect("tempdir");
-        for k in ["k1.pk", "k1.sk", "k2.pk", "k2.sk", "k3.pk", "k3.sk"] {
-            std::fs::copy(repo().join("testdata/wasmsign2/keys").join(k), d.path().join(k)).expect("key");
-        }
-        Dir(d)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.path().join(name)
-    }
-
-    fn read(&self, name: &str) -> Vec<u8> {
-        std::fs::read(self.path(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
-    }
-
-    fn write(&self, name: &str, bytes: impl AsRef<[u8]>) {
-        std::fs::write(self.path(name), bytes).expect("write");
-    }
-
-    /// Runs a program here; it must succeed.
-    fn run(&self, program: &Path, args: &[&str]) -> Output {
-        let o = Command::new(program)
-            .current_dir(self.0.path())
-            .args(args)
-            .output()
-            .unwrap_or_else(|e| panic!("{}: {e}", program.display()));
-        assert!(o.status.success(), "{} {args:?}: {}", program.display(), text(&o));
-        o
-    }
-
-    fn wsc(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_wsc")).current_dir(self.0.path()).args(args).output().expect("wsc runs")
-    }
-
-    fn wsc_ok(&self, args: &[&str]) -> Output {
-        let o = self.wsc(args);
-        assert_eq!(o.status.code(), Some(0), "wsc {args:?}: {}", text(&o));
-        o
-    }
-
-    /// `wsc verify --nested --json` with these trust arguments: the exit code and the verdict.
-    fn verify(&self, file: &str, trust: &[&str]) -> (i32, Value) {
-        let mut args = vec!["verify", "-i", file, "--nested", "--json"];
-        args.extend_from_slice(trust);
-        let o = self.wsc(&args);
-        let v = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("no verdict: {}", text(&o)));
-        (o.status.code().unwrap_or(-1), v)
-    }
-
-    /// The signer id of `key` on a file it signed, as verdicts name it.
-    fn signer(&self, file: &str, key: &str) -> String {
-        let o = self.wsc_ok(&["verify", "-i", file, "-K", key, "--json"]);
-        let v: Value = serde_json::from_slice(&o.stdout).expect("JSON");
-        find_signer(&v).unwrap_or_else(|| panic!("no signer id in {v}"))
-    }
-
-    /// `wasm-tools validate` accepts the file.
-    fn validate(&self, file: &str) {
-        self.run(&wasm_tools(), &["validate", "--features", "component-model", file]);
-    }
+/// `wasm-tools validate` accepts the file.
+fn validate(d: &KeyDir, file: &str) {
+    d.run(&wasm_tools(), &["validate", "--features", "component-model", file]);
 }
 
 fn find_signer(v: &Value) -> Option<String> {
@@ -125,16 +56,8 @@ fn find_signer(v: &Value) -> Option<String> {
     }
 }
 
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
 fn parts(v: &Value) -> &Vec<Value> {
     v["parts"].as_array().unwrap_or_else(|| panic!("no parts in {v}"))
-}
-
-fn outcomes(v: &Value) -> Vec<String> {
-    parts(v).iter().map(|p| p["outcome"].as_str().unwrap_or("").to_string()).collect()
 }
 
 /// Where `needle` occurs in `hay`; it must occur exactly once.
@@ -160,7 +83,7 @@ const HOST_WAT: &str = "(module\n  (import \"wsc:demo/answer\" \"get\" (func $ge
 
 #[test]
 fn wac_plug_keeps_the_vendors_signatures_and_a_tampered_plug_is_rejected() {
-    let d = Dir::new();
+    let d = KeyDir::new();
     let wt = wasm_tools();
     let wac = tool("wac", "`cargo install --locked wac-cli --version 0.12.0`");
     let wasmsign2 = tool("wasmsign2", "`cargo install --locked wasmsign2-cli@0.2.8`");
@@ -178,7 +101,7 @@ fn wac_plug_keeps_the_vendors_signatures_and_a_tampered_plug_is_rejected() {
     d.wsc_ok(&["sign", "-i", "dep-unsigned.wasm", "-o", "dep.wasm", "-k", "k1.sk"]);
     d.run(&wasmsign2, &["sign", "-i", "host-unsigned.wasm", "-o", "host.wasm", "-k", "k3.sk"]);
     d.run(&wac, &["plug", "--plug", "dep.wasm", "host.wasm", "-o", "composed.wasm"]);
-    d.validate("composed.wasm");
+    validate(&d, "composed.wasm");
     // Both components sit in the composition byte for byte.
     let (composed, dep) = (d.read("composed.wasm"), d.read("dep.wasm"));
     find_once(&composed, &dep);
@@ -196,11 +119,11 @@ fn wac_plug_keeps_the_vendors_signatures_and_a_tampered_plug_is_rejected() {
          [default]\nrule = \"integrator\"\n\
          parts = [{ kind = \"any\", rule = \"suppliers\", unsigned = \"allow\" }]\n",
     );
-    let (code, v) = d.verify("app.wasm", &["--policy", "policy.toml"]);
+    let (code, v) = d.verify_nested("app.wasm", &["--policy", "policy.toml"]);
     assert_eq!(code, 0, "{v}");
     // Each plugged component (depth 1) is verified by its own vendor; the
     // core modules and the shim component inside them are unsigned.
-    let (vendor, other) = (d.signer("dep.wasm", "k1.pk"), d.signer("host.wasm", "k3.pk"));
+    let (vendor, other) = (signer(&d, "dep.wasm", "k1.pk"), signer(&d, "host.wasm", "k3.pk"));
     let plugged: Vec<&Value> = parts(&v).iter().filter(|p| p["path"].as_array().map(Vec::len) == Some(1)).collect();
     assert_eq!(plugged.len(), 2, "{v}");
     let dep_len = dep.len() as u64;
@@ -225,10 +148,10 @@ fn wac_plug_keeps_the_vendors_signatures_and_a_tampered_plug_is_rejected() {
     let at = find_once(&composed, &dep);
     tampered[at..at + dep.len()].copy_from_slice(&edited);
     d.write("tampered.wasm", &tampered);
-    d.validate("tampered.wasm");
+    validate(&d, "tampered.wasm");
     d.wsc_ok(&["sign", "-i", "tampered.wasm", "-o", "tampered-app.wasm", "-k", "k2.sk"]);
     d.wsc_ok(&["verify", "-i", "tampered-app.wasm", "-K", "k2.pk"]);
-    let (code, v) = d.verify("tampered-app.wasm", &["--policy", "policy.toml"]);
+    let (code, v) = d.verify_nested("tampered-app.wasm", &["--policy", "policy.toml"]);
     assert_eq!(code, 1, "{v}");
     let dep_at = find_once(&d.read("tampered-app.wasm"), &edited);
     for p in parts(&v).iter().filter(|p| p["signed"] == true) {
@@ -245,7 +168,7 @@ fn wac_plug_keeps_the_vendors_signatures_and_a_tampered_plug_is_rejected() {
 
 #[test]
 fn jco_new_rewrites_a_module_signed_before_and_sign_nested_after_verifies() {
-    let d = Dir::new();
+    let d = KeyDir::new();
     let jco = jco();
     let wt = wasm_tools();
     std::fs::copy(repo().join("testdata/components/hello.wat"), d.path("hello.wat")).expect("copy");
@@ -256,7 +179,7 @@ fn jco_new_rewrites_a_module_signed_before_and_sign_nested_after_verifies() {
     // WASI preview 1 command adapter.
     d.wsc_ok(&["sign", "-i", "hello-core.wasm", "-o", "vendor-core.wasm", "-k", "k1.sk"]);
     d.run(&jco, &["new", "vendor-core.wasm", "--wasi-command", "-o", "early.wasm"]);
-    d.validate("early.wasm");
+    validate(&d, "early.wasm");
     d.wsc_ok(&["sign", "-i", "early.wasm", "-o", "early-signed.wasm", "-k", "k2.sk"]);
     d.write(
         "policy.toml",
@@ -268,7 +191,7 @@ fn jco_new_rewrites_a_module_signed_before_and_sign_nested_after_verifies() {
     // jco dropped the component-type section and appended a producers
     // section: the vendor's signature no longer covers the module. The
     // adapter and shims are unsigned.
-    let (code, v) = d.verify("early-signed.wasm", &["--policy", "policy.toml"]);
+    let (code, v) = d.verify_nested("early-signed.wasm", &["--policy", "policy.toml"]);
     assert_eq!(code, 1, "{v}");
     let signed: Vec<&Value> = parts(&v).iter().filter(|p| p["signed"] == true).collect();
     assert_eq!(signed.len(), 1, "{v}");
@@ -285,7 +208,7 @@ fn jco_new_rewrites_a_module_signed_before_and_sign_nested_after_verifies() {
     // `sign --nested` keeps the stale vendor signature byte for byte: the
     // module stays rejected.
     d.wsc_ok(&["sign", "--nested", "-i", "early.wasm", "-o", "early-nested.wasm", "-k", "k2.sk"]);
-    let (code, v) = d.verify("early-nested.wasm", &["--policy", "policy.toml"]);
+    let (code, v) = d.verify_nested("early-nested.wasm", &["--policy", "policy.toml"]);
     assert_eq!(code, 1, "{v}");
 
     // Without an embedded world jco keeps the module byte for byte, and a
@@ -295,26 +218,26 @@ fn jco_new_rewrites_a_module_signed_before_and_sign_nested_after_verifies() {
     d.run(&jco, &["new", "plain-signed.wasm", "--wasi-command", "-o", "plain-jco.wasm"]);
     find_once(&d.read("plain-jco.wasm"), &d.read("plain-signed.wasm"));
     d.wsc_ok(&["sign", "-i", "plain-jco.wasm", "-o", "plain-app.wasm", "-k", "k2.sk"]);
-    let (code, v) = d.verify("plain-app.wasm", &["--policy", "policy.toml"]);
+    let (code, v) = d.verify_nested("plain-app.wasm", &["--policy", "policy.toml"]);
     assert_eq!(code, 0, "{v}");
     assert_eq!(outcomes(&v)[0], "verified", "{v}");
 
     // Componentize first, then `wsc sign --nested`: every part verifies.
     d.run(&jco, &["new", "hello-core.wasm", "--wasi-command", "-o", "late.wasm"]);
     d.wsc_ok(&["sign", "--nested", "-i", "late.wasm", "-o", "late-signed.wasm", "-k", "k2.sk"]);
-    d.validate("late-signed.wasm");
-    let (code, v) = d.verify("late-signed.wasm", &["-K", "k2.pk"]);
+    validate(&d, "late-signed.wasm");
+    let (code, v) = d.verify_nested("late-signed.wasm", &["-K", "k2.pk"]);
     assert_eq!(code, 0, "{v}");
     let got = outcomes(&v);
     assert!(got.len() >= 4 && got.iter().all(|o| o == "verified"), "{v}");
     // Another key rejects it.
-    let (code, _) = d.verify("late-signed.wasm", &["-K", "k1.pk"]);
+    let (code, _) = d.verify_nested("late-signed.wasm", &["-K", "k1.pk"]);
     assert_eq!(code, 1);
 }
 
 #[test]
 fn a_componentize_py_component_signed_with_sign_nested_verifies_part_by_part() {
-    let d = Dir::new();
+    let d = KeyDir::new();
     let cpy = tool("componentize-py", "`python3 -m pip install componentize-py==0.25.1`");
     std::fs::create_dir(d.path("wit")).expect("mkdir");
     d.write("wit/world.wit", "package wsc:hello;\n\nworld hello {\n  export greet: func(name: string) -> string;\n}\n");
@@ -325,7 +248,7 @@ fn a_componentize_py_component_signed_with_sign_nested_verifies_part_by_part() {
     );
     d.run(&cpy, &["-d", "wit", "-w", "hello", "componentize", "app", "-o", "app.wasm"]);
     d.wsc_ok(&["sign", "--nested", "-i", "app.wasm", "-o", "signed.wasm", "-k", "k2.sk"]);
-    d.validate("signed.wasm");
+    validate(&d, "signed.wasm");
     d.write(
         "policy.toml",
         "schema = \"wsc-policy/v1\"\n\
@@ -333,27 +256,27 @@ fn a_componentize_py_component_signed_with_sign_nested_verifies_part_by_part() {
          [default]\nrule = \"integrator\"\nparts = [{ kind = \"any\", rule = \"integrator\", unsigned = \"reject\" }]\n",
     );
     for trust in [&["-K", "k2.pk"][..], &["--policy", "policy.toml"]] {
-        let (code, v) = d.verify("signed.wasm", trust);
+        let (code, v) = d.verify_nested("signed.wasm", trust);
         assert_eq!(code, 0, "{v}");
         let got = outcomes(&v);
         assert!(got.len() >= 2 && got.iter().all(|o| o == "verified"), "{got:?}");
     }
     // Unsigned parts are rejected when the policy says so.
     d.wsc_ok(&["sign", "-i", "app.wasm", "-o", "outer.wasm", "-k", "k2.sk"]);
-    let (code, v) = d.verify("outer.wasm", &["--policy", "policy.toml"]);
+    let (code, v) = d.verify_nested("outer.wasm", &["--policy", "policy.toml"]);
     assert_eq!(code, 1, "{v}");
     assert!(outcomes(&v).iter().all(|o| o == "unsigned_rejected"), "{v}");
 }
 
 #[test]
 fn hello_signed_with_sign_nested_is_still_a_valid_component() {
-    let d = Dir::new();
+    let d = KeyDir::new();
     std::fs::copy(repo().join("testdata/components/hello.wasm"), d.path("hello.wasm")).expect("copy");
-    d.validate("hello.wasm");
+    validate(&d, "hello.wasm");
     let o = d.wsc_ok(&["sign", "--nested", "-i", "hello.wasm", "-o", "signed.wasm", "-k", "k2.sk"]);
     assert!(text(&o).contains("nested part(s) signed"), "{}", text(&o));
-    d.validate("signed.wasm");
-    let (code, v) = d.verify("signed.wasm", &["-K", "k2.pk"]);
+    validate(&d, "signed.wasm");
+    let (code, v) = d.verify_nested("signed.wasm", &["-K", "k2.pk"]);
     assert_eq!(code, 0, "{v}");
     assert!(outcomes(&v).iter().all(|o| o == "verified"), "{v}");
     // wasm-tools still reads the component's interface.

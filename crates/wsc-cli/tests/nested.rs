@@ -4,78 +4,39 @@
 //! policy and against -K, `wsc sign --nested`, and wasmsign2 0.2.8
 //! checking the outer signature and a nested module's signature.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+#[allow(dead_code)]
+mod support;
+
+use std::process::Command;
 
 use serde_json::Value;
+use support::{KeyDir, outcomes, text, tool};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+/// The test keys, `add.wasm`, `vendor.wasm` (add.wasm signed by the vendor,
+/// k1), `other.wasm` (signed by k3), and `policy.toml`: the vendor signs
+/// modules; the integrator (k2) composes and signs the whole and the nested
+/// components.
+fn vendor_dir() -> KeyDir {
+    let d = KeyDir::new();
+    std::fs::copy(support::repo().join("testdata/wasmsign2/modules/add.wasm"), d.path("add.wasm")).expect("module");
+    d.write(
+        "policy.toml",
+        "schema = \"wsc-policy/v1\"\n\
+         [principals.vendor]\nkind = \"key\"\nalgorithm = \"ed25519\"\nfile = \"k1.pk\"\n\
+         [principals.integrator]\nkind = \"key\"\nalgorithm = \"ed25519\"\nfile = \"k2.pk\"\n\
+         [default]\nrule = \"integrator\"\n\
+         parts = [\n  { kind = \"module\", rule = \"vendor\", unsigned = \"allow\" },\n  \
+         { kind = \"component\", rule = \"integrator\", unsigned = \"reject\" },\n]\n",
+    );
+    d.wsc_ok(&["sign", "-i", "add.wasm", "-o", "vendor.wasm", "-k", "k1.sk"]);
+    d.wsc_ok(&["sign", "-i", "add.wasm", "-o", "other.wasm", "-k", "k3.sk"]);
+    d
 }
 
-/// A working directory with the test keys and `add.wasm`.
-struct Dir(tempfile::TempDir);
-
-impl Dir {
-    fn new() -> Dir {
-        let d = tempfile::tempdir().expect("tempdir");
-        for k in ["k1.pk", "k1.sk", "k2.pk", "k2.sk", "k3.pk", "k3.sk"] {
-            std::fs::copy(repo().join("testdata/wasmsign2/keys").join(k), d.path().join(k)).expect("key");
-        }
-        std::fs::copy(repo().join("testdata/wasmsign2/modules/add.wasm"), d.path().join("add.wasm")).expect("module");
-        let dir = Dir(d);
-        // The vendor (k1) signs modules; the integrator (k2) composes and
-        // signs the whole and the nested components.
-        dir.write(
-            "policy.toml",
-            "schema = \"wsc-policy/v1\"\n\
-             [principals.vendor]\nkind = \"key\"\nalgorithm = \"ed25519\"\nfile = \"k1.pk\"\n\
-             [principals.integrator]\nkind = \"key\"\nalgorithm = \"ed25519\"\nfile = \"k2.pk\"\n\
-             [default]\nrule = \"integrator\"\n\
-             parts = [\n  { kind = \"module\", rule = \"vendor\", unsigned = \"allow\" },\n  \
-             { kind = \"component\", rule = \"integrator\", unsigned = \"reject\" },\n]\n",
-        );
-        dir.wsc_ok(&["sign", "-i", "add.wasm", "-o", "vendor.wasm", "-k", "k1.sk"]);
-        dir.wsc_ok(&["sign", "-i", "add.wasm", "-o", "other.wasm", "-k", "k3.sk"]);
-        dir
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.path().join(name)
-    }
-
-    fn read(&self, name: &str) -> Vec<u8> {
-        std::fs::read(self.path(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
-    }
-
-    fn write(&self, name: &str, bytes: impl AsRef<[u8]>) {
-        std::fs::write(self.path(name), bytes).expect("write");
-    }
-
-    fn wsc(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_wsc")).current_dir(self.0.path()).args(args).output().expect("wsc runs")
-    }
-
-    fn wsc_ok(&self, args: &[&str]) -> Output {
-        let o = self.wsc(args);
-        assert_eq!(o.status.code(), Some(0), "wsc {args:?}: {}", text(&o));
-        o
-    }
-
-    /// `wsc verify --nested --json` with these trust arguments: the exit code and the verdict.
-    fn verify(&self, file: &str, trust: &[&str]) -> (i32, Value) {
-        let mut args = vec!["verify", "-i", file, "--nested", "--json"];
-        args.extend_from_slice(trust);
-        let o = self.wsc(&args);
-        let v = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
-        (o.status.code().unwrap_or(-1), v)
-    }
-
-    /// Composes `parts` into `name` and signs the whole with k2 into `signed-NAME`.
-    fn compose(&self, name: &str, parts: &[Part]) {
-        self.write(name, component(&parts.iter().map(|p| p.bytes(self)).collect::<Vec<_>>()));
-        self.wsc_ok(&["sign", "-i", name, "-o", &format!("signed-{name}"), "-k", "k2.sk"]);
-    }
+/// Composes `parts` into `name` and signs the whole with k2 into `signed-NAME`.
+fn compose(d: &KeyDir, name: &str, parts: &[Part]) {
+    d.write(name, component(&parts.iter().map(|p| p.bytes(d)).collect::<Vec<_>>()));
+    d.wsc_ok(&["sign", "-i", name, "-o", &format!("signed-{name}"), "-k", "k2.sk"]);
 }
 
 /// A part of a composed component.
@@ -87,7 +48,7 @@ enum Part {
 }
 
 impl Part {
-    fn bytes(&self, dir: &Dir) -> (u8, Vec<u8>) {
+    fn bytes(&self, dir: &KeyDir) -> (u8, Vec<u8>) {
         match self {
             Part::Module(f) => (1, dir.read(f)),
             Part::Component(parts, signed) => {
@@ -123,17 +84,6 @@ fn component(parts: &[(u8, Vec<u8>)]) -> Vec<u8> {
     out
 }
 
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-fn outcomes(v: &Value) -> Vec<String> {
-    v["parts"]
-        .as_array()
-        .map(|a| a.iter().map(|p| p["outcome"].as_str().unwrap_or("").to_string()).collect())
-        .unwrap_or_default()
-}
-
 fn reasons(v: &Value) -> Vec<String> {
     v["reasons"]
         .as_array()
@@ -145,10 +95,11 @@ const POLICY: &[&str] = &["--policy", "policy.toml"];
 
 #[test]
 fn nested_parts_are_judged_by_the_part_rules_of_the_scope() {
-    let d = Dir::new();
+    let d = vendor_dir();
     // Integrator-signed whole: a vendor module, an unsigned adapter-like
     // module, and a nested component (integrator) holding a vendor module.
-    d.compose(
+    compose(
+        &d,
         "app.wasm",
         &[
             Part::Module("vendor.wasm"),
@@ -156,7 +107,7 @@ fn nested_parts_are_judged_by_the_part_rules_of_the_scope() {
             Part::Component(vec![Part::Module("vendor.wasm")], true),
         ],
     );
-    let (code, v) = d.verify("signed-app.wasm", POLICY);
+    let (code, v) = d.verify_nested("signed-app.wasm", POLICY);
     assert_eq!(code, 0, "{v}");
     assert_eq!(outcomes(&v), ["verified", "unsigned_allowed", "verified", "verified"], "{v}");
     // Provenance: each part's digest and who signed it.
@@ -175,16 +126,16 @@ fn nested_parts_are_judged_by_the_part_rules_of_the_scope() {
     assert!(text(&o).contains("detached"), "{}", text(&o));
 
     // A nested module signed by someone the module rule does not name.
-    d.compose("wrong.wasm", &[Part::Module("other.wasm"), Part::Component(vec![], true)]);
-    let (code, v) = d.verify("signed-wrong.wasm", POLICY);
+    compose(&d, "wrong.wasm", &[Part::Module("other.wasm"), Part::Component(vec![], true)]);
+    let (code, v) = d.verify_nested("signed-wrong.wasm", POLICY);
     assert_eq!(code, 1, "{v}");
     assert_eq!(outcomes(&v), ["rejected", "verified"], "{v}");
     assert!(reasons(&v).contains(&"nested_part_rejected".to_string()), "{v}");
     d.wsc_ok(&["verify", "-i", "signed-wrong.wasm", "--policy", "policy.toml"]);
 
     // An unsigned nested component where the component rule rejects them.
-    d.compose("bare.wasm", &[Part::Module("vendor.wasm"), Part::Component(vec![], false)]);
-    let (code, v) = d.verify("signed-bare.wasm", POLICY);
+    compose(&d, "bare.wasm", &[Part::Module("vendor.wasm"), Part::Component(vec![], false)]);
+    let (code, v) = d.verify_nested("signed-bare.wasm", POLICY);
     assert_eq!(code, 1, "{v}");
     assert_eq!(outcomes(&v), ["verified", "unsigned_rejected"], "{v}");
     assert!(reasons(&v).contains(&"nested_part_unsigned".to_string()), "{v}");
@@ -192,8 +143,8 @@ fn nested_parts_are_judged_by_the_part_rules_of_the_scope() {
 
 #[test]
 fn a_vendor_module_changed_inside_the_component_is_rejected_even_when_the_whole_is_signed() {
-    let d = Dir::new();
-    d.compose("app.wasm", &[Part::Module("vendor.wasm")]);
+    let d = vendor_dir();
+    compose(&d, "app.wasm", &[Part::Module("vendor.wasm")]);
     // The integrator edits the vendor's code, then signs the whole: the
     // outer signature is valid, the vendor's is not.
     let mut composed = d.read("app.wasm");
@@ -202,7 +153,7 @@ fn a_vendor_module_changed_inside_the_component_is_rejected_even_when_the_whole_
     d.write("edited.wasm", &composed);
     d.wsc_ok(&["sign", "-i", "edited.wasm", "-o", "signed-edited.wasm", "-k", "k2.sk"]);
     d.wsc_ok(&["verify", "-i", "signed-edited.wasm", "-K", "k2.pk"]);
-    let (code, v) = d.verify("signed-edited.wasm", POLICY);
+    let (code, v) = d.verify_nested("signed-edited.wasm", POLICY);
     assert_eq!(code, 1, "{v}");
     assert_eq!(outcomes(&v), ["rejected"], "{v}");
     assert!(v["parts"][0]["reasons"].to_string().contains("hash_mismatch"), "{v}");
@@ -210,15 +161,15 @@ fn a_vendor_module_changed_inside_the_component_is_rejected_even_when_the_whole_
 
 #[test]
 fn a_signed_part_no_rule_names_is_rejected_not_skipped() {
-    let d = Dir::new();
+    let d = vendor_dir();
     d.write(
         "components-only.toml",
         "schema = \"wsc-policy/v1\"\n\
          [principals.integrator]\nkind = \"key\"\nalgorithm = \"ed25519\"\nfile = \"k2.pk\"\n\
          [default]\nrule = \"integrator\"\nparts = [{ kind = \"component\", rule = \"integrator\" }]\n",
     );
-    d.compose("app.wasm", &[Part::Module("vendor.wasm"), Part::Module("add.wasm")]);
-    let (code, v) = d.verify("signed-app.wasm", &["--policy", "components-only.toml"]);
+    compose(&d, "app.wasm", &[Part::Module("vendor.wasm"), Part::Module("add.wasm")]);
+    let (code, v) = d.verify_nested("signed-app.wasm", &["--policy", "components-only.toml"]);
     assert_eq!(code, 1, "{v}");
     assert_eq!(outcomes(&v), ["rejected", "unchecked"], "{v}");
     assert!(v["parts"][0]["reasons"].to_string().contains("no part rule"), "{v}");
@@ -226,14 +177,14 @@ fn a_signed_part_no_rule_names_is_rejected_not_skipped() {
 
 #[test]
 fn with_a_key_every_signed_part_must_verify_under_it() {
-    let d = Dir::new();
+    let d = vendor_dir();
     d.wsc_ok(&["sign", "-i", "add.wasm", "-o", "integrator.wasm", "-k", "k2.sk"]);
-    d.compose("mine.wasm", &[Part::Module("integrator.wasm"), Part::Module("add.wasm")]);
-    let (code, v) = d.verify("signed-mine.wasm", &["-K", "k2.pk"]);
+    compose(&d, "mine.wasm", &[Part::Module("integrator.wasm"), Part::Module("add.wasm")]);
+    let (code, v) = d.verify_nested("signed-mine.wasm", &["-K", "k2.pk"]);
     assert_eq!(code, 0, "{v}");
     assert_eq!(outcomes(&v), ["verified", "unsigned_allowed"], "{v}");
-    d.compose("mixed.wasm", &[Part::Module("integrator.wasm"), Part::Module("vendor.wasm")]);
-    let (code, v) = d.verify("signed-mixed.wasm", &["-K", "k2.pk"]);
+    compose(&d, "mixed.wasm", &[Part::Module("integrator.wasm"), Part::Module("vendor.wasm")]);
+    let (code, v) = d.verify_nested("signed-mixed.wasm", &["-K", "k2.pk"]);
     assert_eq!(code, 1, "{v}");
     assert_eq!(outcomes(&v), ["verified", "rejected"], "{v}");
     // Text output names each part.
@@ -244,7 +195,7 @@ fn with_a_key_every_signed_part_must_verify_under_it() {
 
 #[test]
 fn sign_nested_signs_unsigned_parts_and_keeps_signed_ones_byte_for_byte() {
-    let d = Dir::new();
+    let d = vendor_dir();
     d.write(
         "app.wasm",
         component(&[
@@ -269,34 +220,24 @@ fn sign_nested_signs_unsigned_parts_and_keeps_signed_ones_byte_for_byte() {
          [rules.either]\nany = [\"vendor\", \"integrator\"]\n\
          [default]\nrule = \"integrator\"\nparts = [{ kind = \"any\", rule = \"either\", unsigned = \"reject\" }]\n",
     );
-    let (code, v) = d.verify("out.wasm", &["--policy", "both.toml"]);
+    let (code, v) = d.verify_nested("out.wasm", &["--policy", "both.toml"]);
     assert_eq!(code, 0, "{v}");
     assert_eq!(outcomes(&v), ["verified"; 5], "{v}");
     // Signing a component (not --nested) leaves nested signatures intact.
     d.wsc_ok(&["sign", "-i", "out.wasm", "-o", "twice.wasm", "-k", "k3.sk"]);
-    let (code, v) = d.verify("twice.wasm", &["--policy", "both.toml"]);
+    let (code, v) = d.verify_nested("twice.wasm", &["--policy", "both.toml"]);
     assert_eq!(code, 0, "{v}");
 }
 
-/// The wasmsign2 CLI, or a panic that says how to install it.
-fn wasmsign2() -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
-    if let Some(home) = std::env::var_os("HOME") {
-        dirs.push(PathBuf::from(home).join(".cargo/bin"));
-    }
-    dirs.into_iter().map(|d| d.join("wasmsign2")).find(|p| p.is_file()).unwrap_or_else(|| {
-        panic!(
-            "this test needs the wasmsign2 CLI: `cargo install --locked wasmsign2-cli@0.2.8` (cargo xtask ci does it)"
-        )
-    })
+fn wasmsign2() -> std::path::PathBuf {
+    tool("wasmsign2", "`cargo install --locked wasmsign2-cli@0.2.8`")
 }
 
 #[test]
 fn wasmsign2_verifies_the_outer_signature_and_a_nested_module_cut_out() {
-    let d = Dir::new();
-    d.compose("app.wasm", &[Part::Module("add.wasm"), Part::Module("vendor.wasm")]);
-    let (code, v) = d.verify("signed-app.wasm", POLICY);
+    let d = vendor_dir();
+    compose(&d, "app.wasm", &[Part::Module("add.wasm"), Part::Module("vendor.wasm")]);
+    let (code, v) = d.verify_nested("signed-app.wasm", POLICY);
     assert_eq!(code, 0, "{v}");
     let part = &v["parts"][1];
     let (offset, len) =

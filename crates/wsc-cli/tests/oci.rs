@@ -9,7 +9,8 @@
 //! from the docker configuration; a pull's memory stays flat in the layer
 //! size (peak RSS measured with GNU time).
 
-mod oci_support;
+#[allow(dead_code)]
+mod support;
 // The harness serves wsc-oci's tests too; not every item is used here.
 #[allow(dead_code)]
 #[path = "../../wsc-oci/tests/registry/support/fake.rs"]
@@ -18,22 +19,18 @@ mod fake;
 #[path = "../../wsc-oci/tests/registry/support/process.rs"]
 mod process;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use oci_support::{ok, read, text};
 use process::{Auth, RegistryProcess, Setup};
 use serde_json::{Value, json};
+use support::{ok, read, repo, text};
 use wsc_oci::registry::{Credentials, Digest, OCI_MANIFEST, Reference, Registry, RegistryOptions};
 use wsc_pinning::{ClientBuilder, PinningConfig};
 
 /// 2026-01-01T00:00:00Z.
 const EPOCH: &str = "1767225600";
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 /// A working directory with the keys, `app.wasm` (add.wasm signed by k1),
 /// `hello.wasm` (a component signed by k1), `k2.wasm` (add.wasm signed by
@@ -146,7 +143,7 @@ impl Bench {
 
     /// The working directory's names, sorted.
     fn listing(&self) -> Vec<String> {
-        oci_support::listing(self.dir.path())
+        support::listing(self.dir.path())
     }
 }
 

@@ -7,7 +7,8 @@
 //! signature verifies at the copy. A missing tool fails the test with the
 //! command that installs it (xtask/setup.sh installs them all).
 
-mod oci_support;
+#[allow(dead_code)]
+mod support;
 // The harness serves wsc-oci's tests too; not every item is used here.
 #[allow(dead_code)]
 #[path = "../../wsc-oci/tests/registry/support/process.rs"]
@@ -16,14 +17,10 @@ mod process;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use oci_support::{ok, read, text};
 use process::{Auth, RegistryProcess, Setup};
 use serde_json::{Value, json};
+use support::{ok, read, repo, text};
 use wsc_oci::registry::Digest;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 /// The wasm config media type of the CNCF layout.
 const WASM_CONFIG: &str = "application/vnd.wasm.config.v0+json";
@@ -137,7 +134,7 @@ impl Work {
 
     /// The working directory's names, sorted.
     fn listing(&self) -> Vec<String> {
-        oci_support::listing(self.dir.path())
+        support::listing(self.dir.path())
     }
 }
 

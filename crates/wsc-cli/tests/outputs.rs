@@ -7,12 +7,17 @@
 //! and with named ones (`WSC_NO_O_TMPFILE=1`, the fallback for file systems
 //! without it) where both paths matter.
 
+#[allow(dead_code)]
+mod support;
+
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use support::listing;
 
 /// The two ways wsc makes temporary files.
 const TEMP_MODES: [(&str, Option<&str>); 2] = [("O_TMPFILE", None), ("named", Some("1"))];
@@ -46,16 +51,6 @@ fn refused(o: &Output, needle: &str) {
 
 fn s(p: &Path) -> String {
     p.display().to_string()
-}
-
-/// The names in `dir`, sorted.
-fn listing(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .expect("read_dir")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 fn mode(p: &Path) -> u32 {
