@@ -73,8 +73,8 @@ pub use sign::{
 pub use signer::{Signer, SignerError, WithKeyId, prehash};
 #[cfg(feature = "std")]
 pub use tree::{
-    DEFAULT_MAX_DEPTH, DEFAULT_MAX_PARTS, NestedSigning, Part, TreeLimits, component_tree, component_tree_slice,
-    sign_nested,
+    DEFAULT_MAX_DEPTH, DEFAULT_MAX_PARTS, NestedSigning, Part, TreeLimits, component_tree, component_tree_buffered,
+    component_tree_seekable, component_tree_slice, sign_nested,
 };
 pub use verify::{
     DEFAULT_MAX_SIGNATURE_CHECKS, Evidence, RecordOutcome, RecordVerifier, Rejected, Report, Scope, SignatureRef,

@@ -7,7 +7,7 @@
 //! buffered, and every nested size must fit inside its parent.
 
 use alloc::vec::Vec;
-use std::io::{self, BufRead, Read};
+use std::io::{self, BufRead, Read, Seek, SeekFrom};
 
 use crate::error::{Error, Result};
 use crate::section::{HeaderDecoder, ModuleKind, SectionHeader, SectionReader, preamble_kind};
@@ -92,17 +92,75 @@ struct Frame {
 /// module gives one part. Memory holds the parts and a 64 KiB buffer,
 /// whatever the input's size.
 pub fn component_tree<R: Read>(input: R, limits: &TreeLimits) -> Result<Vec<Part>> {
-    walk(io::BufReader::with_capacity(BUFFER, input), None, limits)
+    walk(Reading(io::BufReader::with_capacity(BUFFER, input)), None, limits)
+}
+
+/// [`component_tree`] over a caller's buffered reader: its buffers are
+/// parsed in place, so the walk copies no section data.
+pub fn component_tree_buffered<B: BufRead>(input: B, limits: &TreeLimits) -> Result<Vec<Part>> {
+    walk(Reading(input), None, limits)
+}
+
+/// [`component_tree`] on a seekable input: section data is skipped by
+/// seeking, so only headers and preambles are read (a few KiB for a
+/// large component). The input's length, taken first, bounds every
+/// section; the input is left at its end.
+pub fn component_tree_seekable<R: Read + Seek>(mut input: R, limits: &TreeLimits) -> Result<Vec<Part>> {
+    let total = input.seek(SeekFrom::End(0))?;
+    input.rewind()?;
+    walk(io::BufReader::with_capacity(4096, input), Some(total), limits)
 }
 
 /// [`component_tree`] on a module or component held in memory.
 pub fn component_tree_slice(input: &[u8], limits: &TreeLimits) -> Result<Vec<Part>> {
-    walk(input, Some(input.len() as u64), limits)
+    walk(Reading(input), Some(input.len() as u64), limits)
+}
+
+/// What the walk reads from: buffered bytes, and a way to skip section
+/// data.
+trait TreeInput: BufRead {
+    /// Skips `len` bytes at `pos`, which the caller has bounded by the
+    /// input's end when it is known.
+    fn skip_data(&mut self, pos: &mut u64, len: u64) -> Result<()>;
+}
+
+/// Skips by reading: for any buffered reader.
+struct Reading<B>(B);
+
+impl<B: BufRead> Read for Reading<B> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl<B: BufRead> BufRead for Reading<B> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.0.fill_buf()
+    }
+    fn consume(&mut self, amt: usize) {
+        self.0.consume(amt)
+    }
+}
+
+impl<B: BufRead> TreeInput for Reading<B> {
+    fn skip_data(&mut self, pos: &mut u64, len: u64) -> Result<()> {
+        skip(&mut self.0, pos, len)
+    }
+}
+
+/// Skips by seeking past what is not buffered.
+impl<R: Read + Seek> TreeInput for io::BufReader<R> {
+    fn skip_data(&mut self, pos: &mut u64, len: u64) -> Result<()> {
+        let by = i64::try_from(len).map_err(|_| Error::eof(*pos, "section data"))?;
+        self.seek_relative(by)?;
+        *pos += len;
+        Ok(())
+    }
 }
 
 /// The walk itself. `total`, when known, lets an oversized root section
 /// fail at once.
-fn walk<B: BufRead>(mut input: B, total: Option<u64>, limits: &TreeLimits) -> Result<Vec<Part>> {
+fn walk<B: TreeInput>(mut input: B, total: Option<u64>, limits: &TreeLimits) -> Result<Vec<Part>> {
     let mut pos = 0u64;
     let mut pre = [0u8; 8];
     let got = fill(&mut input, &mut pre, &mut pos)?;
@@ -132,7 +190,7 @@ fn walk<B: BufRead>(mut input: B, total: Option<u64>, limits: &TreeLimits) -> Re
             if h.is_signature() {
                 parts[top.part].signed = true;
             }
-            skip(&mut input, &mut pos, h.data_len())?;
+            input.skip_data(&mut pos, h.data_len())?;
             continue;
         };
         if depth > limits.max_depth {

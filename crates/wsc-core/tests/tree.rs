@@ -4,7 +4,10 @@
 use std::path::Path;
 
 use wsc_core::format::{COMPONENT_PREAMBLE, ModuleKind};
-use wsc_core::{Error, Part, SecretKey, TreeLimits, component_tree, component_tree_slice};
+use wsc_core::{
+    Error, Part, SecretKey, TreeLimits, component_tree, component_tree_buffered, component_tree_seekable,
+    component_tree_slice,
+};
 
 fn data(rel: &str) -> Vec<u8> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata").join(rel);
@@ -64,20 +67,31 @@ fn payload(at: usize, len: usize) -> u64 {
     (at + 1 + leb(len).len()) as u64
 }
 
-/// Walks `input` both ways (reader and slice) and checks they agree.
+/// Walks `input` every way (reader, caller's buffer, seeking, slice) and
+/// checks they agree.
 fn tree(input: &[u8], limits: &TreeLimits) -> Result<Vec<Part>, Error> {
     let streamed = component_tree(input, limits);
     let sliced = component_tree_slice(input, limits);
     assert_eq!(format!("{streamed:?}"), format!("{sliced:?}"));
+    let buffered = component_tree_buffered(std::io::BufReader::with_capacity(7, input), limits);
+    assert_eq!(format!("{buffered:?}"), format!("{streamed:?}"));
+    let seeking = component_tree_seekable(std::io::Cursor::new(input), limits);
+    assert_eq!(format!("{seeking:?}"), format!("{sliced:?}"));
     streamed
 }
 
-/// Walks `input` both ways: on broken input the reader may meet the end
-/// where the slice refuses a size first, but both find the same tree or none.
+/// Walks `input` every way: on broken input the reader may meet the end
+/// where the slice (or the seeking walk, which takes the length first)
+/// refuses a size first, but all find the same tree or none.
 fn agreeing(input: &[u8]) -> Result<Vec<Part>, Error> {
-    let streamed = component_tree(input, &TreeLimits::default());
-    let sliced = component_tree_slice(input, &TreeLimits::default());
+    let limits = TreeLimits::default();
+    let streamed = component_tree(input, &limits);
+    let sliced = component_tree_slice(input, &limits);
     assert_eq!(streamed.as_ref().ok(), sliced.as_ref().ok(), "{input:02x?}");
+    let buffered = component_tree_buffered(std::io::BufReader::with_capacity(7, input), &limits);
+    assert_eq!(buffered.as_ref().ok(), streamed.as_ref().ok(), "{input:02x?}");
+    let seeking = component_tree_seekable(std::io::Cursor::new(input), &limits);
+    assert_eq!(format!("{seeking:?}"), format!("{sliced:?}"), "{input:02x?}");
     streamed
 }
 
@@ -308,4 +322,44 @@ fn mutated_components_are_handled() {
         }
     }
     assert!(ok > input.len(), "{ok}");
+}
+
+/// The seeking walk reads headers and preambles, not section data: a few
+/// KiB of a component holding 8 MiB of nested code, where the reading
+/// walk reads it all.
+#[test]
+fn the_seeking_walk_reads_headers_only() {
+    struct Counting<R>(R, u64);
+    impl<R: std::io::Read> std::io::Read for Counting<R> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.0.read(buf)?;
+            self.1 += n as u64;
+            Ok(n)
+        }
+    }
+    impl<R: std::io::Seek> std::io::Seek for Counting<R> {
+        fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+            self.0.seek(to)
+        }
+    }
+    let key = k1();
+    let big = |n: usize| {
+        let mut m = b"\0asm\x01\0\0\0".to_vec();
+        m.extend(section(0, &[&[3u8][..], b"pad", &vec![7u8; n]].concat()));
+        m
+    };
+    let signed = wsc_core::sign(&big(2 << 20), &key).expect("sign");
+    let input = component(&[
+        module(&signed),
+        module(&big(2 << 20)),
+        nested(&[module(&signed), module(&big(1 << 20)), section(0, &[&[3u8][..], b"pad", &[0; 9000]].concat())]),
+    ]);
+    let mut seeking = Counting(std::io::Cursor::new(&input), 0);
+    let parts = component_tree_seekable(&mut seeking, &TreeLimits::default()).expect("tree");
+    assert_eq!(parts, component_tree_slice(&input, &TreeLimits::default()).expect("tree"));
+    assert_eq!(parts.iter().filter(|p| p.signed).count(), 2);
+    assert!(seeking.1 < 40_000, "read {} of {} bytes", seeking.1, input.len());
+    let mut reading = Counting(input.as_slice(), 0);
+    component_tree(&mut reading, &TreeLimits::default()).expect("tree");
+    assert_eq!(reading.1, input.len() as u64);
 }

@@ -11,8 +11,6 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Read};
-use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
@@ -26,6 +24,7 @@ use wsc_core::{
 use wsc_keyless::{BundleVerifier, Expectation, IdentityPolicy, KeylessError, Matcher, Mismatch};
 use wsc_pki::{CertVerifier, ChainBudget, TsaTrust};
 
+use crate::fanout::{Fanout, TapReader};
 use crate::model::{
     AttestationPrincipal, Coverage, Identity, KeyPrincipal, KeylessPrincipal, Mode, PartRule, Policy, Principal, Rule,
     Selector, TrustRoot, X509Principal, X509Time,
@@ -100,6 +99,9 @@ pub enum EvalError {
     /// report it). Evaluation refuses to decide instead of guessing.
     #[error("internal inconsistency in policy evaluation: {0}")]
     Unreachable(&'static str),
+    /// The input changed while it was read: two reads of it disagree.
+    #[error("the input changed while it was read: {0}")]
+    InputChanged(&'static str),
     /// The rule tree or the search for distinct signers is over its budget.
     #[error("the rule search is over its budget of {limit} {what}")]
     SearchBudget {
@@ -390,148 +392,56 @@ fn x509_verifier(
     })))
 }
 
-/// The module's SHA-256 and length, hashed here (no walk needs the bytes).
-fn hash_all<R: Read>(mut r: R) -> io::Result<([u8; 32], u64)> {
-    // sha2's hashers are `io::Write`.
-    let mut h = Sha256::new();
-    let len = io::copy(&mut r, &mut h)?;
-    Ok((h.finalize().into(), len))
+/// What an evaluation reads.
+pub(crate) enum Input<'a, R> {
+    /// Read here, by a reading thread, with the SHA-256 of every byte
+    /// taken on a hashing thread beside the walk.
+    Read(R),
+    /// Chunks of a reading elsewhere. `digest`, when given, returns the
+    /// SHA-256 and length of every byte once they have ended; without it
+    /// the verdict has the length and no digest.
+    Tap(TapReader, Option<DigestFn<'a>>),
 }
 
-/// Bytes read ahead by the reading thread, in chunks of this size.
-const READ_CHUNK: usize = 512 * 1024;
-/// Chunks in flight from the reading thread to each reader of them:
-/// memory stays bounded.
-const READ_QUEUE: usize = 4;
+/// Where the SHA-256 and length of a tapped input come from.
+pub(crate) type DigestFn<'a> = Box<dyn FnOnce() -> io::Result<([u8; 32], u64)> + 'a>;
 
-/// What the reading thread hands over.
-enum Chunk {
-    /// Bytes, shared by the walk and the hashing thread.
-    Data(Arc<Vec<u8>>),
-    /// The end of the input.
-    End,
-    /// A read failed.
-    Failed(io::Error),
-}
-
-/// Gives a chunk back for reuse once its last reader is done with it.
-fn recycle(chunk: Arc<Vec<u8>>, pool: &SyncSender<Vec<u8>>) {
-    if let Some(buf) = Arc::into_inner(chunk) {
-        // A full pool only means the buffer is not reused.
-        let _ = pool.try_send(buf);
-    }
-}
-
-/// The reading thread: reads the module once into reused buffers and hands
-/// each chunk to both the walk and the hashing thread, which then run side
-/// by side over the same bytes.
-fn read_chunks<R: Read>(mut r: R, walk: SyncSender<Chunk>, hash: SyncSender<Chunk>, pool: Receiver<Vec<u8>>) {
-    loop {
-        let mut buf = pool.try_recv().unwrap_or_default();
-        buf.resize(READ_CHUNK, 0);
-        let n = loop {
-            match r.read(&mut buf) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    let _ = hash.send(Chunk::Failed(io::Error::new(e.kind(), e.to_string())));
-                    let _ = walk.send(Chunk::Failed(e));
-                    return;
+impl<R: Read> Input<'_, R> {
+    /// SHA-256 and length of every byte.
+    fn digest(self) -> io::Result<([u8; 32], u64)> {
+        match self {
+            Input::Read(mut r) => {
+                // sha2's hashers are `io::Write`.
+                let mut h = Sha256::new();
+                let len = io::copy(&mut r, &mut h)?;
+                Ok((h.finalize().into(), len))
+            }
+            Input::Tap(mut tap, None) => tap.digest(),
+            Input::Tap(mut tap, Some(digest)) => {
+                while let Some(s) = tap.next_slice()? {
+                    tap.done_with(s);
                 }
+                digest()
             }
-        };
-        if n == 0 {
-            let _ = hash.send(Chunk::End);
-            let _ = walk.send(Chunk::End);
-            return;
-        }
-        buf.truncate(n);
-        let chunk = Arc::new(buf);
-        // Either side gone means the evaluation stopped: nothing more to read.
-        if hash.send(Chunk::Data(Arc::clone(&chunk))).is_err() || walk.send(Chunk::Data(chunk)).is_err() {
-            return;
         }
     }
 }
 
-/// The hashing thread: the module's SHA-256 (for the verdict) and length,
-/// or `None` when the input did not end cleanly.
-fn hash_chunks(rx: Receiver<Chunk>, pool: SyncSender<Vec<u8>>) -> Option<([u8; 32], u64)> {
-    let mut h = Sha256::new();
+/// Feeds a tap to a verification; `None` for a module with no signature.
+/// Also returns the count of bytes fed.
+fn feed(tap: &mut TapReader, mut verify: StreamVerifier<'_>) -> Result<(Option<Report>, u64), EvalError> {
+    let module_error = |e: io::Error| EvalError::Module(e.into());
     let mut len = 0u64;
-    for got in rx {
-        match got {
-            Chunk::Data(c) => {
-                h.update(c.as_slice());
-                len += c.len() as u64;
-                recycle(c, &pool);
-            }
-            Chunk::End => return Some((h.finalize().into(), len)),
-            Chunk::Failed(_) => return None,
-        }
+    while let Some(slice) = tap.next_slice().map_err(module_error)? {
+        let fed = verify.update(&slice);
+        len += slice.len() as u64;
+        tap.done_with(slice);
+        fed.map_err(EvalError::Module)?;
     }
-    None
-}
-
-/// The walk's side of [`read_chunks`], and the result of [`hash_chunks`].
-struct ReadAhead<'scope> {
-    rx: Receiver<Chunk>,
-    pool: SyncSender<Vec<u8>>,
-    ended: bool,
-    hasher: std::thread::ScopedJoinHandle<'scope, Option<([u8; 32], u64)>>,
-}
-
-impl<'scope> ReadAhead<'scope> {
-    /// Starts the reading and hashing threads in `scope`.
-    fn start<'env, R: Read + Send + 'scope>(
-        scope: &'scope std::thread::Scope<'scope, 'env>,
-        module: R,
-    ) -> io::Result<Self> {
-        let (walk_tx, rx) = sync_channel(READ_QUEUE);
-        let (hash_tx, hash_rx) = sync_channel(READ_QUEUE);
-        let (pool, pool_rx) = sync_channel(2 * READ_QUEUE + 2);
-        let hash_pool = pool.clone();
-        let hasher = std::thread::Builder::new()
-            .name("wsc-policy-sha256".into())
-            .spawn_scoped(scope, move || hash_chunks(hash_rx, hash_pool))?;
-        std::thread::Builder::new()
-            .name("wsc-policy-read".into())
-            .spawn_scoped(scope, move || read_chunks(module, walk_tx, hash_tx, pool_rx))?;
-        Ok(ReadAhead { rx, pool, ended: false, hasher })
-    }
-
-    /// The next chunk, `None` at the end of the input.
-    fn next_chunk(&mut self) -> io::Result<Option<Arc<Vec<u8>>>> {
-        if self.ended {
-            return Ok(None);
-        }
-        match self.rx.recv() {
-            Ok(Chunk::Data(c)) => Ok(Some(c)),
-            Ok(Chunk::End) => {
-                self.ended = true;
-                Ok(None)
-            }
-            Ok(Chunk::Failed(e)) => Err(e),
-            // Fail closed: a thread gone without an end is not an end.
-            Err(_) => Err(io::Error::other("the reading thread stopped")),
-        }
-    }
-
-    /// Gives a chunk back for reuse.
-    fn done_with(&self, chunk: Arc<Vec<u8>>) {
-        recycle(chunk, &self.pool);
-    }
-
-    /// The SHA-256 and length of every byte read, once the input ended.
-    fn finish(self) -> io::Result<([u8; 32], u64)> {
-        if !self.ended {
-            return Err(io::Error::other("the module was not read to its end"));
-        }
-        match self.hasher.join() {
-            Ok(Some(done)) => Ok(done),
-            Ok(None) => Err(io::Error::other("the module was not read to its end")),
-            Err(_) => Err(io::Error::other("the hashing thread failed")),
-        }
+    match verify.finish() {
+        Ok(r) => Ok((Some(r), len)),
+        Err(wsc_core::Error::NoSignature) => Ok((None, len)),
+        Err(e) => Err(EvalError::Module(e)),
     }
 }
 
@@ -727,7 +637,7 @@ impl Policy {
         target: &Target<'_>,
         now: SystemTime,
     ) -> Result<Verdict, EvalError> {
-        self.evaluate_with(module, total_len, None, target, now, None, None)
+        self.evaluate_with(Input::Read(module), total_len, None, target, now, None, None)
     }
 
     /// [`Policy::evaluate`] for a module pulled from an OCI registry, with
@@ -742,7 +652,7 @@ impl Policy {
         now: SystemTime,
         registry: &RegistryEvidence<'_>,
     ) -> Result<Verdict, EvalError> {
-        self.evaluate_with(module, total_len, None, target, now, Some(registry), None)
+        self.evaluate_with(Input::Read(module), total_len, None, target, now, Some(registry), None)
     }
 
     /// [`Policy::evaluate`] for a module whose signature data is detached
@@ -756,7 +666,7 @@ impl Policy {
         target: &Target<'_>,
         now: SystemTime,
     ) -> Result<Verdict, EvalError> {
-        self.evaluate_with(module, total_len, Some(signature), target, now, None, None)
+        self.evaluate_with(Input::Read(module), total_len, Some(signature), target, now, None, None)
     }
 
     /// The evaluation of every entry point; `forced` decides for a scope
@@ -764,7 +674,7 @@ impl Policy {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn evaluate_with<R: Read + Send>(
         &self,
-        module: R,
+        module: Input<'_, R>,
         total_len: Option<u64>,
         signature: Option<&[u8]>,
         target: &Target<'_>,
@@ -800,8 +710,8 @@ impl Policy {
             parts: Vec::new(),
         };
         // With no scope the module is still hashed, for the verdict.
-        let hashed = |module: R, facts: ModuleFacts| -> Result<ModuleFacts, EvalError> {
-            let (sha256, size) = hash_all(module).map_err(|e| EvalError::Module(e.into()))?;
+        let hashed = |module: Input<'_, R>, facts: ModuleFacts| -> Result<ModuleFacts, EvalError> {
+            let (sha256, size) = module.digest().map_err(|e| EvalError::Module(e.into()))?;
             Ok(ModuleFacts { sha256: Some(sha256), size: Some(size), ..facts })
         };
         let chosen = match forced.map(|c| Ok(Some(c))).unwrap_or_else(|| choose_scope(self, target)) {
@@ -898,34 +808,52 @@ impl Policy {
             Coverage::Sections { .. } => wsc_core::Scope::Partial(&select),
         };
         let options = VerifyOptions::default();
-        let (report, (sha256, size)) = std::thread::scope(|s| -> Result<_, EvalError> {
-            let module_error = |e: io::Error| EvalError::Module(e.into());
-            let mut input = ReadAhead::start(s, module).map_err(module_error)?;
-            let check = Verification::new(&dyns).scope(scope).options(options).total_len(total_len);
-            let mut verify = match signature {
-                None => StreamVerifier::embedded(&check),
-                Some(sig) => StreamVerifier::detached(sig, &check).map_err(EvalError::Module)?,
-            };
-            // The walk reads the chunks the reading thread shares with the
-            // hashing thread: no copy.
-            while let Some(chunk) = input.next_chunk().map_err(module_error)? {
-                let fed = verify.update(&chunk);
-                input.done_with(chunk);
-                fed.map_err(EvalError::Module)?;
+        let check = Verification::new(&dyns).scope(scope).options(options).total_len(total_len);
+        let verify = match signature {
+            None => StreamVerifier::embedded(&check),
+            Some(sig) => StreamVerifier::detached(sig, &check).map_err(EvalError::Module)?,
+        };
+        let module_error = |e: io::Error| EvalError::Module(e.into());
+        let (report, sha256, size) = match module {
+            Input::Read(module) => {
+                // The walk and the hashing thread share the reading thread's chunks: no copy.
+                let mut fan = Fanout::new();
+                let mut walk = fan.tap(0, None);
+                let mut hash = fan.tap(0, None);
+                std::thread::scope(|s| -> Result<_, EvalError> {
+                    let hasher = std::thread::Builder::new()
+                        .name("wsc-policy-sha256".into())
+                        .spawn_scoped(s, move || hash.digest())
+                        .map_err(module_error)?;
+                    std::thread::Builder::new()
+                        .name("wsc-policy-read".into())
+                        .spawn_scoped(s, move || fan.run(module))
+                        .map_err(module_error)?;
+                    let (report, _) = feed(&mut walk, verify)?;
+                    let (sha256, size) = hasher
+                        .join()
+                        .map_err(|_| module_error(io::Error::other("the hashing thread failed")))?
+                        .map_err(module_error)?;
+                    Ok((report, Some(sha256), size))
+                })?
             }
-            let report = match verify.finish() {
-                Ok(r) => Some(r),
-                Err(wsc_core::Error::NoSignature) => None,
-                Err(e) => return Err(EvalError::Module(e)),
-            };
-            Ok((report, input.finish().map_err(module_error)?))
-        })?;
+            Input::Tap(mut tap, digest) => {
+                let (report, fed) = feed(&mut tap, verify)?;
+                match digest {
+                    Some(d) => {
+                        let (sha256, size) = d().map_err(module_error)?;
+                        (report, Some(sha256), size)
+                    }
+                    None => (report, None, fed),
+                }
+            }
+        };
         let facts = ModuleFacts {
             kind: report.as_ref().map(|r| match r.kind {
                 ModuleKind::Component => "component",
                 _ => "module",
             }),
-            sha256: Some(sha256),
+            sha256,
             content_sha256: report.as_ref().and_then(|r| r.checkpoints.last().map(|c| c.hash)),
             size: Some(size),
             ..facts

@@ -60,6 +60,7 @@ mod de;
 mod doc;
 mod error;
 mod eval;
+mod fanout;
 mod files;
 mod init;
 mod load;

@@ -1,14 +1,15 @@
 //! Nested parts: a component's core modules and components, each judged
 //! by its scope's part rule on its own signatures (`docs/components.md`).
 //!
-//! The outer module is evaluated first, as [`Policy::evaluate`] does. Then
-//! the component tree is walked, every part that carries a signature
-//! section of its own is evaluated on its own bytes against the rule of
-//! its kind (which gives its SHA-256), and the other parts are hashed in
-//! one more pass (their SHA-256, for provenance). A part whose signatures do not meet that rule, a
+//! The tree is found first by seeking, then the input is read once: the
+//! outer evaluation, the SHA-256 of the whole and of every part, a second
+//! walk of the tree (it must find the same tree) and the evaluation of
+//! each signed part against the rule of its kind share its chunks, each on
+//! a thread. A part whose signatures do not meet that rule, a
 //! signed part no rule names, and an unsigned part a rule refuses each
 //! reject the whole: nothing is skipped silently.
 
+use std::collections::BTreeMap;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::time::SystemTime;
 
@@ -17,7 +18,8 @@ use sha2::{Digest, Sha256};
 use wsc_core::format::ModuleKind;
 use wsc_core::{Part, TreeLimits};
 
-use crate::eval::{Chosen, EvalError, Target, choose_scope, finish};
+use crate::eval::{Chosen, DigestFn, EvalError, Input, Target, choose_scope, finish};
+use crate::fanout::{Fanout, TapReader};
 use crate::model::{Coverage, PartKind, PartRule, Policy};
 use crate::verdict::{Decision, Reason, ReasonCode, Verdict};
 
@@ -85,37 +87,66 @@ fn rule_for(parts: &[PartRule], kind: ModuleKind) -> Option<&PartRule> {
     parts.iter().find(|p| p.kind == own).or_else(|| parts.iter().find(|p| p.kind == PartKind::Any))
 }
 
-/// SHA-256 of each of `parts`, in one sequential pass.
-fn hash_parts<R: Read>(mut input: R, parts: &[Part]) -> io::Result<Vec<[u8; 32]>> {
+/// Most nested parts evaluated during the one reading of the input, each
+/// on a thread of its own; the others (the smallest) are read again after
+/// it.
+const IN_PASS: usize = 32;
+
+/// SHA-256 of each of `parts`, from a tap over them all.
+fn digest_parts(mut tap: TapReader, parts: &[Part]) -> io::Result<Vec<[u8; 32]>> {
     let mut hashers: Vec<Sha256> = parts.iter().map(|_| Sha256::new()).collect();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut at = 0u64;
-    loop {
-        let n = input.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        let end = at + n as u64;
+    while let Some(s) = tap.next_slice()? {
+        let (at, end) = (s.at(), s.at() + s.len() as u64);
         for (p, h) in parts.iter().zip(hashers.iter_mut()) {
             let (start, stop) = (p.offset.max(at), (p.offset + p.len).min(end));
             if start < stop {
-                // Both bounds are within this chunk.
-                h.update(&buf[(start - at) as usize..(stop - at) as usize]);
+                // Both bounds are within this slice.
+                h.update(&s[(start - at) as usize..(stop - at) as usize]);
             }
         }
-        at = end;
+        tap.done_with(s);
     }
     Ok(hashers.into_iter().map(|h| h.finalize().into()).collect())
+}
+
+/// The scope a part is judged in: its rule, over the whole part.
+fn forced<'p>(chosen: &Chosen<'p>, r: &'p PartRule) -> Chosen<'p> {
+    Chosen {
+        name: format!("{}/parts/{}", chosen.name, r.kind.as_str()),
+        rule: &r.rule,
+        coverage: &Coverage::Whole,
+        mode: chosen.mode,
+        parts: &[],
+    }
+}
+
+/// What one reading of the input gave.
+struct Pass {
+    outer: Result<Verdict, EvalError>,
+    walked: Result<Vec<Part>, wsc_core::Error>,
+    digests: io::Result<Vec<[u8; 32]>>,
+    parts: BTreeMap<usize, Result<Verdict, EvalError>>,
+    read: bool,
+}
+
+fn joined<T>(h: std::thread::ScopedJoinHandle<'_, T>, what: &'static str) -> Result<T, EvalError> {
+    h.join().map_err(|_| EvalError::Unreachable(what))
 }
 
 impl Policy {
     /// [`Policy::evaluate`], then the nested parts of a component against
     /// the part rules of the scope that applies (`parts` in the policy).
-    /// The input is read, streaming, for the evaluation, for the tree walk,
-    /// for each signed part, and once more for the digests of the parts not
-    /// evaluated on their own (when there are any), so memory stays flat
-    /// in its size. With no part rules in the scope the
-    /// parts are listed (digest, signed or not) and not judged.
+    ///
+    /// The component tree is found first by seeking (headers only). Then
+    /// the input is read once, streaming, and its chunks are shared by the
+    /// outer evaluation, the SHA-256 of the whole, a second walk of the
+    /// tree (which must find the same tree: an input that changes while
+    /// it is read is an error), the SHA-256 of every part, and the
+    /// evaluation of each signed part a rule applies to, each on its own
+    /// thread. Memory stays flat in the input's size. Beyond the 32
+    /// largest, signed parts are read again after that pass. With no part
+    /// rules in the scope the parts are listed (digest, signed or not) and
+    /// not judged.
     pub fn evaluate_nested<R: Read + Seek + Send>(
         &self,
         mut input: R,
@@ -125,33 +156,97 @@ impl Policy {
     ) -> Result<Verdict, EvalError> {
         let module = |e: io::Error| EvalError::Module(e.into());
         input.rewind().map_err(module)?;
-        let mut verdict = self.evaluate_with(&mut input, total_len, None, target, now, None, None)?;
         let Ok(Some(chosen)) = choose_scope(self, target) else {
-            return Ok(verdict);
+            return self.evaluate_with(Input::Read(input), total_len, None, target, now, None, None);
         };
+        let limits = TreeLimits::default();
+        let tree = wsc_core::component_tree_seekable(&mut input, &limits).map_err(EvalError::Module)?;
         input.rewind().map_err(module)?;
-        let tree = wsc_core::component_tree(&mut input, &TreeLimits::default()).map_err(EvalError::Module)?;
         let nested = tree.get(1..).unwrap_or_default();
-        // A part evaluated on its own gets its digest from that evaluation;
-        // the others are hashed here, in one pass.
-        let evaluated = |p: &Part| p.signed && rule_for(chosen.parts, p.kind).is_some();
-        let unevaluated: Vec<Part> = nested.iter().filter(|p| !evaluated(p)).cloned().collect();
-        let mut digests = if unevaluated.is_empty() {
-            Vec::new().into_iter()
-        } else {
-            input.rewind().map_err(module)?;
-            hash_parts(&mut input, &unevaluated).map_err(module)?.into_iter()
-        };
+        let rule_of = |p: &Part| if p.signed { rule_for(chosen.parts, p.kind) } else { None };
+        let mut largest: Vec<usize> = (0..nested.len()).filter(|&i| rule_of(&nested[i]).is_some()).collect();
+        largest.sort_by_key(|&i| std::cmp::Reverse(nested[i].len));
+        largest.truncate(IN_PASS);
+        largest.sort_unstable();
+
+        let pass = std::thread::scope(|s| -> Result<Pass, EvalError> {
+            let spawn_error = |e: io::Error| EvalError::Module(e.into());
+            let mut fan = Fanout::new();
+            let outer = fan.tap(0, None);
+            let mut whole = fan.tap(0, None);
+            let walk = fan.tap(0, None);
+            let from = nested.iter().map(|p| p.offset).min().unwrap_or(0);
+            let to = nested.iter().map(|p| p.offset + p.len).max().unwrap_or(0);
+            let digest = fan.tap(from, Some(to));
+            let thread = |name: &str| std::thread::Builder::new().name(format!("wsc-policy-{name}"));
+            let hasher = thread("sha256").spawn_scoped(s, move || whole.digest()).map_err(spawn_error)?;
+            let walker = thread("tree")
+                .spawn_scoped(s, move || wsc_core::component_tree_buffered(walk, &limits))
+                .map_err(spawn_error)?;
+            let digester =
+                thread("parts").spawn_scoped(s, move || digest_parts(digest, nested)).map_err(spawn_error)?;
+            let mut workers = Vec::with_capacity(largest.len());
+            for &i in &largest {
+                let part = &nested[i];
+                let Some(rule) = rule_of(part) else { continue };
+                let tap = fan.tap(part.offset, Some(part.offset + part.len));
+                let forced = forced(&chosen, rule);
+                let run = move || {
+                    self.evaluate_with(
+                        Input::<io::Empty>::Tap(tap, None),
+                        Some(part.len),
+                        None,
+                        &Target::unnamed(),
+                        now,
+                        None,
+                        Some(forced),
+                    )
+                };
+                workers.push((i, thread("part").spawn_scoped(s, run).map_err(spawn_error)?));
+            }
+            let input = &mut input;
+            let reader = thread("read").spawn_scoped(s, move || fan.run(input)).map_err(spawn_error)?;
+            let digest: DigestFn<'_> =
+                Box::new(move || hasher.join().map_err(|_| io::Error::other("the hashing thread failed"))?);
+            let outer = self.evaluate_with(
+                Input::<io::Empty>::Tap(outer, Some(digest)),
+                total_len,
+                None,
+                target,
+                now,
+                None,
+                None,
+            );
+            let walked = joined(walker, "the tree walk failed")?;
+            let digests = joined(digester, "the part hashing failed")?;
+            let mut parts = BTreeMap::new();
+            for (i, w) in workers {
+                parts.insert(i, joined(w, "a part evaluation failed")?);
+            }
+            let read = reader.join().is_ok();
+            Ok(Pass { outer, walked, digests, parts, read })
+        })?;
+        let mut verdict = pass.outer?;
+        if !pass.read {
+            return Err(EvalError::Unreachable("the reading thread failed"));
+        }
+        // The tree found by seeking is the one in the bytes evaluated.
+        if pass.walked.map_err(EvalError::Module)? != tree {
+            return Err(EvalError::InputChanged("its component tree differs between two reads"));
+        }
+        // The same tree ends with the input: every part was read whole.
+        let digests = pass.digests.map_err(module)?;
+        let mut parts = pass.parts;
+
         let mut reasons: Vec<Reason> = Vec::new();
-        for part in nested {
-            let sha256 = if evaluated(part) { [0; 32] } else { digests.next().unwrap_or_default() };
+        for (i, part) in nested.iter().enumerate() {
             let rule = rule_for(chosen.parts, part.kind);
             let mut result = PartResult {
                 path: part.path.clone(),
                 kind: kind_name(part.kind),
                 offset: part.offset,
                 len: part.len,
-                sha256,
+                sha256: digests[i],
                 signed: part.signed,
                 rule_kind: rule.map(|r| r.kind.as_str()),
                 rule: rule.map(|r| r.rule.clone()),
@@ -181,24 +276,22 @@ impl Policy {
                     }
                 }
                 (Some(r), true) => {
-                    input.seek(SeekFrom::Start(part.offset)).map_err(module)?;
-                    let forced = Chosen {
-                        name: format!("{}/parts/{}", chosen.name, r.kind.as_str()),
-                        rule: &r.rule,
-                        coverage: &Coverage::Whole,
-                        mode: chosen.mode,
-                        parts: &[],
+                    let sub = match parts.remove(&i) {
+                        Some(sub) => sub?,
+                        None => {
+                            // Beyond the parts evaluated in the pass: read again.
+                            input.seek(SeekFrom::Start(part.offset)).map_err(module)?;
+                            self.evaluate_with(
+                                Input::Read((&mut input).take(part.len)),
+                                Some(part.len),
+                                None,
+                                &Target::unnamed(),
+                                now,
+                                None,
+                                Some(forced(&chosen, r)),
+                            )?
+                        }
                     };
-                    let sub = self.evaluate_with(
-                        (&mut input).take(part.len),
-                        Some(part.len),
-                        None,
-                        &Target::unnamed(),
-                        now,
-                        None,
-                        Some(forced),
-                    )?;
-                    result.sha256 = sub.module_sha256().unwrap_or_default();
                     if sub.decision() == Decision::Accepted {
                         result.outcome = "verified";
                         if let Some(s) = sub.satisfied() {
