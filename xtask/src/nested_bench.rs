@@ -1,8 +1,9 @@
 //! `cargo xtask bench --nested`: the release `wsc verify --nested` against
 //! `wsc verify` of the same component (the outer signature alone),
-//! alternating process pairs in one run, with the peak memory of both.
-//! Target (components issue): at most 1.2x on a 20 MB component, memory
-//! flat in its size.
+//! alternating process pairs in one run, with the peak memory of both; on
+//! every core, then both pinned to one core (`taskset -c 0`), where the
+//! wall-time ratio is the ratio of the work done. Target (components
+//! issue): at most 1.2x on a 20 MB component, memory flat in its size.
 
 use std::ffi::OsString;
 use std::fmt::Write as _;
@@ -23,6 +24,9 @@ fn alternate(
     rounds: usize,
     dir: &Path,
 ) -> Result<(Vec<Sample>, Vec<Sample>)> {
+    if !program.is_file() {
+        bail!("{} is missing (Debian package util-linux for taskset)", program.display());
+    }
     measure(program, a, 0, dir)?;
     measure(program, b, 0, dir)?;
     let (mut xs, mut ys) = (Vec::new(), Vec::new());
@@ -82,7 +86,18 @@ pub(crate) fn nested(input: &Path, runs: usize, out: Option<&Path>, check: bool)
             v
         };
         let (outer, nested) = alternate(&wsc, &args(false), &args(true), runs, &dir)?;
-        rows.push((name, size, outer, nested));
+        rows.push((name.to_string(), size, outer, nested));
+        if name == "input" {
+            // The same on one core: each side's wall time is then its CPU time.
+            let pinned = |nested: bool| -> Vec<OsString> {
+                let mut v: Vec<OsString> = vec!["-c".into(), "0".into(), wsc.clone().into()];
+                v.extend(args(nested));
+                v
+            };
+            let taskset = Path::new("/usr/bin/taskset");
+            let (outer, nested) = alternate(taskset, &pinned(false), &pinned(true), runs, &dir)?;
+            rows.push(("input, one core".to_string(), size, outer, nested));
+        }
     }
     let _ = std::fs::remove_dir_all(&dir);
 
@@ -106,8 +121,9 @@ pub(crate) fn nested(input: &Path, runs: usize, out: Option<&Path>, check: bool)
     let _ = writeln!(
         table,
         "\nmedians of {runs} alternating rounds of one process each (wall time around GNU time, which gives the \
-         peak RSS); every nested part and the whole signed by `wsc sign --nested`; `hello` is the small signed \
-         hello component: its times are mostly process start-up"
+         peak RSS); every nested part and the whole signed by `wsc sign --nested`; `one core`: both pinned to \
+         CPU 0 with taskset, so the ratio is that of the work done; `hello` is the small signed hello \
+         component: its times are mostly process start-up"
     );
     println!("{table}");
     if let Some(out) = out {

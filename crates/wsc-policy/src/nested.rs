@@ -35,8 +35,12 @@ pub struct PartResult {
     pub offset: u64,
     /// Its length.
     pub len: u64,
-    /// SHA-256 of its bytes.
+    /// SHA-256 of its bytes, as `sha256sum` of the part cut out shows.
     pub sha256: [u8; 32],
+    /// For a signed part evaluated on its own: the SHA-256 its signatures
+    /// cover (its bytes after its signature section), which stays the same
+    /// when signatures are added.
+    pub content_sha256: Option<[u8; 32]>,
     /// Whether it carries a signature section of its own.
     pub signed: bool,
     /// The kind of the part rule that applied (`module`, `component`,
@@ -61,6 +65,7 @@ impl PartResult {
             "offset": self.offset,
             "len": self.len,
             "sha256": wsc_core::keys::hex(&self.sha256),
+            "content_sha256": self.content_sha256.map(|h| wsc_core::keys::hex(&h)),
             "signed": self.signed,
             "rule_kind": self.rule_kind,
             "rule": self.rule,
@@ -247,6 +252,7 @@ impl Policy {
                 offset: part.offset,
                 len: part.len,
                 sha256: digests[i],
+                content_sha256: None,
                 signed: part.signed,
                 rule_kind: rule.map(|r| r.kind.as_str()),
                 rule: rule.map(|r| r.rule.clone()),
@@ -292,6 +298,7 @@ impl Policy {
                             )?
                         }
                     };
+                    result.content_sha256 = sub.module.content_sha256;
                     if sub.decision() == Decision::Accepted {
                         result.outcome = "verified";
                         if let Some(s) = sub.satisfied() {

@@ -85,8 +85,11 @@ fn every_part_is_judged_whether_evaluated_in_the_pass_or_read_again() {
     let v = evaluate(&policy, &whole).expect("evaluate");
     assert_eq!(v.decision(), Decision::Accepted, "{:?}", v.reasons());
     assert_eq!(v.parts().len(), count);
-    for (p, m) in v.parts().iter().zip(&modules) {
+    for (i, (p, m)) in v.parts().iter().zip(&modules).enumerate() {
         assert_eq!(p.outcome, "verified", "{p:?}");
+        // What the vendor signed: the module's sections, without the preamble.
+        let content = module(4000 - 50 * i, i);
+        assert_eq!(p.content_sha256, Some(<[u8; 32]>::from(Sha256::digest(&content[8..]))), "{p:?}");
         let bytes = &whole[p.offset as usize..(p.offset + p.len) as usize];
         assert_eq!(bytes, m.as_slice(), "{p:?}");
         assert_eq!(p.sha256, <[u8; 32]>::from(Sha256::digest(bytes)), "{p:?}");
