@@ -85,10 +85,10 @@ fn show_text<R: Read>(
     Ok(())
 }
 
-/// The parts of the input, in a second streaming pass over the file.
+/// The parts of the input, found by seeking through the file (headers only).
 fn tree(a: &ShowArgs, ctx: impl Fn() -> String) -> Result<Vec<Part>> {
     let (f, _) = files::open_module(&a.input.input)?;
-    wsc_core::component_tree(f, &TreeLimits::default()).with_context(ctx)
+    wsc_core::component_tree_seekable(f, &TreeLimits::default()).with_context(ctx)
 }
 
 /// `root`, or the index path joined with dots (`2.0`).
