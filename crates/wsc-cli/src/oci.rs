@@ -8,7 +8,8 @@
 //! and the policy all passed.
 
 use std::collections::BTreeMap;
-use std::io::{self, Write};
+use std::fs::File;
+use std::io::{self, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{SyncSender, sync_channel};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -356,16 +357,7 @@ fn repository_name(reference: &Reference) -> String {
     format!("{}/{}", reference.registry().to_ascii_lowercase(), reference.repository())
 }
 
-/// `--nested` is for files (`wsc verify`): parts are read by offset.
-fn no_nested(options: &FlagOptions) -> Result<()> {
-    if options.nested {
-        bail!("--nested is not supported by wsc oci yet: pull the file, then `wsc verify --nested`");
-    }
-    Ok(())
-}
-
 fn push(a: &PushArgs) -> Result<Outcome> {
-    no_nested(&a.flag_options)?;
     let reference = parse_reference(&a.reference)?;
     let annotations = annotations(&a.annotations)?;
     let created = created()?;
@@ -381,7 +373,13 @@ fn push(a: &PushArgs) -> Result<Outcome> {
         let name = a.file.display().to_string();
         let repository = repository_name(&reference);
         let target = Target::oci_repository(&repository);
-        let verdict = match trust.policy().evaluate(module.as_slice(), Some(module.len() as u64), &target, *now) {
+        let (policy, len) = (trust.policy(), Some(module.len() as u64));
+        let verdict = if a.flag_options.nested {
+            policy.evaluate_nested(io::Cursor::new(module.as_slice()), len, &target, *now)
+        } else {
+            policy.evaluate(module.as_slice(), len, &target, *now)
+        };
+        let verdict = match verdict {
             Ok(v) => v,
             Err(e) => {
                 let e = anyhow::Error::new(e).context(format!("cannot verify '{name}'"));
@@ -436,7 +434,6 @@ fn created() -> Result<SystemTime> {
 
 /// `pull` (with `output`) and `verify` (without).
 fn pull(reference: &str, a: &CheckArgs, output: Option<&Path>) -> Result<Outcome> {
-    no_nested(&a.flag_options)?;
     let reference = parse_reference(reference)?;
     let trust = a.trust.trust(&a.flag_options)?;
     let now = a.trust.now()?;
@@ -464,9 +461,16 @@ fn pull(reference: &str, a: &CheckArgs, output: Option<&Path>) -> Result<Outcome
         referrers: referrers.as_deref(),
     };
     let mut outputs = Outputs::default();
-    let verdict = match output {
-        Some(path) => outputs.stage(path, Mode::Public, Replace::Allow, |f| check.run(&mut NamedWriter::new(f, path))),
-        None => check.run(&mut io::sink()),
+    let verdict = match (output, a.flag_options.nested) {
+        (Some(path), false) => {
+            outputs.stage(path, Mode::Public, Replace::Allow, |f| check.run(&mut NamedWriter::new(f, path)))
+        }
+        (None, false) => check.run(&mut io::sink()),
+        (Some(path), true) => outputs.stage(path, Mode::Public, Replace::Allow, |f| check.run_nested(f, path)),
+        (None, true) => {
+            let mut f = tempfile::tempfile().context("cannot create a temporary file for the layer")?;
+            check.run_nested(&mut f, Path::new("the temporary copy of the layer"))
+        }
     };
     let verdict = match verdict {
         Ok(v) => v,
@@ -546,7 +550,7 @@ impl Check<'_> {
                 }
             });
             let progress = crate::progress::bytes(size, "pulling", self.json);
-            let mut tee = Tee { out, tx: Some(tx), progress };
+            let mut tee = Tee { out: Progressing { out, progress }, tx: Some(tx) };
             let fetched = wsc_oci::fetch_layer(self.registry, self.resolved, DEFAULT_MAX_LAYER, &mut tee);
             // The end of the input: the evaluation finishes.
             drop(tee);
@@ -564,19 +568,66 @@ impl Check<'_> {
     }
 }
 
+impl Check<'_> {
+    /// `--nested`: the parts are read by offset, so the layer is downloaded
+    /// into `file` first (its digest and size checked), then evaluated from
+    /// there.
+    fn run_nested(&self, file: &mut File, path: &Path) -> Result<Verdict> {
+        let layout = &self.resolved.layout;
+        let name = &self.resolved.reference;
+        let mut progress = Progressing {
+            out: NamedWriter::new(&mut *file, path),
+            progress: crate::progress::bytes(layout.layer_size, "pulling", self.json),
+        };
+        wsc_oci::fetch_layer(self.registry, self.resolved, DEFAULT_MAX_LAYER, &mut progress)
+            .with_context(|| format!("cannot pull {name}"))?;
+        drop(progress);
+        file.flush().and_then(|()| file.rewind()).with_context(|| format!("cannot read '{}'", path.display()))?;
+        let (policy, size) = (self.trust.policy(), Some(layout.layer_size));
+        let verdict = match self.referrers {
+            Some(referrers) => {
+                let registry = wsc_policy::RegistryEvidence { manifest: &self.resolved.manifest.bytes, referrers };
+                policy.evaluate_nested_pulled(&mut *file, size, self.target, self.now, &registry)
+            }
+            None => policy.evaluate_nested(&mut *file, size, self.target, self.now),
+        }
+        .with_context(|| format!("cannot verify {name}"))?;
+        if verdict.module_sha256() != Some(*layout.layer_digest.as_bytes()) {
+            bail!("cannot verify {name}: the bytes evaluated are not the layer {}", layout.layer_digest);
+        }
+        Ok(verdict)
+    }
+}
+
+/// Writes to `out`, counting on a progress bar.
+struct Progressing<W> {
+    out: W,
+    progress: crate::progress::Progress,
+}
+
+impl<W: Write> Write for Progressing<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let n = self.out.write(data)?;
+        self.progress.inc_by(n as u64);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
 /// Writes to `out` and sends a copy to the evaluation, until it stops
 /// taking them (it ended early; the download still completes for its
 /// digest check).
 struct Tee<'a> {
-    out: &'a mut dyn Write,
+    out: Progressing<&'a mut dyn Write>,
     tx: Option<SyncSender<Vec<u8>>>,
-    progress: crate::progress::Progress,
 }
 
 impl Write for Tee<'_> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         let n = self.out.write(data)?;
-        self.progress.inc_by(n as u64);
         if let Some(tx) = &self.tx {
             if n > 0 && tx.send(data[..n].to_vec()).is_err() {
                 self.tx = None;

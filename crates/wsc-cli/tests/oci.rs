@@ -7,7 +7,8 @@
 //! failed pull leaves no file (nor a temporary one) and keeps an existing
 //! one; pushes are reproducible under SOURCE_DATE_EPOCH; credentials come
 //! from the docker configuration; a pull's memory stays flat in the layer
-//! size (peak RSS measured with GNU time).
+//! size (peak RSS measured with GNU time); `--nested` judges a component's
+//! parts at push and after a pull.
 
 #[allow(dead_code)]
 mod support;
@@ -219,6 +220,46 @@ fn signed_modules_and_components_round_trip_byte_for_byte() {
     let o = bench.oci(&["pull", &bench.reference("wasm/other:v1"), "-o", "other.out", "--policy", "policy.toml"]);
     failed(&o, 1, &["no_scope"]);
     assert!(!bench.path("other.out").exists());
+}
+
+/// `--nested` after a pull: the layer is downloaded to a file (the output,
+/// or a temporary one), then its parts are judged; a part of another
+/// signer refuses the push, the pull (no file left) and the verification.
+#[test]
+fn nested_parts_are_judged_at_push_and_after_a_pull() {
+    let bench = Bench::new();
+    let hello = repo().join("testdata/components/hello.wasm");
+    let hello = hello.to_str().expect("utf-8");
+    // Every part and the whole signed by k2, then the whole by k1 too.
+    ok(&bench.wsc(&["sign", "--nested", "-i", hello, "-o", "k2-parts.wasm", "-k", "k2.sk"]));
+    ok(&bench.wsc(&["sign", "-i", "k2-parts.wasm", "-o", "mixed.wasm", "-k", "k1.sk"]));
+    let reference = bench.reference("wasm/hello:mixed");
+    // k1 signed the whole, not the parts.
+    ok(&bench.oci(&["push", "mixed.wasm", &reference, "-K", "k1.pk"]));
+    failed(&bench.oci(&["push", "mixed.wasm", &reference, "-K", "k1.pk", "--nested"]), 1, &["not pushed"]);
+    let pushed = bench.push("mixed.wasm", "wasm/hello:mixed", true);
+
+    let before = bench.listing();
+    let o = bench.oci(&["pull", &pushed, "-o", "out.wasm", "-K", "k1.pk", "--nested"]);
+    failed(&o, 1, &["nested", "rejected"]);
+    assert_eq!(bench.listing(), before, "no output and no temporary file");
+    let o = bench.oci(&["verify", &pushed, "-K", "k1.pk", "--nested", "--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).expect("JSON on stdout");
+    assert!(reasons(&v).contains(&"nested_part_rejected".to_string()), "{v}");
+    let parts = v["parts"].as_array().expect("parts");
+    assert_eq!(parts.len(), 5, "{v}");
+    assert!(parts.iter().all(|p| p["outcome"] == "rejected"), "{v}");
+
+    // Under k2 every part verifies: the file pulled is the one pushed.
+    ok(&bench.oci(&["pull", &pushed, "-o", "out.wasm", "-K", "k2.pk", "--nested"]));
+    assert_eq!(read(&bench.path("out.wasm")), read(&bench.path("mixed.wasm")));
+    let o = bench.oci(&["verify", &pushed, "-K", "k2.pk", "--nested", "--json"]);
+    ok(&o);
+    let v: Value = serde_json::from_slice(&o.stdout).expect("JSON on stdout");
+    let parts = v["parts"].as_array().expect("parts");
+    assert!(parts.iter().all(|p| p["outcome"] == "verified"), "{v}");
+    assert_eq!(v["oci"]["manifest_digest"], pushed.rsplit('@').next().expect("digest"), "{v}");
 }
 
 #[test]
@@ -811,8 +852,8 @@ fn a_keyless_referrer_signature_is_required_by_an_attestation_principal() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(reasons(&v).contains(&"revoked".to_string()), "{v}");
     assert_eq!(v["registry"]["referrers"][0]["outcome"], "failed", "{v}");
-    // Nested parts are for files: wsc oci refuses --nested.
-    failed(&s.bench.oci(&["verify", &plain, "--policy", "only.toml", "--nested"]), 2, &["--nested"]);
+    // With --nested the registry evidence still counts (a core module has no parts).
+    ok(&s.bench.oci(&["verify", &plain, "--policy", "only.toml", "--nested"]));
     // A file that was not pulled has no registry evidence.
     failed(&s.bench.wsc(&["verify", "-i", "plain.wasm", "--policy", "only.toml"]), 1, &["not pulled from a registry"]);
 

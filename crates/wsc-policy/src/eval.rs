@@ -818,9 +818,11 @@ impl Policy {
             Input::Read(module) => {
                 // The walk and the hashing thread share the reading thread's chunks: no copy.
                 let mut fan = Fanout::new();
-                let mut walk = fan.tap(0, None);
+                let walk = fan.essential_tap();
                 let mut hash = fan.tap(0, None);
                 std::thread::scope(|s| -> Result<_, EvalError> {
+                    // Dropped on every return: a reading thread blocked on it would never end.
+                    let mut walk = walk;
                     let hasher = std::thread::Builder::new()
                         .name("wsc-policy-sha256".into())
                         .spawn_scoped(s, move || hash.digest())

@@ -58,6 +58,8 @@ struct Tap {
     tx: SyncSender<Chunk>,
     /// Ended, or its reader is gone.
     done: bool,
+    /// Its reader gone before its end stops the reading.
+    essential: bool,
 }
 
 /// The taps of one input, before the reading starts.
@@ -74,15 +76,26 @@ impl Fanout {
     }
 
     /// A tap over the bytes `from..to` of the input (`to`: `None` for the
-    /// end of the input).
+    /// end of the input). Its reader may stop early; the others go on.
     pub(crate) fn tap(&mut self, from: u64, to: Option<u64>) -> TapReader {
+        self.add(from, to, false)
+    }
+
+    /// A tap over the whole input whose reader stopping early (it failed)
+    /// stops the reading: the other readers then get an error.
+    pub(crate) fn essential_tap(&mut self) -> TapReader {
+        self.add(0, None, true)
+    }
+
+    fn add(&mut self, from: u64, to: Option<u64>, essential: bool) -> TapReader {
         let (tx, rx) = sync_channel(READ_QUEUE);
-        self.taps.push(Tap { from, to, tx, done: false });
+        self.taps.push(Tap { from, to, tx, done: false, essential });
         TapReader { rx, pool: self.pool.clone(), ended: false, current: None, used: 0 }
     }
 
     /// Reads `input` to its end and hands it out: the reading thread's
-    /// body. It stops early only when no tap is left.
+    /// body. It stops early when no tap is left, or when an essential
+    /// tap's reader is gone before the end.
     pub(crate) fn run<R: Read>(mut self, mut input: R) {
         let mut at = 0u64;
         self.end_taps_before(at);
@@ -116,6 +129,11 @@ impl Fanout {
                     let slice =
                         Slice { buf: Arc::clone(&buf), start: (from - at) as usize, end: (to - at) as usize, at: from };
                     if t.tx.send(Chunk::Data(slice)).is_err() {
+                        if t.essential {
+                            // The evaluation failed: reading on is pointless,
+                            // and the other readers get an error, not an end.
+                            return;
+                        }
                         t.done = true;
                     }
                 }
@@ -266,9 +284,10 @@ mod tests {
         });
     }
 
-    /// A tap whose reader is gone does not stop the others.
+    /// A tap whose reader is gone does not stop the others; an essential
+    /// one does, and they get an error, never an end.
     #[test]
-    fn a_dropped_tap_does_not_stop_the_others() {
+    fn only_an_essential_reader_gone_stops_the_reading() {
         let input = vec![5u8; 2 * READ_CHUNK * READ_QUEUE + 3];
         let mut fan = Fanout::new();
         let gone = fan.tap(0, None);
@@ -277,6 +296,15 @@ mod tests {
         std::thread::scope(|s| {
             s.spawn(|| fan.run(input.as_slice()));
             assert_eq!(kept.digest().expect("digest").1, input.len() as u64);
+        });
+
+        let mut fan = Fanout::new();
+        let gone = fan.essential_tap();
+        let mut kept = fan.tap(0, None);
+        drop(gone);
+        std::thread::scope(|s| {
+            s.spawn(|| fan.run(input.as_slice()));
+            assert!(kept.digest().is_err());
         });
     }
 

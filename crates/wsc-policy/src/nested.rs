@@ -21,6 +21,7 @@ use wsc_core::{Part, TreeLimits};
 use crate::eval::{Chosen, DigestFn, EvalError, Input, Target, choose_scope, finish};
 use crate::fanout::{Fanout, TapReader};
 use crate::model::{Coverage, PartKind, PartRule, Policy};
+use crate::registry::RegistryEvidence;
 use crate::verdict::{Decision, Reason, ReasonCode, Verdict};
 
 /// How one nested part fared.
@@ -154,15 +155,41 @@ impl Policy {
     /// not judged.
     pub fn evaluate_nested<R: Read + Seek + Send>(
         &self,
-        mut input: R,
+        input: R,
         total_len: Option<u64>,
         target: &Target<'_>,
         now: SystemTime,
     ) -> Result<Verdict, EvalError> {
+        self.nested_with(input, total_len, target, now, None)
+    }
+
+    /// [`Policy::evaluate_nested`] for a component pulled from an OCI
+    /// registry, with the registry's evidence for `attestation` principals
+    /// (as [`Policy::evaluate_pulled`]). The evidence is about the whole;
+    /// the nested parts are judged on their own signatures.
+    pub fn evaluate_nested_pulled<R: Read + Seek + Send>(
+        &self,
+        input: R,
+        total_len: Option<u64>,
+        target: &Target<'_>,
+        now: SystemTime,
+        registry: &RegistryEvidence<'_>,
+    ) -> Result<Verdict, EvalError> {
+        self.nested_with(input, total_len, target, now, Some(registry))
+    }
+
+    fn nested_with<R: Read + Seek + Send>(
+        &self,
+        mut input: R,
+        total_len: Option<u64>,
+        target: &Target<'_>,
+        now: SystemTime,
+        registry: Option<&RegistryEvidence<'_>>,
+    ) -> Result<Verdict, EvalError> {
         let module = |e: io::Error| EvalError::Module(e.into());
         input.rewind().map_err(module)?;
         let Ok(Some(chosen)) = choose_scope(self, target) else {
-            return self.evaluate_with(Input::Read(input), total_len, None, target, now, None, None);
+            return self.evaluate_with(Input::Read(input), total_len, None, target, now, registry, None);
         };
         let limits = TreeLimits::default();
         let tree = wsc_core::component_tree_seekable(&mut input, &limits).map_err(EvalError::Module)?;
@@ -177,7 +204,7 @@ impl Policy {
         let pass = std::thread::scope(|s| -> Result<Pass, EvalError> {
             let spawn_error = |e: io::Error| EvalError::Module(e.into());
             let mut fan = Fanout::new();
-            let outer = fan.tap(0, None);
+            let outer = fan.essential_tap();
             let mut whole = fan.tap(0, None);
             let walk = fan.tap(0, None);
             let from = nested.iter().map(|p| p.offset).min().unwrap_or(0);
@@ -219,7 +246,7 @@ impl Policy {
                 None,
                 target,
                 now,
-                None,
+                registry,
                 None,
             );
             let walked = joined(walker, "the tree walk failed")?;

@@ -95,3 +95,38 @@ fn a_failed_read_fails_the_evaluation() {
         assert!(matches!(got, Err(EvalError::Module(_))), "{fail_at}: {got:?}");
     }
 }
+
+/// A module that fails at its first bytes, pushed by a producer that
+/// would go on for 64 MiB (as a C caller's updates do): the evaluation
+/// returns its error and stops reading, so the producer's sends fail; it
+/// neither waits for the rest nor blocks the reading thread forever.
+#[test]
+fn an_evaluation_that_fails_early_stops_reading() {
+    use std::sync::mpsc::{channel, sync_channel};
+    use std::time::Duration;
+    const MORE: usize = 64 << 20;
+    let (tx, rx) = sync_channel::<Vec<u8>>(1);
+    let producer = std::thread::spawn(move || {
+        // Version 2: refused at the preamble.
+        if tx.send(b"\0asm\x02\0\0\0".to_vec()).is_err() {
+            return 0;
+        }
+        let mut sent = 0;
+        while sent < MORE {
+            if tx.send(vec![0u8; 64 * 1024]).is_err() {
+                return sent;
+            }
+            sent += 64 * 1024;
+        }
+        sent
+    });
+    let (done, result) = channel();
+    std::thread::spawn(move || {
+        let input = wsc_policy::ChunkReader::new(rx);
+        let _ = done.send(policy().evaluate(input, None, &Target::unnamed(), SystemTime::now()).map(|_| ()));
+    });
+    let result = result.recv_timeout(Duration::from_secs(60)).expect("the evaluation returns");
+    assert!(matches!(result, Err(EvalError::Module(_))), "{result:?}");
+    let sent = producer.join().expect("producer");
+    assert!(sent < MORE, "the producer was read to its end");
+}
