@@ -544,17 +544,8 @@ fn a_pull_streams_the_layer_in_flat_memory() {
 
     let host = bench.host();
     let args = ["oci", "pull", &pushed, "-o", "big.out", "--policy", "policy.toml", "--insecure-registry", &host];
-    let mut c = Command::new("/usr/bin/time");
-    bench.setup(c.args(["-f", "%M"]).arg(env!("CARGO_BIN_EXE_wsc")).args(args));
-    let o = c.output().expect("GNU time runs (Debian package time; xtask/setup.sh installs it)");
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert_eq!(o.status.code(), Some(0), "{err}");
-    let rss: u64 = err
-        .trim_end()
-        .rsplit('\n')
-        .next()
-        .and_then(|l| l.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no %M line: {err}"));
+    let (o, rss) = support::peak_rss(&bench.command(&args));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(rss < MAX_RSS_KIB, "pull of a {} MiB layer: peak RSS {rss} KiB", BIG >> 20);
     assert_eq!(read(&bench.path("big.out")), read(&bench.path("big-signed.wasm")));
 }

@@ -25,6 +25,29 @@ pub(crate) fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// Runs `command` (wsc and its arguments, set up by the caller) under GNU
+/// time: its output, with the time report taken off stderr, and its peak
+/// resident memory in KiB.
+pub(crate) fn peak_rss(command: &Command) -> (Output, u64) {
+    let mut timed = Command::new("/usr/bin/time");
+    timed.args(["-f", "%M"]).arg(command.get_program()).args(command.get_args());
+    if let Some(dir) = command.get_current_dir() {
+        timed.current_dir(dir);
+    }
+    for (k, v) in command.get_envs() {
+        match v {
+            Some(v) => timed.env(k, v),
+            None => timed.env_remove(k),
+        };
+    }
+    let mut o = timed.output().expect("GNU time runs (Debian package time; xtask/setup.sh installs it)");
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    let (rest, last) = err.trim_end().rsplit_once('\n').unwrap_or(("", err.trim_end()));
+    let rss = last.trim().parse().unwrap_or_else(|_| panic!("no %M line from GNU time: {err}"));
+    o.stderr = rest.as_bytes().to_vec();
+    (o, rss)
+}
+
 /// The names in `dir`, sorted.
 pub(crate) fn listing(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
