@@ -5,7 +5,9 @@
 //! A pull streams the layer once: each chunk goes to a temporary file next
 //! to the output and, over a bounded channel, to a thread evaluating the
 //! policy. The output appears only when the digest, the size, the layout
-//! and the policy all passed.
+//! and the policy all passed. With `--nested` the parts are read by
+//! offset: the layer is downloaded to that temporary file first, then
+//! evaluated from it.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -557,18 +559,12 @@ impl Check<'_> {
             (fetched, evaluation.join())
         });
         fetched.with_context(|| format!("cannot pull {name}"))?;
-        let verdict = match evaluated {
-            Ok(v) => v.with_context(|| format!("cannot verify {name}"))?,
+        match evaluated {
+            Ok(v) => self.of_the_layer(v.with_context(|| format!("cannot verify {name}"))?),
             Err(_) => bail!("cannot verify {name}: the evaluation thread panicked"),
-        };
-        if verdict.module_sha256() != Some(*layout.layer_digest.as_bytes()) {
-            bail!("cannot verify {name}: the bytes evaluated are not the layer {}", layout.layer_digest);
         }
-        Ok(verdict)
     }
-}
 
-impl Check<'_> {
     /// `--nested`: the parts are read by offset, so the layer is downloaded
     /// into `file` first (its digest and size checked), then evaluated from
     /// there.
@@ -592,8 +588,14 @@ impl Check<'_> {
             None => policy.evaluate_nested(&mut *file, size, self.target, self.now),
         }
         .with_context(|| format!("cannot verify {name}"))?;
-        if verdict.module_sha256() != Some(*layout.layer_digest.as_bytes()) {
-            bail!("cannot verify {name}: the bytes evaluated are not the layer {}", layout.layer_digest);
+        self.of_the_layer(verdict)
+    }
+
+    /// `verdict`, if it is about exactly the layer's bytes.
+    fn of_the_layer(&self, verdict: Verdict) -> Result<Verdict> {
+        let layer = &self.resolved.layout.layer_digest;
+        if verdict.module_sha256() != Some(*layer.as_bytes()) {
+            bail!("cannot verify {}: the bytes evaluated are not the layer {layer}", self.resolved.reference);
         }
         Ok(verdict)
     }

@@ -11,6 +11,7 @@ use std::process::Command;
 
 use serde_json::Value;
 use support::{KeyDir, outcomes, text, tool};
+use wsc_core::format::{MODULE_PREAMBLE, encode_custom_section};
 
 /// The test keys, `add.wasm`, `vendor.wasm` (add.wasm signed by the vendor,
 /// k1), `other.wasm` (signed by k3), and `policy.toml`: the vendor signs
@@ -278,12 +279,8 @@ fn verify_nested_memory_is_flat_in_the_component_size() {
     const BIG: usize = 16 << 20;
     let d = KeyDir::new();
     let module = |seed: u8| {
-        let mut m = b"\0asm\x01\0\0\0".to_vec();
-        let mut section = vec![3u8];
-        section.extend_from_slice(b"pad");
-        section.resize(4 + BIG, seed);
-        m.extend(component_section(0, &section));
-        m
+        let pad = encode_custom_section("pad", &vec![seed; BIG]).expect("section");
+        [&MODULE_PREAMBLE[..], &pad].concat()
     };
     let big = component(&[(1, module(1)), (1, module(2)), (1, module(3))]);
     d.write("big.wasm", &big);
@@ -305,9 +302,4 @@ fn verify_nested_memory_is_flat_in_the_component_size() {
     };
     let (small, large) = (peak("hello.signed.wasm"), peak("big.signed.wasm"));
     assert!(large < small + 16 * 1024, "peak RSS {large} KiB for 48 MiB against {small} KiB for hello");
-}
-
-/// A section: id, LEB128 size, payload.
-fn component_section(id: u8, payload: &[u8]) -> Vec<u8> {
-    component(&[(id, payload.to_vec())])[8..].to_vec()
 }

@@ -406,6 +406,13 @@ pub(crate) enum Input<'a, R> {
 /// Where the SHA-256 and length of a tapped input come from.
 pub(crate) type DigestFn<'a> = Box<dyn FnOnce() -> io::Result<([u8; 32], u64)> + 'a>;
 
+/// The SHA-256 and length a hashing thread gives, once joined.
+pub(crate) fn joined_digest<'a>(
+    hasher: std::thread::ScopedJoinHandle<'a, io::Result<([u8; 32], u64)>>,
+) -> DigestFn<'a> {
+    Box::new(move || hasher.join().map_err(|_| io::Error::other("the hashing thread failed"))?)
+}
+
 impl<R: Read> Input<'_, R> {
     /// SHA-256 and length of every byte.
     fn digest(self) -> io::Result<([u8; 32], u64)> {
@@ -427,9 +434,18 @@ impl<R: Read> Input<'_, R> {
     }
 }
 
-/// Feeds a tap to a verification; `None` for a module with no signature.
-/// Also returns the count of bytes fed.
-fn feed(tap: &mut TapReader, mut verify: StreamVerifier<'_>) -> Result<(Option<Report>, u64), EvalError> {
+/// What [`tapped`] gives: the report, the input's SHA-256 when known, and
+/// its length.
+type Tapped = (Option<Report>, Option<[u8; 32]>, u64);
+
+/// Feeds a tap to a verification: the report (`None` for a module with no
+/// signature), and the SHA-256 (from `digest`, when given) and length of
+/// the input.
+fn tapped(
+    mut tap: TapReader,
+    digest: Option<DigestFn<'_>>,
+    mut verify: StreamVerifier<'_>,
+) -> Result<Tapped, EvalError> {
     let module_error = |e: io::Error| EvalError::Module(e.into());
     let mut len = 0u64;
     while let Some(slice) = tap.next_slice().map_err(module_error)? {
@@ -438,10 +454,17 @@ fn feed(tap: &mut TapReader, mut verify: StreamVerifier<'_>) -> Result<(Option<R
         tap.done_with(slice);
         fed.map_err(EvalError::Module)?;
     }
-    match verify.finish() {
-        Ok(r) => Ok((Some(r), len)),
-        Err(wsc_core::Error::NoSignature) => Ok((None, len)),
-        Err(e) => Err(EvalError::Module(e)),
+    let report = match verify.finish() {
+        Ok(r) => Some(r),
+        Err(wsc_core::Error::NoSignature) => None,
+        Err(e) => return Err(EvalError::Module(e)),
+    };
+    match digest {
+        Some(d) => {
+            let (sha256, size) = d().map_err(module_error)?;
+            Ok((report, Some(sha256), size))
+        }
+        None => Ok((report, None, len)),
     }
 }
 
@@ -820,9 +843,7 @@ impl Policy {
                 let mut fan = Fanout::new();
                 let walk = fan.essential_tap();
                 let mut hash = fan.tap(0, None);
-                std::thread::scope(|s| -> Result<_, EvalError> {
-                    // Dropped on every return: a reading thread blocked on it would never end.
-                    let mut walk = walk;
+                std::thread::scope(|s| {
                     let hasher = std::thread::Builder::new()
                         .name("wsc-policy-sha256".into())
                         .spawn_scoped(s, move || hash.digest())
@@ -831,24 +852,11 @@ impl Policy {
                         .name("wsc-policy-read".into())
                         .spawn_scoped(s, move || fan.run(module))
                         .map_err(module_error)?;
-                    let (report, _) = feed(&mut walk, verify)?;
-                    let (sha256, size) = hasher
-                        .join()
-                        .map_err(|_| module_error(io::Error::other("the hashing thread failed")))?
-                        .map_err(module_error)?;
-                    Ok((report, Some(sha256), size))
+                    // `walk` is moved in: dropped on every return, so the reading thread never blocks on it.
+                    tapped(walk, Some(joined_digest(hasher)), verify)
                 })?
             }
-            Input::Tap(mut tap, digest) => {
-                let (report, fed) = feed(&mut tap, verify)?;
-                match digest {
-                    Some(d) => {
-                        let (sha256, size) = d().map_err(module_error)?;
-                        (report, Some(sha256), size)
-                    }
-                    None => (report, None, fed),
-                }
-            }
+            Input::Tap(tap, digest) => tapped(tap, digest, verify)?,
         };
         let facts = ModuleFacts {
             kind: report.as_ref().map(|r| match r.kind {

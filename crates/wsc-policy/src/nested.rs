@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use wsc_core::format::ModuleKind;
 use wsc_core::{Part, TreeLimits};
 
-use crate::eval::{Chosen, DigestFn, EvalError, Input, Target, choose_scope, finish};
+use crate::eval::{Chosen, EvalError, Input, Target, choose_scope, finish, joined_digest};
 use crate::fanout::{Fanout, TapReader};
 use crate::model::{Coverage, PartKind, PartRule, Policy};
 use crate::registry::RegistryEvidence;
@@ -238,10 +238,8 @@ impl Policy {
             }
             let input = &mut input;
             let reader = thread("read").spawn_scoped(s, move || fan.run(input)).map_err(spawn_error)?;
-            let digest: DigestFn<'_> =
-                Box::new(move || hasher.join().map_err(|_| io::Error::other("the hashing thread failed"))?);
             let outer = self.evaluate_with(
-                Input::<io::Empty>::Tap(outer, Some(digest)),
+                Input::<io::Empty>::Tap(outer, Some(joined_digest(hasher))),
                 total_len,
                 None,
                 target,
@@ -266,7 +264,7 @@ impl Policy {
         if pass.walked.map_err(EvalError::Module)? != tree {
             return Err(EvalError::InputChanged("its component tree differs between two reads"));
         }
-        // The same tree ends with the input: every part was read whole.
+        // Equal trees end where the input ends: every part was hashed whole.
         let digests = pass.digests.map_err(module)?;
         let mut parts = pass.parts;
 

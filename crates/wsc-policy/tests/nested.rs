@@ -8,6 +8,7 @@ use std::io::{self, Cursor, Read, Seek, SeekFrom};
 use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
+use wsc_core::format::{MODULE_PREAMBLE, encode_custom_section};
 use wsc_core::{KeyAlgorithm, SecretKey};
 use wsc_policy::{Decision, EvalError, Format, MemoryFiles, Policy, ReasonCode, Target};
 
@@ -32,13 +33,8 @@ fn leb(mut n: usize, out: &mut Vec<u8>) {
 
 /// A core module: the preamble and one custom section of `n` bytes.
 fn module(n: usize, seed: usize) -> Vec<u8> {
-    let mut m = b"\0asm\x01\0\0\0".to_vec();
-    m.push(0);
-    leb(4 + n, &mut m);
-    m.push(3);
-    m.extend_from_slice(b"pad");
-    m.extend((0..n).map(|i| ((i * 31 + seed * 7) % 251) as u8));
-    m
+    let pad: Vec<u8> = (0..n).map(|i| ((i * 31 + seed * 7) % 251) as u8).collect();
+    [&MODULE_PREAMBLE[..], &encode_custom_section("pad", &pad).expect("section")].concat()
 }
 
 /// A component holding each of `modules` in a core module section.
