@@ -310,9 +310,10 @@ impl Policy {
                     let sub = match parts.remove(&i) {
                         Some(sub) => sub?,
                         None => {
-                            // Beyond the parts evaluated in the pass: read again.
+                            // Beyond the parts evaluated in the pass: read
+                            // again, and it must be the part the pass hashed.
                             input.seek(SeekFrom::Start(part.offset)).map_err(module)?;
-                            self.evaluate_with(
+                            let sub = self.evaluate_with(
                                 Input::Read((&mut input).take(part.len)),
                                 Some(part.len),
                                 None,
@@ -320,7 +321,11 @@ impl Policy {
                                 now,
                                 None,
                                 Some(forced(&chosen, r)),
-                            )?
+                            )?;
+                            if sub.module_sha256() != Some(digests[i]) {
+                                return Err(EvalError::InputChanged("a nested part read again differs from the pass"));
+                            }
+                            sub
                         }
                     };
                     result.content_sha256 = sub.module.content_sha256;

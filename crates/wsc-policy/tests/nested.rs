@@ -114,18 +114,31 @@ fn every_part_is_judged_whether_evaluated_in_the_pass_or_read_again() {
     }
 }
 
-/// Serves `first` until it is rewound `switch_after` times, then `second`:
-/// a file replaced while it is verified.
+/// When a [`Changing`] input starts serving its second content.
+enum Switch {
+    /// Once rewound more than this many times.
+    AfterRewinds(usize),
+    /// At the first seek to an offset past the start (a part read again).
+    AtASeekPastTheStart,
+}
+
+/// Serves `first`, then `second` once `switch` happens: a file replaced
+/// while it is verified.
 struct Changing {
     first: Cursor<Vec<u8>>,
     second: Cursor<Vec<u8>>,
     rewinds: usize,
-    switch_after: usize,
+    switch: Switch,
+    switched: bool,
 }
 
 impl Changing {
+    fn new(first: Vec<u8>, second: Vec<u8>, switch: Switch) -> Self {
+        Changing { first: Cursor::new(first), second: Cursor::new(second), rewinds: 0, switch, switched: false }
+    }
+
     fn current(&mut self) -> &mut Cursor<Vec<u8>> {
-        if self.rewinds > self.switch_after { &mut self.second } else { &mut self.first }
+        if self.switched { &mut self.second } else { &mut self.first }
     }
 }
 
@@ -137,8 +150,13 @@ impl Read for Changing {
 
 impl Seek for Changing {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        if to == SeekFrom::Start(0) {
-            self.rewinds += 1;
+        match (to, &self.switch) {
+            (SeekFrom::Start(0), Switch::AfterRewinds(n)) => {
+                self.rewinds += 1;
+                self.switched |= self.rewinds > *n;
+            }
+            (SeekFrom::Start(at), Switch::AtASeekPastTheStart) if at > 0 => self.switched = true,
+            _ => {}
         }
         let at = self.current().stream_position()?;
         self.second.set_position(at);
@@ -171,10 +189,34 @@ fn an_input_that_changes_between_the_reads_is_an_error() {
 
     // The evaluation rewinds, the seeking walk rewinds after taking the
     // length, and the pass starts with a third rewind.
-    let changing = Changing { first: Cursor::new(seen), second: Cursor::new(read), rewinds: 0, switch_after: 2 };
+    let changing = Changing::new(seen, read, Switch::AfterRewinds(2));
     let e = policy
         .evaluate_nested(changing, None, &Target::unnamed(), SystemTime::now())
         .expect_err("an input that changed");
+    assert!(matches!(e, EvalError::InputChanged(_)), "{e:?}");
+}
+
+/// A part beyond those evaluated in the pass is read again: it must be the
+/// part the pass hashed. Here the file evaluated has a changed part 39 (so
+/// it is rejected), and the part read again is the genuine one: judged on
+/// it, the whole would be accepted.
+#[test]
+fn a_part_read_again_must_be_the_part_the_pass_read() {
+    let (vendor, integrator) = (key(), key());
+    let policy = policy(&vendor, &integrator);
+    let modules = vendor_modules(&vendor, IN_PASS + 8);
+    let genuine = wsc_core::sign(&component(&modules), &integrator).expect("sign");
+    let mut parts = modules.clone();
+    let last = parts[IN_PASS + 7].len() - 1;
+    parts[IN_PASS + 7][last] ^= 1;
+    let changed = wsc_core::sign(&component(&parts), &integrator).expect("sign");
+    assert_eq!(genuine.len(), changed.len());
+    assert_eq!(evaluate(&policy, &changed).expect("evaluate").decision(), Decision::Rejected);
+    assert_eq!(evaluate(&policy, &genuine).expect("evaluate").decision(), Decision::Accepted);
+
+    let changing = Changing::new(changed, genuine, Switch::AtASeekPastTheStart);
+    let e =
+        policy.evaluate_nested(changing, None, &Target::unnamed(), SystemTime::now()).expect_err("a part that changed");
     assert!(matches!(e, EvalError::InputChanged(_)), "{e:?}");
 }
 
